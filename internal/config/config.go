@@ -1,0 +1,344 @@
+// Package config is Lethe's one source of configuration: the regions, each
+// region's subsystems, the deadline policy and the edge. The CDK app and the
+// local runtime both read it from the "lethe" key of cdk.json's context, so
+// what is deployed and what runs on a laptop cannot drift apart.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// ContextKey is the key under cdk.json's "context" that holds Lethe's
+// configuration.
+const ContextKey = "lethe"
+
+// Mode says how a subsystem erases: in one call, or by submitting a job that
+// Lethe then polls.
+type Mode string
+
+// The two subsystem modes of the contract in DESIGN.md.
+const (
+	ModeSync  Mode = "sync"
+	ModeAsync Mode = "async"
+)
+
+// Config is the whole of Lethe's configuration.
+type Config struct {
+	Deadline Deadline `json:"deadline"`
+	Regions  []Region `json:"regions"`
+	Edge     Edge     `json:"edge"`
+}
+
+// Deadline is how long after receipt an erasure must be finished. GDPR
+// Art. 12(3) gives one month; a controller may choose a shorter one.
+type Deadline struct {
+	Months int `json:"months"`
+	Days   int `json:"days"`
+}
+
+// Region is one independent regional stack, Lethe-<Name>.
+type Region struct {
+	// Name is the short name that appears in every id (eu, us, ...).
+	Name string `json:"name"`
+	// AWSRegion is where the stack is deployed (eu-west-1, ...).
+	AWSRegion string `json:"awsRegion"`
+	// Account optionally pins the AWS account of the stack.
+	Account    string      `json:"account,omitempty"`
+	Subsystems []Subsystem `json:"subsystems"`
+}
+
+// Subsystem is one system that holds personal data in a region and must
+// erase it on request.
+type Subsystem struct {
+	Name        string   `json:"name"`
+	Mode        Mode     `json:"mode"`
+	BaseURL     string   `json:"baseUrl"`
+	AdminEmails []string `json:"adminEmails"`
+	// TimeoutSeconds bounds one HTTP call to the subsystem.
+	TimeoutSeconds int `json:"timeoutSeconds"`
+	// Token says where the subsystem's bearer token is kept.
+	Token TokenSource `json:"token"`
+	// Poll is the polling policy of an async subsystem.
+	Poll *PollPolicy `json:"poll,omitempty"`
+}
+
+// TokenSource names where a subsystem's bearer token lives. With Kind
+// "secretsmanager" and no Name, the regional stack creates the secret
+// lethe/<region>/<subsystem>/token for the subsystem's owner to fill.
+type TokenSource struct {
+	Kind string `json:"kind"`
+	Name string `json:"name,omitempty"`
+}
+
+// Token source kinds.
+const (
+	TokenSecretsManager = "secretsmanager"
+	TokenSSM            = "ssm"
+	TokenNone           = "none"
+)
+
+// PollPolicy is the back-off of an async subsystem's status checks: the first
+// check after InitialSeconds, each wait Multiplier times the last, capped at
+// MaxSeconds, and never past the request's deadline.
+type PollPolicy struct {
+	InitialSeconds int     `json:"initialSeconds"`
+	MaxSeconds     int     `json:"maxSeconds"`
+	Multiplier     float64 `json:"multiplier"`
+}
+
+// Edge configures the edge stack (webhook fan-out, tenant directory).
+type Edge struct {
+	AWSRegion string `json:"awsRegion"`
+	Account   string `json:"account,omitempty"`
+}
+
+// Defaults applied to fields a configuration leaves out.
+const (
+	DefaultTimeoutSeconds     = 10
+	DefaultPollInitialSeconds = 60
+	DefaultPollMaxSeconds     = 6 * 3600
+	DefaultPollMultiplier     = 2.0
+	// MaxSubsystemsPerRegion keeps a region's subsystem list within what one
+	// Lambda environment (4 KB) and one Map state carry comfortably.
+	MaxSubsystemsPerRegion = 10
+)
+
+// Error names the configuration key that is wrong and why.
+type Error struct {
+	Key     string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("config %s: %s", e.Key, e.Message) }
+
+var (
+	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9]{0,9}$`)
+	subsystemRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	awsRegionRE = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
+	accountRE   = regexp.MustCompile(`^[0-9]{12}$`)
+)
+
+// Parse reads a configuration from JSON (the value of the "lethe" context
+// key), fills defaults and validates it. Unknown keys are errors: a typo in
+// a deadline must not silently fall back to the default.
+func Parse(data []byte) (*Config, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Load reads the configuration from a cdk.json file's context.
+func Load(cdkJSONPath string) (*Config, error) {
+	data, err := os.ReadFile(cdkJSONPath)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var file struct {
+		Context map[string]json.RawMessage `json:"context"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", cdkJSONPath, err)
+	}
+	raw, ok := file.Context[ContextKey]
+	if !ok {
+		return nil, &Error{Key: "context." + ContextKey, Message: "missing in " + cdkJSONPath}
+	}
+	return Parse(raw)
+}
+
+func (c *Config) applyDefaults() {
+	if c.Deadline.Months == 0 && c.Deadline.Days == 0 {
+		c.Deadline.Months = 1
+	}
+	for r := range c.Regions {
+		for s := range c.Regions[r].Subsystems {
+			sub := &c.Regions[r].Subsystems[s]
+			if sub.TimeoutSeconds == 0 {
+				sub.TimeoutSeconds = DefaultTimeoutSeconds
+			}
+			if sub.Token.Kind == "" {
+				sub.Token.Kind = TokenSecretsManager
+			}
+			if sub.Mode == ModeAsync && sub.Poll == nil {
+				sub.Poll = &PollPolicy{}
+			}
+			if p := sub.Poll; p != nil {
+				if p.InitialSeconds == 0 {
+					p.InitialSeconds = DefaultPollInitialSeconds
+				}
+				if p.MaxSeconds == 0 {
+					p.MaxSeconds = DefaultPollMaxSeconds
+				}
+				if p.Multiplier == 0 {
+					p.Multiplier = DefaultPollMultiplier
+				}
+			}
+		}
+	}
+}
+
+// Validate checks every field and returns the first problem, naming its key.
+func (c *Config) Validate() error {
+	if c.Deadline.Months < 0 || c.Deadline.Days < 0 {
+		return &Error{"deadline", "months and days must not be negative"}
+	}
+	if c.Deadline.Months*31+c.Deadline.Days > 31 {
+		return &Error{"deadline", "must not be later than one month after receipt (GDPR Art. 12(3))"}
+	}
+	if len(c.Regions) == 0 {
+		return &Error{"regions", "at least one region is required"}
+	}
+	seen := map[string]bool{}
+	seenAWS := map[string]bool{}
+	for i, r := range c.Regions {
+		key := fmt.Sprintf("regions[%d]", i)
+		if !nameRE.MatchString(r.Name) {
+			return &Error{key + ".name", fmt.Sprintf("%q must be 1-10 lower-case letters or digits, starting with a letter", r.Name)}
+		}
+		if seen[r.Name] {
+			return &Error{key + ".name", fmt.Sprintf("%q is used by two regions", r.Name)}
+		}
+		seen[r.Name] = true
+		if !awsRegionRE.MatchString(r.AWSRegion) {
+			return &Error{key + ".awsRegion", fmt.Sprintf("%q is not an AWS region name", r.AWSRegion)}
+		}
+		if seenAWS[r.AWSRegion+"/"+r.Account] {
+			return &Error{key + ".awsRegion", fmt.Sprintf("%q holds two Lethe regions", r.AWSRegion)}
+		}
+		seenAWS[r.AWSRegion+"/"+r.Account] = true
+		if r.Account != "" && !accountRE.MatchString(r.Account) {
+			return &Error{key + ".account", "must be 12 digits"}
+		}
+		if err := validateSubsystems(key, r.Subsystems); err != nil {
+			return err
+		}
+	}
+	if c.Edge.AWSRegion != "" && !awsRegionRE.MatchString(c.Edge.AWSRegion) {
+		return &Error{"edge.awsRegion", fmt.Sprintf("%q is not an AWS region name", c.Edge.AWSRegion)}
+	}
+	if c.Edge.Account != "" && !accountRE.MatchString(c.Edge.Account) {
+		return &Error{"edge.account", "must be 12 digits"}
+	}
+	return nil
+}
+
+func validateSubsystems(regionKey string, subs []Subsystem) error {
+	if len(subs) == 0 {
+		return &Error{regionKey + ".subsystems", "at least one subsystem is required"}
+	}
+	if len(subs) > MaxSubsystemsPerRegion {
+		return &Error{regionKey + ".subsystems", fmt.Sprintf("at most %d subsystems per region", MaxSubsystemsPerRegion)}
+	}
+	seen := map[string]bool{}
+	for i, s := range subs {
+		key := fmt.Sprintf("%s.subsystems[%d]", regionKey, i)
+		if !subsystemRE.MatchString(s.Name) {
+			return &Error{key + ".name", fmt.Sprintf("%q must be 1-32 lower-case letters, digits or dashes, starting with a letter", s.Name)}
+		}
+		if seen[s.Name] {
+			return &Error{key + ".name", fmt.Sprintf("%q is used twice in the region", s.Name)}
+		}
+		seen[s.Name] = true
+		if s.Mode != ModeSync && s.Mode != ModeAsync {
+			return &Error{key + ".mode", fmt.Sprintf("%q must be sync or async", s.Mode)}
+		}
+		u, err := url.Parse(s.BaseURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return &Error{key + ".baseUrl", fmt.Sprintf("%q must be an absolute http(s) URL without query or fragment", s.BaseURL)}
+		}
+		for j, e := range s.AdminEmails {
+			if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+				return &Error{fmt.Sprintf("%s.adminEmails[%d]", key, j), fmt.Sprintf("%q is not a plain e-mail address", e)}
+			}
+		}
+		if s.TimeoutSeconds < 1 || s.TimeoutSeconds > 60 {
+			return &Error{key + ".timeoutSeconds", "must be between 1 and 60"}
+		}
+		switch s.Token.Kind {
+		case TokenSecretsManager, TokenNone:
+		case TokenSSM:
+			if !strings.HasPrefix(s.Token.Name, "/") {
+				return &Error{key + ".token.name", "an SSM parameter name must start with /"}
+			}
+		default:
+			return &Error{key + ".token.kind", fmt.Sprintf("%q must be secretsmanager, ssm or none", s.Token.Kind)}
+		}
+		if s.Mode == ModeSync && s.Poll != nil {
+			return &Error{key + ".poll", "only async subsystems are polled"}
+		}
+		if p := s.Poll; p != nil {
+			switch {
+			case p.InitialSeconds < 1:
+				return &Error{key + ".poll.initialSeconds", "must be at least 1"}
+			case p.MaxSeconds < p.InitialSeconds:
+				return &Error{key + ".poll.maxSeconds", "must not be less than initialSeconds"}
+			case p.MaxSeconds > 7*24*3600:
+				return &Error{key + ".poll.maxSeconds", "must be at most one week"}
+			case p.Multiplier < 1 || p.Multiplier > 10:
+				return &Error{key + ".poll.multiplier", "must be between 1 and 10"}
+			}
+		}
+	}
+	return nil
+}
+
+// Region returns the region with the given short name.
+func (c *Config) Region(name string) (Region, bool) {
+	for _, r := range c.Regions {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Region{}, false
+}
+
+// ForRegion returns a configuration holding only one region: what a
+// regional stack or a regional function is allowed to know.
+func (c *Config) ForRegion(name string) (*Config, error) {
+	r, ok := c.Region(name)
+	if !ok {
+		return nil, &Error{"regions", fmt.Sprintf("no region named %q", name)}
+	}
+	return &Config{Deadline: c.Deadline, Regions: []Region{r}}, nil
+}
+
+// Subsystem returns the named subsystem of the region.
+func (r Region) Subsystem(name string) (Subsystem, bool) {
+	for _, s := range r.Subsystems {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Subsystem{}, false
+}
+
+// After returns the deadline of a request received at t: the same day of
+// the month Months later (the 31st maps to the last day of a shorter month,
+// as GDPR's calendar month does), then Days more, at the same time of day.
+func (d Deadline) After(t time.Time) time.Time {
+	y, m, day := t.Date()
+	target := time.Date(y, m+time.Month(d.Months), 1, 0, 0, 0, 0, t.Location())
+	last := target.AddDate(0, 1, -1).Day()
+	if day > last {
+		day = last
+	}
+	h, mi, s := t.Clock()
+	due := time.Date(target.Year(), target.Month(), day, h, mi, s, t.Nanosecond(), t.Location())
+	return due.AddDate(0, 0, d.Days)
+}

@@ -1,0 +1,141 @@
+// Package erasure holds Lethe's domain: an erasure request, its lifecycle,
+// its identifiers and the payloads that travel between the regional
+// functions and the state machines. It knows nothing of AWS or of the local
+// runtime.
+package erasure
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Status is where a request stands.
+type Status string
+
+// Request statuses. A request is open while pending or running; completed
+// means every subsystem deleted the subject or held nothing.
+const (
+	StatusPending   Status = "pending"
+	StatusRunning   Status = "running"
+	StatusCompleted Status = "completed"
+	StatusFailed    Status = "failed"
+)
+
+// Open reports whether a request still holds its subject's lock.
+func (s Status) Open() bool { return s == StatusPending || s == StatusRunning }
+
+// SubsystemStatus is where one subsystem's erasure stands.
+type SubsystemStatus string
+
+// Subsystem statuses; not_found (the subsystem held nothing) counts as done.
+const (
+	SubsystemPending  SubsystemStatus = "pending"
+	SubsystemDeleted  SubsystemStatus = "deleted"
+	SubsystemNotFound SubsystemStatus = "not_found"
+	SubsystemFailed   SubsystemStatus = "failed"
+)
+
+// Done reports whether the subsystem no longer holds the subject's data.
+func (s SubsystemStatus) Done() bool { return s == SubsystemDeleted || s == SubsystemNotFound }
+
+// Sources of a request. Webhook sources are "webhook:<provider>".
+const (
+	SourceAPI = "api"
+)
+
+// Request is one erasure request as stored in the region's requests table.
+// SubjectID is personal data: it is stored here and sent to subsystems, and
+// nowhere else (not in logs, executions, notifications or the edge).
+type Request struct {
+	ID          string            `json:"requestId"`
+	SubjectID   string            `json:"-"`
+	TenantID    string            `json:"tenantId,omitempty"`
+	Source      string            `json:"source"`
+	Status      Status            `json:"status"`
+	ReceivedAt  time.Time         `json:"receivedAt"`
+	Deadline    time.Time         `json:"deadline"`
+	CompletedAt *time.Time        `json:"completedAt"`
+	Subsystems  []SubsystemResult `json:"subsystems"`
+}
+
+// SubsystemResult is one subsystem's part of a request's report.
+type SubsystemResult struct {
+	Name       string          `json:"name"`
+	Mode       string          `json:"mode"`
+	Status     SubsystemStatus `json:"status"`
+	Attempts   int             `json:"attempts"`
+	FinishedAt *time.Time      `json:"finishedAt"`
+	Detail     string          `json:"detail,omitempty"`
+}
+
+// ExecutionInput is the input of the main erasure state machine. It carries
+// the request id, never the subject id: connectors look the subject up in
+// the requests table, so execution history holds no personal data.
+type ExecutionInput struct {
+	RequestID  string    `json:"requestId"`
+	Region     string    `json:"region"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	Deadline   time.Time `json:"deadline"`
+}
+
+// MaxSubjectIDBytes bounds a subject id.
+const MaxSubjectIDBytes = 256
+
+// idRE matches request ids: er_<region>_<UUIDv7>.
+var idRE = regexp.MustCompile(`^er_([a-z][a-z0-9]{0,9})_([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$`)
+
+// NewID returns a new request id for the region. UUIDv7 ids sort by time,
+// which lets the requests table list recent requests in id order, and the
+// region in the id keeps ids unique across regions.
+func NewID(region string) (string, error) {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("new request id: %w", err)
+	}
+	return "er_" + region + "_" + u.String(), nil
+}
+
+// ParseID checks a request id and returns the region it belongs to.
+func ParseID(id string) (region string, err error) {
+	m := idRE.FindStringSubmatch(id)
+	if m == nil {
+		return "", fmt.Errorf("%q is not a request id (er_<region>_<uuidv7>)", id)
+	}
+	return m[1], nil
+}
+
+// ValidateSubjectID checks a subject id as received from a caller.
+func ValidateSubjectID(s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("must not be empty")
+	case len(s) > MaxSubjectIDBytes:
+		return fmt.Errorf("must be at most %d bytes", MaxSubjectIDBytes)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("must be valid UTF-8")
+	case strings.TrimSpace(s) != s:
+		return fmt.Errorf("must not start or end with white space")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// Outcome computes a request's final status from its subsystems' results.
+func Outcome(results []SubsystemResult) Status {
+	for _, r := range results {
+		if !r.Status.Done() {
+			return StatusFailed
+		}
+	}
+	return StatusCompleted
+}

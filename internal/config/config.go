@@ -342,3 +342,23 @@ func (d Deadline) After(t time.Time) time.Time {
 	due := time.Date(target.Year(), target.Month(), day, h, mi, s, t.Nanosecond(), t.Location())
 	return due.AddDate(0, 0, d.Days)
 }
+
+// EnvConfig is the environment variable through which a regional function
+// receives its region's configuration, as JSON written by ForRegion.
+const EnvConfig = "LETHE_CONFIG"
+
+// FromEnv parses the one-region configuration a regional function receives
+// in LETHE_CONFIG.
+func FromEnv(value string) (*Config, Region, error) {
+	if value == "" {
+		return nil, Region{}, &Error{EnvConfig, "is not set"}
+	}
+	c, err := Parse([]byte(value))
+	if err != nil {
+		return nil, Region{}, err
+	}
+	if len(c.Regions) != 1 {
+		return nil, Region{}, &Error{EnvConfig, "must hold exactly one region"}
+	}
+	return c, c.Regions[0], nil
+}

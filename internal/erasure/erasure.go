@@ -5,6 +5,7 @@
 package erasure
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -139,3 +140,12 @@ func Outcome(results []SubsystemResult) Status {
 	}
 	return StatusCompleted
 }
+
+// Errors a request store returns, for handlers to map to HTTP answers.
+var (
+	// ErrNotFound means no request has the id.
+	ErrNotFound = errors.New("request not found")
+	// ErrIdempotencyKeyReused means an Idempotency-Key was first used for
+	// another subject.
+	ErrIdempotencyKeyReused = errors.New("idempotency key already used for another request")
+)

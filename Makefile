@@ -1,0 +1,70 @@
+# Lethe's build. `make run` and `make test` are the two commands a newcomer
+# needs; both install what they need first (`make setup`).
+
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+FUNCTIONS := $(notdir $(wildcard functions/*))
+BINARIES := $(addprefix build/,$(addsuffix /bootstrap,$(FUNCTIONS)))
+GO_SOURCES := $(shell find internal functions -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+REGION ?= eu
+DDB := scripts/dynamodb-local.sh
+
+.PHONY: setup build test test-unit test-infra validate synth deploy run bench clean
+
+## setup: install the pinned npm tools into .tools and download Go modules.
+setup: .tools/node_modules/.installed
+	@go mod download
+
+.tools/node_modules/.installed: .tools/package.json .tools/package-lock.json
+	cd .tools && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## build: the Lambda binaries (linux/arm64, provided.al2023) and the lethe CLI.
+build: $(BINARIES) build/lethe
+
+build/%/bootstrap: $(GO_SOURCES)
+	@mkdir -p $(dir $@)
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $@ ./functions/$*
+
+build/lethe: $(GO_SOURCES) $(shell find cmd -name '*.go' 2>/dev/null)
+	@mkdir -p build
+	go build -trimpath -o $@ ./cmd/lethe
+
+## validate: every state machine file through asl-validator.
+validate: setup
+	asl-validator $(addprefix --json-path ,$(wildcard statemachines/*.asl.json))
+
+## test: vet, unit tests, DynamoDB Local tests, infra tests on the synthesized templates.
+test: setup build validate
+	go vet ./...
+	@set -euo pipefail; \
+	endpoint=$$($(DDB) start); \
+	trap '$(DDB) stop' EXIT; \
+	LETHE_DYNAMODB_ENDPOINT=$$endpoint go test -count=1 -timeout 20m ./...
+
+## synth: synthesize every stack into cdk.out.
+synth: setup build
+	cdk synth --quiet
+	@ls cdk.out/*.template.json
+
+## deploy: deploy one region's stack, e.g. make deploy REGION=eu.
+deploy: setup build
+	cdk deploy Lethe-$(REGION)
+
+## run: run Lethe's main job. Until the embedded default lands this synthesizes every stack and prints them.
+run: synth
+	@for t in cdk.out/*.template.json; do echo "== $$t"; jq -r '.Resources | to_entries[] | "\(.value.Type)\t\(.key)"' $$t | sort | uniq -c | sort -rn | head -40 || cat $$t; done
+
+## bench: the figures: binary sizes, in-process benchmarks, synth time per region.
+bench: setup build
+	@echo "== Lambda binary sizes (stripped, linux/arm64)"
+	@for b in $(BINARIES); do printf '%-40s %8d bytes\n' $$b $$(stat -c %s $$b); done
+	go test -run '^$$' -bench . -benchmem ./internal/...
+	@echo "== synth time per region"
+	@for r in $$(go run ./infra/cmd/regions 2>/dev/null || echo eu us); do s=$$(date +%s.%N); cdk synth --quiet Lethe-$$r >/dev/null; e=$$(date +%s.%N); printf 'Lethe-%s %.1f s\n' $$r $$(echo "$$e - $$s" | bc); done
+
+clean:
+	rm -rf build cdk.out

@@ -213,7 +213,11 @@ func (p *Path) Get(data any) (any, error) {
 	if p.definite {
 		return p.GetReference(data)
 	}
-	return query(p.expr, data), nil
+	out, err := query(p.expr, data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.src, err)
+	}
+	return out, nil
 }
 
 // GetReference evaluates a Reference Path and returns its single node, or a

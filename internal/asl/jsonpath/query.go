@@ -3,6 +3,7 @@ package jsonpath
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"slices"
 
 	"github.com/ohler55/ojg/jp"
@@ -16,16 +17,24 @@ import (
 // maps in random order, so the path is located in a shadow copy with
 // converted numbers and sorted keys; the nodes returned are then read from
 // the original data, so json.Number values keep their exact text.
-func query(x jp.Expr, data any) []any {
+//
+// ojg can panic on odd combinations (a filter applied to null, found by
+// FuzzPath); such a panic becomes an error instead of crashing an execution.
+func query(x jp.Expr, data any) (out []any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("evaluate JSONPath %s: %v", x, r)
+		}
+	}()
 	locs := x.Locate(shadow(data), 0)
 	slices.SortStableFunc(locs, compareLocations)
-	out := make([]any, 0, len(locs))
+	out = make([]any, 0, len(locs))
 	for _, loc := range locs {
 		if v, ok := loc.FirstFound(data); ok {
 			out = append(out, v)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // compareLocations orders normalized paths (only Root, Child and Nth) in

@@ -1,0 +1,215 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// defaultFile is the shipped configuration, at the root of the module.
+var defaultFile = filepath.Join("..", "..", "cdk.json")
+
+func TestLoadDefault(t *testing.T) {
+	c, err := Load(defaultFile)
+	if err != nil {
+		t.Fatalf("Load(cdk.json): %v", err)
+	}
+	if got := len(c.Regions); got != 2 {
+		t.Fatalf("regions = %d, want 2", got)
+	}
+	want := map[string]string{"eu": "eu-west-1", "us": "us-west-2"}
+	for _, r := range c.Regions {
+		if want[r.Name] != r.AWSRegion {
+			t.Errorf("region %s in %s, want %s", r.Name, r.AWSRegion, want[r.Name])
+		}
+		modes := map[string]Mode{}
+		for _, s := range r.Subsystems {
+			modes[s.Name] = s.Mode
+			if s.Mode == ModeAsync && (s.Poll == nil || s.Poll.Multiplier < 1) {
+				t.Errorf("%s/%s: async without a poll policy", r.Name, s.Name)
+			}
+			if s.Token.Kind != TokenSecretsManager {
+				t.Errorf("%s/%s: token kind %q, want the default %q", r.Name, s.Name, s.Token.Kind, TokenSecretsManager)
+			}
+		}
+		if modes["projects"] != ModeSync || modes["orders"] != ModeAsync || modes["customers"] != ModeAsync {
+			t.Errorf("region %s subsystems = %v", r.Name, modes)
+		}
+	}
+	if c.Deadline.Months != 1 || c.Deadline.Days != 0 {
+		t.Errorf("deadline = %+v, want one month", c.Deadline)
+	}
+}
+
+// valid returns a small valid configuration as JSON-ready data, for the
+// table below to break one key at a time.
+func valid() map[string]any {
+	return map[string]any{
+		"regions": []any{map[string]any{
+			"name": "eu", "awsRegion": "eu-west-1",
+			"subsystems": []any{
+				map[string]any{"name": "projects", "mode": "sync", "baseUrl": "https://p.example.com", "adminEmails": []any{"a@example.com"}},
+				map[string]any{"name": "orders", "mode": "async", "baseUrl": "https://o.example.com/api", "adminEmails": []any{}},
+			},
+		}},
+	}
+}
+
+func region0(m map[string]any) map[string]any { return m["regions"].([]any)[0].(map[string]any) }
+func sub(m map[string]any, i int) map[string]any {
+	return region0(m)["subsystems"].([]any)[i].(map[string]any)
+}
+
+func TestParseErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(m map[string]any)
+		wantKey string
+	}{
+		{"no regions", func(m map[string]any) { m["regions"] = []any{} }, "regions"},
+		{"bad region name", func(m map[string]any) { region0(m)["name"] = "EU" }, "regions[0].name"},
+		{"bad aws region", func(m map[string]any) { region0(m)["awsRegion"] = "europe" }, "regions[0].awsRegion"},
+		{"bad account", func(m map[string]any) { region0(m)["account"] = "12" }, "regions[0].account"},
+		{"duplicate region", func(m map[string]any) {
+			r := map[string]any{}
+			for k, v := range region0(m) {
+				r[k] = v
+			}
+			r["awsRegion"] = "us-west-2"
+			m["regions"] = append(m["regions"].([]any), r)
+		}, "regions[1].name"},
+		{"no subsystems", func(m map[string]any) { region0(m)["subsystems"] = []any{} }, "regions[0].subsystems"},
+		{"bad mode", func(m map[string]any) { sub(m, 0)["mode"] = "batch" }, "regions[0].subsystems[0].mode"},
+		{"duplicate subsystem", func(m map[string]any) { sub(m, 1)["name"] = "projects" }, "regions[0].subsystems[1].name"},
+		{"relative url", func(m map[string]any) { sub(m, 0)["baseUrl"] = "/projects" }, "regions[0].subsystems[0].baseUrl"},
+		{"url with query", func(m map[string]any) { sub(m, 0)["baseUrl"] = "https://p.example.com/?x=1" }, "regions[0].subsystems[0].baseUrl"},
+		{"bad email", func(m map[string]any) { sub(m, 0)["adminEmails"] = []any{"Admins <a@example.com>"} }, "regions[0].subsystems[0].adminEmails[0]"},
+		{"timeout too long", func(m map[string]any) { sub(m, 0)["timeoutSeconds"] = 600 }, "regions[0].subsystems[0].timeoutSeconds"},
+		{"poll on sync", func(m map[string]any) { sub(m, 0)["poll"] = map[string]any{"initialSeconds": 60} }, "regions[0].subsystems[0].poll"},
+		{"poll max below initial", func(m map[string]any) {
+			sub(m, 1)["poll"] = map[string]any{"initialSeconds": 600, "maxSeconds": 60}
+		}, "regions[0].subsystems[1].poll.maxSeconds"},
+		{"poll multiplier", func(m map[string]any) { sub(m, 1)["poll"] = map[string]any{"multiplier": 0.5} }, "regions[0].subsystems[1].poll.multiplier"},
+		{"ssm name", func(m map[string]any) { sub(m, 0)["token"] = map[string]any{"kind": "ssm", "name": "x"} }, "regions[0].subsystems[0].token.name"},
+		{"token kind", func(m map[string]any) { sub(m, 0)["token"] = map[string]any{"kind": "vault"} }, "regions[0].subsystems[0].token.kind"},
+		{"deadline past a month", func(m map[string]any) { m["deadline"] = map[string]any{"months": 1, "days": 3} }, "deadline"},
+		{"negative deadline", func(m map[string]any) { m["deadline"] = map[string]any{"days": -1} }, "deadline"},
+		{"edge region", func(m map[string]any) { m["edge"] = map[string]any{"awsRegion": "nowhere"} }, "edge.awsRegion"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := valid()
+			tt.mutate(m)
+			data, _ := json.Marshal(m)
+			_, err := Parse(data)
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("Parse = %v, want a *config.Error for %s", err, tt.wantKey)
+			}
+			if ce.Key != tt.wantKey {
+				t.Errorf("key = %q (%v), want %q", ce.Key, err, tt.wantKey)
+			}
+		})
+	}
+}
+
+func TestParseRejectsUnknownKeys(t *testing.T) {
+	m := valid()
+	m["deadlin"] = map[string]any{"days": 10}
+	data, _ := json.Marshal(m)
+	if _, err := Parse(data); err == nil || !strings.Contains(err.Error(), "deadlin") {
+		t.Fatalf("Parse = %v, want an error naming the unknown key", err)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	data, _ := json.Marshal(valid())
+	c, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Regions[0].Subsystems
+	if s[0].TimeoutSeconds != DefaultTimeoutSeconds || s[0].Poll != nil {
+		t.Errorf("sync defaults = %+v", s[0])
+	}
+	if p := s[1].Poll; p == nil || p.InitialSeconds != DefaultPollInitialSeconds || p.MaxSeconds != DefaultPollMaxSeconds || p.Multiplier != DefaultPollMultiplier {
+		t.Errorf("async poll defaults = %+v", p)
+	}
+	if c.Deadline.Months != 1 {
+		t.Errorf("deadline default = %+v", c.Deadline)
+	}
+}
+
+func TestDeadlineAfter(t *testing.T) {
+	utc := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		policy   Deadline
+		received string
+		want     string
+	}{
+		{Deadline{Months: 1}, "2026-01-15T10:00:00Z", "2026-02-15T10:00:00Z"},
+		{Deadline{Months: 1}, "2026-01-31T23:59:59Z", "2026-02-28T23:59:59Z"},
+		{Deadline{Months: 1}, "2028-01-31T08:00:00Z", "2028-02-29T08:00:00Z"},
+		{Deadline{Months: 1}, "2026-03-31T00:00:00Z", "2026-04-30T00:00:00Z"},
+		{Deadline{Months: 1}, "2026-12-31T12:00:00Z", "2027-01-31T12:00:00Z"},
+		{Deadline{Months: 1}, "2026-08-31T12:00:00Z", "2026-09-30T12:00:00Z"},
+		{Deadline{Days: 20}, "2026-02-20T00:00:00Z", "2026-03-12T00:00:00Z"},
+	}
+	for _, tt := range tests {
+		if got := tt.policy.After(utc(tt.received)); !got.Equal(utc(tt.want)) {
+			t.Errorf("%+v after %s = %s, want %s", tt.policy, tt.received, got.Format(time.RFC3339), tt.want)
+		}
+	}
+}
+
+func TestForRegionAndFromEnv(t *testing.T) {
+	c, err := Load(defaultFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eu, err := c.ForRegion("eu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(eu)
+	if strings.Contains(string(data), "us-west-2") {
+		t.Errorf("the eu configuration names the us region: %s", data)
+	}
+	_, r, err := FromEnv(string(data))
+	if err != nil || r.Name != "eu" || len(r.Subsystems) != 3 {
+		t.Fatalf("FromEnv = %+v, %v", r, err)
+	}
+	if _, _, err := FromEnv(""); err == nil {
+		t.Error("FromEnv(\"\") succeeded")
+	}
+	all, _ := json.Marshal(c)
+	if _, _, err := FromEnv(string(all)); err == nil {
+		t.Error("FromEnv accepted two regions")
+	}
+	if _, err := c.ForRegion("mars"); err == nil {
+		t.Error("ForRegion(mars) succeeded")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+	p := filepath.Join(dir, "cdk.json")
+	os.WriteFile(p, []byte(`{"context": {}}`), 0o600)
+	var ce *Error
+	if _, err := Load(p); !errors.As(err, &ce) || ce.Key != "context.lethe" {
+		t.Errorf("Load without context.lethe = %v", err)
+	}
+}

@@ -1,0 +1,260 @@
+// Package api is the regional HTTP API of Lethe: it takes erasure requests
+// (POST /erasures, DELETE /api/user/{id}) and reports on them
+// (GET /erasures/{requestId}, GET /erasures). It answers API Gateway REST
+// API proxy events; the local runtime calls the same Handle from an HTTP
+// adapter, so routing is done here on HTTPMethod and Path alone.
+//
+// Intake writes one request with a conditional write; the requests table's
+// stream then starts the erasure. A data subject's id goes into the store
+// and nowhere else: it is in no answer, no log line and no error message.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/erasure"
+)
+
+// requestStore is what the API needs of the requests table. The DynamoDB
+// adapter (internal/store/dynamo) and the local runtime's embedded store
+// implement it.
+type requestStore interface {
+	// Create stores req unless its subject already has an open request or
+	// the idempotency key (may be "") was used: then it returns that
+	// request with created=false. Conditional writes only. A key first used
+	// for another subject gives erasure.ErrIdempotencyKeyReused.
+	Create(ctx context.Context, req erasure.Request, idempotencyKey string) (stored erasure.Request, created bool, err error)
+	// Get returns the request or erasure.ErrNotFound.
+	Get(ctx context.Context, id string) (erasure.Request, error)
+	// List returns up to limit requests, newest first.
+	List(ctx context.Context, limit int) ([]erasure.Request, error)
+}
+
+// Limits of the API. They bound what one caller can make a Lambda parse and
+// store, and what one answer carries.
+const (
+	// MaxBodyBytes bounds a request body (after base64 decoding).
+	MaxBodyBytes = 16 << 10
+	// DefaultListLimit and MaxListLimit bound GET /erasures?limit=.
+	DefaultListLimit = 20
+	MaxListLimit     = 100
+	// MaxTenantIDBytes bounds a tenant id; tenant ids are
+	// [A-Za-z0-9._:-] so they are safe in logs, keys and URLs.
+	MaxTenantIDBytes = 128
+	// MaxIdempotencyKeyBytes bounds an Idempotency-Key header.
+	MaxIdempotencyKeyBytes = 255
+)
+
+// Handler serves the API of one region. It holds no per-request state and
+// is safe for concurrent use.
+type Handler struct {
+	store    requestStore
+	region   config.Region
+	deadline config.Deadline
+	now      func() time.Time
+	newID    func(region string) (string, error)
+	log      *slog.Logger
+}
+
+// Option changes a Handler's defaults; tests and the local runtime use them
+// to inject a clock and a logger.
+type Option func(*Handler)
+
+// WithClock sets the clock that stamps receivedAt (and so the deadline).
+// The local runtime's accelerated clock comes in here.
+func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// WithLogger sets the structured logger (JSON to stdout by default, which
+// CloudWatch Logs ingests as is).
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// New builds the API of region with cfg's deadline policy. store is the
+// region's requests table.
+func New(store requestStore, cfg *config.Config, region config.Region, opts ...Option) *Handler {
+	h := &Handler{
+		store:    store,
+		region:   region,
+		deadline: cfg.Deadline,
+		now:      time.Now,
+		newID:    erasure.NewID,
+		log:      slog.New(slog.NewJSONHandler(os.Stdout, nil)),
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// reply is a successful answer before it is encoded.
+type reply struct {
+	status    int
+	body      any
+	location  string
+	requestID string // the erasure request the answer is about, for the log
+}
+
+// Handle answers one API Gateway REST proxy event. It never returns an
+// error: every failure is an HTTP answer (a returned error would become an
+// opaque 502 from API Gateway).
+//
+// ev.Path must be the path as the client sent it, percent-encoding kept (as
+// API Gateway REST APIs deliver it). Resource and PathParameters are used
+// when set and ignored otherwise.
+func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	start := time.Now()
+	rt, err := match(ev)
+	var rep reply
+	var subject string // for redaction of error text only
+	if err == nil {
+		rep, subject, err = rt.serve(h, ctx, ev, rt.param)
+	}
+	resp, status, code := h.respond(rep, err)
+
+	attrs := []slog.Attr{
+		slog.String("awsRequestId", ev.RequestContext.RequestID),
+		slog.String("route", rt.name),
+		slog.Int("status", status),
+		slog.Int64("durationMs", time.Since(start).Milliseconds()),
+	}
+	if rep.requestID != "" {
+		attrs = append(attrs, slog.String("requestId", rep.requestID))
+	}
+	level := slog.LevelInfo
+	if code != "" {
+		attrs = append(attrs, slog.String("code", code))
+		if status >= 500 {
+			level = slog.LevelError
+			attrs = append(attrs, slog.String("error", redact(err.Error(), subject)))
+		}
+	}
+	h.log.LogAttrs(ctx, level, "api request", attrs...)
+	return resp, nil
+}
+
+// respond encodes a reply or an error; it returns the status and the error
+// code for the log.
+func (h *Handler) respond(rep reply, err error) (events.APIGatewayProxyResponse, int, string) {
+	headers := map[string]string{
+		"Content-Type":           "application/json; charset=utf-8",
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
+	}
+	if err != nil {
+		status, body, allow := classify(err)
+		if allow != "" {
+			headers["Allow"] = allow
+		}
+		b, _ := json.Marshal(body) // strings only: cannot fail
+		return events.APIGatewayProxyResponse{StatusCode: status, Headers: headers, Body: string(b)}, status, body.Error.Code
+	}
+	b, err := json.Marshal(rep.body)
+	if err != nil {
+		return h.respond(reply{}, err)
+	}
+	if rep.location != "" {
+		headers["Location"] = rep.location
+	}
+	return events.APIGatewayProxyResponse{StatusCode: rep.status, Headers: headers, Body: string(b)}, rep.status, ""
+}
+
+// route is one matched endpoint. name is the route template: it is what
+// logs carry, never the path (DELETE's path holds a subject id).
+type route struct {
+	name  string
+	param string
+	serve func(h *Handler, ctx context.Context, ev events.APIGatewayProxyRequest, param string) (reply, string, error)
+}
+
+// match routes on HTTPMethod and Path. Unknown paths are 404, known paths
+// with another method 405 with an Allow header.
+func match(ev events.APIGatewayProxyRequest) (route, error) {
+	path := ev.Path
+	if len(path) > 1 {
+		path = strings.TrimSuffix(path, "/")
+	}
+	unmatched := route{name: "unmatched " + ev.HTTPMethod}
+	if !strings.HasPrefix(path, "/") {
+		return unmatched, errNoRoute
+	}
+	segs := strings.Split(path[1:], "/")
+	method := ev.HTTPMethod
+	switch {
+	case len(segs) == 1 && segs[0] == "erasures":
+		switch method {
+		case http.MethodPost:
+			return route{name: "POST /erasures", serve: (*Handler).postErasure}, nil
+		case http.MethodGet:
+			return route{name: "GET /erasures", serve: (*Handler).listErasures}, nil
+		}
+		return route{name: method + " /erasures"}, methodNotAllowed("GET, POST")
+	case len(segs) == 2 && segs[0] == "erasures" && segs[1] != "":
+		name := method + " /erasures/{requestId}"
+		if method != http.MethodGet {
+			return route{name: name}, methodNotAllowed("GET")
+		}
+		id, err := pathParam(ev, segs, 1)
+		if err != nil {
+			return route{name: name}, badRequest(CodeInvalidRequestID, "requestId", "the request id in the path is not valid percent-encoding")
+		}
+		return route{name: name, param: id, serve: (*Handler).getErasure}, nil
+	case len(segs) == 3 && segs[0] == "api" && segs[1] == "user" && segs[2] != "":
+		name := method + " /api/user/{id}"
+		if method != http.MethodDelete {
+			return route{name: name}, methodNotAllowed("DELETE")
+		}
+		id, err := pathParam(ev, segs, 2)
+		if err != nil {
+			return route{name: name}, badRequest(CodeInvalidSubjectID, "id", "the id in the path is not valid percent-encoding")
+		}
+		return route{name: name, param: id, serve: (*Handler).deleteUser}, nil
+	}
+	return unmatched, errNoRoute
+}
+
+var errNoRoute = &inputError{status: http.StatusNotFound, code: CodeRouteNotFound,
+	message: "no such route; the API has POST /erasures, GET /erasures, GET /erasures/{requestId} and DELETE /api/user/{id}"}
+
+func methodNotAllowed(allow string) error {
+	return &inputError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
+		message: "method not allowed on this route; allowed: " + allow, allow: allow}
+}
+
+// pathParam returns the decoded path segment i. When API Gateway matched a
+// resource template with a {name} at that position, its already decoded
+// path parameter is used; otherwise the raw segment is percent-decoded.
+func pathParam(ev events.APIGatewayProxyRequest, segs []string, i int) (string, error) {
+	if rs := strings.Split(strings.Trim(ev.Resource, "/"), "/"); len(rs) == len(segs) {
+		if s := rs[i]; len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' && !strings.HasSuffix(s, "+}") {
+			if v := ev.PathParameters[s[1:len(s)-1]]; v != "" {
+				return v, nil
+			}
+		}
+	}
+	return url.PathUnescape(segs[i])
+}
+
+// redact keeps a subject id out of error text bound for the log, whatever
+// an adapter put in its error message.
+func redact(s, subject string) string {
+	if subject == "" {
+		return s
+	}
+	s = strings.ReplaceAll(s, subject, "[subject]")
+	if esc := url.PathEscape(subject); esc != subject {
+		s = strings.ReplaceAll(s, esc, "[subject]")
+	}
+	if q, err := json.Marshal(subject); err == nil {
+		s = strings.ReplaceAll(s, strings.Trim(string(q), `"`), "[subject]")
+	}
+	return s
+}

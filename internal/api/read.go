@@ -1,0 +1,81 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lethe-erasure/lethe/internal/erasure"
+)
+
+// getErasure is GET /erasures/{requestId}. An id of another region is a 404
+// with code wrong_region and the store is not asked: each region's API only
+// knows its own requests, and the id itself says where to ask.
+func (h *Handler) getErasure(ctx context.Context, _ events.APIGatewayProxyRequest, id string) (reply, string, error) {
+	region, err := erasure.ParseID(id)
+	if err != nil {
+		// ParseID's message quotes the id; a mistyped path may hold a
+		// subject id, so the answer does not.
+		return reply{}, "", badRequest(CodeInvalidRequestID, "requestId", "requestId must look like er_<region>_<uuidv7>")
+	}
+	if region != h.region.Name {
+		return reply{}, "", &inputError{status: http.StatusNotFound, code: CodeWrongRegion, field: "requestId",
+			message: fmt.Sprintf("this request belongs to region %s; ask that region's API (this is region %s)", region, h.region.Name)}
+	}
+	r, err := h.store.Get(ctx, id)
+	if err != nil {
+		if errors.Is(err, erasure.ErrNotFound) {
+			return reply{}, "", err
+		}
+		return reply{}, "", &storeError{op: "get", err: err}
+	}
+	return reply{status: http.StatusOK, body: newRequestView(r), requestID: r.ID}, "", nil
+}
+
+// listErasures is GET /erasures?limit=N, newest first.
+func (h *Handler) listErasures(ctx context.Context, ev events.APIGatewayProxyRequest, _ string) (reply, string, error) {
+	limit, err := listLimit(ev)
+	if err != nil {
+		return reply{}, "", err
+	}
+	rs, err := h.store.List(ctx, limit)
+	if err != nil {
+		return reply{}, "", &storeError{op: "list", err: err}
+	}
+	out := listView{Erasures: make([]requestView, 0, len(rs))}
+	for _, r := range rs {
+		out.Erasures = append(out.Erasures, newRequestView(r))
+	}
+	return reply{status: http.StatusOK, body: out}, "", nil
+}
+
+// listLimit reads ?limit=: decimal digits only, 1..MaxListLimit, once.
+func listLimit(ev events.APIGatewayProxyRequest) (int, error) {
+	vals, ok := ev.MultiValueQueryStringParameters["limit"]
+	if !ok {
+		if v, ok := ev.QueryStringParameters["limit"]; ok {
+			vals = []string{v}
+		}
+	}
+	if len(vals) == 0 {
+		return DefaultListLimit, nil
+	}
+	bad := badRequest(CodeInvalidLimit, "limit", fmt.Sprintf("limit must be a whole number from 1 to %d, given once", MaxListLimit))
+	if len(vals) > 1 || len(vals[0]) == 0 || len(vals[0]) > 3 {
+		return 0, bad
+	}
+	n := 0
+	for _, c := range vals[0] {
+		if c < '0' || c > '9' {
+			return 0, bad
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n < 1 || n > MaxListLimit {
+		return 0, bad
+	}
+	return n, nil
+}

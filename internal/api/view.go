@@ -1,0 +1,98 @@
+package api
+
+import (
+	"time"
+
+	"github.com/lethe-erasure/lethe/internal/erasure"
+)
+
+// timeFormat is RFC 3339 in UTC with milliseconds: fixed width, sorts as
+// text, and what the intake clock records.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func formatTimePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := formatTime(*t)
+	return &s
+}
+
+// The views below are what callers see. None has a subjectId: the caller
+// knows whom it asked about, and answers are logged by proxies and clients.
+
+// intakeView answers POST /erasures and DELETE /api/user/{id}.
+type intakeView struct {
+	RequestID  string         `json:"requestId"`
+	Status     erasure.Status `json:"status"`
+	ReceivedAt string         `json:"receivedAt"`
+	Deadline   string         `json:"deadline"`
+	StatusURL  string         `json:"statusUrl"`
+	Source     string         `json:"source"`
+	TenantID   string         `json:"tenantId,omitempty"`
+}
+
+// requestView answers GET /erasures/{requestId} and is one item of
+// GET /erasures.
+type requestView struct {
+	RequestID   string          `json:"requestId"`
+	Status      erasure.Status  `json:"status"`
+	Source      string          `json:"source"`
+	TenantID    string          `json:"tenantId,omitempty"`
+	ReceivedAt  string          `json:"receivedAt"`
+	Deadline    string          `json:"deadline"`
+	CompletedAt *string         `json:"completedAt"`
+	Subsystems  []subsystemView `json:"subsystems"`
+}
+
+type subsystemView struct {
+	Name       string                  `json:"name"`
+	Mode       string                  `json:"mode"`
+	Status     erasure.SubsystemStatus `json:"status"`
+	Attempts   int                     `json:"attempts"`
+	FinishedAt *string                 `json:"finishedAt"`
+	Detail     string                  `json:"detail"`
+}
+
+// listView answers GET /erasures.
+type listView struct {
+	Erasures []requestView `json:"erasures"`
+}
+
+func newIntakeView(r erasure.Request, statusURL string) intakeView {
+	return intakeView{
+		RequestID:  r.ID,
+		Status:     r.Status,
+		ReceivedAt: formatTime(r.ReceivedAt),
+		Deadline:   formatTime(r.Deadline),
+		StatusURL:  statusURL,
+		Source:     r.Source,
+		TenantID:   r.TenantID,
+	}
+}
+
+func newRequestView(r erasure.Request) requestView {
+	subs := make([]subsystemView, len(r.Subsystems))
+	for i, s := range r.Subsystems {
+		subs[i] = subsystemView{
+			Name:       s.Name,
+			Mode:       s.Mode,
+			Status:     s.Status,
+			Attempts:   s.Attempts,
+			FinishedAt: formatTimePtr(s.FinishedAt),
+			Detail:     s.Detail,
+		}
+	}
+	return requestView{
+		RequestID:   r.ID,
+		Status:      r.Status,
+		Source:      r.Source,
+		TenantID:    r.TenantID,
+		ReceivedAt:  formatTime(r.ReceivedAt),
+		Deadline:    formatTime(r.Deadline),
+		CompletedAt: formatTimePtr(r.CompletedAt),
+		Subsystems:  subs,
+	}
+}

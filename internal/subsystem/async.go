@@ -1,0 +1,225 @@
+package subsystem
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/erasure"
+)
+
+// Async statuses of the contract's GET {base}/erasures/{ticket}.
+const (
+	AsyncPending = "pending"
+	AsyncDeleted = "deleted"
+	AsyncFailed  = "failed"
+)
+
+// Submit is the DeleteUserData task of the AsyncDeletion machine: POST
+// {base}/erasures with {requestId, subjectId}. The subsystem answers 202 (or
+// 200) with a ticket; it is idempotent on requestId, so a retried submit gets
+// the same ticket back. The ticket travels in execution history, so one that
+// carries the subject id is refused.
+func (c *Connector) Submit(ctx context.Context, in erasure.DeleteInput) (erasure.SubmitOutput, error) {
+	t, err := c.target(in.RequestID, in.Subsystem, config.ModeAsync)
+	if err != nil {
+		return erasure.SubmitOutput{}, c.fail(ctx, in.RequestID, in.Subsystem.Name, opSubmit, err)
+	}
+	call := Call{Subsystem: t.Name, Op: opSubmit, Attempt: in.Attempt + 1}
+	subject, err := c.subject(ctx, in.RequestID)
+	if err != nil {
+		return erasure.SubmitOutput{}, c.fail(ctx, in.RequestID, t.Name, opSubmit, err)
+	}
+	body, err := json.Marshal(struct {
+		RequestID string `json:"requestId"`
+		SubjectID string `json:"subjectId"`
+	}{in.RequestID, subject})
+	if err != nil {
+		return erasure.SubmitOutput{}, c.fail(ctx, in.RequestID, t.Name, opSubmit, &InvalidInput{Field: "subjectId", Reason: "cannot be encoded"})
+	}
+	a, err := c.do(ctx, t, call, http.MethodPost, "/erasures", body, subject)
+	if err == nil {
+		err = classify(call, a)
+	}
+	if err == nil && a.status != http.StatusAccepted && a.status != http.StatusOK {
+		err = protocolOrRejected(call, a, "an erasure is accepted with 202 and a ticket")
+	}
+	var ticket string
+	if err == nil {
+		ticket, err = readTicket(call, a, subject)
+	}
+	if err != nil {
+		return erasure.SubmitOutput{}, c.fail(ctx, in.RequestID, t.Name, opSubmit, err)
+	}
+	c.log.InfoContext(ctx, "erasure submitted", "requestId", in.RequestID, "subsystem", t.Name, "op", opSubmit,
+		"ticket", ticket, "attempts", call.Attempt)
+	return erasure.SubmitOutput{Ticket: ticket, Attempts: call.Attempt}, nil
+}
+
+// protocolOrRejected reads a status no handler expects: a 404 is a refusal
+// (the endpoint or ticket does not exist), another 2xx breaks the contract.
+func protocolOrRejected(call Call, a answer, want string) error {
+	if a.status == http.StatusNotFound {
+		return &SubsystemRejected{Call: call, StatusCode: a.status}
+	}
+	return &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: want}
+}
+
+func readTicket(call Call, a answer, subject string) (string, error) {
+	if a.tooLarge {
+		return "", &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "answer larger than 64 KiB"}
+	}
+	var v struct {
+		Ticket *string `json:"ticket"`
+	}
+	if err := json.Unmarshal(a.body, &v); err != nil {
+		return "", &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "answer is not a JSON object with a string ticket"}
+	}
+	switch t := v.Ticket; {
+	case t == nil || *t == "":
+		return "", &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "answer has no ticket"}
+	case len(*t) > MaxTicketBytes || !utf8.ValidString(*t) || strings.IndexFunc(*t, unicode.IsControl) >= 0:
+		return "", &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "ticket is not up to 512 bytes of printable text"}
+	case strings.Contains(strings.ToLower(*t), strings.ToLower(subject)):
+		return "", &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "ticket contains the subject id, which must not enter execution history"}
+	default:
+		return *t, nil
+	}
+}
+
+// Check is the CheckUserDeleted task of the AsyncDeletion machine: GET
+// {base}/erasures/{ticket}. It counts the poll, echoes the ticket and the
+// submit attempts, and says how long to wait before the next check
+// (NextPollSeconds) from the subsystem's poll policy and the state machine's
+// own clock (in.Now), so the local runtime's accelerated clock and AWS agree.
+func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.CheckOutput, error) {
+	t, err := c.target(in.RequestID, in.Subsystem, config.ModeAsync)
+	if err == nil {
+		err = checkFields(in)
+	}
+	if err != nil {
+		return erasure.CheckOutput{}, c.fail(ctx, in.RequestID, in.Subsystem.Name, opCheck, err)
+	}
+	call := Call{Subsystem: t.Name, Op: opCheck, Attempt: in.PollCount + 1}
+	a, err := c.do(ctx, t, call, http.MethodGet, "/erasures/"+escapeSegment(in.Ticket), nil, "")
+	if err == nil {
+		err = classify(call, a)
+	}
+	if err == nil && a.status != http.StatusOK {
+		err = protocolOrRejected(call, a, "a status is answered with 200")
+	}
+	var st struct {
+		Status *string `json:"status"`
+		Detail *string `json:"detail"`
+	}
+	if err == nil {
+		switch {
+		case a.tooLarge:
+			err = &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "answer larger than 64 KiB"}
+		case json.Unmarshal(a.body, &st) != nil:
+			err = &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "answer is not a JSON object with a string status and detail"}
+		case st.Status == nil || (*st.Status != AsyncPending && *st.Status != AsyncDeleted && *st.Status != AsyncFailed):
+			err = &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "status is not pending, deleted or failed"}
+		}
+	}
+	if err != nil {
+		return erasure.CheckOutput{}, c.fail(ctx, in.RequestID, t.Name, opCheck, err)
+	}
+	detail := ""
+	if st.Detail != nil && *st.Detail != "" {
+		// The detail is the subsystem's own text and goes into history and
+		// mail: scrub the subject id from it, should the subsystem echo it.
+		subject, err := c.subject(ctx, in.RequestID)
+		if err != nil {
+			return erasure.CheckOutput{}, c.fail(ctx, in.RequestID, t.Name, opCheck, err)
+		}
+		detail = cleanDetail(*st.Detail, subject)
+	}
+	out := erasure.CheckOutput{
+		Ticket:    in.Ticket,
+		Attempts:  in.Attempts,
+		PollCount: in.PollCount + 1,
+		Status:    *st.Status,
+		Detail:    detail,
+	}
+	if out.Status == AsyncPending {
+		policy := config.PollPolicy{}
+		if t.Poll != nil {
+			policy = *t.Poll
+		}
+		out.NextPollSeconds = NextPollSeconds(policy, in.PollCount, in.Now, in.Deadline)
+		out.PastDeadline = !in.Now.Before(in.Deadline)
+	}
+	c.log.InfoContext(ctx, "erasure checked", "requestId", in.RequestID, "subsystem", t.Name, "op", opCheck,
+		"ticket", in.Ticket, "status", out.Status, "pollCount", out.PollCount,
+		"nextPollSeconds", out.NextPollSeconds, "pastDeadline", out.PastDeadline)
+	return out, nil
+}
+
+func checkFields(in erasure.CheckInput) error {
+	switch {
+	case in.Ticket == "":
+		return &InvalidInput{Field: "ticket", Reason: "is missing"}
+	case in.Deadline.IsZero():
+		return &InvalidInput{Field: "deadline", Reason: "is missing"}
+	case in.Now.IsZero():
+		return &InvalidInput{Field: "now", Reason: "is missing (the files pass $$.State.EnteredTime)"}
+	case in.PollCount < 0:
+		return &InvalidInput{Field: "pollCount", Reason: "must not be negative"}
+	}
+	return nil
+}
+
+// cleanDetail makes a subsystem's detail safe to carry: no subject id, no
+// control characters, at most MaxDetailBytes of valid UTF-8.
+func cleanDetail(s, subject string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(redact(s, subject))
+	if len(s) > MaxDetailBytes {
+		cut := MaxDetailBytes
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
+
+// NextPollSeconds is the back-off between two status checks of an async
+// erasure. pollCount is the number of checks made before the one that just
+// answered pending (CheckInput.PollCount: 0 after the first check), so the
+// waits are InitialSeconds, InitialSeconds*Multiplier, ... capped at
+// MaxSeconds; the wait never ends past the deadline (it is at most the whole
+// seconds left until then), and is at least 1 second. Zero fields of p take
+// config's defaults. The worst-case execution history test counts polls
+// with this function, so the two cannot disagree.
+func NextPollSeconds(p config.PollPolicy, pollCount int, now, deadline time.Time) int {
+	if p.InitialSeconds < 1 {
+		p.InitialSeconds = config.DefaultPollInitialSeconds
+	}
+	if p.MaxSeconds < 1 {
+		p.MaxSeconds = config.DefaultPollMaxSeconds
+	}
+	if p.Multiplier < 1 {
+		p.Multiplier = config.DefaultPollMultiplier
+	}
+	// math.Pow saturates at +Inf for any pollCount, which the cap absorbs.
+	wait := min(float64(p.InitialSeconds)*math.Pow(p.Multiplier, float64(max(pollCount, 0))), float64(p.MaxSeconds))
+	secs := int(wait)
+	if left := int(deadline.Sub(now) / time.Second); left < secs {
+		secs = left
+	}
+	return max(secs, 1)
+}

@@ -29,6 +29,7 @@ type Error struct {
 	Err  error
 }
 
+// Error names the function and the cause, for the Cause of the failure.
 func (e *Error) Error() string { return e.Func + ": " + e.Err.Error() }
 
 // Unwrap gives access to the cause.
@@ -42,6 +43,7 @@ type SyntaxError struct {
 	Reason string
 }
 
+// Error names the call, the offset and what is wrong, for the definition's author.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid intrinsic function %q at offset %d: %s", e.Expr, e.Pos, e.Reason)
 }

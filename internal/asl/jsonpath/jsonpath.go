@@ -24,6 +24,7 @@ type NotFoundError struct {
 	Path string
 }
 
+// Error words the failure like the cause AWS reports.
 func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("the JSONPath %q could not be found in the input", e.Path)
 }
@@ -36,6 +37,7 @@ type SetError struct {
 	Reason string
 }
 
+// Error says which step of the path failed and why.
 func (e *SetError) Error() string {
 	return fmt.Sprintf("cannot apply ResultPath %q: %s", e.Path, e.Reason)
 }
@@ -47,6 +49,7 @@ type SyntaxError struct {
 	Reason string
 }
 
+// Error names the path and what is wrong with it, for the definition's author.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid path %q: %s", e.Path, e.Reason)
 }

@@ -138,6 +138,7 @@ func TestSet(t *testing.T) {
 		{name: "index beyond the array", input: `{"a": []}`, path: "$.a[0]", value: `1`, wantErr: &SetError{}},
 		{name: "index into an object", input: `{"a": {}}`, path: "$.a[0]", value: `1`, wantErr: &SetError{}},
 		{name: "not a reference path", input: `{}`, path: "$.a[*]", value: `1`, wantErr: &SyntaxError{}},
+		{name: "context path", input: `{}`, path: "$$.a", value: `1`, wantErr: &SyntaxError{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

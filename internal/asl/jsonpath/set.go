@@ -28,6 +28,9 @@ func (p *Path) Set(data, value any) (any, error) {
 	if !p.definite {
 		return nil, &SyntaxError{Path: p.src, Reason: "not a Reference Path"}
 	}
+	if p.context {
+		return nil, &SyntaxError{Path: p.src, Reason: "ResultPath cannot write to the context object"}
+	}
 	return p.set(data, p.expr[1:], 1, value)
 }
 

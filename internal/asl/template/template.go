@@ -32,6 +32,7 @@ type FieldError struct {
 	Err   error
 }
 
+// Error names the field, its expression and the cause.
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("field %q (%s): %v", e.Field, e.Expr, e.Err)
 }

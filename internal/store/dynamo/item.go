@@ -1,0 +1,183 @@
+package dynamo
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/lethe-erasure/lethe/internal/erasure"
+)
+
+// The table's layout. One table, partition key pk only:
+//
+//	kind=request      pk = request id (er_<region>_<uuidv7>, sorts by time)
+//	kind=subject      pk = "subject#" + hex(SHA-256(subjectId)); requestId of the open request
+//	kind=idempotency  pk = "idem#" + hex(SHA-256(key)); requestId, subjectHash, expiresAt (TTL)
+//
+// GSI "recent" (kind, pk) lists requests newest first.
+const (
+	// AttrPK is the table's partition key.
+	AttrPK = "pk"
+	// AttrKind tells the item kinds apart and partitions the GSI.
+	AttrKind = "kind"
+	// AttrExpiresAt is the table's TTL attribute (epoch seconds).
+	AttrExpiresAt = "expiresAt"
+	// IndexRecent is the GSI that lists requests newest first.
+	IndexRecent = "recent"
+
+	// KindRequest is the kind of request items, the only kind the starter
+	// acts on (its event source filters on NewImage.kind.S).
+	KindRequest = "request"
+	// KindSubject is the kind of a subject's open-request lock.
+	KindSubject = "subject"
+	// KindIdempotency is the kind of an Idempotency-Key record.
+	KindIdempotency = "idempotency"
+
+	subjectPrefix = "subject#"
+	idemPrefix    = "idem#"
+	// IdempotencyTTL is how long an Idempotency-Key keeps returning its
+	// request.
+	IdempotencyTTL = 24 * time.Hour
+)
+
+// requestFields are a request item's attributes other than the subject id.
+// The stream decoder reads only these, so nothing it returns or reports
+// can carry the subject.
+type requestFields struct {
+	PK          string          `dynamodbav:"pk"`
+	Kind        string          `dynamodbav:"kind"`
+	TenantID    string          `dynamodbav:"tenantId,omitempty"`
+	Source      string          `dynamodbav:"source"`
+	Status      string          `dynamodbav:"status"`
+	ReceivedAt  string          `dynamodbav:"receivedAt"`
+	Deadline    string          `dynamodbav:"deadline"`
+	CompletedAt string          `dynamodbav:"completedAt,omitempty"`
+	Subsystems  []subsystemItem `dynamodbav:"subsystems,omitempty"`
+}
+
+// requestItem is a request as stored.
+type requestItem struct {
+	requestFields
+	SubjectID string `dynamodbav:"subjectId"`
+}
+
+type subsystemItem struct {
+	Name       string `dynamodbav:"name"`
+	Mode       string `dynamodbav:"mode"`
+	Status     string `dynamodbav:"status"`
+	Attempts   int    `dynamodbav:"attempts"`
+	FinishedAt string `dynamodbav:"finishedAt,omitempty"`
+	Detail     string `dynamodbav:"detail,omitempty"`
+}
+
+type lockItem struct {
+	PK        string `dynamodbav:"pk"`
+	Kind      string `dynamodbav:"kind"`
+	RequestID string `dynamodbav:"requestId"`
+}
+
+type idemItem struct {
+	PK          string `dynamodbav:"pk"`
+	Kind        string `dynamodbav:"kind"`
+	RequestID   string `dynamodbav:"requestId"`
+	SubjectHash string `dynamodbav:"subjectHash"`
+	ExpiresAt   int64  `dynamodbav:"expiresAt"`
+}
+
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func subjectKey(subjectID string) string { return subjectPrefix + hash(subjectID) }
+
+func idemKey(key string) string { return idemPrefix + hash(key) }
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func formatTimePtr(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return formatTime(*t)
+}
+
+func parseTimePtr(s string) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func toSubsystemItems(rs []erasure.SubsystemResult) []subsystemItem {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]subsystemItem, len(rs))
+	for i, r := range rs {
+		out[i] = subsystemItem{
+			Name:       r.Name,
+			Mode:       r.Mode,
+			Status:     string(r.Status),
+			Attempts:   r.Attempts,
+			FinishedAt: formatTimePtr(r.FinishedAt),
+			Detail:     r.Detail,
+		}
+	}
+	return out
+}
+
+func toFields(r erasure.Request) requestFields {
+	return requestFields{
+		PK:          r.ID,
+		Kind:        KindRequest,
+		TenantID:    r.TenantID,
+		Source:      r.Source,
+		Status:      string(r.Status),
+		ReceivedAt:  formatTime(r.ReceivedAt),
+		Deadline:    formatTime(r.Deadline),
+		CompletedAt: formatTimePtr(r.CompletedAt),
+		Subsystems:  toSubsystemItems(r.Subsystems),
+	}
+}
+
+// request turns stored fields back into a request (without its subject).
+// Errors name the attribute, never its value.
+func (f requestFields) request() (erasure.Request, error) {
+	r := erasure.Request{
+		ID:       f.PK,
+		TenantID: f.TenantID,
+		Source:   f.Source,
+		Status:   erasure.Status(f.Status),
+	}
+	var err error
+	if r.ReceivedAt, err = time.Parse(time.RFC3339Nano, f.ReceivedAt); err != nil {
+		return erasure.Request{}, fmt.Errorf("request %s: receivedAt is not an RFC 3339 time", f.PK)
+	}
+	if r.Deadline, err = time.Parse(time.RFC3339Nano, f.Deadline); err != nil {
+		return erasure.Request{}, fmt.Errorf("request %s: deadline is not an RFC 3339 time", f.PK)
+	}
+	if r.CompletedAt, err = parseTimePtr(f.CompletedAt); err != nil {
+		return erasure.Request{}, fmt.Errorf("request %s: completedAt is not an RFC 3339 time", f.PK)
+	}
+	for i, s := range f.Subsystems {
+		fin, err := parseTimePtr(s.FinishedAt)
+		if err != nil {
+			return erasure.Request{}, fmt.Errorf("request %s: subsystems[%d].finishedAt is not an RFC 3339 time", f.PK, i)
+		}
+		r.Subsystems = append(r.Subsystems, erasure.SubsystemResult{
+			Name:       s.Name,
+			Mode:       s.Mode,
+			Status:     erasure.SubsystemStatus(s.Status),
+			Attempts:   s.Attempts,
+			FinishedAt: fin,
+			Detail:     s.Detail,
+		})
+	}
+	return r, nil
+}

@@ -87,7 +87,7 @@ func classify(err error) (status int, body errorBody, allow string) {
 		return in.status, errorBody{errorDetail{in.code, in.message, in.field}}, in.allow
 	case errors.As(err, &se):
 		return http.StatusServiceUnavailable, errorBody{errorDetail{CodeUnavailable,
-			"the request store is unavailable; nothing was recorded if this was a new request, retry with the same Idempotency-Key", ""}}, ""
+			"the request store is unavailable; retry later (a retried POST or DELETE never creates a second request for the same subject or Idempotency-Key)", ""}}, ""
 	default:
 		return http.StatusInternalServerError, errorBody{errorDetail{CodeInternal, "internal error", ""}}, ""
 	}

@@ -154,6 +154,9 @@ func (h *Handler) respond(rep reply, err error) (events.APIGatewayProxyResponse,
 		if allow != "" {
 			headers["Allow"] = allow
 		}
+		if status == http.StatusServiceUnavailable {
+			headers["Retry-After"] = "1"
+		}
 		b, _ := json.Marshal(body) // strings only: cannot fail
 		return events.APIGatewayProxyResponse{StatusCode: status, Headers: headers, Body: string(b)}, status, body.Error.Code
 	}

@@ -1,0 +1,158 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/lethe-erasure/lethe/internal/erasure"
+)
+
+// fakeStore is an in-memory requestStore with the DynamoDB adapter's
+// conditional semantics: one open request per subject, one request per
+// idempotency key, checked and written under one lock (as one transaction).
+// It records every call.
+type fakeStore struct {
+	mu      sync.Mutex
+	byID    map[string]erasure.Request
+	open    map[string]string // subject -> id of its open request
+	keys    map[string]keyUse // idempotency key -> first use
+	calls   []fakeCall
+	fail    error // when set, every call fails with it
+	created int
+}
+
+type keyUse struct{ id, subject string }
+
+// fakeCall is one recorded call. Outcome is "created", "existing",
+// "rejected" (an error) for Create; "ok" or "error" otherwise.
+type fakeCall struct {
+	op      string
+	id      string
+	key     string
+	limit   int
+	outcome string
+}
+
+var _ requestStore = (*fakeStore)(nil)
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{byID: map[string]erasure.Request{}, open: map[string]string{}, keys: map[string]keyUse{}}
+}
+
+// seed stores r as if created with key, without recording a call.
+func (f *fakeStore) seed(r erasure.Request, key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.byID[r.ID] = r
+	if r.Status.Open() {
+		f.open[r.SubjectID] = r.ID
+	}
+	if key != "" {
+		f.keys[key] = keyUse{r.ID, r.SubjectID}
+	}
+}
+
+// finish closes a request, releasing its subject's lock as the outcome
+// recorder does.
+func (f *fakeStore) finish(id string, s erasure.Status) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.byID[id]
+	r.Status = s
+	f.byID[id] = r
+	if f.open[r.SubjectID] == id {
+		delete(f.open, r.SubjectID)
+	}
+}
+
+func (f *fakeStore) Create(_ context.Context, req erasure.Request, key string) (erasure.Request, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	call := fakeCall{op: "create", id: req.ID, key: key}
+	defer func() { f.calls = append(f.calls, call) }()
+	if f.fail != nil {
+		call.outcome = "rejected"
+		return erasure.Request{}, false, f.fail
+	}
+	if key != "" {
+		if u, ok := f.keys[key]; ok {
+			if u.subject != req.SubjectID {
+				call.outcome = "rejected"
+				return erasure.Request{}, false, erasure.ErrIdempotencyKeyReused
+			}
+			call.outcome = "existing"
+			return f.byID[u.id], false, nil
+		}
+	}
+	if id, ok := f.open[req.SubjectID]; ok {
+		call.outcome = "existing"
+		return f.byID[id], false, nil
+	}
+	f.byID[req.ID] = req
+	f.open[req.SubjectID] = req.ID
+	if key != "" {
+		f.keys[key] = keyUse{req.ID, req.SubjectID}
+	}
+	f.created++
+	call.outcome = "created"
+	return req, true, nil
+}
+
+func (f *fakeStore) Get(_ context.Context, id string) (erasure.Request, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	call := fakeCall{op: "get", id: id, outcome: "ok"}
+	defer func() { f.calls = append(f.calls, call) }()
+	if f.fail != nil {
+		call.outcome = "error"
+		return erasure.Request{}, f.fail
+	}
+	r, ok := f.byID[id]
+	if !ok {
+		call.outcome = "error"
+		return erasure.Request{}, erasure.ErrNotFound
+	}
+	return r, nil
+}
+
+func (f *fakeStore) List(_ context.Context, limit int) ([]erasure.Request, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	call := fakeCall{op: "list", limit: limit, outcome: "ok"}
+	defer func() { f.calls = append(f.calls, call) }()
+	if f.fail != nil {
+		call.outcome = "error"
+		return nil, f.fail
+	}
+	// Ids are UUIDv7: descending id order is newest first, as the
+	// table's "recent" index sorts them.
+	var out []erasure.Request
+	for _, r := range f.byID {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b erasure.Request) int { return strings.Compare(b.ID, a.ID) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// callsOf returns the recorded calls of one operation.
+func (f *fakeStore) callsOf(op string) []fakeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []fakeCall
+	for _, c := range f.calls {
+		if c.op == op {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// errStoreDown stands for an AWS failure; its text carries internals that
+// must never reach a caller.
+var errStoreDown = errors.New("operation error DynamoDB: TransactWriteItems, https response error StatusCode: 500, table lethe-eu-requests-7F3A")

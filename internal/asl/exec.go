@@ -1,0 +1,419 @@
+package asl
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Execution is one run of a Machine. Its running state (threads, history,
+// counters) lives here, apart from the immutable Machine.
+type Execution struct {
+	e           *Engine
+	m           *Machine
+	arn         string
+	name        string
+	machineArn  string
+	machineName string
+	input       any
+	start       time.Time
+	base        context.Context // the context executions started by this one run in
+
+	mu          sync.Mutex
+	root        *thread
+	history     []Event
+	transitions int
+	status      string
+	output      any
+	failure     *Failure
+	stop        time.Time
+	persistErr  error
+
+	done chan struct{}
+}
+
+// Status values of an execution, as DescribeExecution reports them.
+const (
+	StatusRunning   = "RUNNING"
+	StatusSucceeded = "SUCCEEDED"
+	StatusFailed    = "FAILED"
+	StatusTimedOut  = "TIMED_OUT"
+	StatusAborted   = "ABORTED"
+)
+
+// thread is the position of one line of control: the whole machine, a
+// Parallel branch or a Map iteration. It is what checkpoints persist, so its
+// fields are exported to encoding/json; only the goroutine running the
+// thread writes it, always under Execution.mu (see mutate).
+type thread struct {
+	State       string        `json:"state"`
+	Input       any           `json:"input"`
+	Entered     bool          `json:"entered,omitempty"`
+	EnteredTime time.Time     `json:"enteredTime"`
+	EnteredID   int64         `json:"enteredId,omitempty"`
+	LastEvent   int64         `json:"lastEvent"`
+	Attempts    []int         `json:"attempts,omitempty"`
+	RetryCount  int           `json:"retryCount,omitempty"`
+	RetryAt     *time.Time    `json:"retryAt,omitempty"`
+	WaitUntil   *time.Time    `json:"waitUntil,omitempty"`
+	Task        *taskProgress `json:"task,omitempty"`
+	Fanout      *fanout       `json:"fanout,omitempty"`
+	MapItem     *mapItem      `json:"mapItem,omitempty"`
+	Done        bool          `json:"done,omitempty"`
+	Output      any           `json:"output,omitempty"`
+	Failure     *Failure      `json:"failure,omitempty"`
+}
+
+// fanout is a Parallel or Map state in progress: one child thread per
+// branch or item.
+type fanout struct {
+	Children []*thread `json:"children"`
+	Started  []bool    `json:"started,omitempty"`
+}
+
+// mapItem is the $$.Map.Item of a Map iteration thread.
+type mapItem struct {
+	Index int `json:"index"`
+	Value any `json:"value"`
+}
+
+// Task phases. A Task whose result is checkpointed ("succeeded") is never
+// invoked again; one that was "started" when the process died is invoked
+// again on resume (at least once, as with AWS); one "submitted" (a
+// waitForTaskToken or .sync task) waits again for its token or child
+// execution without re-sending.
+const (
+	phaseStarted   = "started"
+	phaseSubmitted = "submitted"
+	phaseSucceeded = "succeeded"
+)
+
+type taskProgress struct {
+	Phase  string `json:"phase"`
+	Token  string `json:"token,omitempty"`
+	Child  string `json:"child,omitempty"`
+	Result any    `json:"result,omitempty"`
+}
+
+// mutate applies a change to the execution state under its lock, then
+// checkpoints it: every transition, task result and timer is persisted
+// before the execution moves on.
+func (x *Execution) mutate(f func()) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	f()
+	x.checkpointLocked(false)
+}
+
+func (x *Execution) now() time.Time { return x.e.clock.Now() }
+
+// emitLocked appends an event to the history; the thread's last event
+// becomes its previousEventId, as AWS chains events per line of control.
+func (x *Execution) emitLocked(th *thread, typ, key string, details map[string]any) int64 {
+	ev := Event{ID: int64(len(x.history) + 1), Timestamp: x.now(), Type: typ, DetailsKey: key, Details: details}
+	if th != nil {
+		ev.PreviousEventID = th.LastEvent
+		th.LastEvent = ev.ID
+	} else if len(x.history) > 0 {
+		ev.PreviousEventID = x.history[len(x.history)-1].ID
+	}
+	x.history = append(x.history, ev)
+	return ev.ID
+}
+
+func (x *Execution) emit(th *thread, typ, key string, details map[string]any) int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.emitLocked(th, typ, key, details)
+}
+
+// sleepUntil waits on the engine's sleeper until t.
+func (x *Execution) sleepUntil(ctx context.Context, t time.Time) error {
+	d := t.Sub(x.now())
+	if d <= 0 {
+		return ctx.Err()
+	}
+	return x.e.sleeper.Sleep(ctx, d)
+}
+
+// contextObject is the context object of spec "The Context Object", as AWS
+// fills it ($$.Execution, $$.State, $$.StateMachine, $$.Task, $$.Map).
+func (x *Execution) contextObject(th *thread, stateName string) map[string]any {
+	c := map[string]any{
+		"Execution": map[string]any{
+			"Id":        x.arn,
+			"Input":     x.input,
+			"Name":      x.name,
+			"RoleArn":   x.e.roleArn(),
+			"StartTime": formatTime(x.start),
+		},
+		"State": map[string]any{
+			"EnteredTime": formatTime(th.EnteredTime),
+			"Name":        stateName,
+			"RetryCount":  jsonInt(th.RetryCount),
+		},
+		"StateMachine": map[string]any{"Id": x.machineArn, "Name": x.machineName},
+	}
+	if th.Task != nil && th.Task.Token != "" {
+		c["Task"] = map[string]any{"Token": th.Task.Token}
+	}
+	if th.MapItem != nil {
+		c["Map"] = map[string]any{"Item": map[string]any{"Index": jsonInt(th.MapItem.Index), "Value": th.MapItem.Value}}
+	}
+	return c
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// run drives the execution to its end and records the outcome.
+func (x *Execution) run(ctx context.Context) {
+	defer close(x.done)
+	x.base = ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var timedOut bool
+	var tmu sync.Mutex
+	if x.m.timeoutSeconds > 0 {
+		deadline := x.start.Add(time.Duration(x.m.timeoutSeconds) * time.Second)
+		timer := x.e.clock.After(deadline.Sub(x.now()))
+		go func() {
+			select {
+			case <-timer:
+				tmu.Lock()
+				timedOut = true
+				tmu.Unlock()
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	out, f, err := x.runThread(ctx, x.m.root, x.root)
+	tmu.Lock()
+	to := timedOut
+	tmu.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.stop = x.now()
+	switch {
+	case to:
+		x.status, x.failure = StatusTimedOut, &Failure{Name: ErrTimeout, Cause: "The execution timed out"}
+		x.emitLocked(nil, "ExecutionTimedOut", "executionTimedOutEventDetails", map[string]any{"error": ErrTimeout, "cause": x.failure.Cause})
+	case err != nil:
+		// Stopped from outside (the process is going away): the last
+		// checkpoint stays unfinished so that another engine resumes it.
+		x.status = StatusAborted
+		x.failure = &Failure{Name: "States.Aborted", Cause: err.Error()}
+		return
+	case f != nil:
+		x.status, x.failure = StatusFailed, f
+		x.emitLocked(nil, "ExecutionFailed", "executionFailedEventDetails", map[string]any{"error": f.Name, "cause": f.Cause})
+	default:
+		x.status, x.output = StatusSucceeded, out
+		x.emitLocked(nil, "ExecutionSucceeded", "executionSucceededEventDetails", outputDetails(out))
+	}
+	x.checkpointLocked(true)
+}
+
+// runThread runs one line of control until it ends. An error (not a
+// Failure) means the execution was stopped from outside.
+func (x *Execution) runThread(ctx context.Context, b *branch, th *thread) (any, *Failure, error) {
+	for {
+		if th.Done {
+			return th.Output, th.Failure, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		s := b.states[th.State]
+		c := s.common()
+		if !th.Entered {
+			x.mutate(func() {
+				th.Entered = true
+				th.EnteredTime = x.now()
+				th.EnteredID = x.emitLocked(th, c.typ+"StateEntered", "stateEnteredEventDetails",
+					with(inputDetails(th.Input), "name", c.name))
+				x.transitions++
+			})
+		}
+		out, next, f, err := x.execState(ctx, s, th)
+		if err != nil {
+			return nil, nil, err
+		}
+		if f != nil {
+			if f.Name == ErrRuntime && !strings.HasPrefix(f.Cause, "An error occurred while executing") {
+				f = &Failure{Name: f.Name, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", c.name, th.EnteredID, f.Cause)}
+			}
+			x.mutate(func() { th.Done, th.Failure = true, f })
+			return nil, f, nil
+		}
+		x.mutate(func() {
+			x.emitLocked(th, c.typ+"StateExited", "stateExitedEventDetails", with(outputDetails(out), "name", c.name))
+			if next == "" {
+				th.Done, th.Output = true, out
+				return
+			}
+			*th = thread{State: next, Input: out, LastEvent: th.LastEvent, MapItem: th.MapItem}
+		})
+		if th.Done {
+			return out, nil, nil
+		}
+	}
+}
+
+// execState runs one state and says where to go next ("" ends the thread).
+func (x *Execution) execState(ctx context.Context, s state, th *thread) (any, string, *Failure, error) {
+	switch s := s.(type) {
+	case *passState:
+		out, f := s.exec(x, th)
+		return out, s.next, f, nil
+	case *succeedState:
+		out, f := s.exec(x, th)
+		return out, "", f, nil
+	case *failState:
+		return nil, "", s.failure(x, th), nil
+	case *choiceState:
+		out, next, f := s.exec(x, th)
+		return out, next, f, nil
+	case *waitState:
+		out, f, err := s.exec(ctx, x, th)
+		return out, s.next, f, err
+	case *taskState:
+		return x.withRetry(ctx, s, th, func() (any, *Failure, error) { return s.attempt(ctx, x, th) })
+	case *parallelState:
+		return x.withRetry(ctx, s, th, func() (any, *Failure, error) { return s.attempt(ctx, x, th) })
+	case *mapState:
+		return x.withRetry(ctx, s, th, func() (any, *Failure, error) { return s.attempt(ctx, x, th) })
+	}
+	return nil, "", fail(ErrRuntime, "unknown state type %T", s), nil
+}
+
+// withRetry runs attempts of a Task, Parallel or Map state under its Retry
+// and Catch fields (spec "Error Handling"): the first retrier whose
+// ErrorEquals matches decides; when its attempts are spent, or none
+// matches, the first matching catcher moves on with the error output placed
+// by its ResultPath into the state's raw input.
+func (x *Execution) withRetry(ctx context.Context, s state, th *thread, attempt func() (any, *Failure, error)) (any, string, *Failure, error) {
+	c := s.common()
+	for {
+		if th.RetryAt != nil {
+			if err := x.sleepUntil(ctx, *th.RetryAt); err != nil {
+				return nil, "", nil, err
+			}
+			x.mutate(func() { th.RetryAt = nil })
+		}
+		out, f, err := attempt()
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if f == nil {
+			return out, c.next, nil, nil
+		}
+		if i, ok := x.retrierFor(c, th, f); ok {
+			r := &c.retry[i]
+			x.mutate(func() {
+				if th.Attempts == nil {
+					th.Attempts = make([]int, len(c.retry))
+				}
+				at := x.now().Add(r.delay(th.Attempts[i], x.e.random))
+				th.Attempts[i]++
+				th.RetryCount++
+				th.RetryAt = &at
+				th.Task, th.Fanout = nil, nil
+				x.transitions++ // AWS bills each retry as a state transition
+			})
+			continue
+		}
+		for _, ct := range c.catch {
+			if matches(ct.errorEquals, f) {
+				out, rf := applyResultPath(ct.resultPath, th.Input, f.errorOutput())
+				if rf != nil {
+					return nil, "", rf, nil
+				}
+				return out, ct.next, nil, nil
+			}
+		}
+		return nil, "", f, nil
+	}
+}
+
+func (x *Execution) retrierFor(c *stateCommon, th *thread, f *Failure) (int, bool) {
+	for i := range c.retry {
+		if matches(c.retry[i].errorEquals, f) {
+			n := 0
+			if th.Attempts != nil {
+				n = th.Attempts[i]
+			}
+			return i, n < c.retry[i].maxAttempts
+		}
+	}
+	return 0, false
+}
+
+// runChildren runs the threads of a Parallel or Map with at most limit at a
+// time (0: no limit). The first failure stops the others, and is returned
+// with its index.
+func (x *Execution) runChildren(ctx context.Context, fo *fanout, branchOf func(i int) *branch, limit int,
+	onStart func(i int, th *thread), onEnd func(i int, th *thread, f *Failure)) (*Failure, int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	n := len(fo.Children)
+	if limit <= 0 || limit > n {
+		limit = n
+	}
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstFail *Failure
+	failIdx := -1
+	var abort error
+	for i := 0; i < n; i++ {
+		th := fo.Children[i]
+		if th.Done && th.Failure == nil {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int, th *thread) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if onStart != nil {
+				onStart(i, th)
+			}
+			_, f, err := x.runThread(ctx, branchOf(i), th)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if abort == nil && firstFail == nil {
+					abort = err
+				}
+				return
+			}
+			if onEnd != nil {
+				onEnd(i, th, f)
+			}
+			if f != nil && firstFail == nil {
+				firstFail, failIdx = f, i
+				cancel()
+			}
+		}(i, th)
+	}
+	wg.Wait()
+	if firstFail != nil {
+		return firstFail, failIdx, nil
+	}
+	if abort != nil {
+		return nil, 0, abort
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	return nil, 0, nil
+}

@@ -1,0 +1,357 @@
+package asl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// TaskCall is what an Integration receives for one Task attempt.
+type TaskCall struct {
+	// Resource is the Task's Resource as written in the definition.
+	Resource string
+	// Service and Action name the integration as AWS's history does
+	// (resourceType "sns", resource "publish"); Pattern is "", "sync",
+	// "sync:2" or "waitForTaskToken".
+	Service string
+	Action  string
+	Pattern string
+	// Parameters is the task's input after InputPath and Parameters.
+	Parameters any
+	// TaskToken is $$.Task.Token for the waitForTaskToken pattern.
+	TaskToken    string
+	ExecutionArn string
+	StateName    string
+}
+
+// Integration serves the Task resources it is registered for. The result is
+// the task's result (before ResultSelector). Returning a *Failure fails the
+// task with that error name; any other error is named from the error itself
+// (an ErrorCode() string method, as AWS SDK errors have, or its Go type
+// name, prefixed with the service name) or States.TaskFailed.
+type Integration interface {
+	Invoke(ctx context.Context, call *TaskCall) (any, error)
+}
+
+// IntegrationFunc adapts a function to Integration.
+type IntegrationFunc func(ctx context.Context, call *TaskCall) (any, error)
+
+// Invoke calls f.
+func (f IntegrationFunc) Invoke(ctx context.Context, call *TaskCall) (any, error) { return f(ctx, call) }
+
+// RegisterIntegration serves a Task resource with a custom integration. key
+// is either a whole resource ARN or "service:action" (e.g.
+// "sqs:sendMessage", matching arn:aws:states:::sqs:sendMessage with any
+// pattern suffix).
+func (e *Engine) RegisterIntegration(key string, in Integration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.integrations[key] = in
+}
+
+// resolved is a Task resource resolved to its integration.
+type resolved struct {
+	resource   string
+	service    string
+	action     string
+	pattern    string
+	lambdaBare bool // arn:aws:lambda:...:function:NAME, with its own history events
+	run        func(ctx context.Context, x *Execution, call *TaskCall) (any, *Failure)
+}
+
+func (r *resolved) waitForToken() bool { return r.pattern == "waitForTaskToken" }
+func (r *resolved) sync() bool         { return r.pattern == "sync" || r.pattern == "sync:2" }
+
+// resolve maps a Resource ARN to the code that serves it.
+func (e *Engine) resolve(resource string) *resolved {
+	r := &resolved{resource: resource}
+	parts := strings.Split(resource, ":")
+	if len(parts) >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" {
+		r.lambdaBare, r.service, r.action = true, "lambda", "invoke"
+		name := parts[6]
+		r.run = func(ctx context.Context, x *Execution, call *TaskCall) (any, *Failure) {
+			return e.invokeLambdaBare(ctx, name, call.Parameters)
+		}
+		return r
+	}
+	if len(parts) >= 7 && parts[0] == "arn" && parts[2] == "states" {
+		r.service = parts[5]
+		action := strings.Join(parts[6:], ":")
+		r.action = action
+		if i := strings.Index(action, "."); i >= 0 {
+			r.pattern = action[i+1:]
+			action = action[:i]
+		}
+		e.mu.Lock()
+		custom, ok := e.integrations[resource]
+		if !ok {
+			custom, ok = e.integrations[r.service+":"+action]
+		}
+		e.mu.Unlock()
+		if ok {
+			r.run = func(ctx context.Context, x *Execution, call *TaskCall) (any, *Failure) {
+				v, err := custom.Invoke(ctx, call)
+				if err != nil {
+					return nil, serviceFailure(r.service, err)
+				}
+				return v, nil
+			}
+			return r
+		}
+		switch r.service + ":" + action {
+		case "lambda:invoke":
+			r.run = func(ctx context.Context, x *Execution, call *TaskCall) (any, *Failure) {
+				return e.invokeLambdaService(ctx, call.Parameters)
+			}
+			return r
+		case "sns:publish":
+			r.run = e.snsPublish
+			return r
+		case "dynamodb:getItem", "dynamodb:putItem", "dynamodb:updateItem", "dynamodb:deleteItem":
+			r.run = e.dynamoDB(action)
+			return r
+		case "states:startExecution":
+			r.run = e.startChild(r.pattern)
+			return r
+		}
+	}
+	e.mu.Lock()
+	custom, ok := e.integrations[resource]
+	e.mu.Unlock()
+	if ok {
+		r.service, r.action = "custom", resource
+		r.run = func(ctx context.Context, x *Execution, call *TaskCall) (any, *Failure) {
+			v, err := custom.Invoke(ctx, call)
+			if err != nil {
+				return nil, serviceFailure("", err)
+			}
+			return v, nil
+		}
+		return r
+	}
+	r.run = func(context.Context, *Execution, *TaskCall) (any, *Failure) {
+		return nil, fail(ErrRuntime, "no integration serves the resource %q", resource)
+	}
+	return r
+}
+
+// serviceFailure names an integration's error as Step Functions names the
+// errors of service integrations: "<Service>.<ErrorCode>".
+func serviceFailure(service string, err error) *Failure {
+	var f *Failure
+	if errors.As(err, &f) {
+		return f
+	}
+	var coded interface{ ErrorCode() string }
+	name := ""
+	if errors.As(err, &coded) {
+		name = coded.ErrorCode()
+	} else {
+		inner := err
+		for {
+			u := errors.Unwrap(inner)
+			if u == nil {
+				break
+			}
+			inner = u
+		}
+		t := reflect.TypeOf(inner)
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		name = t.Name()
+		if name == "" || name == "errorString" {
+			return &Failure{Name: ErrTaskFailed, Cause: err.Error()}
+		}
+	}
+	prefix := map[string]string{"sns": "SNS", "dynamodb": "DynamoDB", "states": "StepFunctions", "lambda": "Lambda", "sqs": "SQS"}[service]
+	if prefix != "" {
+		name = prefix + "." + name
+	}
+	return &Failure{Name: name, Cause: err.Error()}
+}
+
+// invoke runs one integration call with the history events AWS records,
+// the task timeout and, for waitForTaskToken, the wait for the token with
+// its heartbeat.
+func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params any, timeout, heartbeat time.Duration) (any, *Failure, error) {
+	submitted := th.Task != nil && th.Task.Phase == phaseSubmitted
+	token := ""
+	if th.Task != nil {
+		token = th.Task.Token
+	}
+	ev := x.taskEvents(r)
+	if !submitted {
+		x.mutate(func() {
+			if r.lambdaBare {
+				d := with(inputDetails(params), "resource", r.resource)
+				if timeout > 0 {
+					d["timeoutInSeconds"] = int64(timeout / time.Second)
+				}
+				x.emitLocked(th, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", d)
+				x.emitLocked(th, "LambdaFunctionStarted", "", nil)
+			} else {
+				d := ev(map[string]any{"region": x.e.region, "parameters": jsonString(params)})
+				if timeout > 0 {
+					d["timeoutInSeconds"] = int64(timeout / time.Second)
+				}
+				if heartbeat > 0 {
+					d["heartbeatInSeconds"] = int64(heartbeat / time.Second)
+				}
+				x.emitLocked(th, "TaskScheduled", "taskScheduledEventDetails", d)
+				x.emitLocked(th, "TaskStarted", "taskStartedEventDetails", ev(map[string]any{}))
+			}
+			th.Task = &taskProgress{Phase: phaseStarted, Token: token}
+		})
+	}
+	var tokens chan tokenMessage
+	if r.waitForToken() {
+		tokens = x.e.tokenChannel(token)
+		defer x.e.dropToken(token)
+	}
+	var timeoutC <-chan time.Time
+	if timeout > 0 {
+		timeoutC = x.e.clock.After(timeout)
+	}
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var out any
+	var f *Failure
+	if !submitted {
+		type reply struct {
+			v any
+			f *Failure
+		}
+		done := make(chan reply, 1)
+		call := &TaskCall{Resource: r.resource, Service: r.service, Action: strings.SplitN(r.action, ".", 2)[0], Pattern: r.pattern,
+			Parameters: params, TaskToken: token, ExecutionArn: x.arn, StateName: th.State}
+		go func() {
+			v, f := r.run(ictx, x, call)
+			done <- reply{v, f}
+		}()
+		select {
+		case rep := <-done:
+			out, f = rep.v, rep.f
+		case <-timeoutC:
+			cancel()
+			return nil, x.timedOut(th, r, ev, ErrTimeout), nil
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		if f == nil && (r.waitForToken() || r.sync()) {
+			child := ""
+			if cs, ok := out.(childStarted); ok {
+				out, child = cs.output, cs.arn
+			}
+			x.mutate(func() {
+				x.emitLocked(th, "TaskSubmitted", "taskSubmittedEventDetails", ev(outputDetails(out)))
+				th.Task = &taskProgress{Phase: phaseSubmitted, Token: token, Child: child}
+			})
+		}
+	}
+	if f == nil && r.sync() {
+		out, f = x.awaitChild(ctx, th.Task.Child, r.pattern)
+		if f == nil && ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+	}
+	if f == nil && r.waitForToken() {
+		var hbC <-chan time.Time
+		if heartbeat > 0 {
+			hbC = x.e.clock.After(heartbeat)
+		}
+	wait:
+		for {
+			select {
+			case m := <-tokens:
+				if m.heartbeat {
+					if heartbeat > 0 {
+						hbC = x.e.clock.After(heartbeat)
+					}
+					continue
+				}
+				out, f = m.output, m.failure
+				break wait
+			case <-hbC:
+				return nil, x.timedOut(th, r, ev, ErrHeartbeatTimeout), nil
+			case <-timeoutC:
+				return nil, x.timedOut(th, r, ev, ErrTimeout), nil
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+		}
+	}
+	x.mutate(func() {
+		switch {
+		case f != nil && r.lambdaBare:
+			x.emitLocked(th, "LambdaFunctionFailed", "lambdaFunctionFailedEventDetails", map[string]any{"error": f.Name, "cause": f.Cause})
+		case f != nil:
+			x.emitLocked(th, "TaskFailed", "taskFailedEventDetails", ev(map[string]any{"error": f.Name, "cause": f.Cause}))
+		case r.lambdaBare:
+			x.emitLocked(th, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails", outputDetails(out))
+		default:
+			x.emitLocked(th, "TaskSucceeded", "taskSucceededEventDetails", ev(outputDetails(out)))
+		}
+	})
+	return out, f, nil
+}
+
+// taskEvents returns a helper that adds resourceType and resource to the
+// details of the Task* events.
+func (x *Execution) taskEvents(r *resolved) func(map[string]any) map[string]any {
+	return func(m map[string]any) map[string]any {
+		m["resourceType"] = r.service
+		m["resource"] = r.action
+		return m
+	}
+}
+
+func (x *Execution) timedOut(th *thread, r *resolved, ev func(map[string]any) map[string]any, name string) *Failure {
+	f := &Failure{Name: name, Cause: ""}
+	x.mutate(func() {
+		if r.lambdaBare {
+			x.emitLocked(th, "LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails", map[string]any{"error": f.Name, "cause": f.Cause})
+			return
+		}
+		x.emitLocked(th, "TaskTimedOut", "taskTimedOutEventDetails", ev(map[string]any{"error": f.Name, "cause": f.Cause}))
+	})
+	return f
+}
+
+// sdkMetadata is the SdkHttpMetadata/SdkResponseMetadata pair that AWS
+// service integrations add to their results.
+func sdkMetadata(out map[string]any, contentType, requestID string) map[string]any {
+	out["SdkHttpMetadata"] = map[string]any{
+		"AllHttpHeaders": map[string]any{"Content-Type": []any{contentType}, "x-amzn-RequestId": []any{requestID}},
+		"HttpHeaders":    map[string]any{"Content-Type": contentType, "x-amzn-RequestId": requestID},
+		"HttpStatusCode": jsonInt(200),
+	}
+	out["SdkResponseMetadata"] = map[string]any{"RequestId": requestID}
+	return out
+}
+
+func paramString(params any, key string) (string, bool) {
+	m, ok := params.(map[string]any)
+	if !ok {
+		return "", false
+	}
+	s, ok := m[key].(string)
+	return s, ok
+}
+
+func paramsObject(params any, service string) (map[string]any, *Failure) {
+	m, ok := params.(map[string]any)
+	if !ok {
+		return nil, fail(ErrRuntime, "the parameters of %s must be a JSON object, got %s", service, jsonString(params))
+	}
+	return m, nil
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,157 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/google/uuid"
+)
+
+// lambdaFunction is a Lambda handler invoked in-process through
+// aws-lambda-go's own Handler, so that payload marshalling and error type
+// names are exactly those of AWS Lambda.
+type lambdaFunction struct {
+	name string
+	arn  string
+	h    lambda.Handler
+}
+
+// RegisterLambda serves the Lambda function name (both the bare ARN
+// arn:aws:lambda:<region>:<account>:function:<name> and
+// arn:aws:states:::lambda:invoke with FunctionName set to the name or an
+// ARN) with handler: any function lambda.Start accepts, or a
+// lambda.Handler. It returns the function's ARN.
+func (e *Engine) RegisterLambda(name string, handler any) string {
+	h, ok := handler.(lambda.Handler)
+	if !ok {
+		h = lambda.NewHandler(handler)
+	}
+	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", e.region, e.account, name)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lambdas[name] = &lambdaFunction{name: name, arn: arn, h: h}
+	return arn
+}
+
+// functionName extracts the function name from a name, a partial ARN
+// (123456789012:function:name) or a full ARN, with or without a qualifier.
+func functionName(s string) string {
+	parts := strings.Split(s, ":")
+	for i, p := range parts {
+		if p == "function" && i+1 < len(parts) {
+			return parts[i+1]
+		}
+	}
+	return parts[0]
+}
+
+func (e *Engine) lambdaFunction(name string) (*lambdaFunction, *Failure) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f, ok := e.lambdas[functionName(name)]
+	if !ok {
+		return nil, fail(errLambdaResourceNotFound, "Function not found: %s (service: Lambda; status code: 404; error code: ResourceNotFoundException)", name)
+	}
+	return f, nil
+}
+
+// invoke calls the handler as the Lambda service would. A returned error
+// becomes an ASL error named by its errorType (the handler error's Go type
+// name, as aws-lambda-go reports it), with AWS's error payload as cause; a
+// panic is reported the same way, named by the panic value's type.
+func (l *lambdaFunction) invoke(ctx context.Context, payload []byte) (out []byte, f *Failure) {
+	defer func() {
+		if r := recover(); r != nil {
+			f = lambdaFailure(errorTypeName(r), fmt.Sprintf("%v", r))
+		}
+	}()
+	lc := &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString(), InvokedFunctionArn: l.arn}
+	b, err := l.h.Invoke(lambdacontext.NewContext(ctx, lc), payload)
+	if err != nil {
+		var ive messages.InvokeResponse_Error
+		if errors.As(err, &ive) {
+			return nil, lambdaFailure(ive.Type, ive.Message)
+		}
+		return nil, lambdaFailure(errorTypeName(err), err.Error())
+	}
+	return b, nil
+}
+
+// errorTypeName is aws-lambda-go's rule for errorType: the Go type name of
+// the value, through one pointer.
+func errorTypeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return ""
+	}
+	if t.Kind() == reflect.Pointer {
+		return t.Elem().Name()
+	}
+	return t.Name()
+}
+
+// lambdaFailure names the failure errorType, with the Lambda error payload
+// as cause, as Step Functions reports Lambda errors.
+func lambdaFailure(typ, msg string) *Failure {
+	cause, _ := json.Marshal(map[string]any{"errorMessage": msg, "errorType": typ})
+	return &Failure{Name: typ, Cause: string(cause)}
+}
+
+func (e *Engine) callLambda(ctx context.Context, name string, payload any) (any, *Failure) {
+	fn, f := e.lambdaFunction(name)
+	if f != nil {
+		return nil, f
+	}
+	in, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fail(ErrRuntime, "cannot marshal Lambda payload: %v", err)
+	}
+	out, f := fn.invoke(ctx, in)
+	if f != nil {
+		return nil, f
+	}
+	v, err := decodeValue(out)
+	if err != nil {
+		// Not JSON: Lambda hands back the bytes, Step Functions a string.
+		return string(out), nil
+	}
+	return v, nil
+}
+
+// invokeLambdaBare serves a Resource that is a function ARN: the task's
+// input is the payload, the function's result is the task's result.
+func (e *Engine) invokeLambdaBare(ctx context.Context, name string, params any) (any, *Failure) {
+	return e.callLambda(ctx, name, params)
+}
+
+// invokeLambdaService serves arn:aws:states:::lambda:invoke: Parameters
+// carry FunctionName and Payload, and the result wraps the function's
+// result in Payload with the Invoke API's metadata.
+func (e *Engine) invokeLambdaService(ctx context.Context, params any) (any, *Failure) {
+	m, f := paramsObject(params, "lambda:invoke")
+	if f != nil {
+		return nil, f
+	}
+	name, ok := m["FunctionName"].(string)
+	if !ok {
+		return nil, fail(ErrRuntime, "lambda:invoke requires the parameter FunctionName")
+	}
+	payload, ok := m["Payload"]
+	if !ok {
+		payload = map[string]any{}
+	}
+	v, f := e.callLambda(ctx, name, payload)
+	if f != nil {
+		return nil, f
+	}
+	reqID := uuid.NewString()
+	out := map[string]any{"ExecutedVersion": "$LATEST", "Payload": v, "StatusCode": jsonInt(200)}
+	return sdkMetadata(out, "application/json", reqID), nil
+}

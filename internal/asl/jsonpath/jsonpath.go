@@ -175,6 +175,9 @@ func quoteNames(path string) string {
 			}
 			name := string(rs[i+1 : j])
 			if needsQuotes(name) {
+				if i > 0 && rs[i-1] == '.' { // "..name": keep the descent
+					b.WriteRune('.')
+				}
 				b.WriteString("['" + name + "']")
 				i = j - 1
 				continue

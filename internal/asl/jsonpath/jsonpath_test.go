@@ -93,6 +93,7 @@ func TestGet(t *testing.T) {
 		{name: "filter on existence", input: storeInput, path: "$.store.book[?(@.isbn)].author", want: `["Herman Melville"]`},
 		{name: "filter on string", input: storeInput, path: "$.store.book[?(@.category == 'reference')].price", want: `[8.95]`},
 		{name: "descent", input: storeInput, path: "$..price", want: `[19.95, 8.95, 12.99, 8.99]`},
+		{name: "descent to a dashed name", input: `{"a": {"x-y": 1}, "x-y": 2}`, path: "$..x-y", want: `[1, 2]`},
 		{name: "object wildcard sorted by key", input: `{"o": {"b": 2, "a": 1, "c": 3}}`, path: "$.o.*", want: `[1, 2, 3]`},
 		{name: "no match is an empty list", input: storeInput, path: "$.store.book[?(@.price > 100)]", want: `[]`},
 		{name: "missing reference", input: specInput, path: "$.nope", wantErr: &NotFoundError{}},

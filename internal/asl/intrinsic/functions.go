@@ -392,6 +392,8 @@ func mathRandom(_ *Call, args []any, rnd Random) (any, error) {
 	return json.Number(strconv.FormatInt(start+rnd.Int64N(end-start+1), 10)), nil
 }
 
+// seeded is the Random of a seeded States.MathRandom: the same seed gives
+// the same number, as the guide promises. It never serves States.UUID.
 type seeded struct{ *rand.Rand }
 
 func (seeded) UUID() string { return "" }

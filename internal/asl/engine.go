@@ -244,7 +244,7 @@ func (e *Engine) Resume(ctx context.Context) ([]*Execution, error) {
 		x := &Execution{
 			e: e, m: m, arn: s.ExecutionArn, name: s.Name, machineArn: s.MachineArn,
 			machineName: s.MachineArn[strings.LastIndex(s.MachineArn, ":")+1:],
-			input: s.Input, start: s.Start, status: StatusRunning, done: make(chan struct{}),
+			input:       s.Input, start: s.Start, status: StatusRunning, done: make(chan struct{}),
 			root: s.Root, history: s.History, transitions: s.Transitions,
 		}
 		e.mu.Lock()

@@ -40,7 +40,9 @@ type Integration interface {
 type IntegrationFunc func(ctx context.Context, call *TaskCall) (any, error)
 
 // Invoke calls f.
-func (f IntegrationFunc) Invoke(ctx context.Context, call *TaskCall) (any, error) { return f(ctx, call) }
+func (f IntegrationFunc) Invoke(ctx context.Context, call *TaskCall) (any, error) {
+	return f(ctx, call)
+}
 
 // RegisterIntegration serves a Task resource with a custom integration. key
 // is either a whole resource ARN or "service:action" (e.g.

@@ -123,6 +123,15 @@ func (x *Execution) emitLocked(th *thread, typ, key string, details map[string]a
 	return ev.ID
 }
 
+// emitAside appends an event chained after prev without moving any
+// thread's chain: AWS records MapIterationSucceeded and the
+// Map/ParallelStateSucceeded events this way.
+func (x *Execution) emitAside(prev int64, typ, key string, details map[string]any) int64 {
+	ev := Event{ID: int64(len(x.history) + 1), PreviousEventID: prev, Timestamp: x.now(), Type: typ, DetailsKey: key, Details: details}
+	x.history = append(x.history, ev)
+	return ev.ID
+}
+
 func (x *Execution) emit(th *thread, typ, key string, details map[string]any) int64 {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -324,6 +333,10 @@ func (x *Execution) withRetry(ctx context.Context, s state, th *thread, attempt 
 				x.transitions++ // AWS bills each retry as a state transition
 			})
 			continue
+		}
+		if c.typ == "Parallel" || c.typ == "Map" {
+			// AWS records the state's failure once, after the last attempt.
+			x.mutate(func() { x.emitLocked(th, c.typ+"StateFailed", "", nil) })
 		}
 		for _, ct := range c.catch {
 			if matches(ct.errorEquals, f) {

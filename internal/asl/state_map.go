@@ -157,16 +157,17 @@ func (s *mapState) attempt(ctx context.Context, x *Execution, th *thread) (any, 
 			typ, key = "MapIterationFailed", "mapIterationFailedEventDetails"
 		}
 		x.mutate(func() {
-			x.emitLocked(c, typ, key, map[string]any{"name": s.name, "index": i})
+			x.emitAside(c.LastEvent, typ, key, map[string]any{"name": s.name, "index": i})
+			th.LastEvent = c.LastEvent
 		})
 	}
-	f, _, err := x.runChildren(ctx, fo, func(int) *branch { return s.processor }, limit, onStart, onEnd)
+	f, failed, err := x.runChildren(ctx, fo, func(int) *branch { return s.processor }, limit, onStart, onEnd)
 	if err != nil {
 		return nil, nil, err
 	}
 	if f != nil {
 		x.mutate(func() {
-			x.emitLocked(th, "MapStateFailed", "", nil)
+			th.LastEvent = fo.Children[failed].LastEvent
 			th.Fanout = nil
 		})
 		return nil, f, nil
@@ -177,7 +178,7 @@ func (s *mapState) attempt(ctx context.Context, x *Execution, th *thread) (any, 
 	}
 	x.mutate(func() {
 		th.LastEvent = int64(len(x.history))
-		x.emitLocked(th, "MapStateSucceeded", "", nil)
+		x.emitAside(th.LastEvent, "MapStateSucceeded", "", nil)
 		th.Fanout = nil
 		th.Task = &taskProgress{Phase: phaseSucceeded, Result: results}
 	})

@@ -68,13 +68,13 @@ func (s *parallelState) attempt(ctx context.Context, x *Execution, th *thread) (
 			th.Fanout = fo
 		})
 	}
-	f, _, err := x.runChildren(ctx, th.Fanout, func(i int) *branch { return s.branches[i] }, 0, nil, nil)
+	f, failed, err := x.runChildren(ctx, th.Fanout, func(i int) *branch { return s.branches[i] }, 0, nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	if f != nil {
 		x.mutate(func() {
-			x.emitLocked(th, "ParallelStateFailed", "", nil)
+			th.LastEvent = th.Fanout.Children[failed].LastEvent
 			th.Fanout = nil
 		})
 		return nil, f, nil
@@ -85,7 +85,7 @@ func (s *parallelState) attempt(ctx context.Context, x *Execution, th *thread) (
 	}
 	x.mutate(func() {
 		th.LastEvent = int64(len(x.history))
-		x.emitLocked(th, "ParallelStateSucceeded", "", nil)
+		x.emitAside(th.LastEvent, "ParallelStateSucceeded", "", nil)
 		th.Fanout = nil
 		th.Task = &taskProgress{Phase: phaseSucceeded, Result: results}
 	})

@@ -1,0 +1,278 @@
+package subsystem
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/erasure"
+)
+
+func TestSubmit(t *testing.T) {
+	big := `{"ticket":"t-1","pad":"` + strings.Repeat("x", MaxBodyBytes) + `"}`
+	tests := []struct {
+		name       string
+		handler    http.HandlerFunc
+		refused    bool
+		attempt    int
+		wantTicket string
+		wantErr    string
+		wantMsg    string
+	}{
+		{name: "202 ticket", handler: answerWith(202, `{"ticket":"t-1"}`), wantTicket: "t-1"},
+		{name: "200 ticket (already submitted)", handler: answerWith(200, `{"ticket":"t-1","status":"pending"}`), attempt: 3, wantTicket: "t-1"},
+		{name: "202 without ticket", handler: answerWith(202, `{}`), wantErr: "SubsystemProtocolError", wantMsg: "test answered 202 outside the contract: answer has no ticket (submit, attempt 1)"},
+		{name: "202 empty ticket", handler: answerWith(202, `{"ticket":""}`), wantErr: "SubsystemProtocolError", wantMsg: "no ticket"},
+		{name: "202 number ticket", handler: answerWith(202, `{"ticket":42}`), wantErr: "SubsystemProtocolError", wantMsg: "not a JSON object"},
+		{name: "202 bad JSON", handler: answerWith(202, `ticket=t-1`), wantErr: "SubsystemProtocolError", wantMsg: "not a JSON object"},
+		{name: "202 empty body", handler: answerWith(202, ``), wantErr: "SubsystemProtocolError"},
+		{name: "202 oversized", handler: answerWith(202, big), wantErr: "SubsystemProtocolError", wantMsg: "larger than 64 KiB"},
+		{name: "ticket with control characters", handler: answerWith(202, `{"ticket":"a\nb"}`), wantErr: "SubsystemProtocolError", wantMsg: "printable"},
+		{name: "ticket carrying the subject id", handler: answerWith(202, `{"ticket":"job-zq/leaky subject+7f3a@example.org"}`), wantErr: "SubsystemProtocolError", wantMsg: "contains the subject id"},
+		{name: "201", handler: answerWith(201, `{"ticket":"t-1"}`), wantErr: "SubsystemProtocolError", wantMsg: "202"},
+		{name: "204", handler: answerWith(204, ``), wantErr: "SubsystemProtocolError"},
+		{name: "400", handler: answerWith(400, `{"error":"bad"}`), wantErr: "SubsystemRejected", wantMsg: "test answered 400 (submit, attempt 1)"},
+		{name: "401", handler: answerWith(401, ``), wantErr: "SubsystemRejected"},
+		{name: "404 (no such endpoint)", handler: answerWith(404, ``), wantErr: "SubsystemRejected", wantMsg: "answered 404"},
+		{name: "409", handler: answerWith(409, ``), wantErr: "SubsystemRejected"},
+		{name: "429", handler: answerWith(429, ``), attempt: 1, wantErr: "SubsystemUnavailable", wantMsg: "test answered 429 (submit, attempt 2)"},
+		{name: "500", handler: answerWith(500, ``), wantErr: "SubsystemUnavailable"},
+		{name: "503", handler: answerWith(503, ``), wantErr: "SubsystemUnavailable"},
+		{name: "redirect", handler: redirect, wantErr: "SubsystemProtocolError", wantMsg: "redirects are not followed"},
+		{name: "timeout", handler: hang, wantErr: "SubsystemUnavailable", wantMsg: "timed out after 1s (submit, attempt 1)"},
+		{name: "connection refused", refused: true, wantErr: "SubsystemUnavailable", wantMsg: "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var srv *subsystemServer
+			base := refusedURL(t)
+			if !tt.refused {
+				srv = newServer(t, tt.handler)
+				base = srv.URL
+			}
+			e := newEnv()
+			out, err := e.c.Submit(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(base, config.ModeAsync), Attempt: tt.attempt})
+			if got := typeName(err); got != tt.wantErr {
+				t.Fatalf("error %s (%v), want %q; output %+v", got, err, tt.wantErr, out)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Errorf("message %q does not say %q", err, tt.wantMsg)
+				}
+				assertNoSubject(t, "error", err.Error())
+			} else if want := (erasure.SubmitOutput{Ticket: tt.wantTicket, Attempts: tt.attempt + 1}); out != want {
+				t.Errorf("output %+v, want %+v", out, want)
+			}
+			assertNoSubject(t, "log", e.log.String())
+			if srv == nil {
+				return
+			}
+			reqs := srv.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests, want 1", len(reqs))
+			}
+			r := reqs[0]
+			var body map[string]any
+			if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+				t.Fatalf("body %q: %v", r.Body, err)
+			}
+			if r.Method != http.MethodPost || r.RequestURI != "/erasures" || r.ContentType != "application/json" || r.Authorization != "Bearer tok-1" ||
+				len(body) != 2 || body["requestId"] != testRequestID || body["subjectId"] != testSubject {
+				t.Errorf("request %+v", r)
+			}
+		})
+	}
+}
+
+var (
+	checkNow      = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	checkDeadline = time.Date(2026, 12, 23, 10, 0, 0, 0, time.UTC)
+)
+
+func TestCheck(t *testing.T) {
+	big := `{"status":"pending","detail":"` + strings.Repeat("x", MaxBodyBytes) + `"}`
+	tests := []struct {
+		name      string
+		handler   http.HandlerFunc
+		pollCount int
+		now       time.Time
+		want      erasure.CheckOutput
+		wantErr   string
+		wantMsg   string
+	}{
+		{name: "pending, first check", handler: answerWith(200, `{"status":"pending","detail":""}`),
+			want: erasure.CheckOutput{Status: "pending", PollCount: 1, NextPollSeconds: 60}},
+		{name: "pending, fourth check", handler: answerWith(200, `{"status":"pending"}`), pollCount: 3,
+			want: erasure.CheckOutput{Status: "pending", PollCount: 4, NextPollSeconds: 480}},
+		{name: "pending near the deadline", handler: answerWith(200, `{"status":"pending"}`), pollCount: 20, now: checkDeadline.Add(-90*time.Second - 500*time.Millisecond),
+			want: erasure.CheckOutput{Status: "pending", PollCount: 21, NextPollSeconds: 90}},
+		{name: "pending past the deadline", handler: answerWith(200, `{"status":"pending"}`), pollCount: 30, now: checkDeadline,
+			want: erasure.CheckOutput{Status: "pending", PollCount: 31, NextPollSeconds: 1, PastDeadline: true}},
+		{name: "deleted", handler: answerWith(200, `{"status":"deleted","detail":"purged 3 rows"}`), pollCount: 2,
+			want: erasure.CheckOutput{Status: "deleted", Detail: "purged 3 rows", PollCount: 3}},
+		{name: "deleted past the deadline is deleted", handler: answerWith(200, `{"status":"deleted"}`), now: checkDeadline.Add(time.Hour),
+			want: erasure.CheckOutput{Status: "deleted", PollCount: 1}},
+		{name: "failed, detail scrubbed", handler: answerWith(200, `{"status":"failed","detail":"user ZQ/LEAKY SUBJECT+7F3A@EXAMPLE.ORG is on legal hold\n"}`),
+			want: erasure.CheckOutput{Status: "failed", Detail: "user [subject] is on legal hold", PollCount: 1}},
+		{name: "unknown status", handler: answerWith(200, `{"status":"done"}`), wantErr: "SubsystemProtocolError", wantMsg: "test answered 200 outside the contract: status is not pending, deleted or failed (check 1)"},
+		{name: "not_found is not an async status", handler: answerWith(200, `{"status":"not_found"}`), wantErr: "SubsystemProtocolError"},
+		{name: "no status", handler: answerWith(200, `{"detail":"x"}`), wantErr: "SubsystemProtocolError"},
+		{name: "bad JSON", handler: answerWith(200, `<html>`), wantErr: "SubsystemProtocolError", wantMsg: "not a JSON object"},
+		{name: "oversized", handler: answerWith(200, big), wantErr: "SubsystemProtocolError", wantMsg: "larger than 64 KiB"},
+		{name: "202", handler: answerWith(202, `{"status":"pending"}`), wantErr: "SubsystemProtocolError"},
+		{name: "404 unknown ticket", handler: answerWith(404, ``), pollCount: 4, wantErr: "SubsystemRejected", wantMsg: "test answered 404 (check 5)"},
+		{name: "403", handler: answerWith(403, ``), wantErr: "SubsystemRejected"},
+		{name: "429", handler: answerWith(429, ``), wantErr: "SubsystemUnavailable"},
+		{name: "502", handler: answerWith(502, ``), wantErr: "SubsystemUnavailable", wantMsg: "test answered 502 (check 1)"},
+		{name: "redirect", handler: redirect, wantErr: "SubsystemProtocolError"},
+		{name: "timeout", handler: hang, wantErr: "SubsystemUnavailable", wantMsg: "timed out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, tt.handler)
+			e := newEnv()
+			now := tt.now
+			if now.IsZero() {
+				now = checkNow
+			}
+			in := erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target(srv.URL, config.ModeAsync),
+				Ticket: "t/1 x", Attempts: 2, PollCount: tt.pollCount, Now: now}
+			out, err := e.c.Check(t.Context(), in)
+			if got := typeName(err); got != tt.wantErr {
+				t.Fatalf("error %s (%v), want %q; output %+v", got, err, tt.wantErr, out)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Errorf("message %q does not say %q", err, tt.wantMsg)
+				}
+			} else {
+				tt.want.Ticket, tt.want.Attempts = "t/1 x", 2
+				if out != tt.want {
+					t.Errorf("output\n %+v, want\n %+v", out, tt.want)
+				}
+			}
+			assertNoSubject(t, "log", e.log.String())
+			reqs := srv.requests()
+			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].RequestURI != "/erasures/t%2F1%20x" || reqs[0].Authorization != "Bearer tok-1" {
+				t.Errorf("requests %+v, want one GET /erasures/t%%2F1%%20x", reqs)
+			}
+		})
+	}
+}
+
+// TestCheckReadsSubjectOnlyForDetail: a check needs the subject id only to
+// scrub it from a detail, so an empty detail costs no table read.
+func TestCheckReadsSubjectOnlyForDetail(t *testing.T) {
+	for body, wantReads := range map[string]int{`{"status":"pending"}`: 0, `{"status":"pending","detail":""}`: 0, `{"status":"pending","detail":"queued"}`: 1} {
+		srv := newServer(t, answerWith(200, body))
+		e := newEnv()
+		_, err := e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target(srv.URL, config.ModeAsync),
+			Ticket: "t-1", Now: checkNow})
+		if err != nil || e.subjects.calls != wantReads {
+			t.Errorf("%s: %v, %d subject reads, want %d", body, err, e.subjects.calls, wantReads)
+		}
+	}
+}
+
+func TestCheckInvalidInput(t *testing.T) {
+	base := erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target("https://x.example.com", config.ModeAsync), Ticket: "t-1", Now: checkNow}
+	tests := []struct {
+		name   string
+		mutate func(*erasure.CheckInput)
+		field  string
+	}{
+		{"no ticket", func(in *erasure.CheckInput) { in.Ticket = "" }, "ticket"},
+		{"no deadline", func(in *erasure.CheckInput) { in.Deadline = time.Time{} }, "deadline"},
+		{"no now", func(in *erasure.CheckInput) { in.Now = time.Time{} }, "now"},
+		{"negative poll count", func(in *erasure.CheckInput) { in.PollCount = -1 }, "pollCount"},
+		{"sync target", func(in *erasure.CheckInput) { in.Subsystem.Mode = config.ModeSync }, "subsystem.mode"},
+	}
+	for _, tt := range tests {
+		in := base
+		tt.mutate(&in)
+		_, err := newEnv().c.Check(t.Context(), in)
+		if ii, ok := err.(*InvalidInput); !ok || ii.Field != tt.field {
+			t.Errorf("%s: error %v, want InvalidInput on %s", tt.name, err, tt.field)
+		}
+	}
+}
+
+func TestCleanDetail(t *testing.T) {
+	long := strings.Repeat("é", MaxDetailBytes) // 2 bytes each
+	tests := []struct{ in, want string }{
+		{"ok", "ok"},
+		{"a\x00b\tc", "a b c"},
+		{"\xff bad utf8", "\uFFFD bad utf8"},
+		{"for zq/leaky subject+7f3a@example.org done", "for [subject] done"},
+		{long, strings.Repeat("é", MaxDetailBytes/2)},
+	}
+	for _, tt := range tests {
+		if got := cleanDetail(tt.in, testSubject); got != tt.want {
+			t.Errorf("cleanDetail(%.20q) = %.40q, want %.40q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestNextPollSeconds(t *testing.T) {
+	p := config.PollPolicy{InitialSeconds: 60, MaxSeconds: 21600, Multiplier: 2}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	far := now.AddDate(0, 1, 0)
+	tests := []struct {
+		name      string
+		p         config.PollPolicy
+		pollCount int
+		now       time.Time
+		deadline  time.Time
+		want      int
+	}{
+		{"initial", p, 0, now, far, 60},
+		{"second", p, 1, now, far, 120},
+		{"growth", p, 5, now, far, 1920},
+		{"last before cap", p, 8, now, far, 15360},
+		{"cap", p, 9, now, far, 21600},
+		{"capped long after", p, 500, now, far, 21600},
+		{"huge poll count does not overflow", p, 1 << 40, now, far, 21600},
+		{"fractional multiplier rounds down", config.PollPolicy{InitialSeconds: 10, MaxSeconds: 100, Multiplier: 1.5}, 1, now, far, 15},
+		{"multiplier 1 is a fixed interval", config.PollPolicy{InitialSeconds: 30, MaxSeconds: 100, Multiplier: 1}, 1000, now, far, 30},
+		{"zero policy takes defaults", config.PollPolicy{}, 0, now, far, config.DefaultPollInitialSeconds},
+		{"negative poll count is the first", p, -3, now, far, 60},
+		{"deadline clamp", p, 9, now, now.Add(5*time.Minute + 700*time.Millisecond), 300},
+		{"deadline clamp below initial", p, 0, now, now.Add(42 * time.Second), 42},
+		{"under a second left", p, 0, now, now.Add(300 * time.Millisecond), 1},
+		{"at the deadline", p, 3, now, now, 1},
+		{"past the deadline", p, 3, now, now.Add(-time.Hour), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := NextPollSeconds(tt.p, tt.pollCount, tt.now, tt.deadline); got != tt.want {
+				t.Errorf("NextPollSeconds(%+v, %d) = %d, want %d", tt.p, tt.pollCount, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPollsToDeadline walks a request that stays pending for a month: the
+// waits never end past the deadline, and the check count stays small.
+func TestPollsToDeadline(t *testing.T) {
+	p := config.PollPolicy{InitialSeconds: 60, MaxSeconds: 21600, Multiplier: 2}
+	start := time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC)
+	deadline := config.Deadline{Months: 1}.After(start)
+	now, polls := start, 0
+	for now.Before(deadline) {
+		wait := NextPollSeconds(p, polls, now, deadline)
+		polls++
+		now = now.Add(time.Duration(wait) * time.Second)
+		if now.After(deadline.Add(time.Second)) {
+			t.Fatalf("poll %d waits until %s, past the deadline %s", polls, now, deadline)
+		}
+	}
+	if polls > 130 {
+		t.Errorf("%d checks in a month, want at most 130", polls)
+	}
+	t.Logf("%d checks from %s to the deadline %s", polls+1, start, deadline)
+}

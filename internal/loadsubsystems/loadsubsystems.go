@@ -1,0 +1,143 @@
+// Package loadsubsystems is the LoadSubsystems task of the Erasure state
+// machine: it lists the region's subsystems as the Map state iterates over
+// them, each with everything its connector needs and the SNS topic that
+// mails its admins. It holds configuration only, never personal data.
+package loadsubsystems
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/erasure"
+)
+
+// EnvTopicArns is the environment variable holding the JSON object that
+// maps each subsystem's name to its admins' SNS topic ARN.
+const EnvTopicArns = "LETHE_TOPIC_ARNS"
+
+// TopicMissing means a configured subsystem has no admin topic: its
+// failures could not be mailed to anyone, so the function refuses to start.
+type TopicMissing struct {
+	Subsystem string
+}
+
+func (e *TopicMissing) Error() string {
+	return fmt.Sprintf("%s names no SNS topic for subsystem %q", EnvTopicArns, e.Subsystem)
+}
+
+// InvalidTopicArn means a topic ARN is malformed or in another AWS region
+// (a regional stack never refers to another region).
+type InvalidTopicArn struct {
+	Subsystem string
+	Arn       string
+	Reason    string
+}
+
+func (e *InvalidTopicArn) Error() string {
+	return fmt.Sprintf("%s: topic of subsystem %q, %q, %s", EnvTopicArns, e.Subsystem, e.Arn, e.Reason)
+}
+
+// InvalidInput means the task's input is not what erasure.asl.json sends.
+type InvalidInput struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidInput) Error() string {
+	return fmt.Sprintf("load subsystems: %s %s", e.Field, e.Reason)
+}
+
+// ParseTopicArns reads the value of LETHE_TOPIC_ARNS.
+func ParseTopicArns(value string) (map[string]string, error) {
+	if strings.TrimSpace(value) == "" {
+		return nil, fmt.Errorf("%s is not set", EnvTopicArns)
+	}
+	var topics map[string]string
+	if err := json.Unmarshal([]byte(value), &topics); err != nil {
+		return nil, fmt.Errorf("%s must be a JSON object of subsystem name to topic ARN: %w", EnvTopicArns, err)
+	}
+	return topics, nil
+}
+
+// DefaultTokenName is the Secrets Manager secret the regional stack
+// creates for a subsystem whose token source names none.
+func DefaultTokenName(region, subsystem string) string {
+	return "lethe/" + region + "/" + subsystem + "/token"
+}
+
+// Loader is the LoadSubsystems task's handler for one region.
+type Loader struct {
+	region  string
+	targets []erasure.Target
+}
+
+// New builds the region's targets once, at cold start. Every subsystem must
+// have a topic in the region's AWS region; topics of subsystems that are
+// not configured are ignored.
+func New(region config.Region, topics map[string]string) (*Loader, error) {
+	targets := make([]erasure.Target, 0, len(region.Subsystems))
+	for _, s := range region.Subsystems {
+		arn := topics[s.Name]
+		if arn == "" {
+			return nil, &TopicMissing{Subsystem: s.Name}
+		}
+		if err := checkArn(arn, region.AWSRegion); err != "" {
+			return nil, &InvalidTopicArn{Subsystem: s.Name, Arn: arn, Reason: err}
+		}
+		token := s.Token
+		if token.Kind == config.TokenSecretsManager && token.Name == "" {
+			token.Name = DefaultTokenName(region.Name, s.Name)
+		}
+		var poll *config.PollPolicy
+		if s.Poll != nil {
+			p := *s.Poll
+			poll = &p
+		}
+		targets = append(targets, erasure.Target{
+			Name:           s.Name,
+			Mode:           s.Mode,
+			BaseURL:        s.BaseURL,
+			TimeoutSeconds: s.TimeoutSeconds,
+			Token:          token,
+			Poll:           poll,
+			TopicArn:       arn,
+		})
+	}
+	return &Loader{region: region.Name, targets: targets}, nil
+}
+
+// checkArn returns why arn is not an SNS topic ARN of awsRegion, or "".
+func checkArn(arn, awsRegion string) string {
+	p := strings.Split(arn, ":")
+	switch {
+	case len(p) != 6 || p[0] != "arn" || p[1] == "" || p[2] != "sns" || p[4] == "" || p[5] == "":
+		return "is not an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)"
+	case awsRegion != "" && p[3] != awsRegion:
+		return "is not in " + awsRegion
+	}
+	return ""
+}
+
+// Handle returns the region's subsystems. The request id is checked to
+// belong to this region; nothing else about the request matters here.
+func (l *Loader) Handle(_ context.Context, in erasure.LoadSubsystemsInput) (erasure.LoadSubsystemsOutput, error) {
+	region, err := erasure.ParseID(in.RequestID)
+	if err != nil {
+		return erasure.LoadSubsystemsOutput{}, &InvalidInput{Field: "requestId", Reason: "is not a request id (er_<region>_<uuidv7>)"}
+	}
+	if region != l.region {
+		return erasure.LoadSubsystemsOutput{}, &InvalidInput{Field: "requestId", Reason: fmt.Sprintf("belongs to region %q, not %q", region, l.region)}
+	}
+	out := make([]erasure.Target, len(l.targets))
+	for i, t := range l.targets {
+		out[i] = t
+		if t.Poll != nil {
+			p := *t.Poll
+			out[i].Poll = &p
+		}
+	}
+	return erasure.LoadSubsystemsOutput{Subsystems: out}, nil
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// API settings.
+const (
+	APIStageName = "v1"
+	// APIThrottleRate and APIThrottleBurst bound the whole stage: erasure
+	// requests come from a privacy team and a few integrations, not from
+	// the public.
+	APIThrottleRate  = 20
+	APIThrottleBurst = 50
+	// APILogRetention keeps who filed or read which erasure request for a
+	// year (GDPR Art. 5(2) accountability), not longer.
+	APILogRetention = awslogs.RetentionDays_ONE_YEAR
+)
+
+// apiAccessLogFormat is one JSON line per request. It names the route
+// template ($context.resourcePath), never the path: DELETE /api/user/{id}
+// carries the subject id in its path. Likewise no error message (an IAM
+// denial quotes the resource ARN, path included) and no request body.
+const apiAccessLogFormat = `{"requestId":"$context.requestId","requestTime":"$context.requestTime",` +
+	`"httpMethod":"$context.httpMethod","resourcePath":"$context.resourcePath","status":"$context.status",` +
+	`"responseLength":"$context.responseLength","responseLatency":"$context.responseLatency",` +
+	`"integrationLatency":"$context.integrationLatency","errorType":"$context.error.responseType",` +
+	`"sourceIp":"$context.identity.sourceIp","caller":"$context.identity.caller","userArn":"$context.identity.userArn"}`
+
+// apiErrorTemplate answers API Gateway's own errors (signature missing or
+// refused, throttling, ...) in Lethe's error shape.
+const apiErrorTemplate = `{"error":{"code":"$context.error.responseType","message":$context.error.messageString,"field":""}}`
+
+// APIProps is what the API is wired to.
+type APIProps struct {
+	RegionName string
+	Handler    awslambda.IFunction
+	LogsKey    awskms.IKey
+}
+
+// API is the region's REST API.
+type API struct {
+	RestAPI   awsapigateway.RestApi
+	AccessLog awslogs.LogGroup
+	Validator awsapigateway.RequestValidator
+}
+
+// NewAPI creates the REST API: POST/GET /erasures, GET
+// /erasures/{requestId} and DELETE /api/user/{id}, all proxied to the api
+// function and all authorised with IAM (SigV4): the callers are the privacy
+// team's roles and integrations inside AWS, so IAM is the authorisation,
+// with no user pool. Access logs go to an encrypted log group; the stage
+// is throttled.
+func NewAPI(scope constructs.Construct, id string, p APIProps) API {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	accessLog := awslogs.NewLogGroup(c, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
+		Retention:     APILogRetention,
+		EncryptionKey: p.LogsKey,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	api := awsapigateway.NewRestApi(c, jsii.String("Api"), &awsapigateway.RestApiProps{
+		RestApiName:   jsii.String("Lethe-" + p.RegionName),
+		Description:   jsii.String("Lethe " + p.RegionName + ": GDPR erasure requests"),
+		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		// Access logging needs the account's API Gateway CloudWatch role.
+		CloudWatchRole: jsii.Bool(true),
+		DeployOptions: &awsapigateway.StageOptions{
+			StageName:            jsii.String(APIStageName),
+			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLog),
+			AccessLogFormat:      awsapigateway.AccessLogFormat_Custom(jsii.String(apiAccessLogFormat)),
+			ThrottlingRateLimit:  jsii.Number(APIThrottleRate),
+			ThrottlingBurstLimit: jsii.Number(APIThrottleBurst),
+			MetricsEnabled:       jsii.Bool(true),
+			// Execution logs and X-Ray traces record the request URL, and
+			// DELETE /api/user/{id} has the subject id in it: both stay off
+			// for the API (the functions behind it are traced).
+			LoggingLevel:     awsapigateway.MethodLoggingLevel_OFF,
+			DataTraceEnabled: jsii.Bool(false),
+			TracingEnabled:   jsii.Bool(false),
+		},
+		DefaultMethodOptions: &awsapigateway.MethodOptions{
+			AuthorizationType: awsapigateway.AuthorizationType_IAM,
+		},
+	})
+	validator := api.AddRequestValidator(jsii.String("Validator"), &awsapigateway.RequestValidatorOptions{
+		RequestValidatorName:      jsii.String("body-and-parameters"),
+		ValidateRequestBody:       jsii.Bool(true),
+		ValidateRequestParameters: jsii.Bool(true),
+	})
+	for _, t := range []awsapigateway.ResponseType{awsapigateway.ResponseType_DEFAULT_4XX(), awsapigateway.ResponseType_DEFAULT_5XX()} {
+		api.AddGatewayResponse(jsii.String("Gateway"+*t.ResponseType()), &awsapigateway.GatewayResponseOptions{
+			Type:      t,
+			Templates: &map[string]*string{"application/json": jsii.String(apiErrorTemplate)},
+		})
+	}
+
+	integration := awsapigateway.NewLambdaIntegration(p.Handler, &awsapigateway.LambdaIntegrationOptions{Proxy: jsii.Bool(true)})
+	method := func(r awsapigateway.IResource, verb string, params ...string) {
+		required := map[string]*bool{}
+		for _, name := range params {
+			required["method.request.path."+name] = jsii.Bool(true)
+		}
+		r.AddMethod(jsii.String(verb), integration, &awsapigateway.MethodOptions{
+			AuthorizationType: awsapigateway.AuthorizationType_IAM,
+			RequestValidator:  validator,
+			RequestParameters: &required,
+		})
+	}
+	erasures := api.Root().AddResource(jsii.String("erasures"), nil)
+	method(erasures, "POST")
+	method(erasures, "GET")
+	method(erasures.AddResource(jsii.String("{requestId}"), nil), "GET", "requestId")
+	method(api.Root().AddResource(jsii.String("api"), nil).
+		AddResource(jsii.String("user"), nil).
+		AddResource(jsii.String("{id}"), nil), "DELETE", "id")
+
+	suppress(api, "APIG3", "IAM (SigV4) authorisation admits only principals of the privacy team's accounts, and the stage is throttled; a WAF web ACL would add cost without a threat it stops here. Deployers may attach one.")
+	suppress(api, "APIG6", "Execution logs record request paths and IAM denial messages that quote the path, and DELETE /api/user/{id} carries the subject id in its path; the access log (route template only) records every request instead.")
+	suppress(api, "COG4", "The API is authorised with IAM (SigV4) on every method: its callers are roles of the privacy team and integrations, not end users, so there is no Cognito user pool.")
+	suppress(api, "IAM4", "The account-level API Gateway CloudWatch role, required for access logging, uses the AWS managed policy AWS documents for it.",
+		"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+	return API{RestAPI: api, AccessLog: accessLog, Validator: validator}
+}

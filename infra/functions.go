@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/registry"
+)
+
+// Environment variables the stack sets (the mains read them).
+const (
+	EnvRegion       = "LETHE_REGION"
+	EnvTableName    = "LETHE_TABLE_NAME"
+	EnvStateMachine = "LETHE_STATE_MACHINE_ARN"
+	EnvTopicArns    = "LETHE_TOPIC_ARNS"
+)
+
+// TableActions is what each function may do on the Requests table. The
+// store's conditional writes (TransactWriteItems) are authorised per item
+// as PutItem/UpdateItem/DeleteItem/ConditionCheckItem; Query reads the
+// recent index.
+var TableActions = map[string][]string{
+	registry.FnAPI:           {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"},
+	registry.FnStarter:       {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+	registry.FnSyncDelete:    {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+	registry.FnAsyncSubmit:   {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+	registry.FnAsyncCheck:    {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+	registry.FnRecordOutcome: {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+}
+
+// connectors are the functions that call subsystems with a bearer token.
+var connectors = []string{registry.FnSyncDelete, registry.FnAsyncSubmit, registry.FnAsyncCheck}
+
+// FunctionName is the deployed name of a function in a region.
+func FunctionName(region, fn string) string { return fmt.Sprintf("Lethe-%s-%s", region, fn) }
+
+// FunctionsProps is what the functions are wired to.
+type FunctionsProps struct {
+	// Region is the region as the functions see it (token names filled).
+	Region config.Region
+	// ConfigJSON is LETHE_CONFIG: config.ForRegion as JSON.
+	ConfigJSON string
+	BuildDir   string
+	LogsKey    awskms.IKey
+	Table      RequestsTable
+	Topics     Topics
+	Tokens     Tokens
+}
+
+// Functions are the region's functions by folder name (registry.Fn*).
+type Functions map[string]GoFunction
+
+// functionTimeout bounds each function below what calls it: API Gateway's
+// 29 s, the state machines' task TimeoutSeconds (60 s, 90 s for connectors).
+func functionTimeout(fn string, region config.Region) awscdk.Duration {
+	switch fn {
+	case registry.FnAPI:
+		return awscdk.Duration_Seconds(jsii.Number(10))
+	case registry.FnStarter:
+		return awscdk.Duration_Seconds(jsii.Number(60))
+	case registry.FnSyncDelete, registry.FnAsyncSubmit, registry.FnAsyncCheck:
+		// One HTTP call bounded by the subsystem's timeout, plus reading
+		// the token and writing the attempt; below the 90 s task timeout.
+		longest := 0
+		for _, s := range region.Subsystems {
+			longest = max(longest, s.TimeoutSeconds)
+		}
+		return awscdk.Duration_Seconds(jsii.Number(float64(min(longest+20, 80))))
+	default:
+		return awscdk.Duration_Seconds(jsii.Number(30))
+	}
+}
+
+// newFunction builds one of the region's functions with the environment
+// every function shares and the table grants of TableActions.
+func newFunction(scope constructs.Construct, fn string, p FunctionsProps, env map[string]*string, description string) GoFunction {
+	all := map[string]*string{
+		EnvRegion:        jsii.String(p.Region.Name),
+		config.EnvConfig: jsii.String(p.ConfigJSON),
+	}
+	actions, usesTable := TableActions[fn]
+	if usesTable {
+		all[EnvTableName] = p.Table.Table.TableName()
+	}
+	for k, v := range env {
+		all[k] = v
+	}
+	f := NewGoFunction(scope, "Fn-"+fn, GoFunctionProps{
+		Name:         fn,
+		FunctionName: FunctionName(p.Region.Name, fn),
+		BuildDir:     p.BuildDir,
+		Timeout:      functionTimeout(fn, p.Region),
+		Environment:  all,
+		LogsKey:      p.LogsKey,
+		Description:  description,
+	})
+	if usesTable {
+		p.Table.Grant(f.Role, actions...)
+	}
+	return f
+}
+
+// NewFunctions creates every function except the starter (which needs the
+// main state machine, made from these functions). Reserved concurrency is
+// left unset: new accounts have too small a concurrency quota to reserve
+// from, the stream's shards bound the starter, and a cap on the connectors
+// would turn a burst into throttling errors the state machines then retry.
+func NewFunctions(scope constructs.Construct, p FunctionsProps) (Functions, error) {
+	fns := Functions{}
+	fns[registry.FnAPI] = newFunction(scope, registry.FnAPI, p, nil,
+		"Lethe API: files erasure requests and answers their status")
+
+	topicArns := map[string]*string{}
+	for name, topic := range p.Topics.Subsystem {
+		topicArns[name] = topic.TopicArn()
+	}
+	fns[registry.FnLoadSubsystems] = newFunction(scope, registry.FnLoadSubsystems, p, map[string]*string{
+		EnvTopicArns: awscdk.Stack_Of(scope).ToJsonString(topicArns, nil),
+	}, "Lethe task LoadSubsystems: the region's subsystems for one request")
+
+	for _, fn := range connectors {
+		f := newFunction(scope, fn, p, nil, "Lethe task "+fn+": calls one subsystem with its bearer token")
+		p.Tokens.GrantRead(f.Role)
+		fns[fn] = f
+	}
+	fns[registry.FnRecordOutcome] = newFunction(scope, registry.FnRecordOutcome, p, nil,
+		"Lethe task RecordOutcome: records the per-subsystem outcome on the request")
+	for _, fn := range registry.Functions {
+		if _, ok := fns[fn]; !ok && fn != registry.FnStarter {
+			return nil, fmt.Errorf("registry function %q has no wiring in infra/functions.go", fn)
+		}
+	}
+	return fns, nil
+}

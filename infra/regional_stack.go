@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/registry"
+)
+
+// RegionalStackProps configures one region's stack.
+type RegionalStackProps struct {
+	awscdk.StackProps
+	// Config is the whole configuration; the stack uses only its region.
+	Config *config.Config
+	// RegionName selects the region (eu, us, ...).
+	RegionName string
+	// RootDir is the folder that holds go.mod (statemachines/ is read from it).
+	RootDir string
+	// BuildDir holds <function>/bootstrap for every function.
+	BuildDir string
+}
+
+// RegionalStack is one complete, independent Lethe region, Lethe-<region>.
+type RegionalStack struct {
+	Stack         awscdk.Stack
+	Region        config.Region
+	Keys          Keys
+	Table         RequestsTable
+	Topics        Topics
+	Tokens        Tokens
+	Functions     Functions
+	StateMachines StateMachines
+	Starter       Starter
+	API           API
+}
+
+// StackName is the name of a region's stack.
+func StackName(region string) string { return "Lethe-" + region }
+
+// NewRegionalStack builds one region from the configuration. Everything in
+// it is derived from that region alone (config.ForRegion), so nothing in
+// one region's template refers to another region.
+func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProps) (*RegionalStack, error) {
+	regionCfg, err := p.Config.ForRegion(p.RegionName)
+	if err != nil {
+		return nil, err
+	}
+	region := regionCfg.Regions[0]
+	if p.BuildDir == "" {
+		p.BuildDir = filepath.Join(p.RootDir, "build")
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
+	awscdk.Tags_Of(stack).Add(jsii.String("app"), jsii.String("lethe"), nil)
+	awscdk.Tags_Of(stack).Add(jsii.String("lethe:region"), jsii.String(region.Name), nil)
+
+	s := &RegionalStack{Stack: stack, Region: region}
+	s.Keys = NewKeys(stack, "Keys", KeysProps{RegionName: region.Name, AWSRegion: region.AWSRegion})
+	s.Table = NewRequestsTable(stack, "Requests", RequestsTableProps{Key: s.Keys.Data, AWSRegion: region.AWSRegion})
+	s.Topics = NewTopics(stack, "Topics", TopicsProps{Region: region, Key: s.Keys.Data})
+	s.Tokens = NewTokens(stack, "Tokens", TokensProps{Region: region, Key: s.Keys.Data})
+
+	fnRegion := s.Tokens.WithTokenNames(region)
+	cfgJSON, err := json.Marshal(&config.Config{Deadline: regionCfg.Deadline, Regions: []config.Region{fnRegion}})
+	if err != nil {
+		return nil, fmt.Errorf("%s: LETHE_CONFIG: %w", id, err)
+	}
+	fnProps := FunctionsProps{
+		Region: fnRegion, ConfigJSON: string(cfgJSON), BuildDir: p.BuildDir, LogsKey: s.Keys.Logs,
+		Table: s.Table, Topics: s.Topics, Tokens: s.Tokens,
+	}
+	if s.Functions, err = NewFunctions(stack, fnProps); err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	s.StateMachines, err = NewStateMachines(stack, StateMachinesProps{
+		Region: region, RootDir: p.RootDir, Functions: s.Functions, Topics: s.Topics, LogsKey: s.Keys.Logs,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	s.Starter = NewStarter(stack, StarterProps{Functions: fnProps, StateMachine: s.StateMachines.Main()})
+	s.Functions[registry.FnStarter] = s.Starter.GoFunction
+	s.API = NewAPI(stack, "Api", APIProps{RegionName: region.Name, Handler: s.Functions[registry.FnAPI].Function, LogsKey: s.Keys.Logs})
+
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+		Value: s.API.RestAPI.Url(), Description: jsii.String("Base URL of the erasure API (IAM-signed requests)"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("RequestsTableName"), &awscdk.CfnOutputProps{
+		Value: s.Table.Table.TableName(), Description: jsii.String("The Requests table: the record of every erasure"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ErasureStateMachineArn"), &awscdk.CfnOutputProps{
+		Value: s.StateMachines.Main().Machine.StateMachineArn(), Description: jsii.String("The main Erasure state machine"),
+	})
+	return s, nil
+}

@@ -13,6 +13,7 @@ const (
 	CodeInvalidJSON           = "invalid_json"
 	CodeInvalidBody           = "invalid_body"
 	CodeUnknownField          = "unknown_field"
+	CodeDuplicateField        = "duplicate_field"
 	CodeInvalidType           = "invalid_type"
 	CodeRequired              = "required"
 	CodeInvalidSubjectID      = "invalid_subject_id"

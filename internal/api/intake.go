@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -240,15 +241,69 @@ func readBody(ev events.APIGatewayProxyRequest) ([]byte, error) {
 	return b, nil
 }
 
-// decodeIntake decodes exactly one JSON object with known fields only.
+// decodeIntake decodes exactly one JSON object whose keys are subjectId and
+// tenantId, each at most once. It walks the tokens itself because
+// encoding/json matches keys without regard to case and keeps the last of
+// duplicates: {"subjectId":"a","SUBJECTID":"b"} must not mean "b" here and
+// "a" to a proxy that checked the body.
 func decodeIntake(body []byte) (intakeBody, error) {
 	var in intakeBody
 	if len(bytes.TrimSpace(body)) == 0 {
 		return in, badRequest(CodeInvalidJSON, "", "body is empty; send a JSON object {\"subjectId\": ...}")
 	}
+	if !utf8.Valid(body) {
+		// encoding/json would turn bad bytes into U+FFFD: a subject id
+		// that is not the one the caller meant.
+		return in, badRequest(CodeInvalidJSON, "", "body must be UTF-8 (RFC 8259 §8.1)")
+	}
+	notObject := badRequest(CodeInvalidJSON, "", "body must be a JSON object")
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
+	tok, err := dec.Token()
+	if err != nil {
+		return in, jsonError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return in, notObject
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return in, jsonError(err)
+		}
+		key, _ := tok.(string)
+		var dst **string
+		switch key {
+		case "subjectId":
+			dst = &in.SubjectID
+		case "tenantId":
+			dst = &in.TenantID
+		default:
+			if !fieldNameRE.MatchString(key) {
+				return in, badRequest(CodeUnknownField, "", "body has an unknown field; allowed: subjectId, tenantId")
+			}
+			return in, badRequest(CodeUnknownField, key, "unknown field "+key+"; allowed: subjectId, tenantId")
+		}
+		if *dst != nil {
+			return in, badRequest(CodeDuplicateField, key, key+" is given twice")
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return in, jsonError(err)
+		}
+		switch raw[0] {
+		case 'n': // null: as if absent
+			continue
+		case '"':
+		default:
+			return in, badRequest(CodeInvalidType, key, key+" must be a string")
+		}
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return in, jsonError(err)
+		}
+		*dst = &v
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
 		return in, jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -257,28 +312,15 @@ func decodeIntake(body []byte) (intakeBody, error) {
 	return in, nil
 }
 
-// jsonError turns a decoding error into an answer that names the field but
-// never echoes a value.
+// jsonError turns a decoding error into an answer that never echoes a
+// value.
 func jsonError(err error) error {
 	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
 		return badRequest(CodeInvalidJSON, "", fmt.Sprintf("body is not valid JSON (at byte %d)", syn.Offset))
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return badRequest(CodeInvalidJSON, "", "body must be a JSON object")
-		}
-		return badRequest(CodeInvalidType, typ.Field, typ.Field+" must be a string")
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return badRequest(CodeInvalidJSON, "", "body is not valid JSON (truncated)")
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name = strings.Trim(name, `"`)
-		if !fieldNameRE.MatchString(name) {
-			return badRequest(CodeUnknownField, "", "body has an unknown field; allowed: subjectId, tenantId")
-		}
-		return badRequest(CodeUnknownField, name, "unknown field "+name+"; allowed: subjectId, tenantId")
 	}
 	return badRequest(CodeInvalidJSON, "", "body is not valid JSON")
 }

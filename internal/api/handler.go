@@ -6,7 +6,20 @@
 //
 // Intake writes one request with a conditional write; the requests table's
 // stream then starts the erasure. A data subject's id goes into the store
-// and nowhere else: it is in no answer, no log line and no error message.
+// and nowhere else: it is in no answer (the caller knows it, and answers are
+// logged by proxies), no log line (routes are logged by template, never by
+// path) and no error message.
+//
+// Answers the issue leaves open:
+//   - A request id of another region is 404 with code wrong_region naming
+//     that region; the store is not asked. (Not 421: HTTP/2 clients retry
+//     421 on a new connection, which cannot help.)
+//   - DELETE /api/user/{id} takes no body; a non-empty one is a 400 rather
+//     than silently dropped.
+//   - Body keys are matched exactly and at most once; the body must be one
+//     UTF-8 JSON object. null counts as absent; tenantId "" is refused.
+//   - Every store failure is 503 with Retry-After and a generic message;
+//     the log line carries the error with the subject id redacted.
 package api
 
 import (

@@ -3,6 +3,7 @@ package subsystem
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"strings"
@@ -98,6 +99,12 @@ func readTicket(call Call, a answer, subject string) (string, error) {
 // submit attempts, and says how long to wait before the next check
 // (NextPollSeconds) from the subsystem's poll policy and the state machine's
 // own clock (in.Now), so the local runtime's accelerated clock and AWS agree.
+//
+// A subsystem or token store that is unavailable during a check is reported
+// as still pending, with the outage as detail: the check is idempotent and
+// the poll loop looks again after the back-off, until the deadline, so the
+// file retries only Lambda's own faults here. A refusal or an answer outside
+// the contract is an error, caught by the file.
 func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.CheckOutput, error) {
 	t, err := c.target(in.RequestID, in.Subsystem, config.ModeAsync)
 	if err == nil {
@@ -107,45 +114,22 @@ func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.C
 		return erasure.CheckOutput{}, c.fail(ctx, in.RequestID, in.Subsystem.Name, opCheck, err)
 	}
 	call := Call{Subsystem: t.Name, Op: opCheck, Attempt: in.PollCount + 1}
-	a, err := c.do(ctx, t, call, http.MethodGet, "/erasures/"+escapeSegment(in.Ticket), nil, "")
-	if err == nil {
-		err = classify(call, a)
-	}
-	if err == nil && a.status != http.StatusOK {
-		err = protocolOrRejected(call, a, "a status is answered with 200")
-	}
-	var st struct {
-		Status *string `json:"status"`
-		Detail *string `json:"detail"`
-	}
-	if err == nil {
-		switch {
-		case a.tooLarge:
-			err = &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "answer larger than 64 KiB"}
-		case json.Unmarshal(a.body, &st) != nil:
-			err = &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "answer is not a JSON object with a string status and detail"}
-		case st.Status == nil || (*st.Status != AsyncPending && *st.Status != AsyncDeleted && *st.Status != AsyncFailed):
-			err = &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "status is not pending, deleted or failed"}
-		}
-	}
-	if err != nil {
+	status, detail, err := c.check(ctx, in, t, call)
+	var unavailable *SubsystemUnavailable
+	var noToken *TokenUnavailable
+	switch {
+	case errors.As(err, &unavailable) || errors.As(err, &noToken):
+		c.log.WarnContext(ctx, "subsystem unavailable during a check, still pending", "requestId", in.RequestID,
+			"subsystem", t.Name, "op", opCheck, "errorType", errorName(err), "error", err.Error())
+		status, detail = AsyncPending, cleanDetail(err.Error(), "")
+	case err != nil:
 		return erasure.CheckOutput{}, c.fail(ctx, in.RequestID, t.Name, opCheck, err)
-	}
-	detail := ""
-	if st.Detail != nil && *st.Detail != "" {
-		// The detail is the subsystem's own text and goes into history and
-		// mail: scrub the subject id from it, should the subsystem echo it.
-		subject, err := c.subject(ctx, in.RequestID)
-		if err != nil {
-			return erasure.CheckOutput{}, c.fail(ctx, in.RequestID, t.Name, opCheck, err)
-		}
-		detail = cleanDetail(*st.Detail, subject)
 	}
 	out := erasure.CheckOutput{
 		Ticket:    in.Ticket,
 		Attempts:  in.Attempts,
 		PollCount: in.PollCount + 1,
-		Status:    *st.Status,
+		Status:    status,
 		Detail:    detail,
 	}
 	if out.Status == AsyncPending {
@@ -160,6 +144,47 @@ func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.C
 		"ticket", in.Ticket, "status", out.Status, "pollCount", out.PollCount,
 		"nextPollSeconds", out.NextPollSeconds, "pastDeadline", out.PastDeadline)
 	return out, nil
+}
+
+// check asks the subsystem for the erasure's status and returns it with a
+// detail that is safe to carry.
+func (c *Connector) check(ctx context.Context, in erasure.CheckInput, t erasure.Target, call Call) (status, detail string, err error) {
+	a, err := c.do(ctx, t, call, http.MethodGet, "/erasures/"+escapeSegment(in.Ticket), nil, "")
+	if err == nil {
+		err = classify(call, a)
+	}
+	if err == nil && a.status != http.StatusOK {
+		err = protocolOrRejected(call, a, "a status is answered with 200")
+	}
+	if err != nil {
+		return "", "", err
+	}
+	var st struct {
+		Status *string `json:"status"`
+		Detail *string `json:"detail"`
+	}
+	switch {
+	case a.tooLarge:
+		return "", "", &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "answer larger than 64 KiB"}
+	case json.Unmarshal(a.body, &st) != nil:
+		return "", "", &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "answer is not a JSON object with a string status and detail"}
+	case st.Status == nil || (*st.Status != AsyncPending && *st.Status != AsyncDeleted && *st.Status != AsyncFailed):
+		return "", "", &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "status is not pending, deleted or failed"}
+	}
+	if st.Detail == nil || *st.Detail == "" {
+		return *st.Status, "", nil
+	}
+	// The detail is the subsystem's own text and goes into history and
+	// mail: scrub the subject id from it, should the subsystem echo it. If
+	// the subject cannot be read, the status still counts; the detail is
+	// withheld rather than passed on unscrubbed.
+	subject, err := c.subject(ctx, in.RequestID)
+	if err != nil {
+		c.log.WarnContext(ctx, "detail withheld", "requestId", in.RequestID, "subsystem", t.Name, "op", opCheck,
+			"errorType", errorName(err), "error", err.Error())
+		return *st.Status, "(detail withheld: the request could not be read to check it for personal data)", nil
+	}
+	return *st.Status, cleanDetail(*st.Detail, subject), nil
 }
 
 func checkFields(in erasure.CheckInput) error {

@@ -2,6 +2,7 @@ package subsystem
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -126,10 +127,16 @@ func TestCheck(t *testing.T) {
 		{name: "202", handler: answerWith(202, `{"status":"pending"}`), wantErr: "SubsystemProtocolError"},
 		{name: "404 unknown ticket", handler: answerWith(404, ``), pollCount: 4, wantErr: "SubsystemRejected", wantMsg: "test answered 404 (check 5)"},
 		{name: "403", handler: answerWith(403, ``), wantErr: "SubsystemRejected"},
-		{name: "429", handler: answerWith(429, ``), wantErr: "SubsystemUnavailable"},
-		{name: "502", handler: answerWith(502, ``), wantErr: "SubsystemUnavailable", wantMsg: "test answered 502 (check 1)"},
 		{name: "redirect", handler: redirect, wantErr: "SubsystemProtocolError"},
-		{name: "timeout", handler: hang, wantErr: "SubsystemUnavailable", wantMsg: "timed out"},
+		// An outage during a check is still pending: the loop polls again.
+		{name: "429 is still pending", handler: answerWith(429, ``), pollCount: 1,
+			want: erasure.CheckOutput{Status: "pending", Detail: "test answered 429 (check 2)", PollCount: 2, NextPollSeconds: 120}},
+		{name: "502 is still pending", handler: answerWith(502, ``),
+			want: erasure.CheckOutput{Status: "pending", Detail: "test answered 502 (check 1)", PollCount: 1, NextPollSeconds: 60}},
+		{name: "timeout is still pending", handler: hang,
+			want: erasure.CheckOutput{Status: "pending", Detail: "test did not answer: timed out after 1s (check 1)", PollCount: 1, NextPollSeconds: 60}},
+		{name: "outage past the deadline", handler: answerWith(503, ``), now: checkDeadline.Add(time.Minute),
+			want: erasure.CheckOutput{Status: "pending", Detail: "test answered 503 (check 1)", PollCount: 1, NextPollSeconds: 1, PastDeadline: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +184,34 @@ func TestCheckReadsSubjectOnlyForDetail(t *testing.T) {
 			t.Errorf("%s: %v, %d subject reads, want %d", body, err, e.subjects.calls, wantReads)
 		}
 	}
+}
+
+func TestCheckTokenOutageIsPending(t *testing.T) {
+	srv := newServer(t, answerWith(200, `{"status":"deleted"}`))
+	e := newEnv()
+	e.tokens.err = errors.New("ThrottlingException")
+	out, err := e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target(srv.URL, config.ModeAsync),
+		Ticket: "t-1", Attempts: 1, PollCount: 2, Now: checkNow})
+	if err != nil || out.Status != AsyncPending || out.PollCount != 3 || out.NextPollSeconds != 240 || !strings.HasPrefix(out.Detail, "token of test unavailable") {
+		t.Errorf("Check = %+v, %v; want pending after a token outage", out, err)
+	}
+	if len(srv.requests()) != 0 {
+		t.Error("subsystem called without a token")
+	}
+}
+
+// TestCheckStoreOutageWithholdsDetail: the status counts even when the
+// subject cannot be read to scrub the detail; the detail is withheld.
+func TestCheckStoreOutageWithholdsDetail(t *testing.T) {
+	srv := newServer(t, answerWith(200, `{"status":"failed","detail":"Zq/Leaky Subject+7f3a@example.org is on hold"}`))
+	e := newEnv()
+	e.subjects.err = errors.New("RequestLimitExceeded")
+	out, err := e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target(srv.URL, config.ModeAsync),
+		Ticket: "t-1", Now: checkNow})
+	if err != nil || out.Status != AsyncFailed || !strings.HasPrefix(out.Detail, "(detail withheld") {
+		t.Errorf("Check = %+v, %v", out, err)
+	}
+	assertNoSubject(t, "log", e.log.String())
 }
 
 func TestCheckInvalidInput(t *testing.T) {

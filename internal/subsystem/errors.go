@@ -14,6 +14,9 @@ import (
 //	caught (States.ALL, then the subsystem's admins are mailed):
 //	          SubsystemRejected, SubsystemProtocolError, RequestNotFound, InvalidInput
 //
+// Check never returns the retried three: an outage during a status check is
+// reported as still pending, and the poll loop is the retry.
+//
 // The handlers return them unwrapped, because aws-lambda-go names the
 // outermost type. Their messages end up in execution history (the Catch's
 // Cause) and in logs, so they never contain the subject id, a URL that holds

@@ -19,17 +19,20 @@ const (
 	EnvTopicArns    = "LETHE_TOPIC_ARNS"
 )
 
-// TableActions is what each function may do on the Requests table. The
-// store's conditional writes (TransactWriteItems) are authorised per item
-// as PutItem/UpdateItem/DeleteItem/ConditionCheckItem; Query reads the
-// recent index.
+// TableActions is what each function may do on the Requests table, from
+// the calls internal/store/dynamo makes for it: the api creates a request
+// with TransactWriteItems of conditional Puts (authorised per item as
+// PutItem), reads with GetItem and lists through the recent index; the
+// starter marks a request running; the connectors look up the subject;
+// record-outcome updates the request and releases the subject lock in one
+// transaction (UpdateItem + DeleteItem).
 var TableActions = map[string][]string{
-	registry.FnAPI:           {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"},
-	registry.FnStarter:       {"dynamodb:GetItem", "dynamodb:UpdateItem"},
-	registry.FnSyncDelete:    {"dynamodb:GetItem", "dynamodb:UpdateItem"},
-	registry.FnAsyncSubmit:   {"dynamodb:GetItem", "dynamodb:UpdateItem"},
-	registry.FnAsyncCheck:    {"dynamodb:GetItem", "dynamodb:UpdateItem"},
-	registry.FnRecordOutcome: {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+	registry.FnAPI:           {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+	registry.FnStarter:       {"dynamodb:UpdateItem"},
+	registry.FnSyncDelete:    {"dynamodb:GetItem"},
+	registry.FnAsyncSubmit:   {"dynamodb:GetItem"},
+	registry.FnAsyncCheck:    {"dynamodb:GetItem"},
+	registry.FnRecordOutcome: {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 }
 
 // connectors are the functions that call subsystems with a bearer token.

@@ -21,6 +21,9 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	jsii.Close()
+	for _, dir := range shared.tempDirs {
+		os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 
@@ -33,6 +36,8 @@ type synthesized struct {
 	templates map[string]assertions.Template
 	json      map[string]map[string]any
 	err       error
+	// tempDirs are removed when the tests end.
+	tempDirs []string
 }
 
 var (
@@ -89,10 +94,19 @@ func synth(t *testing.T) *synthesized {
 			s.err = err
 			return
 		}
+		if buildDir != filepath.Join(s.root, "build") {
+			s.tempDirs = append(s.tempDirs, buildDir)
+		}
 		if len(placeholders) > 0 {
 			fmt.Printf("infra tests: no build/<fn>/bootstrap for %v (run `make build`); using placeholder assets in %s for this test run only\n", placeholders, buildDir)
 		}
-		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(os.TempDir(), "lethe-infra-test-cdk.out"))})
+		outdir, err := os.MkdirTemp("", "lethe-infra-test-cdk.out-")
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.tempDirs = append(s.tempDirs, outdir)
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir)})
 		if s.stacks, s.err = NewApp(app, AppProps{Config: s.cfg, RootDir: s.root, BuildDir: buildDir}); s.err != nil {
 			return
 		}
@@ -108,4 +122,16 @@ func synth(t *testing.T) *synthesized {
 		t.Fatalf("build the app: %v", shared.err)
 	}
 	return &shared
+}
+
+// check runs one assertions.Template check, which panics with a jsii error
+// on failure, and reports that failure on t instead of aborting the run.
+func check(t *testing.T, what string, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	assertion()
 }

@@ -63,19 +63,26 @@ func NewRequestsTable(scope constructs.Construct, id string, p RequestsTableProp
 
 // Grant gives a role exactly the DynamoDB item actions named, on the table
 // (and on the recent index when Query is among them), plus the use of the
-// table's key through DynamoDB only.
+// table's key through DynamoDB only: Decrypt to read, Encrypt and
+// GenerateDataKey as well when the role writes.
 func (r RequestsTable) Grant(role awsiam.IRole, actions ...string) {
 	resources := []string{*r.Table.TableArn()}
+	keyActions := []string{"kms:Decrypt", "kms:DescribeKey"}
 	for _, a := range actions {
-		if a == "dynamodb:Query" {
+		switch a {
+		case "dynamodb:Query":
 			resources = append(resources, *r.Table.TableArn()+"/index/"+RecentIndexName)
+		case "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem":
+			if len(keyActions) == 2 {
+				keyActions = append(keyActions, "kms:Encrypt", "kms:GenerateDataKey")
+			}
 		}
 	}
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(actions...),
 		Resources: jsii.Strings(resources...),
 	}))
-	grantKeyUse(role, r.key, "dynamodb", r.awsRegion, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+	grantKeyUse(role, r.key, "dynamodb", r.awsRegion, keyActions...)
 }
 
 // GrantStreamRead gives the starter's role what its event source mapping

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/lethe-erasure/lethe/internal/registry"
+)
+
+var (
+	fnCommon   = []string{"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+	sfnCommon  = []string{"logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery", "xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+	tableWrite = []string{"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
+	tableRead  = []string{"kms:Decrypt", "kms:DescribeKey"}
+	publish    = []string{"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey"}
+	// wildcardOK are the only actions AWS requires on Resource "*".
+	wildcardOK = map[string]bool{}
+)
+
+func init() {
+	for _, a := range append(append([]string{}, fnCommon[2:]...), sfnCommon...) {
+		wildcardOK[a] = true
+	}
+}
+
+func set(parts ...[]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range parts {
+		for _, a := range p {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestIAMActionsPerRole(t *testing.T) {
+	forEachRegion(t, func(t *testing.T, s *synthesized, st *RegionalStack, tpl map[string]any) {
+		byRole := roleStatements(t, tpl)
+		connector := set(fnCommon, []string{"dynamodb:GetItem"}, tableRead, []string{"secretsmanager:GetSecretValue"})
+		want := map[string][]string{
+			registry.FnAPI:            set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, tableWrite),
+			registry.FnStarter:        set(fnCommon, []string{"dynamodb:UpdateItem"}, tableWrite, []string{"states:StartExecution", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}),
+			registry.FnLoadSubsystems: set(fnCommon),
+			registry.FnSyncDelete:     connector,
+			registry.FnAsyncSubmit:    connector,
+			registry.FnAsyncCheck:     connector,
+			registry.FnRecordOutcome:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, tableWrite),
+		}
+		for fn, actions := range want {
+			got := actionsOf(byRole[cfnID(t, st, st.Functions[fn].Role)])
+			if diff := cmp.Diff(actions, got); diff != "" {
+				t.Errorf("role of %s (-want +got):\n%s", fn, diff)
+			}
+		}
+		wantMachine := map[string][]string{
+			registry.MachineErasure:       set(sfnCommon, publish, []string{"lambda:InvokeFunction", "states:StartExecution", "states:DescribeExecution", "states:StopExecution", "events:PutTargets", "events:PutRule", "events:DescribeRule"}),
+			registry.MachineSyncDeletion:  set(sfnCommon, publish, []string{"lambda:InvokeFunction"}),
+			registry.MachineAsyncDeletion: set(sfnCommon, publish, []string{"lambda:InvokeFunction"}),
+		}
+		for m, actions := range wantMachine {
+			got := actionsOf(byRole[cfnID(t, st, st.StateMachines[m].Role)])
+			if diff := cmp.Diff(actions, got); diff != "" {
+				t.Errorf("role of machine %s (-want +got):\n%s", m, diff)
+			}
+		}
+	})
+}
+
+// resourcesOf returns the JSON of the resources of the role's statements
+// that grant action.
+func resourcesOf(sts []statement, action string) string {
+	var out []string
+	for _, s := range sts {
+		for _, a := range s.Actions {
+			if a == action {
+				out = append(out, s.Resources)
+			}
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func TestIAMResourcesAreNamed(t *testing.T) {
+	forEachRegion(t, func(t *testing.T, s *synthesized, st *RegionalStack, tpl map[string]any) {
+		byRole := roleStatements(t, tpl)
+		type check struct {
+			role   string
+			action string
+			want   []string // logical ids that must be the only ones named
+		}
+		fnID := func(fn string) string { return cfnID(t, st, st.Functions[fn].Function) }
+		machineRole := func(m string) string { return cfnID(t, st, st.StateMachines[m].Role) }
+		var topicIDs []string
+		for _, sub := range st.Region.Subsystems {
+			topicIDs = append(topicIDs, cfnID(t, st, st.Topics.Subsystem[sub.Name]))
+		}
+		var secretIDs []string
+		for _, sec := range st.Tokens.Created {
+			secretIDs = append(secretIDs, cfnID(t, st, sec))
+		}
+		checks := []check{
+			{machineRole(registry.MachineErasure), "lambda:InvokeFunction", []string{fnID(registry.FnLoadSubsystems), fnID(registry.FnRecordOutcome)}},
+			{machineRole(registry.MachineErasure), "states:StartExecution", []string{cfnID(t, st, st.StateMachines[registry.MachineSyncDeletion].Machine), cfnID(t, st, st.StateMachines[registry.MachineAsyncDeletion].Machine)}},
+			{machineRole(registry.MachineErasure), "sns:Publish", []string{cfnID(t, st, st.Topics.Ops)}},
+			{machineRole(registry.MachineSyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnSyncDelete)}},
+			{machineRole(registry.MachineSyncDeletion), "sns:Publish", topicIDs},
+			{machineRole(registry.MachineAsyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnAsyncSubmit), fnID(registry.FnAsyncCheck)}},
+			{machineRole(registry.MachineAsyncDeletion), "sns:Publish", topicIDs},
+			{cfnID(t, st, st.Functions[registry.FnStarter].Role), "states:StartExecution", []string{cfnID(t, st, st.StateMachines.Main().Machine)}},
+		}
+		for _, fn := range connectors {
+			checks = append(checks, check{cfnID(t, st, st.Functions[fn].Role), "secretsmanager:GetSecretValue", secretIDs})
+		}
+		allIDs := map[string]bool{}
+		for id := range tpl["Resources"].(map[string]any) {
+			allIDs[id] = true
+		}
+		for _, c := range checks {
+			got := resourcesOf(byRole[c.role], c.action)
+			if got == "" {
+				t.Errorf("%s: no %s", c.role, c.action)
+				continue
+			}
+			wanted := map[string]bool{}
+			for _, id := range c.want {
+				wanted[id] = true
+				if !strings.Contains(got, `"`+id+`"`) {
+					t.Errorf("%s %s does not name %s: %s", c.role, c.action, id, got)
+				}
+			}
+			for id := range allIDs {
+				if !wanted[id] && strings.Contains(got, `"`+id+`"`) {
+					t.Errorf("%s %s also names %s: %s", c.role, c.action, id, got)
+				}
+			}
+		}
+		// The .sync wait: describe/stop only the child machines' executions,
+		// and the one managed EventBridge rule.
+		erasure := byRole[machineRole(registry.MachineErasure)]
+		for _, child := range []string{registry.MachineSyncDeletion, registry.MachineAsyncDeletion} {
+			if got := resourcesOf(erasure, "states:DescribeExecution"); !strings.Contains(got, ":execution:"+st.StateMachines[child].Name+":*") {
+				t.Errorf("DescribeExecution resources %s lack the executions of %s", got, child)
+			}
+		}
+		if got := resourcesOf(erasure, "events:PutRule"); !strings.Contains(got, ":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule") || strings.Contains(got, `rule/*`) {
+			t.Errorf("events:PutRule resources = %s", got)
+		}
+	})
+}
+
+func TestNoWildcardActions(t *testing.T) {
+	forEachRegion(t, func(t *testing.T, s *synthesized, st *RegionalStack, tpl map[string]any) {
+		for role, sts := range roleStatements(t, tpl) {
+			for _, s := range sts {
+				for _, a := range s.Actions {
+					if strings.Contains(a, "*") {
+						t.Errorf("role %s has wildcard action %q", role, a)
+					}
+					if s.Resources == `"*"` && !wildcardOK[a] {
+						t.Errorf("role %s grants %s on Resource *", role, a)
+					}
+					if strings.HasPrefix(a, "kms:") && !strings.Contains(s.Condition, "kms:ViaService") {
+						t.Errorf("role %s uses KMS (%s) outside a kms:ViaService condition", role, a)
+					}
+				}
+			}
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -218,5 +217,4 @@ func TestErrorTypesAreCovered(t *testing.T) {
 			t.Errorf("errorName(%T) = %q", e, errorName(e))
 		}
 	}
-	_ = http.StatusOK
 }

@@ -113,8 +113,13 @@ type answer struct {
 // do makes one HTTP call to t with its token and timeout. subject is only
 // used to scrub it from transport error texts; path is appended to the base
 // URL and must already be escaped. A 401 with a token is retried once with
-// a freshly read token, in case the token was rotated under the cache.
+// a freshly read token, in case the token was rotated under the cache, within
+// the same timeout.
 func (c *Connector) do(ctx context.Context, t erasure.Target, call Call, method, path string, body []byte, subject string) (answer, error) {
+	// One budget for the call and its retry, so that the function's
+	// timeout (the subsystem's timeout plus a margin) holds.
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(t.TimeoutSeconds)*time.Second)
+	defer cancel()
 	a, token, err := c.once(ctx, t, call, method, path, body, subject, "")
 	if err != nil || a.status != http.StatusUnauthorized || token == "" {
 		return a, err

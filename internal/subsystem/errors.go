@@ -33,6 +33,7 @@ type Call struct {
 	Attempt int
 }
 
+// String renders the call for error messages: "delete, attempt 3", "check 4".
 func (c Call) String() string {
 	if c.Op == opCheck {
 		return "check " + strconv.Itoa(c.Attempt)

@@ -55,7 +55,9 @@ func NewGoFunction(scope constructs.Construct, id string, p GoFunctionProps) GoF
 		LogGroupName:  jsii.String("/aws/lambda/" + p.FunctionName),
 		Retention:     FunctionLogRetention,
 		EncryptionKey: p.LogsKey,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		// Operational logs go with the stack: a retained, named log group
+		// would block redeploying the stack after `cdk destroy`.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),

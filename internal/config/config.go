@@ -362,3 +362,23 @@ func FromEnv(value string) (*Config, Region, error) {
 	}
 	return c, c.Regions[0], nil
 }
+
+// DefaultTokenName is the Secrets Manager secret that the regional stack
+// creates, for its owner to fill, when a subsystem's token source names none.
+func DefaultTokenName(region, subsystem string) string {
+	return "lethe/" + region + "/" + subsystem + "/token"
+}
+
+// TokenOf returns where the subsystem's bearer token is read from, the
+// default secret name filled in. Connectors, LoadSubsystems and the CDK app
+// all resolve it here.
+func (r Region) TokenOf(s Subsystem) TokenSource {
+	t := s.Token
+	if t.Kind == "" {
+		t.Kind = TokenSecretsManager
+	}
+	if t.Kind == TokenSecretsManager && t.Name == "" {
+		t.Name = DefaultTokenName(r.Name, s.Name)
+	}
+	return t
+}

@@ -213,3 +213,18 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("Load without context.lethe = %v", err)
 	}
 }
+
+func TestTokenOf(t *testing.T) {
+	r := Region{Name: "eu"}
+	if got := r.TokenOf(Subsystem{Name: "projects"}); got != (TokenSource{Kind: TokenSecretsManager, Name: "lethe/eu/projects/token"}) {
+		t.Errorf("default token = %+v", got)
+	}
+	ssm := TokenSource{Kind: TokenSSM, Name: "/lethe/orders"}
+	if got := r.TokenOf(Subsystem{Name: "orders", Token: ssm}); got != ssm {
+		t.Errorf("ssm token = %+v", got)
+	}
+	named := TokenSource{Kind: TokenSecretsManager, Name: "shared/orders"}
+	if got := r.TokenOf(Subsystem{Name: "orders", Token: named}); got != named {
+		t.Errorf("named secret = %+v", got)
+	}
+}

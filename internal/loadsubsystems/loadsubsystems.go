@@ -62,12 +62,6 @@ func ParseTopicArns(value string) (map[string]string, error) {
 	return topics, nil
 }
 
-// DefaultTokenName is the Secrets Manager secret the regional stack
-// creates for a subsystem whose token source names none.
-func DefaultTokenName(region, subsystem string) string {
-	return "lethe/" + region + "/" + subsystem + "/token"
-}
-
 // Loader is the LoadSubsystems task's handler for one region.
 type Loader struct {
 	region  string
@@ -87,10 +81,7 @@ func New(region config.Region, topics map[string]string) (*Loader, error) {
 		if err := checkArn(arn, region.AWSRegion); err != "" {
 			return nil, &InvalidTopicArn{Subsystem: s.Name, Arn: arn, Reason: err}
 		}
-		token := s.Token
-		if token.Kind == config.TokenSecretsManager && token.Name == "" {
-			token.Name = DefaultTokenName(region.Name, s.Name)
-		}
+		token := region.TokenOf(s)
 		var poll *config.PollPolicy
 		if s.Poll != nil {
 			p := *s.Poll

@@ -79,9 +79,3 @@ func (s *SSM) Fetch(ctx context.Context, name string) (string, error) {
 	return *out.Parameter.Value, nil
 }
 
-// DefaultSecretName is the Secrets Manager secret the regional stack creates
-// for a subsystem whose configuration names none (config.TokenSource): the
-// connectors and the CDK app must agree on it.
-func DefaultSecretName(region, subsystem string) string {
-	return "lethe/" + region + "/" + subsystem + "/token"
-}

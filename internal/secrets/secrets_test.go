@@ -198,8 +198,3 @@ func TestCacheConcurrentUse(t *testing.T) {
 	}
 }
 
-func TestDefaultSecretName(t *testing.T) {
-	if got := DefaultSecretName("eu", "projects"); got != "lethe/eu/projects/token" {
-		t.Errorf("DefaultSecretName = %q", got)
-	}
-}

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/lethe-erasure/lethe/internal/config"
-	"github.com/lethe-erasure/lethe/internal/secrets"
 )
 
 // eventWant is a sample event's sibling <case>.want.json: how the fake
@@ -89,7 +88,7 @@ func TestEvents(t *testing.T) {
 				}
 				e := newEnv(WithRegion(region))
 				for _, s := range region.Subsystems {
-					e.tokens.tokens[config.TokenSource{Kind: config.TokenSecretsManager, Name: secrets.DefaultSecretName("eu", s.Name)}] = "tok-" + s.Name
+					e.tokens.tokens[config.TokenSource{Kind: config.TokenSecretsManager, Name: config.DefaultTokenName("eu", s.Name)}] = "tok-" + s.Name
 				}
 
 				out, err := lambda.NewHandler(handler(e.c)).Invoke(context.Background(), payload)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
-	"github.com/lethe-erasure/lethe/internal/secrets"
 )
 
 // target checks a task's subsystem against what the state machine files and
@@ -37,17 +36,14 @@ func (c *Connector) target(requestID string, t erasure.Target, mode config.Mode)
 		t.Token.Kind = config.TokenSecretsManager
 	}
 	if t.Token.Kind == config.TokenSecretsManager && t.Token.Name == "" && c.region != nil {
-		t.Token.Name = secrets.DefaultSecretName(c.region.Name, t.Name)
+		t.Token.Name = config.DefaultTokenName(c.region.Name, t.Name)
 	}
 	if c.region != nil {
 		s, ok := c.region.Subsystem(t.Name)
 		if !ok {
 			return t, &InvalidInput{Field: "subsystem.name", Reason: t.Name + " is not a subsystem of region " + c.region.Name}
 		}
-		want := s.Token
-		if want.Kind == config.TokenSecretsManager && want.Name == "" {
-			want.Name = secrets.DefaultSecretName(c.region.Name, s.Name)
-		}
+		want := c.region.TokenOf(s)
 		switch {
 		case s.Mode != t.Mode:
 			return t, &InvalidInput{Field: "subsystem.mode", Reason: "of " + t.Name + " differs from the region's configuration"}

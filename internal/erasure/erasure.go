@@ -149,3 +149,19 @@ var (
 	// another subject.
 	ErrIdempotencyKeyReused = errors.New("idempotency key already used for another request")
 )
+
+// StoreUnavailable means the requests table could not be read or written
+// for a reason that may pass. Its type name is the ASL error name the state
+// machines retry, so every task returns this one type for it.
+type StoreUnavailable struct {
+	// Op is what was being done, e.g. "record the outcome of er_eu_...".
+	Op  string
+	Err error
+}
+
+func (e *StoreUnavailable) Error() string {
+	return fmt.Sprintf("requests table unavailable: %s: %v", e.Op, e.Err)
+}
+
+// Unwrap exposes the cause for errors.Is/As.
+func (e *StoreUnavailable) Unwrap() error { return e.Err }

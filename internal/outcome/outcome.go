@@ -84,7 +84,7 @@ func (r *Recorder) storeError(id string, err error) error {
 	if errors.Is(err, erasure.ErrNotFound) {
 		return &RequestNotFound{RequestID: id}
 	}
-	return &StoreUnavailable{RequestID: id, Err: err}
+	return &erasure.StoreUnavailable{Op: "record the outcome of " + id, Err: err}
 }
 
 func report(req erasure.Request) erasure.RecordOutcomeOutput {

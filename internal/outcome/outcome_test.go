@@ -226,7 +226,7 @@ func TestStoreErrors(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&dynamo.StoreUnavailable{Op: "get", Err: errors.New("throttled")}, "StoreUnavailable"},
+		{&erasure.StoreUnavailable{Op: "get", Err: errors.New("throttled")}, "StoreUnavailable"},
 		{errors.New("connection reset"), "StoreUnavailable"},
 		{erasure.ErrNotFound, "RequestNotFound"},
 	} {

@@ -203,7 +203,7 @@ func TestASLErrorNames(t *testing.T) {
 // the package: a new typed error needs a row, hence a decision about retry.
 func TestErrorTypesAreCovered(t *testing.T) {
 	types := []error{&SubsystemUnavailable{}, &SubsystemRejected{}, &SubsystemProtocolError{}, &TokenUnavailable{},
-		&StoreUnavailable{}, &RequestNotFound{}, &InvalidInput{}}
+		&erasure.StoreUnavailable{}, &RequestNotFound{}, &InvalidInput{}}
 	var names []string
 	for _, c := range errorCases() {
 		names = append(names, c.name)

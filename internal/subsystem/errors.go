@@ -106,19 +106,6 @@ func (e *TokenUnavailable) Error() string {
 
 func (e *TokenUnavailable) Unwrap() error { return e.Err }
 
-// StoreUnavailable means the requests table could not be read to look up the
-// subject of a request: the state machine retries.
-type StoreUnavailable struct {
-	RequestID string
-	Err       error
-}
-
-func (e *StoreUnavailable) Error() string {
-	return fmt.Sprintf("look up the subject of %s: %v", e.RequestID, e.Err)
-}
-
-func (e *StoreUnavailable) Unwrap() error { return e.Err }
-
 // RequestNotFound means the requests table holds no such request (or no
 // subject for it): nothing can be erased, and retrying will not change that.
 type RequestNotFound struct {

@@ -69,7 +69,7 @@ func (c *Connector) subject(ctx context.Context, requestID string) (string, erro
 	case errors.Is(err, erasure.ErrNotFound):
 		return "", &RequestNotFound{RequestID: requestID}
 	case err != nil:
-		return "", &StoreUnavailable{RequestID: requestID, Err: err}
+		return "", &erasure.StoreUnavailable{Op: "look up the subject of " + requestID, Err: err}
 	case s == "":
 		return "", &RequestNotFound{RequestID: requestID}
 	}

@@ -63,7 +63,7 @@ func errorName(err error) string {
 		return "SubsystemProtocolError"
 	case *TokenUnavailable:
 		return "TokenUnavailable"
-	case *StoreUnavailable:
+	case *erasure.StoreUnavailable:
 		return "StoreUnavailable"
 	case *RequestNotFound:
 		return "RequestNotFound"

@@ -84,8 +84,8 @@ func marshal(t *testing.T, v any) map[string]types.AttributeValue {
 }
 
 func isUnavailable(err error) bool {
-	var u interface{ Unavailable() bool }
-	return errors.As(err, &u) && u.Unavailable()
+	var u *erasure.StoreUnavailable
+	return errors.As(err, &u)
 }
 
 func TestCreateRetriesTransactionConflicts(t *testing.T) {
@@ -101,9 +101,9 @@ func TestCreateGivesUpAsStoreUnavailable(t *testing.T) {
 	conflict := cancelled("None", "TransactionConflict")
 	api := &scriptedAPI{tx: []error{conflict, conflict, conflict, conflict, conflict}}
 	_, _, err := fakeStore(api).Create(context.Background(), newRequest(t, "ivan@example.com"), "")
-	var su *StoreUnavailable
+	var su *erasure.StoreUnavailable
 	if !errors.As(err, &su) || api.txN != 4 {
-		t.Fatalf("error = %v (%T) after %d transactions; want *StoreUnavailable after 4", err, err, api.txN)
+		t.Fatalf("error = %v (%T) after %d transactions; want *erasure.StoreUnavailable after 4", err, err, api.txN)
 	}
 }
 

@@ -212,7 +212,7 @@ func (s *Store) Create(ctx context.Context, req erasure.Request, idempotencyKey 
 			return erasure.Request{}, false, fmt.Errorf("create request %s: transaction cancelled: %s", req.ID, reasonCodes(tce))
 		}
 	}
-	return erasure.Request{}, false, &StoreUnavailable{Op: "create request " + req.ID, Err: fmt.Errorf("still conflicting after %d attempts", s.attempts)}
+	return erasure.Request{}, false, &erasure.StoreUnavailable{Op: "create request " + req.ID, Err: fmt.Errorf("still conflicting after %d attempts", s.attempts)}
 }
 
 // existing decodes the item a failed condition returned, or reads it when
@@ -504,7 +504,7 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, status erasure.Sta
 			return erasure.Request{}, fmt.Errorf("record outcome of %s: transaction cancelled: %s", id, reasonCodes(tce))
 		}
 	}
-	return erasure.Request{}, &StoreUnavailable{Op: "record outcome of " + id, Err: fmt.Errorf("still conflicting after %d attempts", s.attempts)}
+	return erasure.Request{}, &erasure.StoreUnavailable{Op: "record outcome of " + id, Err: fmt.Errorf("still conflicting after %d attempts", s.attempts)}
 }
 
 func (s *Store) closeWithoutLock(ctx context.Context, id string, u types.Update, closed erasure.Request) (erasure.Request, error) {

@@ -369,7 +369,7 @@ func TestTopicsAndTokens(t *testing.T) {
 		sort.Strings(names)
 		var want []string
 		for _, sub := range st.Region.Subsystems {
-			want = append(want, TokenSecretName(st.Region.Name, sub.Name))
+			want = append(want, config.DefaultTokenName(st.Region.Name, sub.Name))
 		}
 		sort.Strings(want)
 		if diff := cmp.Diff(want, names); diff != "" {

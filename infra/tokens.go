@@ -13,12 +13,6 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 )
 
-// TokenSecretName is the Secrets Manager name of the secret the regional
-// stack creates for a subsystem whose token source names none.
-func TokenSecretName(region, subsystem string) string {
-	return fmt.Sprintf("lethe/%s/%s/token", region, subsystem)
-}
-
 // TokensProps configures the subsystems' bearer-token sources.
 type TokensProps struct {
 	Region config.Region
@@ -51,7 +45,7 @@ func NewTokens(scope constructs.Construct, id string, p TokensProps) Tokens {
 		case config.TokenSecretsManager:
 			if s.Token.Name == "" {
 				secret := awssecretsmanager.NewSecret(c, jsii.String(s.Name), &awssecretsmanager.SecretProps{
-					SecretName:    jsii.String(TokenSecretName(p.Region.Name, s.Name)),
+					SecretName:    jsii.String(config.DefaultTokenName(p.Region.Name, s.Name)),
 					Description:   jsii.String(fmt.Sprintf("Bearer token Lethe %s sends to %s; its owner stores the token here", p.Region.Name, s.Name)),
 					EncryptionKey: p.Key,
 					RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
@@ -105,7 +99,7 @@ func (t Tokens) WithTokenNames(region config.Region) config.Region {
 	out.Subsystems = append([]config.Subsystem(nil), region.Subsystems...)
 	for i, s := range out.Subsystems {
 		if _, ok := t.Created[s.Name]; ok {
-			out.Subsystems[i].Token.Name = TokenSecretName(region.Name, s.Name)
+			out.Subsystems[i].Token.Name = config.DefaultTokenName(region.Name, s.Name)
 		}
 	}
 	return out

@@ -8,7 +8,6 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/registry"
-	"github.com/lethe-erasure/lethe/internal/subsystem"
 )
 
 // maxHistoryEvents is Step Functions' hard limit on one execution's history.
@@ -77,6 +76,9 @@ func TestWorstCaseHistoryFitsStepFunctionsLimit(t *testing.T) {
 		}
 	}
 
+	if worst := once + config.MaxChecksPerErasure*perPoll; worst >= maxHistoryEvents {
+		t.Errorf("a valid poll policy may check %d times, %d history events: over Step Functions' limit", config.MaxChecksPerErasure, worst)
+	}
 	cfg, err := config.Load(filepath.Join("..", "cdk.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -88,29 +90,15 @@ func TestWorstCaseHistoryFitsStepFunctionsLimit(t *testing.T) {
 			if s.Mode != config.ModeAsync {
 				continue
 			}
-			polls := pollsUntil(*s.Poll, received, deadline)
+			polls := s.Poll.Checks(received, deadline, config.MaxChecksPerErasure)
 			worst := once + polls*perPoll
 			t.Logf("%s/%s: %d checks until the deadline, at most %d history events (limit %d)", r.Name, s.Name, polls, worst, maxHistoryEvents)
 			if worst >= maxHistoryEvents {
 				t.Errorf("%s/%s: worst case %d history events, over Step Functions' limit", r.Name, s.Name, worst)
 			}
-			if fixed := pollsUntil(config.PollPolicy{InitialSeconds: 3600, MaxSeconds: 3600, Multiplier: 1}, received, deadline); polls*4 > fixed {
+			if fixed := (config.PollPolicy{InitialSeconds: 3600, MaxSeconds: 3600, Multiplier: 1}).Checks(received, deadline, 10000); polls*4 > fixed {
 				t.Errorf("%s/%s: %d checks is not well below fixed hourly polling's %d", r.Name, s.Name, polls, fixed)
 			}
 		}
-	}
-}
-
-// pollsUntil counts the checks of an erasure that stays pending: one right
-// after the submission, then one after each back-off wait, the last one at
-// or after the deadline.
-func pollsUntil(p config.PollPolicy, start, deadline time.Time) int {
-	now, polls := start, 0
-	for {
-		polls++
-		if !now.Before(deadline) {
-			return polls
-		}
-		now = now.Add(time.Duration(subsystem.NextPollSeconds(p, polls-1, now, deadline)) * time.Second)
 	}
 }

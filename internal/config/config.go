@@ -293,6 +293,10 @@ func validateSubsystems(regionKey string, subs []Subsystem) error {
 			case p.Multiplier < 1 || p.Multiplier > 10:
 				return &Error{key + ".poll.multiplier", "must be between 1 and 10"}
 			}
+			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			if n := p.Checks(start, start.Add(longestDeadline), MaxChecksPerErasure); n > MaxChecksPerErasure {
+				return &Error{key + ".poll", fmt.Sprintf("would check more than %d times in a month; raise initialSeconds, multiplier or maxSeconds", MaxChecksPerErasure)}
+			}
 		}
 	}
 	return nil

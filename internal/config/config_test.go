@@ -94,6 +94,9 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 			sub(m, 1)["poll"] = map[string]any{"initialSeconds": 600, "maxSeconds": 60}
 		}, "regions[0].subsystems[1].poll.maxSeconds"},
 		{"poll multiplier", func(m map[string]any) { sub(m, 1)["poll"] = map[string]any{"multiplier": 0.5} }, "regions[0].subsystems[1].poll.multiplier"},
+		{"polls too often for a month", func(m map[string]any) {
+			sub(m, 1)["poll"] = map[string]any{"initialSeconds": 60, "maxSeconds": 600, "multiplier": 1}
+		}, "regions[0].subsystems[1].poll"},
 		{"ssm name", func(m map[string]any) { sub(m, 0)["token"] = map[string]any{"kind": "ssm", "name": "x"} }, "regions[0].subsystems[0].token.name"},
 		{"token kind", func(m map[string]any) { sub(m, 0)["token"] = map[string]any{"kind": "vault"} }, "regions[0].subsystems[0].token.kind"},
 		{"deadline past a month", func(m map[string]any) { m["deadline"] = map[string]any{"months": 1, "days": 3} }, "deadline"},

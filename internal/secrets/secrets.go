@@ -78,4 +78,3 @@ func (s *SSM) Fetch(ctx context.Context, name string) (string, error) {
 	}
 	return *out.Parameter.Value, nil
 }
-

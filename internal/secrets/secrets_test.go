@@ -197,4 +197,3 @@ func TestCacheConcurrentUse(t *testing.T) {
 		t.Errorf("fetches = %d, want at least one per source", f.n)
 	}
 }
-

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math"
 	"net/http"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -137,7 +135,7 @@ func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.C
 		if t.Poll != nil {
 			policy = *t.Poll
 		}
-		out.NextPollSeconds = NextPollSeconds(policy, in.PollCount, in.Now, in.Deadline)
+		out.NextPollSeconds = policy.NextPollSeconds(in.PollCount, in.Now, in.Deadline)
 		out.PastDeadline = !in.Now.Before(in.Deadline)
 	}
 	c.log.InfoContext(ctx, "erasure checked", "requestId", in.RequestID, "subsystem", t.Name, "op", opCheck,
@@ -220,31 +218,4 @@ func cleanDetail(s, subject string) string {
 		s = s[:cut]
 	}
 	return s
-}
-
-// NextPollSeconds is the back-off between two status checks of an async
-// erasure. pollCount is the number of checks made before the one that just
-// answered pending (CheckInput.PollCount: 0 after the first check), so the
-// waits are InitialSeconds, InitialSeconds*Multiplier, ... capped at
-// MaxSeconds; the wait never ends past the deadline (it is at most the whole
-// seconds left until then), and is at least 1 second. Zero fields of p take
-// config's defaults. The worst-case execution history test counts polls
-// with this function, so the two cannot disagree.
-func NextPollSeconds(p config.PollPolicy, pollCount int, now, deadline time.Time) int {
-	if p.InitialSeconds < 1 {
-		p.InitialSeconds = config.DefaultPollInitialSeconds
-	}
-	if p.MaxSeconds < 1 {
-		p.MaxSeconds = config.DefaultPollMaxSeconds
-	}
-	if p.Multiplier < 1 {
-		p.Multiplier = config.DefaultPollMultiplier
-	}
-	// math.Pow saturates at +Inf for any pollCount, which the cap absorbs.
-	wait := min(float64(p.InitialSeconds)*math.Pow(p.Multiplier, float64(max(pollCount, 0))), float64(p.MaxSeconds))
-	secs := int(wait)
-	if left := int(deadline.Sub(now) / time.Second); left < secs {
-		secs = left
-	}
-	return max(secs, 1)
 }

@@ -6,28 +6,21 @@ package main
 import (
 	"context"
 	"log"
-	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/lambdaenv"
 	"github.com/lethe-erasure/lethe/internal/outcome"
-	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 )
 
 func main() {
-	_, region, err := config.FromEnv(os.Getenv(config.EnvConfig))
-	table := os.Getenv("LETHE_TABLE_NAME")
-	if err != nil || table == "" {
-		log.Fatalf("record-outcome: LETHE_TABLE_NAME=%q, %s: %v", table, config.EnvConfig, err)
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	env, err := lambdaenv.Load(context.Background())
 	if err != nil {
-		log.Fatalf("record-outcome: aws config: %v", err)
+		log.Fatalf("record-outcome: %v", err)
 	}
-	r := outcome.New(dynamo.New(dynamodb.NewFromConfig(awsCfg), table), region, slog.New(slog.NewJSONHandler(os.Stdout, nil)))
-	lambda.Start(r.Handle)
+	requests, err := env.Requests()
+	if err != nil {
+		log.Fatalf("record-outcome: %v", err)
+	}
+	lambda.Start(outcome.New(requests, env.Region, env.Log).Handle)
 }

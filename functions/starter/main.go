@@ -5,28 +5,27 @@ package main
 import (
 	"context"
 	"log"
-	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/lethe-erasure/lethe/internal/lambdaenv"
 	"github.com/lethe-erasure/lethe/internal/starter"
-	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 )
 
 func main() {
-	region, table, machine := os.Getenv("LETHE_REGION"), os.Getenv("LETHE_TABLE_NAME"), os.Getenv("LETHE_STATE_MACHINE_ARN")
-	if region == "" || table == "" || machine == "" {
-		log.Fatalf("starter: LETHE_REGION=%q, LETHE_TABLE_NAME=%q and LETHE_STATE_MACHINE_ARN=%q must all be set", region, table, machine)
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	env, err := lambdaenv.Load(context.Background())
 	if err != nil {
-		log.Fatalf("starter: aws config: %v", err)
+		log.Fatalf("starter: %v", err)
 	}
-	h := starter.New(starter.NewSFN(sfn.NewFromConfig(awsCfg), machine), dynamo.New(dynamodb.NewFromConfig(awsCfg), table),
-		region, slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	requests, err := env.Requests()
+	if err != nil {
+		log.Fatalf("starter: %v", err)
+	}
+	machine, err := lambdaenv.Get(lambdaenv.EnvStateMachineArn)
+	if err != nil {
+		log.Fatalf("starter: %v", err)
+	}
+	h := starter.New(starter.NewSFN(sfn.NewFromConfig(env.AWS), machine), requests, env.Region.Name, env.Log)
 	lambda.Start(h.Handle)
 }

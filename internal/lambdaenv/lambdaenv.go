@@ -1,0 +1,89 @@
+// Package lambdaenv builds, once per Lambda container, what a regional
+// function's environment describes: its region's configuration, the AWS
+// configuration and the adapters over them. The functions' mains call it and
+// exit on its errors, so each main stays a few lines of wiring.
+package lambdaenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/secrets"
+	"github.com/lethe-erasure/lethe/internal/store/dynamo"
+	"github.com/lethe-erasure/lethe/internal/subsystem"
+)
+
+// The environment variables the regional stack sets (infra/functions.go).
+const (
+	EnvRegion          = "LETHE_REGION"
+	EnvTableName       = "LETHE_TABLE_NAME"
+	EnvStateMachineArn = "LETHE_STATE_MACHINE_ARN"
+)
+
+// Env is a regional function's view of its deployment.
+type Env struct {
+	Config *config.Config
+	Region config.Region
+	AWS    aws.Config
+	// Log writes JSON lines to stdout, which Lambda sends to CloudWatch.
+	Log *slog.Logger
+}
+
+// Load reads LETHE_CONFIG (and checks LETHE_REGION against it) and the AWS
+// configuration of the container.
+func Load(ctx context.Context) (*Env, error) {
+	cfg, region, err := config.FromEnv(os.Getenv(config.EnvConfig))
+	if err != nil {
+		return nil, err
+	}
+	if r := os.Getenv(EnvRegion); r != "" && r != region.Name {
+		return nil, fmt.Errorf("%s %q does not match the region %q of %s", EnvRegion, r, region.Name, config.EnvConfig)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	return &Env{Config: cfg, Region: region, AWS: awsCfg, Log: slog.New(slog.NewJSONHandler(os.Stdout, nil))}, nil
+}
+
+// Get returns a required environment variable.
+func Get(name string) (string, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return "", fmt.Errorf("%s is not set", name)
+	}
+	return v, nil
+}
+
+// Requests is the region's requests table, named by LETHE_TABLE_NAME.
+func (e *Env) Requests() (*dynamo.Store, error) {
+	table, err := Get(EnvTableName)
+	if err != nil {
+		return nil, err
+	}
+	return dynamo.New(dynamodb.NewFromConfig(e.AWS), table), nil
+}
+
+// Connector is the subsystem connector of the three subsystem tasks: tokens
+// from Secrets Manager or SSM, cached; subjects from the requests table;
+// payloads checked against the region's configuration.
+func (e *Env) Connector() (*subsystem.Connector, error) {
+	requests, err := e.Requests()
+	if err != nil {
+		return nil, err
+	}
+	tokens := secrets.NewCache(secrets.NewSecretsManager(secretsmanager.NewFromConfig(e.AWS)),
+		secrets.NewSSM(ssm.NewFromConfig(e.AWS)), secrets.DefaultTTL, time.Now)
+	return subsystem.New(subsystem.NewHTTPClient(), tokens, requests,
+		subsystem.WithRegion(e.Region), subsystem.WithLogger(e.Log)), nil
+}

@@ -134,7 +134,7 @@ func TestTaskLambda(t *testing.T) {
 			wantErr: ErrRuntime,
 		},
 		{
-			name: "unknown resource",
+			name:       "unknown resource",
 			definition: `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::nope:doIt","End":true}}}`,
 			wantErr:    ErrRuntime,
 		},
@@ -223,7 +223,7 @@ func TestTaskTimeout(t *testing.T) {
 	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"Slow"},
 		"TimeoutSeconds":5,"Catch":[{"ErrorEquals":["States.Timeout"],"Next":"TimedOut"}],"End":true},
 		"TimedOut":{"Type":"Pass","End":true}}}`
-	x, err := e.Start(context.Background(), registerAs(e, "Timeout", def), "", `{}`)
+	x, err := e.Start(context.Background(), registerAs(e, "Timeout", def), "", []byte(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}

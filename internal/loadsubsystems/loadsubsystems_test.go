@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -15,6 +12,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 	"github.com/lethe-erasure/lethe/internal/loadsubsystems"
 )
 
@@ -51,14 +49,6 @@ func loader(t *testing.T) *loadsubsystems.Loader {
 	return l
 }
 
-func errorType(err error) string {
-	t := reflect.TypeOf(err)
-	if t.Kind() == reflect.Pointer {
-		return t.Elem().Name()
-	}
-	return t.Name()
-}
-
 type want struct {
 	Output *erasure.LoadSubsystemsOutput `json:"output"`
 	Error  string                        `json:"error"`
@@ -67,51 +57,27 @@ type want struct {
 // TestSampleEvents runs every events/load-subsystems/*.json through the
 // handler the way Lambda and the local runtime invoke it.
 func TestSampleEvents(t *testing.T) {
-	files, err := filepath.Glob("../../events/load-subsystems/*.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, file := range files {
-		if strings.HasSuffix(file, ".want.json") {
-			continue
+	eventstest.Run(t, "load-subsystems", 3, func(t *testing.T, c eventstest.Case) {
+		var w want
+		c.DecodeWant(t, &w)
+		out, err := lambda.NewHandler(loader(t).Handle).Invoke(context.Background(), c.Payload)
+		if w.Error != "" {
+			if err == nil || eventstest.ErrorName(err) != w.Error {
+				t.Fatalf("error = %v (%T), want a %s", err, err, w.Error)
+			}
+			return
 		}
-		n++
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			payload, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var w want
-			raw, err := os.ReadFile(strings.TrimSuffix(file, ".json") + ".want.json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(raw, &w); err != nil {
-				t.Fatal(err)
-			}
-			out, err := lambda.NewHandler(loader(t).Handle).Invoke(context.Background(), payload)
-			if w.Error != "" {
-				if err == nil || errorType(err) != w.Error {
-					t.Fatalf("error = %v (%T), want a %s", err, err, w.Error)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got erasure.LoadSubsystemsOutput
-			if err := json.Unmarshal(out, &got); err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(*w.Output, got); diff != "" {
-				t.Errorf("output (-want +got):\n%s", diff)
-			}
-		})
-	}
-	if n < 3 {
-		t.Errorf("found %d sample events, want at least 3", n)
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got erasure.LoadSubsystemsOutput
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(*w.Output, got); diff != "" {
+			t.Errorf("output (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestHandleReturnsCopies(t *testing.T) {

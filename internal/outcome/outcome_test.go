@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 	"github.com/lethe-erasure/lethe/internal/outcome"
 	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 )
@@ -102,16 +100,6 @@ func seeded() *fakeRequests {
 	}}
 }
 
-// errorType is the error name Step Functions sees, as aws-lambda-go
-// computes it.
-func errorType(err error) string {
-	t := reflect.TypeOf(err)
-	if t.Kind() == reflect.Pointer {
-		return t.Elem().Name()
-	}
-	return t.Name()
-}
-
 type want struct {
 	Output *erasure.RecordOutcomeOutput `json:"output"`
 	Error  string                       `json:"error"`
@@ -120,83 +108,59 @@ type want struct {
 // TestSampleEvents runs every events/record-outcome/*.json through the
 // handler the way Lambda and the local runtime invoke it.
 func TestSampleEvents(t *testing.T) {
-	files, err := filepath.Glob("../../events/record-outcome/*.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, file := range files {
-		if strings.HasSuffix(file, ".want.json") {
-			continue
+	eventstest.Run(t, "record-outcome", 6, func(t *testing.T, c eventstest.Case) {
+		var in erasure.RecordOutcomeInput
+		if err := json.Unmarshal(c.Payload, &in); err != nil {
+			t.Fatalf("not a RecordOutcome input: %v", err)
 		}
-		n++
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			payload, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
+		var w want
+		c.DecodeWant(t, &w)
+		store := seeded()
+		before := store.reqs[closedID]
+		var logs bytes.Buffer
+		r := outcome.New(store, region(t), slog.New(slog.NewJSONHandler(&logs, nil)))
+		out, err := lambda.NewHandler(r.Handle).Invoke(context.Background(), c.Payload)
+		if strings.Contains(logs.String(), subject) || strings.Contains(string(out), subject) {
+			t.Errorf("subject id leaked:\nlogs: %s\noutput: %s", logs.String(), out)
+		}
+		if w.Error != "" {
+			if err == nil || eventstest.ErrorName(err) != w.Error {
+				t.Fatalf("error = %v (%T), want a %s", err, err, w.Error)
 			}
-			var in erasure.RecordOutcomeInput
-			if err := json.Unmarshal(payload, &in); err != nil {
-				t.Fatalf("not a RecordOutcome input: %v", err)
+			if strings.Contains(err.Error(), subject) {
+				t.Errorf("error message carries the subject id: %v", err)
 			}
-			var w want
-			raw, err := os.ReadFile(strings.TrimSuffix(file, ".json") + ".want.json")
-			if err != nil {
-				t.Fatal(err)
+			if store.records != 0 {
+				t.Errorf("a failing call wrote %d outcomes", store.records)
 			}
-			if err := json.Unmarshal(raw, &w); err != nil {
-				t.Fatal(err)
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got erasure.RecordOutcomeOutput
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(*w.Output, got); diff != "" {
+			t.Errorf("output (-want +got):\n%s", diff)
+		}
+		// Every field erasure.asl.json selects is present.
+		var fields map[string]json.RawMessage
+		_ = json.Unmarshal(out, &fields)
+		for _, f := range []string{"requestId", "status", "deadline", "subsystems"} {
+			if _, ok := fields[f]; !ok {
+				t.Errorf("output has no %q: %s", f, out)
 			}
-			store := seeded()
-			before := store.reqs[closedID]
-			var logs bytes.Buffer
-			r := outcome.New(store, region(t), slog.New(slog.NewJSONHandler(&logs, nil)))
-			out, err := lambda.NewHandler(r.Handle).Invoke(context.Background(), payload)
-			if strings.Contains(logs.String(), subject) || strings.Contains(string(out), subject) {
-				t.Errorf("subject id leaked:\nlogs: %s\noutput: %s", logs.String(), out)
-			}
-			if w.Error != "" {
-				if err == nil || errorType(err) != w.Error {
-					t.Fatalf("error = %v (%T), want a %s", err, err, w.Error)
-				}
-				if strings.Contains(err.Error(), subject) {
-					t.Errorf("error message carries the subject id: %v", err)
-				}
-				if store.records != 0 {
-					t.Errorf("a failing call wrote %d outcomes", store.records)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got erasure.RecordOutcomeOutput
-			if err := json.Unmarshal(out, &got); err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(*w.Output, got); diff != "" {
-				t.Errorf("output (-want +got):\n%s", diff)
-			}
-			// Every field erasure.asl.json selects is present.
-			var fields map[string]json.RawMessage
-			_ = json.Unmarshal(out, &fields)
-			for _, f := range []string{"requestId", "status", "deadline", "subsystems"} {
-				if _, ok := fields[f]; !ok {
-					t.Errorf("output has no %q: %s", f, out)
-				}
-			}
-			stored := store.reqs[got.RequestID]
-			if stored.Status != got.Status || !cmp.Equal(stored.Subsystems, got.Subsystems) {
-				t.Errorf("stored %s %v, returned %s %v", stored.Status, stored.Subsystems, got.Status, got.Subsystems)
-			}
-			if got.RequestID == closedID && !cmp.Equal(before, stored) {
-				t.Errorf("a closed request was changed")
-			}
-		})
-	}
-	if n < 6 {
-		t.Errorf("found %d sample events, want at least 6", n)
-	}
+		}
+		stored := store.reqs[got.RequestID]
+		if stored.Status != got.Status || !cmp.Equal(stored.Subsystems, got.Subsystems) {
+			t.Errorf("stored %s %v, returned %s %v", stored.Status, stored.Subsystems, got.Status, got.Subsystems)
+		}
+		if got.RequestID == closedID && !cmp.Equal(before, stored) {
+			t.Errorf("a closed request was changed")
+		}
+	})
 }
 
 func TestRecordOutcomeIsIdempotent(t *testing.T) {
@@ -232,8 +196,8 @@ func TestStoreErrors(t *testing.T) {
 	} {
 		r := outcome.New(&fakeRequests{err: tc.err}, region(t), nil)
 		_, err := r.Handle(context.Background(), erasure.RecordOutcomeInput{RequestID: openID})
-		if err == nil || errorType(err) != tc.want {
-			t.Errorf("store error %v: handler error %v (%s), want %s", tc.err, err, errorType(err), tc.want)
+		if err == nil || eventstest.ErrorName(err) != tc.want {
+			t.Errorf("store error %v: handler error %v (%s), want %s", tc.err, err, eventstest.ErrorName(err), tc.want)
 		}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 )
 
@@ -203,70 +202,46 @@ type want struct {
 // TestSampleEvents runs every events/starter/*.json through the handler as
 // Lambda would deliver it.
 func TestSampleEvents(t *testing.T) {
-	files, err := filepath.Glob("../../events/starter/*.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, file := range files {
-		if strings.HasSuffix(file, ".want.json") {
-			continue
+	eventstest.Run(t, "starter", 4, func(t *testing.T, c eventstest.Case) {
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(c.Payload, &ev); err != nil {
+			t.Fatalf("not a DynamoDB stream event: %v", err)
 		}
-		n++
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
+		var w want
+		c.DecodeWant(t, &w)
+		exec, reqs := &fakeExecutions{}, &fakeRequests{}
+		h, logs := newHandler(exec, reqs)
+		resp, err := h.Handle(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(w.Started, exec.started, cmp.Transformer("nil", func(s []string) []string {
+			if s == nil {
+				return []string{}
 			}
-			var ev events.DynamoDBEvent
-			if err := json.Unmarshal(raw, &ev); err != nil {
-				t.Fatalf("not a DynamoDB stream event: %v", err)
+			return s
+		})); diff != "" {
+			t.Errorf("started (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(w.BatchItemFailures, resp.BatchItemFailures); diff != "" {
+			t.Errorf("batch item failures (-want +got):\n%s", diff)
+		}
+		// The response is what Lambda reads: {"batchItemFailures":[...]}.
+		out, _ := json.Marshal(resp)
+		if !strings.HasPrefix(string(out), `{"batchItemFailures":[`) {
+			t.Errorf("response JSON = %s", out)
+		}
+		for _, rec := range ev.Records {
+			if s, ok := rec.Change.NewImage["subjectId"]; ok && strings.Contains(logs.String(), s.String()) {
+				t.Errorf("logs carry subject id %q:\n%s", s.String(), logs.String())
 			}
-			var w want
-			wraw, err := os.ReadFile(strings.TrimSuffix(file, ".json") + ".want.json")
-			if err != nil {
-				t.Fatalf("expectation: %v", err)
-			}
-			if err := json.Unmarshal(wraw, &w); err != nil {
-				t.Fatal(err)
-			}
-			exec, reqs := &fakeExecutions{}, &fakeRequests{}
-			h, logs := newHandler(exec, reqs)
-			resp, err := h.Handle(context.Background(), ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(w.Started, exec.started, cmp.Transformer("nil", func(s []string) []string {
-				if s == nil {
-					return []string{}
-				}
-				return s
-			})); diff != "" {
-				t.Errorf("started (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(w.BatchItemFailures, resp.BatchItemFailures); diff != "" {
-				t.Errorf("batch item failures (-want +got):\n%s", diff)
-			}
-			// The response is what Lambda reads: {"batchItemFailures":[...]}.
-			out, _ := json.Marshal(resp)
-			if !strings.HasPrefix(string(out), `{"batchItemFailures":[`) {
-				t.Errorf("response JSON = %s", out)
-			}
-			for _, rec := range ev.Records {
-				if s, ok := rec.Change.NewImage["subjectId"]; ok && strings.Contains(logs.String(), s.String()) {
-					t.Errorf("logs carry subject id %q:\n%s", s.String(), logs.String())
-				}
-				for _, in := range exec.inputs {
-					if s, ok := rec.Change.NewImage["subjectId"]; ok && strings.Contains(in, s.String()) {
-						t.Errorf("execution input carries the subject id: %s", in)
-					}
+			for _, in := range exec.inputs {
+				if s, ok := rec.Change.NewImage["subjectId"]; ok && strings.Contains(in, s.String()) {
+					t.Errorf("execution input carries the subject id: %s", in)
 				}
 			}
-		})
-	}
-	if n < 4 {
-		t.Errorf("found %d sample events in events/starter, want at least 4", n)
-	}
+		}
+	})
 }
 
 type fakeSFN struct {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 )
 
 // aslTask is the part of a Task state this test reads.
@@ -154,7 +155,7 @@ func TestASLErrorNames(t *testing.T) {
 					}
 					return
 				}
-				if typeName(invokeErr) != ec.name {
+				if eventstest.ErrorName(invokeErr) != ec.name {
 					t.Fatalf("Invoke returned %T (%v), want *%s", invokeErr, invokeErr, ec.name)
 				}
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 )
 
 func TestSubmit(t *testing.T) {
@@ -57,7 +58,7 @@ func TestSubmit(t *testing.T) {
 			}
 			e := newEnv()
 			out, err := e.c.Submit(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(base, config.ModeAsync), Attempt: tt.attempt})
-			if got := typeName(err); got != tt.wantErr {
+			if got := eventstest.ErrorName(err); got != tt.wantErr {
 				t.Fatalf("error %s (%v), want %q; output %+v", got, err, tt.wantErr, out)
 			}
 			if err != nil {
@@ -150,7 +151,7 @@ func TestCheck(t *testing.T) {
 			in := erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target(srv.URL, config.ModeAsync),
 				Ticket: "t/1 x", Attempts: 2, PollCount: tt.pollCount, Now: now}
 			out, err := e.c.Check(t.Context(), in)
-			if got := typeName(err); got != tt.wantErr {
+			if got := eventstest.ErrorName(err); got != tt.wantErr {
 				t.Fatalf("error %s (%v), want %q; output %+v", got, err, tt.wantErr, out)
 			}
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 )
 
 // eventWant is a sample event's sibling <case>.want.json: how the fake
@@ -48,35 +49,17 @@ func TestEvents(t *testing.T) {
 		"async-check":  func(c *Connector) any { return c.Check },
 	}
 	for fn, handler := range functions {
-		files, err := filepath.Glob(filepath.Join("..", "..", "events", fn, "*.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, file := range files {
-			if strings.HasSuffix(file, ".want.json") {
-				continue
-			}
-			n++
-			name := strings.TrimSuffix(filepath.Base(file), ".json")
-			t.Run(fn+"/"+name, func(t *testing.T) {
+		t.Run(fn, func(t *testing.T) {
+			eventstest.Run(t, fn, 5, func(t *testing.T, c eventstest.Case) {
 				t.Parallel()
-				payload, err := os.ReadFile(file)
-				if err != nil {
-					t.Fatal(err)
-				}
-				wantData, err := os.ReadFile(strings.TrimSuffix(file, ".json") + ".want.json")
-				if err != nil {
-					t.Fatalf("no sibling .want.json: %v", err)
-				}
-				if !strings.HasPrefix(name, "bad-") {
+				payload := c.Payload
+				if !strings.HasPrefix(c.Name, "bad-") {
 					assertPayloadKeys(t, fn, payload)
 				}
 				var want eventWant
-				dec := json.NewDecoder(bytes.NewReader(wantData))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(&want); err != nil || (want.Error == "") == (want.Output == nil) {
-					t.Fatalf("%s.want.json must hold answer and exactly one of output, error: %v", name, err)
+				c.DecodeWant(t, &want)
+				if (want.Error == "") == (want.Output == nil) {
+					t.Fatalf("%s.want.json must hold answer and exactly one of output, error", c.Name)
 				}
 				srv := newServer(t, answerWith(want.Answer.Status, want.Answer.Body))
 				region := eventRegion
@@ -92,7 +75,7 @@ func TestEvents(t *testing.T) {
 				}
 
 				out, err := lambda.NewHandler(handler(e.c)).Invoke(context.Background(), payload)
-				if got := typeName(err); got != want.Error {
+				if got := eventstest.ErrorName(err); got != want.Error {
 					t.Fatalf("error %s (%v), want %q; output %s", got, err, want.Error, out)
 				}
 				if err != nil {
@@ -118,10 +101,7 @@ func TestEvents(t *testing.T) {
 					}
 				}
 			})
-		}
-		if n < 5 {
-			t.Errorf("events/%s holds %d samples, want good and bad ones", fn, n)
-		}
+		})
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -196,19 +195,6 @@ func target(baseURL string, mode config.Mode) erasure.Target {
 		t.Poll = &config.PollPolicy{InitialSeconds: 60, MaxSeconds: 21600, Multiplier: 2}
 	}
 	return t
-}
-
-// typeName is the name aws-lambda-go reports for an error: the type name,
-// through one pointer (lambda/errors.go, lambdaErrorResponse).
-func typeName(err error) string {
-	if err == nil {
-		return ""
-	}
-	t := reflect.TypeOf(err)
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t.Name()
 }
 
 // assertNoSubject fails if any text holds the subject id in any spelling a

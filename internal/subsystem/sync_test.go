@@ -9,6 +9,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 )
 
 func TestSyncDeleteStatusClasses(t *testing.T) {
@@ -53,7 +54,7 @@ func TestSyncDeleteStatusClasses(t *testing.T) {
 			}
 			e := newEnv()
 			out, err := e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(base, config.ModeSync), Attempt: tt.attempt})
-			if got := typeName(err); got != tt.wantErr {
+			if got := eventstest.ErrorName(err); got != tt.wantErr {
 				t.Fatalf("error %s (%v), want %q; output %+v", got, err, tt.wantErr, out)
 			}
 			if err != nil {
@@ -133,7 +134,7 @@ func TestTokenHeader(t *testing.T) {
 			tg := target(srv.URL, config.ModeSync)
 			tg.Token = tt.token
 			_, err := e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: tg})
-			if got := typeName(err); got != tt.wantErr {
+			if got := eventstest.ErrorName(err); got != tt.wantErr {
 				t.Fatalf("error %s (%v), want %q", got, err, tt.wantErr)
 			}
 			reqs := srv.requests()
@@ -178,7 +179,7 @@ func TestRotatedToken(t *testing.T) {
 		srv := newServer(t, answerWith(401, ""))
 		e := newEnv()
 		_, err := e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(srv.URL, config.ModeSync)})
-		if typeName(err) != "SubsystemRejected" {
+		if eventstest.ErrorName(err) != "SubsystemRejected" {
 			t.Fatalf("error %v, want SubsystemRejected", err)
 		}
 		if len(srv.requests()) != 1 || len(e.tokens.invalidated) != 1 {
@@ -191,7 +192,7 @@ func TestRotatedToken(t *testing.T) {
 		tg := target(srv.URL, config.ModeSync)
 		tg.Token = config.TokenSource{Kind: config.TokenNone}
 		_, err := e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: tg})
-		if typeName(err) != "SubsystemRejected" || len(srv.requests()) != 1 || len(e.tokens.invalidated) != 0 {
+		if eventstest.ErrorName(err) != "SubsystemRejected" || len(srv.requests()) != 1 || len(e.tokens.invalidated) != 0 {
 			t.Errorf("error %v, %d requests, %d invalidations", err, len(srv.requests()), len(e.tokens.invalidated))
 		}
 	})
@@ -213,8 +214,8 @@ func TestSubjectLookup(t *testing.T) {
 			e := newEnv()
 			e.subjects.err = tt.err
 			_, err := e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: tt.id, Subsystem: target(srv.URL, config.ModeSync)})
-			if typeName(err) != tt.wantErr {
-				t.Fatalf("error %s (%v), want %s", typeName(err), err, tt.wantErr)
+			if eventstest.ErrorName(err) != tt.wantErr {
+				t.Fatalf("error %s (%v), want %s", eventstest.ErrorName(err), err, tt.wantErr)
 			}
 			if tt.err != nil && !errors.Is(err, tt.err) {
 				t.Errorf("%v does not wrap the store's error", err)

@@ -2,7 +2,6 @@ package asl
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -421,5 +420,3 @@ func (e *Engine) SendTaskFailure(token, errorName, cause string) error {
 func (e *Engine) SendTaskHeartbeat(token string) error {
 	return e.sendToken(token, tokenMessage{heartbeat: true})
 }
-
-var _ = json.Marshal

@@ -2,6 +2,7 @@ package asl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ type Execution struct {
 	input       any
 	start       time.Time
 	base        context.Context // the context executions started by this one run in
+	deadline    time.Time       // from the machine's TimeoutSeconds; zero for none
 
 	mu          sync.Mutex
 	root        *thread
@@ -138,8 +140,19 @@ func (x *Execution) emit(th *thread, typ, key string, details map[string]any) in
 	return x.emitLocked(th, typ, key, details)
 }
 
-// sleepUntil waits on the engine's sleeper until t.
+// errExecutionTimedOut stops a thread whose wait would outlast the
+// execution's TimeoutSeconds.
+var errExecutionTimedOut = errors.New("the execution timed out")
+
+// sleepUntil waits on the engine's sleeper until t, or until the
+// execution's deadline if that comes first.
 func (x *Execution) sleepUntil(ctx context.Context, t time.Time) error {
+	if !x.deadline.IsZero() && t.After(x.deadline) {
+		if err := x.sleepUntil(ctx, x.deadline); err != nil {
+			return err
+		}
+		return errExecutionTimedOut
+	}
 	d := t.Sub(x.now())
 	if d <= 0 {
 		return ctx.Err()
@@ -186,6 +199,7 @@ func (x *Execution) run(ctx context.Context) {
 	var tmu sync.Mutex
 	if x.m.timeoutSeconds > 0 {
 		deadline := x.start.Add(time.Duration(x.m.timeoutSeconds) * time.Second)
+		x.deadline = deadline
 		timer := x.e.clock.After(deadline.Sub(x.now()))
 		go func() {
 			select {
@@ -200,7 +214,7 @@ func (x *Execution) run(ctx context.Context) {
 	}
 	out, f, err := x.runThread(ctx, x.m.root, x.root)
 	tmu.Lock()
-	to := timedOut
+	to := timedOut || errors.Is(err, errExecutionTimedOut)
 	tmu.Unlock()
 	x.mu.Lock()
 	defer x.mu.Unlock()

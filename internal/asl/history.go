@@ -63,10 +63,6 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// stateEventPrefix is the history name of a state type: "Task" gives
-// TaskStateEntered, "Map" gives MapStateEntered, and so on.
-func stateEventPrefix(typ string) string { return typ }
-
 // details helpers, one per AWS details shape.
 
 func inputDetails(input any) map[string]any {

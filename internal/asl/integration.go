@@ -3,7 +3,6 @@ package asl
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"strings"
 	"time"
@@ -355,5 +354,3 @@ func paramsObject(params any, service string) (map[string]any, *Failure) {
 	}
 	return m, nil
 }
-
-var _ = fmt.Sprint

@@ -1,7 +1,5 @@
 package asl
 
-import "fmt"
-
 // failState stops the execution (or the branch, whose Parallel or Map then
 // fails with the same Error and Cause) (spec "Fail State").
 type failState struct {
@@ -70,5 +68,3 @@ func (s *failState) failure(x *Execution, th *thread) *Failure {
 	}
 	return f
 }
-
-var _ = fmt.Sprintf

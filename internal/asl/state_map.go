@@ -2,7 +2,6 @@ package asl
 
 import (
 	"context"
-	"fmt"
 )
 
 // mapState runs its item processor once per element of an array in the
@@ -184,5 +183,3 @@ func (s *mapState) attempt(ctx context.Context, x *Execution, th *thread) (any, 
 	})
 	return finishResult(s.stateCommon, x, th, results)
 }
-
-var _ = fmt.Sprint

@@ -266,3 +266,29 @@ func TestTimeoutSecondsPath(t *testing.T) {
 		wantCause: "NoSuchTimeoutSecondsPath",
 	}}, registerTestLambdas)
 }
+
+func TestExecutionTimeout(t *testing.T) {
+	e, _ := newTestEngine(t)
+	def := `{"TimeoutSeconds":60,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`
+	res := runDef(t, e, def, `{}`)
+	if res.Status != StatusTimedOut || res.Error != ErrTimeout {
+		t.Fatalf("status %s error %s", res.Status, res.Error)
+	}
+	if last := res.History[len(res.History)-1].Type; last != "ExecutionTimedOut" {
+		t.Fatalf("last event %s", last)
+	}
+}
+
+func TestContextObject(t *testing.T) {
+	e, _ := newTestEngine(t)
+	arn := registerAs(e, "Ctx", `{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{
+		"id.$":"$$.Execution.Id","name.$":"$$.Execution.Name","in.$":"$$.Execution.Input","start.$":"$$.Execution.StartTime",
+		"sm.$":"$$.StateMachine.Name","state.$":"$$.State.Name","entered.$":"$$.State.EnteredTime","retries.$":"$$.State.RetryCount"},"End":true}}}`)
+	x, err := e.Start(context.Background(), arn, "exec-1", []byte(`{"k":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := x.Wait(context.Background())
+	checkResult(t, res, caseRow{want: `{"id":"arn:aws:states:us-east-1:123456789012:execution:Ctx:exec-1","name":"exec-1","in":{"k":1},
+		"start":"2026-01-01T00:00:00.000Z","sm":"Ctx","state":"P","entered":"2026-01-01T00:00:00.000Z","retries":0}`})
+}

@@ -9,6 +9,16 @@
 // topics, tables and child state machines are plugged into the Engine from
 // outside (see Integration, Publisher, ItemStore and Engine.RegisterMachine).
 //
+// Durability: the engine saves a snapshot of an execution (its position in
+// every branch and iteration, timers, retry counters, task results and the
+// history so far) into Checkpoints after each transition and each task
+// result. Engine.Resume continues unfinished executions in a new process: a
+// Task whose result was saved is never invoked again; a Task in flight when
+// the process died is invoked again (at least once, as AWS's own service
+// integrations are); a waitForTaskToken or .sync task that had been
+// submitted waits again for its token or child execution without sending
+// again; a Wait waits only for what is left.
+//
 // Time is injected (Clock, Sleeper) so that tests run a 30-day Wait in
 // microseconds and demos can run faster than real time; execution state is
 // checkpointed into a Checkpoints store after every transition so that a

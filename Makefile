@@ -54,9 +54,14 @@ synth: setup build
 deploy: setup build
 	cdk deploy Lethe-$(REGION)
 
-## run: run Lethe's main job. Until the embedded default lands this synthesizes every stack and prints them.
+## run: run Lethe's main job. Until the embedded default lands this synthesizes every regional stack and prints what each deploys.
 run: synth
-	@for t in cdk.out/*.template.json; do echo "== $$t"; jq -r '.Resources | to_entries[] | "\(.value.Type)\t\(.key)"' $$t | sort | uniq -c | sort -rn | head -40 || cat $$t; done
+	@for t in cdk.out/Lethe-*.template.json; do \
+		echo "== $$(basename $$t .template.json): $$(jq '.Resources | length' $$t) resources"; \
+		jq -r '.Resources[].Type' $$t | sort | uniq -c | sort -rn; \
+		jq -r '.Resources | to_entries[] | select(.value.Type == "AWS::StepFunctions::StateMachine") | "   state machine  \(.value.Properties.StateMachineName)"' $$t; \
+		jq -r '.Resources | to_entries[] | select(.value.Type == "AWS::SNS::Topic") | "   topic          \(.value.Properties.TopicName)"' $$t; \
+	done
 
 ## bench: the figures: binary sizes, in-process benchmarks, synth time per region.
 bench: setup build

@@ -20,9 +20,12 @@
 // again; a Wait waits only for what is left.
 //
 // Time is injected (Clock, Sleeper) so that tests run a 30-day Wait in
-// microseconds and demos can run faster than real time; execution state is
-// checkpointed into a Checkpoints store after every transition so that a
-// process that dies can resume its executions.
+// microseconds and demos can run faster than real time. FakeClock is a
+// discrete-event simulator: the engine tells it which of its work is busy
+// (states being processed, task handlers running) and which is idle (waiting
+// on the clock, on branches or on child executions), and virtual time jumps
+// to the next wake-up only when nothing is busy, so that results never
+// depend on goroutine scheduling (see FakeClock for the rules).
 //
 // The reference is the Amazon States Language specification
 // (https://states-language.net/spec.html, cited below as "spec §...") and the

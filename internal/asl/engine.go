@@ -16,6 +16,9 @@ import (
 type Options struct {
 	// Clock and Sleeper control time; by default the wall clock. A
 	// *FakeClock (tests) or *RealClock with a speed (demos) serves as both.
+	// With a *FakeClock the engine tells the clock when its work is busy and
+	// when it is idle, so that virtual time moves only when every execution
+	// waits on it (see FakeClock).
 	Clock   Clock
 	Sleeper Sleeper
 	// Checkpoints persists executions so that Resume continues them in a
@@ -40,6 +43,7 @@ type Options struct {
 type Engine struct {
 	clock   Clock
 	sleeper Sleeper
+	sched   scheduler
 	store   Checkpoints
 	region  string
 	account string
@@ -65,7 +69,16 @@ func NewEngine(o Options) *Engine {
 		integrations: map[string]Integration{}, executions: map[string]*Execution{}, tokens: map[string]chan tokenMessage{},
 	}
 	if e.clock == nil {
-		e.clock = NewRealClock(1)
+		if fc, ok := e.sleeper.(*FakeClock); ok {
+			e.clock = fc
+		} else {
+			e.clock = NewRealClock(1)
+		}
+	}
+	if fc, ok := e.clock.(*FakeClock); ok {
+		e.sched = fc
+	} else {
+		e.sched = realTime{clock: e.clock}
 	}
 	if e.sleeper == nil {
 		if s, ok := e.clock.(Sleeper); ok {
@@ -199,6 +212,7 @@ func (e *Engine) start(ctx context.Context, m *Machine, machineArn, name string,
 		with(inputDetails(in), "roleArn", e.roleArn()))
 	x.checkpointLocked(false)
 	x.mu.Unlock()
+	e.sched.enter()
 	go x.run(ctx)
 	return x, nil
 }
@@ -255,6 +269,7 @@ func (e *Engine) Resume(ctx context.Context) ([]*Execution, error) {
 	// Start only once all are registered, so that a parent finds the child
 	// execution it waits for.
 	for _, x := range out {
+		e.sched.enter()
 		go x.run(ctx)
 	}
 	return out, errors.Join(errs...)
@@ -272,6 +287,27 @@ func (x *Execution) registerPendingTokens(th *thread) {
 			x.registerPendingTokens(c)
 		}
 	}
+}
+
+// Forget drops a finished execution from the engine's memory, so that a
+// long-running process does not keep every history it ever ran; its
+// checkpoint, if any, stays in the store. Afterwards Execution no longer
+// finds it, and a .sync parent that still waits for it reads its outcome
+// from the store. A running execution cannot be forgotten.
+func (e *Engine) Forget(arn string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x, ok := e.executions[arn]
+	if !ok {
+		return fmt.Errorf("ExecutionDoesNotExist: execution %s is not known to this engine", arn)
+	}
+	select {
+	case <-x.done:
+	default:
+		return fmt.Errorf("execution %s is still running", arn)
+	}
+	delete(e.executions, arn)
+	return nil
 }
 
 // Execution returns a running or finished execution known to this engine.
@@ -324,8 +360,18 @@ func (x *Execution) Describe() *Result {
 
 // awaitExecution waits for another execution (a .sync child) to end,
 // whether it runs in this engine or finished before the process restarted.
+// The caller is engine work: it is idle while the child runs.
 func (e *Engine) awaitExecution(ctx context.Context, arn string) (*Result, error) {
 	if x, ok := e.Execution(arn); ok {
+		x.mu.Lock()
+		if !x.ended {
+			p := e.sched.newPark(ctx, 0, false)
+			x.waiters = append(x.waiters, p)
+			x.mu.Unlock()
+			p.wait()
+		} else {
+			x.mu.Unlock()
+		}
 		return x.Wait(ctx)
 	}
 	if e.store != nil {

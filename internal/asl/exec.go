@@ -32,6 +32,8 @@ type Execution struct {
 	failure     *Failure
 	stop        time.Time
 	persistErr  error
+	ended       bool    // run has finished; waiters were woken
+	waiters     []*park // engine work waiting for the end (.sync parents)
 
 	done chan struct{}
 }
@@ -190,8 +192,11 @@ func (x *Execution) contextObject(th *thread, stateName string) map[string]any {
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // run drives the execution to its end and records the outcome.
+// The goroutine running it was counted busy by whoever started it.
 func (x *Execution) run(ctx context.Context) {
-	defer close(x.done)
+	s := x.e.sched
+	defer s.leave()  // last: the execution's work is over
+	defer x.finish() // wakes .sync parents before this goroutine goes idle
 	x.base = ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -200,15 +205,15 @@ func (x *Execution) run(ctx context.Context) {
 	if x.m.timeoutSeconds > 0 {
 		deadline := x.start.Add(time.Duration(x.m.timeoutSeconds) * time.Second)
 		x.deadline = deadline
-		timer := x.e.clock.After(deadline.Sub(x.now()))
+		p := s.newPark(ctx, deadline.Sub(x.now()), true)
+		s.enter()
 		go func() {
-			select {
-			case <-timer:
+			defer s.leave()
+			if p.wait() == wokeTimer {
 				tmu.Lock()
 				timedOut = true
 				tmu.Unlock()
 				cancel()
-			case <-ctx.Done():
 			}
 		}()
 	}
@@ -237,6 +242,20 @@ func (x *Execution) run(ctx context.Context) {
 		x.emitLocked(nil, "ExecutionSucceeded", "executionSucceededEventDetails", outputDetails(out))
 	}
 	x.checkpointLocked(true)
+}
+
+// finish marks the execution ended and wakes the engine work waiting for it,
+// each counted busy before this execution's goroutine goes idle.
+func (x *Execution) finish() {
+	x.mu.Lock()
+	x.ended = true
+	ws := x.waiters
+	x.waiters = nil
+	x.mu.Unlock()
+	close(x.done)
+	for _, p := range ws {
+		p.signal(false)
+	}
 }
 
 // runThread runs one line of control until it ends. An error (not a
@@ -380,59 +399,79 @@ func (x *Execution) retrierFor(c *stateCommon, th *thread, f *Failure) (int, boo
 
 // runChildren runs the threads of a Parallel or Map with at most limit at a
 // time (0: no limit). The first failure stops the others, and is returned
-// with its index.
+// with its index. The calling goroutine is idle while it waits for a slot or
+// for the children's end; each child is busy work of its own, and the child
+// that ends while the parent waits hands its unit of work to the parent.
 func (x *Execution) runChildren(ctx context.Context, fo *fanout, branchOf func(i int) *branch, limit int,
 	onStart func(i int, th *thread), onEnd func(i int, th *thread, f *Failure)) (*Failure, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s := x.e.sched
 	n := len(fo.Children)
 	if limit <= 0 || limit > n {
 		limit = n
 	}
-	sem := make(chan struct{}, max(limit, 1))
-	var wg sync.WaitGroup
 	var mu sync.Mutex
+	running := 0
+	var parked *park // the parent's wait, while it waits
 	var firstFail *Failure
 	failIdx := -1
 	var abort error
+	// await parks the parent until cond holds; called and returns with mu held.
+	await := func(cond func() bool) {
+		for !cond() {
+			p := s.newPark(nil, 0, false)
+			parked = p
+			mu.Unlock()
+			p.wait()
+			mu.Lock()
+		}
+	}
+	mu.Lock()
 	for i := 0; i < n; i++ {
 		th := fo.Children[i]
 		if th.Done && th.Failure == nil {
 			continue
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
+		await(func() bool { return running < limit || ctx.Err() != nil })
 		if ctx.Err() != nil {
 			break
 		}
-		wg.Add(1)
+		running++
+		s.enter()
 		go func(i int, th *thread) {
-			defer wg.Done()
-			defer func() { <-sem }()
 			if onStart != nil {
 				onStart(i, th)
 			}
 			_, f, err := x.runThread(ctx, branchOf(i), th)
 			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
+			switch {
+			case err != nil:
 				if abort == nil && firstFail == nil {
 					abort = err
 				}
-				return
+			default:
+				if onEnd != nil {
+					onEnd(i, th, f)
+				}
+				if f != nil && firstFail == nil {
+					firstFail, failIdx = f, i
+					cancel()
+				}
 			}
-			if onEnd != nil {
-				onEnd(i, th, f)
-			}
-			if f != nil && firstFail == nil {
-				firstFail, failIdx = f, i
-				cancel()
+			running--
+			p := parked
+			parked = nil
+			mu.Unlock()
+			if p != nil {
+				p.signal(true)
+			} else {
+				s.leave()
 			}
 		}(i, th)
 	}
-	wg.Wait()
+	await(func() bool { return running == 0 })
+	mu.Unlock()
 	if firstFail != nil {
 		return firstFail, failIdx, nil
 	}

@@ -213,9 +213,12 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 		tokens = x.e.tokenChannel(token)
 		defer x.e.dropToken(token)
 	}
-	var timeoutC <-chan time.Time
+	s := x.e.sched
+	// TimeoutSeconds counts from the task's start, across the call, the
+	// child execution and the wait for a token.
+	var timeoutAt time.Time
 	if timeout > 0 {
-		timeoutC = x.e.clock.After(timeout)
+		timeoutAt = x.now().Add(timeout)
 	}
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -230,17 +233,25 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 		done := make(chan reply, 1)
 		call := &TaskCall{Resource: r.resource, Service: r.service, Action: strings.SplitN(r.action, ".", 2)[0], Pattern: r.pattern,
 			Parameters: params, TaskToken: token, ExecutionArn: x.arn, StateName: th.State}
+		// The handler is busy work of its own; this goroutine is idle until
+		// it answers, the timeout comes or the execution stops. On virtual
+		// time the timeout can only come while the handler itself waits on
+		// the clock.
+		p := s.newPark(ctx, timeout, timeout > 0)
+		s.enter()
 		go func() {
 			v, f := r.run(ictx, x, call)
 			done <- reply{v, f}
+			p.signal(true)
 		}()
-		select {
-		case rep := <-done:
+		switch p.wait() {
+		case wokeSignal:
+			rep := <-done
 			out, f = rep.v, rep.f
-		case <-timeoutC:
+		case wokeTimer:
 			cancel()
 			return nil, x.timedOut(th, r, ev, ErrTimeout), nil
-		case <-ctx.Done():
+		default:
 			return nil, nil, ctx.Err()
 		}
 		if ctx.Err() != nil {
@@ -264,9 +275,18 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 		}
 	}
 	if f == nil && r.waitForToken() {
-		var hbC <-chan time.Time
+		// Waiting for a token stays busy work: on virtual time, only a
+		// test's Advance reaches the heartbeat or the timeout (see FakeClock).
+		var hbC, timeoutC <-chan time.Time
+		stopHB := func() {}
 		if heartbeat > 0 {
-			hbC = x.e.clock.After(heartbeat)
+			hbC, stopHB = s.timer(heartbeat)
+		}
+		defer func() { stopHB() }()
+		if timeout > 0 {
+			c, stop := s.timer(timeoutAt.Sub(x.now()))
+			timeoutC = c
+			defer stop()
 		}
 	wait:
 		for {
@@ -274,7 +294,8 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 			case m := <-tokens:
 				if m.heartbeat {
 					if heartbeat > 0 {
-						hbC = x.e.clock.After(heartbeat)
+						stopHB()
+						hbC, stopHB = s.timer(heartbeat)
 					}
 					continue
 				}

@@ -1,12 +1,14 @@
 package asl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -17,10 +19,18 @@ import (
 // lambdaFunction is a Lambda handler invoked in-process through
 // aws-lambda-go's own Handler, so that payload marshalling and error type
 // names are exactly those of AWS Lambda.
+//
+// aws-lambda-go's Handler returns a slice of an output buffer that it has
+// already given back to its pool, so two concurrent invocations of one
+// Handler can overwrite each other's result (Map iterations calling one
+// function). Each invocation therefore takes a Handler of its own from
+// handlers and copies the result before giving it back.
 type lambdaFunction struct {
-	name string
-	arn  string
-	h    lambda.Handler
+	name     string
+	arn      string
+	handlers sync.Pool // of lambda.Handler
+	shared   lambda.Handler
+	mu       sync.Mutex // serialises calls of shared
 }
 
 // RegisterLambda serves the Lambda function name (both the bare ARN
@@ -29,14 +39,17 @@ type lambdaFunction struct {
 // ARN) with handler: any function lambda.Start accepts, or a
 // lambda.Handler. It returns the function's ARN.
 func (e *Engine) RegisterLambda(name string, handler any) string {
-	h, ok := handler.(lambda.Handler)
-	if !ok {
-		h = lambda.NewHandler(handler)
-	}
 	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", e.region, e.account, name)
+	fn := &lambdaFunction{name: name, arn: arn}
+	if h, ok := handler.(lambda.Handler); ok {
+		// A Handler made outside cannot be cloned: its calls take turns.
+		fn.shared = h
+	} else {
+		fn.handlers.New = func() any { return lambda.NewHandler(handler) }
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.lambdas[name] = &lambdaFunction{name: name, arn: arn, h: h}
+	e.lambdas[name] = fn
 	return arn
 }
 
@@ -73,7 +86,7 @@ func (l *lambdaFunction) invoke(ctx context.Context, payload []byte) (out []byte
 		}
 	}()
 	lc := &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString(), InvokedFunctionArn: l.arn}
-	b, err := l.h.Invoke(lambdacontext.NewContext(ctx, lc), payload)
+	b, err := l.call(lambdacontext.NewContext(ctx, lc), payload)
 	if err != nil {
 		var ive messages.InvokeResponse_Error
 		if errors.As(err, &ive) {
@@ -82,6 +95,22 @@ func (l *lambdaFunction) invoke(ctx context.Context, payload []byte) (out []byte
 		return nil, lambdaFailure(errorTypeName(err), err.Error())
 	}
 	return b, nil
+}
+
+// call invokes a Handler that no other call uses meanwhile and copies its
+// result (see lambdaFunction). A handler that panics is not reused.
+func (l *lambdaFunction) call(ctx context.Context, payload []byte) ([]byte, error) {
+	if l.shared != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		b, err := l.shared.Invoke(ctx, payload)
+		return bytes.Clone(b), err
+	}
+	h := l.handlers.Get().(lambda.Handler)
+	b, err := h.Invoke(ctx, payload)
+	b = bytes.Clone(b)
+	l.handlers.Put(h)
+	return b, err
 }
 
 // errorTypeName is aws-lambda-go's rule for errorType: the Go type name of

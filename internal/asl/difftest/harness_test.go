@@ -142,19 +142,43 @@ func loadCases(t testing.TB) []*testCase {
 				t.Fatalf("case %q is in both %s and %s", c.Name, other, c.file)
 			}
 			seen[c.Name] = c.file
-			if c.StateMachine != "" {
-				resolveStateMachine(t, c)
-			}
-			if len(c.Definition) == 0 {
-				t.Fatalf("%s: case %q has no definition", f, c.Name)
-			}
-			if len(c.Input) == 0 {
-				c.Input = json.RawMessage(`{}`)
-			}
+			prepare(t, c)
 			all = append(all, c)
 		}
 	}
 	return all
+}
+
+// prepare resolves a StateMachine case into definitions and defaults the
+// input.
+func prepare(t testing.TB, c *testCase) {
+	t.Helper()
+	if c.StateMachine != "" {
+		resolveStateMachine(t, c)
+	}
+	if len(c.Definition) == 0 {
+		t.Fatalf("%s: case %q has no definition", c.file, c.Name)
+	}
+	if len(c.Input) == 0 {
+		c.Input = json.RawMessage(`{}`)
+	}
+}
+
+// loadCase reads one case from a file holding a single case object.
+func loadCase(t testing.TB, path string) *testCase {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &testCase{file: filepath.Base(path)}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	prepare(t, c)
+	return c
 }
 
 // substitutions fills the placeholders of statemachines/*.asl.json: every
@@ -500,4 +524,9 @@ func dropKeys(v any, keys []string) any {
 		}
 	}
 	return v
+}
+
+func execOutput(name string, args ...string) (string, error) {
+	b, err := exec.Command(name, args...).Output()
+	return strings.TrimSpace(string(b)), err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,33 +16,43 @@ import (
 // memCheckpoints is an in-memory Checkpoints store that outlives the
 // engines of a test, standing in for the disk that survives a crash.
 type memCheckpoints struct {
-	mu    sync.Mutex
-	data  map[string][]byte
-	done  map[string]bool
-	saves int
+	mu     sync.Mutex
+	state  map[string][]byte
+	events map[string][][]byte
+	done   map[string]bool
+	saves  int
+	sent   int // events received, over all saves
 }
 
 func newMemCheckpoints() *memCheckpoints {
-	return &memCheckpoints{data: map[string][]byte{}, done: map[string]bool{}}
+	return &memCheckpoints{state: map[string][]byte{}, events: map[string][][]byte{}, done: map[string]bool{}}
 }
 
-func (m *memCheckpoints) Save(_ context.Context, arn string, b []byte, finished bool) error {
+func (m *memCheckpoints) Save(_ context.Context, arn string, cp Checkpoint) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.data[arn] = append([]byte(nil), b...)
-	m.done[arn] = finished
+	evs := m.events[arn]
+	if n := int(cp.FirstEvent) - 1; n < len(evs) {
+		evs = evs[:n]
+	} else if n > len(evs) {
+		return fmt.Errorf("%s: events from %d after %d saved", arn, cp.FirstEvent, len(evs))
+	}
+	m.events[arn] = append(evs, cp.Events...)
+	m.state[arn] = cp.State
+	m.done[arn] = cp.Finished
 	m.saves++
+	m.sent += len(cp.Events)
 	return nil
 }
 
-func (m *memCheckpoints) Load(_ context.Context, arn string) ([]byte, error) {
+func (m *memCheckpoints) Load(_ context.Context, arn string) (Checkpoint, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	b, ok := m.data[arn]
+	st, ok := m.state[arn]
 	if !ok {
-		return nil, fmt.Errorf("%s: %w", arn, ErrNoCheckpoint)
+		return Checkpoint{}, fmt.Errorf("%s: %w", arn, ErrNoCheckpoint)
 	}
-	return b, nil
+	return Checkpoint{State: st, FirstEvent: 1, Events: append([][]byte(nil), m.events[arn]...), Finished: m.done[arn]}, nil
 }
 
 func (m *memCheckpoints) Unfinished(context.Context) ([]string, error) {
@@ -306,4 +317,119 @@ type publisherFunc func(PublishInput)
 func (f publisherFunc) Publish(_ context.Context, in PublishInput) (string, error) {
 	f(in)
 	return "id", nil
+}
+
+// TestCheckpointsAreIncremental: each event is sent to the store once, and
+// the state saved does not grow with the history (a loop of 100 turns).
+func TestCheckpointsAreIncremental(t *testing.T) {
+	store := newMemCheckpoints()
+	e, _ := newTestEngine(t, func(o *Options) { o.Checkpoints = store })
+	var sizes []int
+	rec := &recordingStore{memCheckpoints: store, onSave: func(cp Checkpoint) { sizes = append(sizes, len(cp.State)) }}
+	e.store = rec
+	def := `{"StartAt":"Inc","States":{
+		"Inc":{"Type":"Pass","Parameters":{"n.$":"States.MathAdd($.n, 1)"},"Next":"Done?"},
+		"Done?":{"Type":"Choice","Choices":[{"Variable":"$.n","NumericGreaterThanEquals":100,"Next":"End"}],"Default":"Inc"},
+		"End":{"Type":"Succeed"}}}`
+	res := runDef(t, e, def, `{"n":0}`)
+	if res.Status != StatusSucceeded {
+		t.Fatalf("%s %s", res.Status, res.Error)
+	}
+	if store.sent != len(res.History) {
+		t.Fatalf("%d events sent for a history of %d: each must be sent once", store.sent, len(res.History))
+	}
+	if first, last := sizes[1], sizes[len(sizes)-1]; last > 2*first {
+		t.Fatalf("the saved state grew from %d to %d bytes over %d saves", first, last, len(sizes))
+	}
+	got, err := loadSnapshot(context.Background(), store, res.ExecutionArn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(eventTypes(res.History), eventTypes(got.History)); diff != "" || got.Status != StatusSucceeded {
+		t.Fatalf("stored %s, history (-run +stored):\n%s", got.Status, diff)
+	}
+}
+
+type recordingStore struct {
+	*memCheckpoints
+	onSave func(Checkpoint)
+	fail   func(n int) bool // fail the n-th save (from 1)
+	n      int
+}
+
+func (r *recordingStore) Save(ctx context.Context, arn string, cp Checkpoint) error {
+	r.n++
+	if r.fail != nil && r.fail(r.n) {
+		return fmt.Errorf("disk full")
+	}
+	if r.onSave != nil {
+		r.onSave(cp)
+	}
+	return r.memCheckpoints.Save(ctx, arn, cp)
+}
+
+// TestFailedSaveIsSentAgain: the events of a save that failed go with the
+// next one, so that the store ends with the whole history; Wait reports that
+// durability was lost meanwhile.
+func TestFailedSaveIsSentAgain(t *testing.T) {
+	store := newMemCheckpoints()
+	e, _ := newTestEngine(t)
+	e.store = &recordingStore{memCheckpoints: store, fail: func(n int) bool { return n == 3 || n == 4 }}
+	e.RegisterMachine("Steps", mustParse(t, `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"},"B":{"Type":"Pass","Next":"C"},"C":{"Type":"Succeed"}}}`))
+	x, err := e.Start(context.Background(), "Steps", "s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := x.Wait(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Wait: %v, want the lost checkpoint reported", err)
+	}
+	got, err := loadSnapshot(context.Background(), store, res.ExecutionArn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(eventTypes(res.History), eventTypes(got.History)); diff != "" {
+		t.Fatalf("history (-run +stored):\n%s", diff)
+	}
+}
+
+// TestResumeIgnoresEventsBeyondTheState: a store that appended a save's
+// events but died before writing its state holds more events than the
+// state knows; resuming uses the state's history only.
+func TestResumeIgnoresEventsBeyondTheState(t *testing.T) {
+	store := newMemCheckpoints()
+	def := `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":60,"Next":"E"},"E":{"Type":"Succeed"}}}`
+	sl := blockingSleeper{sleeping: make(chan time.Duration, 1)}
+	e1 := NewEngine(Options{Clock: NewFakeClock(epoch), Sleeper: sl, Checkpoints: store})
+	e1.RegisterMachine("Minute", mustParse(t, def))
+	ctx1, crash := context.WithCancel(context.Background())
+	x1, _ := e1.Start(ctx1, "Minute", "m", nil)
+	<-sl.sleeping
+	crash()
+	x1.Wait(context.Background())
+	arn := x1.Arn()
+	store.mu.Lock()
+	n := len(store.events[arn])
+	store.events[arn] = append(store.events[arn], []byte(fmt.Sprintf(`{"id":%d,"type":"WaitStateExited","timestamp":"2026-01-01T00:00:00Z"}`, n+1)))
+	store.mu.Unlock()
+
+	e2, _ := newTestEngine(t, func(o *Options) { o.Checkpoints = store })
+	e2.RegisterMachine("Minute", mustParse(t, def))
+	xs, err := e2.Resume(context.Background())
+	if err != nil || len(xs) != 1 {
+		t.Fatalf("Resume: %v", err)
+	}
+	res, err := xs[0].Wait(context.Background())
+	if err != nil || res.Status != StatusSucceeded {
+		t.Fatalf("%v %s", err, res.Status)
+	}
+	want := []string{"ExecutionStarted", "WaitStateEntered", "WaitStateExited", "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"}
+	if diff := cmp.Diff(want, eventTypes(res.History)); diff != "" {
+		t.Fatalf("history (-want +got):\n%s", diff)
+	}
+	for i, ev := range res.History {
+		if ev.ID != int64(i+1) {
+			t.Fatalf("event %d has id %d", i+1, ev.ID)
+		}
+	}
 }

@@ -9,10 +9,11 @@
 // topics, tables and child state machines are plugged into the Engine from
 // outside (see Integration, Publisher, ItemStore and Engine.RegisterMachine).
 //
-// Durability: the engine saves a snapshot of an execution (its position in
-// every branch and iteration, timers, retry counters, task results and the
-// history so far) into Checkpoints after each transition and each task
-// result. Engine.Resume continues unfinished executions in a new process: a
+// Durability: the engine saves a checkpoint of an execution (its position in
+// every branch and iteration, timers, retry counters, task results, and the
+// history events recorded since the previous save) into Checkpoints after
+// each transition and each task result; a save costs what changed, not the
+// whole history. Engine.Resume continues unfinished executions in a new process: a
 // Task whose result was saved is never invoked again; a Task in flight when
 // the process died is invoked again (at least once, as AWS's own service
 // integrations are); a waitForTaskToken or .sync task that had been

@@ -239,12 +239,7 @@ func (e *Engine) Resume(ctx context.Context) ([]*Execution, error) {
 		if running {
 			continue
 		}
-		b, err := e.store.Load(ctx, arn)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("load %s: %w", arn, err))
-			continue
-		}
-		s, err := decodeSnapshot(b)
+		s, err := loadSnapshot(ctx, e.store, arn)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("resume %s: %w", arn, err))
 			continue
@@ -258,7 +253,7 @@ func (e *Engine) Resume(ctx context.Context) ([]*Execution, error) {
 			e: e, m: m, arn: s.ExecutionArn, name: s.Name, machineArn: s.MachineArn,
 			machineName: s.MachineArn[strings.LastIndex(s.MachineArn, ":")+1:],
 			input:       s.Input, start: s.Start, status: StatusRunning, done: make(chan struct{}),
-			root: s.Root, history: s.History, transitions: s.Transitions,
+			root: s.Root, history: s.History, saved: len(s.History), transitions: s.Transitions,
 		}
 		e.mu.Lock()
 		e.executions[arn] = x
@@ -375,11 +370,7 @@ func (e *Engine) awaitExecution(ctx context.Context, arn string) (*Result, error
 		return x.Wait(ctx)
 	}
 	if e.store != nil {
-		b, err := e.store.Load(ctx, arn)
-		if err != nil {
-			return nil, err
-		}
-		s, err := decodeSnapshot(b)
+		s, err := loadSnapshot(ctx, e.store, arn)
 		if err != nil {
 			return nil, err
 		}

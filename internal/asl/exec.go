@@ -26,6 +26,7 @@ type Execution struct {
 	mu          sync.Mutex
 	root        *thread
 	history     []Event
+	saved       int // events already in the checkpoint store
 	transitions int
 	status      string
 	output      any

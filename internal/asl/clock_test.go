@@ -267,3 +267,24 @@ func TestForget(t *testing.T) {
 		t.Fatalf("start again after Forget: %v", err)
 	}
 }
+
+// TestRealClockTimeouts: on an accelerated wall clock, time runs by itself:
+// a blocked handler times out and an execution's TimeoutSeconds ends a long
+// Wait.
+func TestRealClockTimeouts(t *testing.T) {
+	e := NewEngine(Options{Clock: NewRealClock(1000)})
+	e.RegisterLambda("Stuck", func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() })
+	start := time.Now()
+	res := runDef(t, e, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Stuck","TimeoutSeconds":2,"End":true}}}`, `{}`)
+	if res.Error != ErrTimeout {
+		t.Fatalf("%s %s", res.Status, res.Error)
+	}
+	res = runDef(t, e, `{"TimeoutSeconds":3,"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+		{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}]}}}`, `{}`)
+	if res.Status != StatusTimedOut {
+		t.Fatalf("%s %s", res.Status, res.Error)
+	}
+	if real := time.Since(start); real > 2*time.Second {
+		t.Fatalf("took %v of real time", real)
+	}
+}

@@ -68,8 +68,10 @@ bench: setup build
 	@echo "== Lambda binary sizes (stripped, linux/arm64)"
 	@for b in $(BINARIES); do printf '%-40s %8d bytes\n' $$b $$(stat -c %s $$b); done
 	go test -run '^$$' -bench . -benchmem ./internal/...
+	@echo "== the Erasure machine on Lethe's engine and on aws-local-stepfunctions"
+	LETHE_BENCH=1 go test -count=1 -run '^TestThroughputVersusNpmEngine$$' -v ./internal/asl/difftest/
 	@echo "== synth time per region"
-	@for r in $$(go run ./infra/cmd/regions 2>/dev/null || echo eu us); do s=$$(date +%s.%N); cdk synth --quiet Lethe-$$r >/dev/null; e=$$(date +%s.%N); printf 'Lethe-%s %.1f s\n' $$r $$(echo "$$e - $$s" | bc); done
+	@for r in $$(go run ./infra/cmd/regions); do s=$$(date +%s.%N); cdk synth --quiet Lethe-$$r >/dev/null; e=$$(date +%s.%N); printf 'Lethe-%s %.1f s\n' $$r $$(echo "$$e - $$s" | bc); done
 
 clean:
 	rm -rf build cdk.out

@@ -12,7 +12,7 @@ GO_SOURCES := $(shell find internal functions -name '*.go' -not -name '*_test.go
 REGION ?= eu
 DDB := scripts/dynamodb-local.sh
 
-.PHONY: setup build test test-unit test-infra validate synth deploy run bench clean
+.PHONY: setup build test validate synth deploy run bench clean
 
 ## setup: install the pinned npm tools into .tools and download Go modules.
 setup: .tools/node_modules/.installed

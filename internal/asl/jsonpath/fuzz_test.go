@@ -2,6 +2,7 @@ package jsonpath
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -40,7 +41,11 @@ func FuzzPath(f *testing.F) {
 		if !p.IsReference() {
 			return
 		}
-		_, _ = p.GetReference(data)
+		got, gotErr := p.GetReference(data)
+		want, found := p.expr.FirstFound(data)
+		if (gotErr == nil) != found || (found && !reflect.DeepEqual(got, want)) {
+			t.Fatalf("GetReference(%q) = %v, %v; ojg's FirstFound = %v, %v", path, got, gotErr, want, found)
+		}
 		before, _ := json.Marshal(data)
 		if _, err := p.Set(data, "v"); err == nil {
 			if after, _ := json.Marshal(data); string(after) != string(before) {

@@ -9,6 +9,7 @@
 package jsonpath
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -61,6 +62,15 @@ type Path struct {
 	expr     jp.Expr
 	context  bool // written "$$...": evaluated against the context object
 	definite bool // only child names and indexes: selects at most one node
+	steps    []step
+}
+
+// step is one element of a definite path after "$": a child name, or an
+// array index (negative counts from the end, as in ojg).
+type step struct {
+	name  string
+	index int
+	nth   bool
 }
 
 // Compile parses any ASL Path: the value of a Parameters "key.$" field, of
@@ -123,8 +133,11 @@ func compile(path string) (*Path, error) {
 	}
 	p := &Path{src: path, expr: x, context: context, definite: true}
 	for _, f := range x[1:] {
-		switch f.(type) {
-		case jp.Child, jp.Nth:
+		switch f := f.(type) {
+		case jp.Child:
+			p.steps = append(p.steps, step{name: string(f)})
+		case jp.Nth:
+			p.steps = append(p.steps, step{index: int(f), nth: true})
 		case jp.Wildcard, jp.Descent, *jp.Filter, jp.Slice, jp.Union:
 			p.definite = false
 		default:
@@ -232,11 +245,50 @@ func (p *Path) GetReference(data any) (any, error) {
 	if !p.definite {
 		return nil, &SyntaxError{Path: p.src, Reason: "not a Reference Path"}
 	}
-	v, ok := p.expr.FirstFound(data)
+	v, ok, plain := p.walk(data)
+	if !plain {
+		v, ok = p.expr.FirstFound(data)
+	}
 	if !ok {
 		return nil, &NotFoundError{Path: p.src}
 	}
 	return v, nil
+}
+
+// walk follows a definite path through plain JSON values (what the engine
+// holds) without ojg, which allocates a stack for every lookup. It reports
+// plain=false when it meets any other Go type, for ojg to handle; on plain
+// values it selects exactly what ojg's FirstFound selects.
+func (p *Path) walk(data any) (v any, found, plain bool) {
+	v = data
+	for _, s := range p.steps {
+		switch t := v.(type) {
+		case map[string]any:
+			if s.nth {
+				return nil, false, true
+			}
+			if v, found = t[s.name]; !found {
+				return nil, false, true
+			}
+		case []any:
+			if !s.nth {
+				return nil, false, true
+			}
+			i := s.index
+			if i < 0 {
+				i += len(t)
+			}
+			if i < 0 || i >= len(t) {
+				return nil, false, true
+			}
+			v = t[i]
+		case nil, string, bool, json.Number, float64:
+			return nil, false, true
+		default:
+			return nil, false, false
+		}
+	}
+	return v, true, true
 }
 
 // Get compiles and evaluates path with Parameters semantics (see Path.Get).

@@ -171,7 +171,7 @@ func TestResumeAfterCrashInTask(t *testing.T) {
 	x3, _ := e3.Start(context.Background(), "Durable", "req-1", []byte(durableInput))
 	want, _ := x3.Wait(context.Background())
 	var wantTypes []string
-	for _, typ := range eventTypes(want.History) {
+	for _, typ := range eventTypes(want.History.Events()) {
 		wantTypes = append(wantTypes, typ)
 		if typ == "TaskStarted" && len(wantTypes) < 12 {
 			wantTypes = append(wantTypes, "TaskScheduled", "TaskStarted")
@@ -179,7 +179,7 @@ func TestResumeAfterCrashInTask(t *testing.T) {
 	}
 	// Map iterations run concurrently: their events interleave freely, so
 	// the order is compared up to MapStateStarted and the rest as a multiset.
-	gotTypes := eventTypes(res.History)
+	gotTypes := eventTypes(res.History.Events())
 	cut := 0
 	for i, typ := range wantTypes {
 		if typ == "MapStateStarted" {
@@ -193,7 +193,7 @@ func TestResumeAfterCrashInTask(t *testing.T) {
 	if diff := cmp.Diff(sorted(wantTypes[cut:]), sorted(gotTypes[min(cut, len(gotTypes)):])); diff != "" {
 		t.Fatalf("history after MapStateStarted (-uninterrupted +resumed):\n%s", diff)
 	}
-	for i, ev := range res.History {
+	for i, ev := range res.History.Events() {
 		if ev.ID != int64(i+1) {
 			t.Fatalf("event %d has id %d", i, ev.ID)
 		}
@@ -216,7 +216,7 @@ func TestResumeAfterCrashInMap(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for n := 0; n < 2 && time.Now().Before(deadline); {
 		n = 0
-		for _, ev := range x1.Describe().History {
+		for _, ev := range x1.Describe().History.Events() {
 			if ev.Type == "MapIterationSucceeded" {
 				n++
 			}
@@ -335,8 +335,8 @@ func TestCheckpointsAreIncremental(t *testing.T) {
 	if res.Status != StatusSucceeded {
 		t.Fatalf("%s %s", res.Status, res.Error)
 	}
-	if store.sent != len(res.History) {
-		t.Fatalf("%d events sent for a history of %d: each must be sent once", store.sent, len(res.History))
+	if store.sent != res.History.Len() {
+		t.Fatalf("%d events sent for a history of %d: each must be sent once", store.sent, res.History.Len())
 	}
 	if first, last := sizes[1], sizes[len(sizes)-1]; last > 2*first {
 		t.Fatalf("the saved state grew from %d to %d bytes over %d saves", first, last, len(sizes))
@@ -345,7 +345,7 @@ func TestCheckpointsAreIncremental(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(eventTypes(res.History), eventTypes(got.History)); diff != "" || got.Status != StatusSucceeded {
+	if diff := cmp.Diff(eventTypes(res.History.Events()), eventTypes(got.History)); diff != "" || got.Status != StatusSucceeded {
 		t.Fatalf("stored %s, history (-run +stored):\n%s", got.Status, diff)
 	}
 }
@@ -388,7 +388,7 @@ func TestFailedSaveIsSentAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(eventTypes(res.History), eventTypes(got.History)); diff != "" {
+	if diff := cmp.Diff(eventTypes(res.History.Events()), eventTypes(got.History)); diff != "" {
 		t.Fatalf("history (-run +stored):\n%s", diff)
 	}
 }
@@ -424,10 +424,10 @@ func TestResumeIgnoresEventsBeyondTheState(t *testing.T) {
 		t.Fatalf("%v %s", err, res.Status)
 	}
 	want := []string{"ExecutionStarted", "WaitStateEntered", "WaitStateExited", "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"}
-	if diff := cmp.Diff(want, eventTypes(res.History)); diff != "" {
+	if diff := cmp.Diff(want, eventTypes(res.History.Events())); diff != "" {
 		t.Fatalf("history (-want +got):\n%s", diff)
 	}
-	for i, ev := range res.History {
+	for i, ev := range res.History.Events() {
 		if ev.ID != int64(i+1) {
 			t.Fatalf("event %d has id %d", i+1, ev.ID)
 		}

@@ -99,10 +99,10 @@ func TestVirtualTimeIsDeterministic(t *testing.T) {
 		registerFlaky(e)
 		res := runDef(t, e, scheduleDef, scheduleInput)
 		r := &run{status: res.Status, output: jsonString(res.Output), stop: res.StopDate, transitions: res.BilledTransitions,
-			chains: iterationChains(res.History)}
-		for j, ev := range res.History {
+			chains: iterationChains(res.History.Events())}
+		for j, ev := range res.History.Events() {
 			r.events = append(r.events, signature(ev))
-			if j > 0 && ev.Timestamp.Before(res.History[j-1].Timestamp) {
+			if j > 0 && ev.Timestamp.Before(res.History.Events()[j-1].Timestamp) {
 				t.Fatalf("run %d: event %d (%s) is earlier than the event before it", i, ev.ID, ev.Type)
 			}
 		}
@@ -148,7 +148,7 @@ func TestWaitInOneBranchDoesNotTimeOutAnother(t *testing.T) {
 		if got := clock.Now().Sub(epoch); got != time.Hour {
 			t.Fatalf("virtual time %v, want 1h", got)
 		}
-		for _, ev := range res.History {
+		for _, ev := range res.History.Events() {
 			if ev.Type == "LambdaFunctionSucceeded" && !ev.Timestamp.Equal(epoch) {
 				t.Fatalf("the call ended at %v of virtual time, want 0", ev.Timestamp.Sub(epoch))
 			}

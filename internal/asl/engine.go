@@ -143,7 +143,7 @@ type Result struct {
 	Cause           string
 	StartDate       time.Time
 	StopDate        time.Time
-	History         []Event
+	History         History
 	// BilledTransitions counts the state transitions AWS would bill a
 	// Standard workflow for: one per state entered, in branches and
 	// iterations too, plus one per retry.
@@ -153,7 +153,9 @@ type Result struct {
 // Start begins an execution of a registered machine (by name or ARN) and
 // returns at once. name may be empty (a UUID is used); input is any JSON
 // value, JSON text as []byte or json.RawMessage, or a Go value that
-// encoding/json marshals. Cancelling ctx stops the execution without
+// encoding/json marshals. A map[string]any or []any of JSON values is kept
+// as given, not copied: the caller must not modify it afterwards (the
+// history renders it when read). Cancelling ctx stops the execution without
 // finishing it, as a process that dies would: its checkpoint stays
 // unfinished for Resume.
 func (e *Engine) Start(ctx context.Context, machine, name string, input any) (*Execution, error) {
@@ -345,7 +347,7 @@ func (x *Execution) Describe() *Result {
 	r := &Result{
 		ExecutionArn: x.arn, Name: x.name, StateMachineArn: x.machineArn, Status: x.status,
 		Input: x.input, Output: x.output, StartDate: x.start, StopDate: x.stop,
-		History: append([]Event(nil), x.history...), BilledTransitions: x.transitions,
+		History: History{events: x.history[:len(x.history):len(x.history)]}, BilledTransitions: x.transitions,
 	}
 	if x.failure != nil {
 		r.Error, r.Cause = x.failure.Name, x.failure.Cause
@@ -375,7 +377,7 @@ func (e *Engine) awaitExecution(ctx context.Context, arn string) (*Result, error
 			return nil, err
 		}
 		r := &Result{ExecutionArn: s.ExecutionArn, Name: s.Name, StateMachineArn: s.MachineArn, Status: s.Status,
-			Input: s.Input, Output: s.Output, StartDate: s.Start, StopDate: s.Stop, History: s.History,
+			Input: s.Input, Output: s.Output, StartDate: s.Start, StopDate: s.Stop, History: historyOf(s.History),
 			BilledTransitions: s.Transitions}
 		if s.Failure != nil {
 			r.Error, r.Cause = s.Failure.Name, s.Failure.Cause

@@ -40,20 +40,20 @@ func TestHistoryLambdaServiceCatch(t *testing.T) {
 		{5, 4, "TaskFailed"}, {6, 5, "TaskStateExited"}, {7, 6, "PassStateEntered"}, {8, 7, "PassStateExited"},
 		{9, 8, "ExecutionSucceeded"},
 	}
-	if diff := cmp.Diff(want, historyRows(res.History), cmp.AllowUnexported(evRow{})); diff != "" {
+	if diff := cmp.Diff(want, historyRows(res.History.Events()), cmp.AllowUnexported(evRow{})); diff != "" {
 		t.Fatalf("history (-aws +lethe):\n%s", diff)
 	}
-	sched := res.History[2]
+	sched := res.History.Events()[2]
 	if sched.DetailsKey != "taskScheduledEventDetails" || sched.Details["resourceType"] != "lambda" || sched.Details["resource"] != "invoke" ||
 		sched.Details["region"] != "us-east-1" || sched.Details["parameters"] != `{"FunctionName":"lambda_func","Payload":null}` {
 		t.Fatalf("TaskScheduled details %v", sched.Details)
 	}
-	failed := res.History[4].Details
+	failed := res.History.Events()[4].Details
 	if failed["error"] != "SubsystemUnavailable" || failed["resourceType"] != "lambda" {
 		t.Fatalf("TaskFailed details %v", failed)
 	}
-	if res.History[1].Details["name"] != "Start" || res.History[1].Details["input"] != `{"FunctionName":"lambda_func","Payload":null}` {
-		t.Fatalf("TaskStateEntered details %v", res.History[1].Details)
+	if res.History.Events()[1].Details["name"] != "Start" || res.History.Events()[1].Details["input"] != `{"FunctionName":"lambda_func","Payload":null}` {
+		t.Fatalf("TaskStateEntered details %v", res.History.Events()[1].Details)
 	}
 }
 
@@ -74,7 +74,7 @@ func TestHistoryLambdaBareRetry(t *testing.T) {
 		id += 3
 	}
 	want = append(want, evRow{15, 14, "TaskStateExited"}, evRow{16, 15, "PassStateEntered"}, evRow{17, 16, "PassStateExited"}, evRow{18, 17, "ExecutionSucceeded"})
-	if diff := cmp.Diff(want, historyRows(res.History), cmp.AllowUnexported(evRow{})); diff != "" {
+	if diff := cmp.Diff(want, historyRows(res.History.Events()), cmp.AllowUnexported(evRow{})); diff != "" {
 		t.Fatalf("history (-aws +lethe):\n%s", diff)
 	}
 	// 2 states entered + 3 retries.
@@ -96,13 +96,13 @@ func TestHistoryMapCatch(t *testing.T) {
 		{5, 4, "MapStateStarted"}, {6, 5, "MapIterationStarted"}, {7, 6, "FailStateEntered"}, {8, 7, "MapIterationFailed"},
 		{9, 7, "MapStateFailed"}, {10, 9, "MapStateExited"}, {11, 10, "PassStateEntered"}, {12, 11, "PassStateExited"},
 		{13, 12, "ExecutionSucceeded"}}
-	if diff := cmp.Diff(want, historyRows(res.History), cmp.AllowUnexported(evRow{})); diff != "" {
+	if diff := cmp.Diff(want, historyRows(res.History.Events()), cmp.AllowUnexported(evRow{})); diff != "" {
 		t.Fatalf("history (-aws +lethe):\n%s", diff)
 	}
-	if got := res.History[4].Details["length"]; fmt.Sprint(got) != "1" {
+	if got := res.History.Events()[4].Details["length"]; fmt.Sprint(got) != "1" {
 		t.Fatalf("MapStateStarted length %v", got)
 	}
-	if got := res.History[5].Details; got["name"] != "MapState" || fmt.Sprint(got["index"]) != "0" {
+	if got := res.History.Events()[5].Details; got["name"] != "MapState" || fmt.Sprint(got["index"]) != "0" {
 		t.Fatalf("MapIterationStarted details %v", got)
 	}
 	if jsonString(res.Output) != `{"Cause":"HandleItemFailCause","Error":"HandleItemFailError"}` {
@@ -122,10 +122,10 @@ func TestHistoryParallelFail(t *testing.T) {
 	res := runDef(t, e, def, `{}`)
 	want := []evRow{{1, 0, "ExecutionStarted"}, {2, 0, "ParallelStateEntered"}, {3, 2, "ParallelStateStarted"},
 		{4, 3, "FailStateEntered"}, {5, 4, "ParallelStateFailed"}, {6, 5, "ExecutionFailed"}}
-	if diff := cmp.Diff(want, historyRows(res.History), cmp.AllowUnexported(evRow{})); diff != "" {
+	if diff := cmp.Diff(want, historyRows(res.History.Events()), cmp.AllowUnexported(evRow{})); diff != "" {
 		t.Fatalf("history (-aws +lethe):\n%s", diff)
 	}
-	if d := res.History[5].Details; d["error"] != "FailureType" {
+	if d := res.History.Events()[5].Details; d["error"] != "FailureType" {
 		t.Fatalf("ExecutionFailed details %v", d)
 	}
 }
@@ -133,7 +133,7 @@ func TestHistoryParallelFail(t *testing.T) {
 func TestEventJSONShape(t *testing.T) {
 	e, _ := newTestEngine(t)
 	res := runDef(t, e, `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`, `{"a":1}`)
-	b, err := json.Marshal(res.History[1])
+	b, err := json.Marshal(res.History.Events()[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +152,51 @@ func TestEventJSONShape(t *testing.T) {
 	}
 }
 
+// The history renders its JSON text when read: marshalling the History, its
+// Events and a checkpoint's events all give the same JSON, and reading the
+// events leaves the recorded values as they were.
+func TestHistoryRendersLazily(t *testing.T) {
+	e, _ := newTestEngine(t)
+	def := `{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"b.$":"$.a"},"Next":"Q"},"Q":{"Type":"Pass","ResultPath":"$.c","End":true}}}`
+	res := runDef(t, e, def, `{"a":[1,{"x":"y"}]}`)
+	whole, err := json.Marshal(res.History)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := res.History.Events()
+	rendered, err := json.Marshal(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(whole) != string(rendered) {
+		t.Fatalf("History marshals as\n%s\nits Events as\n%s", whole, rendered)
+	}
+	for i, ev := range evs {
+		b, err := json.Marshal(res.History.events[i])
+		if err != nil || string(b) != string(must(json.Marshal(ev))) {
+			t.Fatalf("event %d: recorded form marshals as %s (%v), rendered as %s", i+1, b, err, must(json.Marshal(ev)))
+		}
+	}
+	if got := evs[len(evs)-1].Details["output"]; got != `{"b":[1,{"x":"y"}],"c":{"b":[1,{"x":"y"}]}}` {
+		t.Fatalf("ExecutionSucceeded output %v", got)
+	}
+	evs[1].Details["input"] = "changed"
+	if again := res.History.Events()[1].Details["input"]; again != `{"a":[1,{"x":"y"}]}` {
+		t.Fatalf("a reader's change leaked into the history: %v", again)
+	}
+	var back []Event
+	if err := json.Unmarshal(whole, &back); err != nil || len(back) != res.History.Len() {
+		t.Fatalf("round trip: %v, %d events", err, len(back))
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 func TestHistoryMapSuccess(t *testing.T) {
 	// scenarios/test_base_scenarios.py::test_map_state, two items.
 	e, _ := newTestEngine(t)
@@ -162,7 +207,7 @@ func TestHistoryMapSuccess(t *testing.T) {
 		{4, 3, "MapIterationStarted"}, {5, 4, "PassStateEntered"}, {6, 5, "PassStateExited"}, {7, 6, "MapIterationSucceeded"},
 		{8, 6, "MapIterationStarted"}, {9, 8, "PassStateEntered"}, {10, 9, "PassStateExited"}, {11, 10, "MapIterationSucceeded"},
 		{12, 11, "MapStateSucceeded"}, {13, 11, "MapStateExited"}, {14, 13, "ExecutionSucceeded"}}
-	if diff := cmp.Diff(want, historyRows(res.History), cmp.AllowUnexported(evRow{})); diff != "" {
+	if diff := cmp.Diff(want, historyRows(res.History.Events()), cmp.AllowUnexported(evRow{})); diff != "" {
 		t.Fatalf("history (-aws +lethe):\n%s", diff)
 	}
 }

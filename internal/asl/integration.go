@@ -195,7 +195,7 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 				x.emitLocked(th, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", d)
 				x.emitLocked(th, "LambdaFunctionStarted", "", nil)
 			} else {
-				d := ev(map[string]any{"region": x.e.region, "parameters": jsonString(params)})
+				d := ev(map[string]any{"region": x.e.region, "parameters": jsonText{params}})
 				if timeout > 0 {
 					d["timeoutInSeconds"] = int64(timeout / time.Second)
 				}

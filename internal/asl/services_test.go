@@ -93,7 +93,7 @@ func TestSNSPublish(t *testing.T) {
 	if diff := cmp.Diff(want, box.msgs); diff != "" {
 		t.Fatalf("published (-want +got):\n%s", diff)
 	}
-	sched := res.History[2].Details
+	sched := res.History.Events()[2].Details
 	if sched["resourceType"] != "sns" || sched["resource"] != "publish" {
 		t.Fatalf("TaskScheduled %v", sched)
 	}
@@ -163,15 +163,15 @@ func TestStartExecutionSync2(t *testing.T) {
 		t.Errorf("child failure %v", ce)
 	}
 	var types []string
-	for _, ev := range res.History[:8] {
+	for _, ev := range res.History.Events()[:8] {
 		types = append(types, ev.Type)
 	}
 	wantTypes := []string{"ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded", "TaskStateExited", "TaskStateEntered"}
 	if diff := cmp.Diff(wantTypes, types); diff != "" {
 		t.Errorf("history (-aws +lethe):\n%s", diff)
 	}
-	if res.History[2].Details["resource"] != "startExecution.sync:2" || res.History[2].Details["resourceType"] != "states" {
-		t.Errorf("TaskScheduled %v", res.History[2].Details)
+	if res.History.Events()[2].Details["resource"] != "startExecution.sync:2" || res.History.Events()[2].Details["resourceType"] != "states" {
+		t.Errorf("TaskScheduled %v", res.History.Events()[2].Details)
 	}
 	cx, ok := e.Execution("arn:aws:states:us-east-1:123456789012:execution:Child:TestStartTarget")
 	if !ok || cx.Describe().BilledTransitions != 2 {
@@ -206,7 +206,7 @@ func TestWaitForTaskToken(t *testing.T) {
 			t.Fatalf("output %s %s", jsonString(res.Output), res.Error)
 		}
 		want := []string{"ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"}
-		if diff := cmp.Diff(want, eventTypes(res.History)); diff != "" {
+		if diff := cmp.Diff(want, eventTypes(res.History.Events())); diff != "" {
 			t.Fatalf("history (-aws +lethe):\n%s", diff)
 		}
 		if err := e.SendTaskSuccess(tok, []byte(`{}`)); err != ErrTaskDoesNotExist {
@@ -243,7 +243,7 @@ func waitForEvent(t *testing.T, x *Execution, typ string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, ev := range x.Describe().History {
+		for _, ev := range x.Describe().History.Events() {
 			if ev.Type == typ {
 				return
 			}

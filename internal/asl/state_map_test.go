@@ -99,7 +99,7 @@ func TestMapHistoryAndConcurrency(t *testing.T) {
 		t.Fatalf("%d iterations ran at once, MaxConcurrency is 2", peak.Load())
 	}
 	count := map[string]int{}
-	for _, ev := range res.History {
+	for _, ev := range res.History.Events() {
 		count[ev.Type]++
 	}
 	for typ, n := range map[string]int{"MapStateEntered": 1, "MapStateStarted": 1, "MapIterationStarted": 5, "MapIterationSucceeded": 5,
@@ -171,7 +171,7 @@ func TestParallelRetryHistory(t *testing.T) {
 	res := runDef(t, e, def, `{}`)
 	want := []string{"ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted", "FailStateEntered",
 		"ParallelStateStarted", "FailStateEntered", "ParallelStateStarted", "FailStateEntered", "ParallelStateFailed", "ExecutionFailed"}
-	got := eventTypes(res.History)
+	got := eventTypes(res.History.Events())
 	if !equalStrings(got, want) {
 		t.Fatalf("history %v\nwant     %v", got, want)
 	}

@@ -244,7 +244,7 @@ func TestTaskTimeout(t *testing.T) {
 	}
 	want := []string{"ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskTimedOut", "TaskStateExited",
 		"PassStateEntered", "PassStateExited", "ExecutionSucceeded"}
-	if got := eventTypes(res.History); !equalStrings(got, want) {
+	if got := eventTypes(res.History.Events()); !equalStrings(got, want) {
 		t.Fatalf("history %v", got)
 	}
 }
@@ -274,7 +274,7 @@ func TestExecutionTimeout(t *testing.T) {
 	if res.Status != StatusTimedOut || res.Error != ErrTimeout {
 		t.Fatalf("status %s error %s", res.Status, res.Error)
 	}
-	if last := res.History[len(res.History)-1].Type; last != "ExecutionTimedOut" {
+	if last := res.History.Events()[res.History.Len()-1].Type; last != "ExecutionTimedOut" {
 		t.Fatalf("last event %s", last)
 	}
 }

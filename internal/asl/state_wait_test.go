@@ -32,7 +32,7 @@ func TestWait(t *testing.T) {
 				t.Fatalf("a fake-clock wait took %v of real time", real)
 			}
 			want := []string{"ExecutionStarted", "WaitStateEntered", "WaitStateExited", "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"}
-			if got := eventTypes(res.History); !equalStrings(got, want) {
+			if got := eventTypes(res.History.Events()); !equalStrings(got, want) {
 				t.Fatalf("history %v, want %v", got, want)
 			}
 		})

@@ -48,6 +48,7 @@ type Engine struct {
 	region  string
 	account string
 	random  func() float64
+	roleArn string // the role executions run as, in history and $$.Execution
 
 	mu           sync.Mutex
 	machines     map[string]*Machine // by state machine ARN
@@ -96,12 +97,10 @@ func NewEngine(o Options) *Engine {
 	if e.random == nil {
 		e.random = rand.Float64
 	}
+	e.roleArn = fmt.Sprintf("arn:aws:iam::%s:role/lethe-local", e.account)
 	return e
 }
 
-func (e *Engine) roleArn() string {
-	return fmt.Sprintf("arn:aws:iam::%s:role/lethe-local", e.account)
-}
 
 // MachineArn is the ARN the engine gives a state machine name.
 func (e *Engine) MachineArn(name string) string {
@@ -211,7 +210,7 @@ func (e *Engine) start(ctx context.Context, m *Machine, machineArn, name string,
 	e.mu.Unlock()
 	x.mu.Lock()
 	x.emitLocked(nil, "ExecutionStarted", "executionStartedEventDetails",
-		with(inputDetails(in), "roleArn", e.roleArn()))
+		with(inputDetails(in), "roleArn", e.roleArn))
 	x.checkpointLocked(false)
 	x.mu.Unlock()
 	e.sched.enter()

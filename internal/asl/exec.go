@@ -23,6 +23,10 @@ type Execution struct {
 	base        context.Context // the context executions started by this one run in
 	deadline    time.Time       // from the machine's TimeoutSeconds; zero for none
 
+	ctxOnce      sync.Once // builds the two parts of the context object that never change
+	ctxExecution map[string]any
+	ctxMachine   map[string]any
+
 	mu          sync.Mutex
 	root        *thread
 	history     []Event
@@ -164,23 +168,32 @@ func (x *Execution) sleepUntil(ctx context.Context, t time.Time) error {
 }
 
 // contextObject is the context object of spec "The Context Object", as AWS
-// fills it ($$.Execution, $$.State, $$.StateMachine, $$.Task, $$.Map).
-func (x *Execution) contextObject(th *thread, stateName string) map[string]any {
-	c := map[string]any{
-		"Execution": map[string]any{
+// fills it ($$.Execution, $$.State, $$.StateMachine, $$.Task, $$.Map), for
+// state s of thread th; nil when no path of s reads it. Its Execution and
+// StateMachine objects are built once per execution and shared: like every
+// JSON value in the engine they are never modified.
+func (x *Execution) contextObject(th *thread, s *stateCommon) map[string]any {
+	if !s.usesContext {
+		return nil
+	}
+	x.ctxOnce.Do(func() {
+		x.ctxExecution = map[string]any{
 			"Id":        x.arn,
 			"Input":     x.input,
 			"Name":      x.name,
-			"RoleArn":   x.e.roleArn(),
+			"RoleArn":   x.e.roleArn,
 			"StartTime": formatTime(x.start),
-		},
-		"State": map[string]any{
-			"EnteredTime": formatTime(th.EnteredTime),
-			"Name":        stateName,
-			"RetryCount":  jsonInt(th.RetryCount),
-		},
-		"StateMachine": map[string]any{"Id": x.machineArn, "Name": x.machineName},
+		}
+		x.ctxMachine = map[string]any{"Id": x.machineArn, "Name": x.machineName}
+	})
+	c := make(map[string]any, 5)
+	c["Execution"] = x.ctxExecution
+	c["State"] = map[string]any{
+		"EnteredTime": formatTime(th.EnteredTime),
+		"Name":        s.name,
+		"RetryCount":  jsonInt(th.RetryCount),
 	}
+	c["StateMachine"] = x.ctxMachine
 	if th.Task != nil && th.Task.Token != "" {
 		c["Task"] = map[string]any{"Token": th.Task.Token}
 	}

@@ -45,6 +45,9 @@ type stateCommon struct {
 	selector   *payloadTemplate // ResultSelector
 	retry      []retrier
 	catch      []catcher
+	// usesContext says that some path or template of the state reads the
+	// context object ("$$..."); states that do not run without building it.
+	usesContext bool
 }
 
 func (c *stateCommon) common() *stateCommon { return c }
@@ -114,6 +117,9 @@ func (m *Machine) StateNames() []string {
 // parser collects problems while building the typed definition.
 type parser struct {
 	problems []string
+	// context says that a path or template of the state being parsed reads
+	// the context object; it becomes stateCommon.usesContext.
+	context bool
 }
 
 func (p *parser) errorf(where, format string, args ...any) {
@@ -252,6 +258,9 @@ func (o *obj) path(k string, allowNull bool, reference bool) optPath {
 		o.errorf(k, "%v", err)
 		return dollar
 	}
+	if c.IsContext() {
+		o.p.context = true
+	}
 	return optPath{p: c}
 }
 
@@ -272,6 +281,9 @@ func (o *obj) template(k string) *payloadTemplate {
 	if err != nil {
 		o.errorf(k, "%v", err)
 		return nil
+	}
+	if t.t.UsesContext() {
+		o.p.context = true
 	}
 	return t
 }
@@ -443,6 +455,9 @@ func (p *parser) state(where, name string, m map[string]any) state {
 		o.errorf("Arguments/Output", "are JSONata fields; JSONata is not supported yet")
 	}
 	c := stateCommon{name: name, typ: typ, inputPath: dollar, outputPath: dollar, resultPath: dollar}
+	outer := p.context // a Map or Parallel parsing its branches' states
+	p.context = false
+	defer func() { p.context = outer }()
 	var s state
 	switch typ {
 	case "Pass":
@@ -468,6 +483,7 @@ func (p *parser) state(where, name string, m map[string]any) state {
 		return nil
 	}
 	o.done()
+	s.common().usesContext = p.context
 	return s
 }
 

@@ -173,7 +173,7 @@ func (p *parser) choiceRule(where string, v any, top bool) *choiceRule {
 }
 
 func (s *choiceState) exec(x *Execution, th *thread) (any, string, *Failure) {
-	ctx := x.contextObject(th, s.name)
+	ctx := x.contextObject(th, &s.stateCommon)
 	in, f := applyInputPath(s.inputPath, th.Input, ctx)
 	if f != nil {
 		return nil, "", f

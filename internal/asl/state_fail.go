@@ -42,11 +42,14 @@ func (o *obj) dynamicString(k string) *payloadTemplate {
 		o.errorf(k, "%v", err)
 		return nil
 	}
+	if t.t.UsesContext() {
+		o.p.context = true
+	}
 	return t
 }
 
 func (s *failState) failure(x *Execution, th *thread) *Failure {
-	ctx := x.contextObject(th, s.name)
+	ctx := x.contextObject(th, &s.stateCommon)
 	f := &Failure{Name: s.errorName, Cause: s.cause}
 	for _, d := range []struct {
 		t     *payloadTemplate

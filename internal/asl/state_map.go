@@ -89,7 +89,7 @@ func (s *mapState) attempt(ctx context.Context, x *Execution, th *thread) (any, 
 	if th.Task != nil && th.Task.Phase == phaseSucceeded {
 		return finishResult(s.stateCommon, x, th, th.Task.Result)
 	}
-	cobj := x.contextObject(th, s.name)
+	cobj := x.contextObject(th, &s.stateCommon)
 	limit := s.maxConcurrency
 	if th.Fanout == nil {
 		in, f := applyInputPath(s.inputPath, th.Input, cobj)
@@ -108,7 +108,7 @@ func (s *mapState) attempt(ctx context.Context, x *Execution, th *thread) (any, 
 		for i, item := range arr {
 			child := &thread{State: s.processor.startAt, Input: item, MapItem: &mapItem{Index: i, Value: item}}
 			if s.itemSelector != nil {
-				ictx := x.contextObject(child, s.name)
+				ictx := x.contextObject(child, &s.stateCommon)
 				v, f := s.itemSelector.eval(in, ictx)
 				if f != nil {
 					return nil, f, nil

@@ -49,7 +49,7 @@ func (s *parallelState) attempt(ctx context.Context, x *Execution, th *thread) (
 	if th.Task != nil && th.Task.Phase == phaseSucceeded {
 		return finishResult(s.stateCommon, x, th, th.Task.Result)
 	}
-	cobj := x.contextObject(th, s.name)
+	cobj := x.contextObject(th, &s.stateCommon)
 	if th.Fanout == nil {
 		in, f := applyInputPath(s.inputPath, th.Input, cobj)
 		if f != nil {
@@ -95,7 +95,7 @@ func (s *parallelState) attempt(ctx context.Context, x *Execution, th *thread) (
 // finishResult is the tail of output processing shared by Task, Parallel and
 // Map: ResultSelector, ResultPath, OutputPath.
 func finishResult(c stateCommon, x *Execution, th *thread, result any) (any, *Failure, error) {
-	cobj := x.contextObject(th, c.name)
+	cobj := x.contextObject(th, &c)
 	sel, f := applyResultSelector(c.selector, result, cobj)
 	if f != nil {
 		return nil, f, nil

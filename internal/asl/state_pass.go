@@ -18,7 +18,7 @@ func (p *parser) passState(o *obj, c stateCommon) *passState {
 }
 
 func (s *passState) exec(x *Execution, th *thread) (any, *Failure) {
-	ctx := x.contextObject(th, s.name)
+	ctx := x.contextObject(th, &s.stateCommon)
 	in, f := applyInputPath(s.inputPath, th.Input, ctx)
 	if f != nil {
 		return nil, f

@@ -14,7 +14,7 @@ func (p *parser) succeedState(o *obj, c stateCommon) *succeedState {
 }
 
 func (s *succeedState) exec(x *Execution, th *thread) (any, *Failure) {
-	ctx := x.contextObject(th, s.name)
+	ctx := x.contextObject(th, &s.stateCommon)
 	in, f := applyInputPath(s.inputPath, th.Input, ctx)
 	if f != nil {
 		return nil, f

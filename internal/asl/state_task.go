@@ -84,7 +84,7 @@ func (s *taskState) attempt(ctx context.Context, x *Execution, th *thread) (any,
 		if call.waitForToken() && (th.Task == nil || th.Task.Token == "") {
 			x.mutate(func() { th.Task = &taskProgress{Phase: phaseStarted, Token: x.e.newToken()} })
 		}
-		cobj := x.contextObject(th, s.name)
+		cobj := x.contextObject(th, &s.stateCommon)
 		in, f := applyInputPath(s.inputPath, th.Input, cobj)
 		if f != nil {
 			return nil, f, nil
@@ -110,7 +110,7 @@ func (s *taskState) attempt(ctx context.Context, x *Execution, th *thread) (any,
 		})
 		result = r
 	}
-	cobj := x.contextObject(th, s.name)
+	cobj := x.contextObject(th, &s.stateCommon)
 	sel, f := applyResultSelector(s.selector, result, cobj)
 	if f != nil {
 		return nil, f, nil

@@ -82,7 +82,7 @@ func (s *waitState) until(entered time.Time, in, ctx any) (time.Time, *Failure) 
 }
 
 func (s *waitState) exec(ctx context.Context, x *Execution, th *thread) (any, *Failure, error) {
-	cobj := x.contextObject(th, s.name)
+	cobj := x.contextObject(th, &s.stateCommon)
 	in, f := applyInputPath(s.inputPath, th.Input, cobj)
 	if f != nil {
 		return nil, f, nil

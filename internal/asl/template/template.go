@@ -42,7 +42,35 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // Template is a compiled payload template.
 type Template struct {
-	root *node
+	root    *node
+	context bool
+}
+
+// UsesContext reports whether any path of the template, in a "key.$" field
+// or an intrinsic function's argument, reads the context object ("$$..."),
+// so that a caller may skip building one for templates that do not.
+func (t *Template) UsesContext() bool { return t.context }
+
+func (n *node) usesContext() bool {
+	if n.path != nil && n.path.IsContext() {
+		return true
+	}
+	for _, p := range n.paths {
+		if p.IsContext() {
+			return true
+		}
+	}
+	for _, f := range n.fields {
+		if f.node.usesContext() {
+			return true
+		}
+	}
+	for _, i := range n.items {
+		if i.usesContext() {
+			return true
+		}
+	}
+	return false
 }
 
 type node struct {
@@ -73,7 +101,7 @@ func Compile(tmpl any) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Template{root: root}, nil
+	return &Template{root: root, context: root.usesContext()}, nil
 }
 
 func compile(v any) (*node, error) {

@@ -101,7 +101,6 @@ func NewEngine(o Options) *Engine {
 	return e
 }
 
-
 // MachineArn is the ARN the engine gives a state machine name.
 func (e *Engine) MachineArn(name string) string {
 	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", e.region, e.account, name)

@@ -90,9 +90,9 @@ func (x *Execution) checkpointLocked(finished bool) {
 	}
 	cp := Checkpoint{FirstEvent: int64(x.saved + 1), Finished: finished}
 	var err error
-	for _, ev := range x.history[x.saved:] {
+	for i := range x.history[x.saved:] {
 		var b []byte
-		if b, err = json.Marshal(ev); err != nil {
+		if b, err = json.Marshal(x.history[x.saved+i].public()); err != nil {
 			break
 		}
 		cp.Events = append(cp.Events, b)

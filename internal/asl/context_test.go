@@ -27,6 +27,8 @@ func TestContextObjectInEveryField(t *testing.T) {
 			definition: `{"StartAt":"W","States":{"W":{"Type":"Wait","SecondsPath":"$$.Execution.Input.s","End":true}}}`},
 		{name: "Map ItemsPath and ItemSelector", input: `{"xs":[1,2]}`, want: `[{"i":0,"v":1},{"i":1,"v":2}]`,
 			definition: `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$$.Execution.Input.xs","ItemSelector":{"i.$":"$$.Map.Item.Index","v.$":"$$.Map.Item.Value"},"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}`},
+		{name: "Map ItemSelector sees the Map state", input: `{"xs":[1]}`, want: `[{"n":"M","t":"2026-01-01T00:00:00.000Z","r":0}]`,
+			definition: `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.xs","ItemSelector":{"n.$":"$$.State.Name","t.$":"$$.State.EnteredTime","r.$":"$$.State.RetryCount"},"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}`},
 		{name: "Map MaxConcurrencyPath", input: `{"n":1,"xs":[1]}`, want: `[1]`,
 			definition: `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.xs","MaxConcurrencyPath":"$$.Execution.Input.n","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}`},
 		{name: "state inside a Map reads its own context", input: `{"xs":[5]}`, want: `{"r":["P"]}`,

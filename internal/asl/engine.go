@@ -198,7 +198,8 @@ func (e *Engine) start(ctx context.Context, m *Machine, machineArn, name string,
 	x := &Execution{
 		e: e, m: m, arn: arn, name: name, machineArn: machineArn, machineName: machineName,
 		input: in, start: e.clock.Now(), status: StatusRunning, done: make(chan struct{}),
-		root: &thread{State: m.root.startAt, Input: in},
+		root:    &thread{State: m.root.startAt, Input: in},
+		history: make([]event, 0, 4*m.states+4), // about one entry and one exit per state, tasks four more
 	}
 	e.mu.Lock()
 	if old, ok := e.executions[arn]; ok {
@@ -208,8 +209,7 @@ func (e *Engine) start(ctx context.Context, m *Machine, machineArn, name string,
 	e.executions[arn] = x
 	e.mu.Unlock()
 	x.mu.Lock()
-	x.emitLocked(nil, "ExecutionStarted", "executionStartedEventDetails",
-		with(inputDetails(in), "roleArn", e.roleArn))
+	x.emitLocked(nil, "ExecutionStarted", "executionStartedEventDetails", inputDetails(in, str("roleArn", e.roleArn)))
 	x.checkpointLocked(false)
 	x.mu.Unlock()
 	e.sched.enter()
@@ -253,7 +253,7 @@ func (e *Engine) Resume(ctx context.Context) ([]*Execution, error) {
 			e: e, m: m, arn: s.ExecutionArn, name: s.Name, machineArn: s.MachineArn,
 			machineName: s.MachineArn[strings.LastIndex(s.MachineArn, ":")+1:],
 			input:       s.Input, start: s.Start, status: StatusRunning, done: make(chan struct{}),
-			root: s.Root, history: s.History, saved: len(s.History), transitions: s.Transitions,
+			root: s.Root, history: recorded(s.History), saved: len(s.History), transitions: s.Transitions,
 		}
 		e.mu.Lock()
 		e.executions[arn] = x

@@ -29,7 +29,7 @@ type Execution struct {
 
 	mu          sync.Mutex
 	root        *thread
-	history     []Event
+	history     []event
 	saved       int // events already in the checkpoint store
 	transitions int
 	status      string
@@ -86,6 +86,17 @@ type fanout struct {
 type mapItem struct {
 	Index int `json:"index"`
 	Value any `json:"value"`
+
+	ctx map[string]any // $$.Map, built once by the iteration's goroutine
+}
+
+// contextObject is $$.Map for the iteration; like every JSON value it is
+// never modified, so every state of the iteration shares it.
+func (m *mapItem) contextObject() map[string]any {
+	if m.ctx == nil {
+		m.ctx = map[string]any{"Item": map[string]any{"Index": jsonInt(m.Index), "Value": m.Value}}
+	}
+	return m.ctx
 }
 
 // Task phases. A Task whose result is checkpointed ("succeeded") is never
@@ -120,31 +131,25 @@ func (x *Execution) now() time.Time { return x.e.clock.Now() }
 
 // emitLocked appends an event to the history; the thread's last event
 // becomes its previousEventId, as AWS chains events per line of control.
-func (x *Execution) emitLocked(th *thread, typ, key string, details map[string]any) int64 {
-	ev := Event{ID: int64(len(x.history) + 1), Timestamp: x.now(), Type: typ, DetailsKey: key, Details: details}
+func (x *Execution) emitLocked(th *thread, typ, key string, details []field) int64 {
+	ev := event{id: int64(len(x.history) + 1), ts: x.now(), typ: typ, key: key, fields: details}
 	if th != nil {
-		ev.PreviousEventID = th.LastEvent
-		th.LastEvent = ev.ID
+		ev.prev = th.LastEvent
+		th.LastEvent = ev.id
 	} else if len(x.history) > 0 {
-		ev.PreviousEventID = x.history[len(x.history)-1].ID
+		ev.prev = x.history[len(x.history)-1].id
 	}
 	x.history = append(x.history, ev)
-	return ev.ID
+	return ev.id
 }
 
 // emitAside appends an event chained after prev without moving any
 // thread's chain: AWS records MapIterationSucceeded and the
 // Map/ParallelStateSucceeded events this way.
-func (x *Execution) emitAside(prev int64, typ, key string, details map[string]any) int64 {
-	ev := Event{ID: int64(len(x.history) + 1), PreviousEventID: prev, Timestamp: x.now(), Type: typ, DetailsKey: key, Details: details}
+func (x *Execution) emitAside(prev int64, typ, key string, details []field) int64 {
+	ev := event{id: int64(len(x.history) + 1), prev: prev, ts: x.now(), typ: typ, key: key, fields: details}
 	x.history = append(x.history, ev)
-	return ev.ID
-}
-
-func (x *Execution) emit(th *thread, typ, key string, details map[string]any) int64 {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.emitLocked(th, typ, key, details)
+	return ev.id
 }
 
 // errExecutionTimedOut stops a thread whose wait would outlast the
@@ -198,7 +203,7 @@ func (x *Execution) contextObject(th *thread, s *stateCommon) map[string]any {
 		c["Task"] = map[string]any{"Token": th.Task.Token}
 	}
 	if th.MapItem != nil {
-		c["Map"] = map[string]any{"Item": map[string]any{"Index": jsonInt(th.MapItem.Index), "Value": th.MapItem.Value}}
+		c["Map"] = th.MapItem.contextObject()
 	}
 	return c
 }
@@ -241,7 +246,7 @@ func (x *Execution) run(ctx context.Context) {
 	switch {
 	case to:
 		x.status, x.failure = StatusTimedOut, &Failure{Name: ErrTimeout, Cause: "The execution timed out"}
-		x.emitLocked(nil, "ExecutionTimedOut", "executionTimedOutEventDetails", map[string]any{"error": ErrTimeout, "cause": x.failure.Cause})
+		x.emitLocked(nil, "ExecutionTimedOut", "executionTimedOutEventDetails", errorDetails(x.failure))
 	case err != nil:
 		// Stopped from outside (the process is going away): the last
 		// checkpoint stays unfinished so that another engine resumes it.
@@ -250,7 +255,7 @@ func (x *Execution) run(ctx context.Context) {
 		return
 	case f != nil:
 		x.status, x.failure = StatusFailed, f
-		x.emitLocked(nil, "ExecutionFailed", "executionFailedEventDetails", map[string]any{"error": f.Name, "cause": f.Cause})
+		x.emitLocked(nil, "ExecutionFailed", "executionFailedEventDetails", errorDetails(f))
 	default:
 		x.status, x.output = StatusSucceeded, out
 		x.emitLocked(nil, "ExecutionSucceeded", "executionSucceededEventDetails", outputDetails(out))
@@ -289,7 +294,7 @@ func (x *Execution) runThread(ctx context.Context, b *branch, th *thread) (any, 
 				th.Entered = true
 				th.EnteredTime = x.now()
 				th.EnteredID = x.emitLocked(th, c.typ+"StateEntered", "stateEnteredEventDetails",
-					with(inputDetails(th.Input), "name", c.name))
+					inputDetails(th.Input, str("name", c.name)))
 				x.transitions++
 			})
 		}
@@ -305,7 +310,7 @@ func (x *Execution) runThread(ctx context.Context, b *branch, th *thread) (any, 
 			return nil, f, nil
 		}
 		x.mutate(func() {
-			x.emitLocked(th, c.typ+"StateExited", "stateExitedEventDetails", with(outputDetails(out), "name", c.name))
+			x.emitLocked(th, c.typ+"StateExited", "stateExitedEventDetails", outputDetails(out, str("name", c.name)))
 			if next == "" {
 				th.Done, th.Output = true, out
 				return

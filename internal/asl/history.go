@@ -2,18 +2,20 @@ package asl
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"time"
 )
 
 // History is an execution's event history, in event id order. It is a
 // read-only view that the execution shares with every Result describing it:
-// the inputs and outputs of its events are kept as JSON values when they are
-// recorded and rendered as JSON text only when the history is read (Events,
-// or marshalling it), so an execution whose history nobody reads never pays
-// for the text.
+// events are recorded in a compact form, their inputs and outputs kept as
+// JSON values, and shaped as GetExecutionHistory shows them (details maps,
+// input and output as JSON text) only when the history is read (Events, or
+// marshalling it), so an execution whose history nobody reads never pays
+// for that.
 type History struct {
-	events []Event // details may hold jsonText and notTruncated placeholders
+	events []event
 }
 
 // Len is the number of events.
@@ -27,24 +29,95 @@ func (h History) Events() []Event {
 		return nil
 	}
 	out := make([]Event, len(h.events))
-	for i, ev := range h.events {
-		ev.Details = renderDetails(ev.Details)
-		out[i] = ev
+	for i := range h.events {
+		out[i] = h.events[i].public()
 	}
 	return out
 }
 
 // MarshalJSON writes the events as a JSON array, as Events shows them.
 func (h History) MarshalJSON() ([]byte, error) {
-	if h.events == nil {
-		return []byte("null"), nil
-	}
-	return json.Marshal(h.events)
+	return json.Marshal(h.Events())
 }
 
-// historyOf makes a History of events rendered already (read back from a
-// checkpoint).
-func historyOf(events []Event) History { return History{events: events} }
+// historyOf makes a History of events read back from a checkpoint.
+func historyOf(events []Event) History { return History{events: recorded(events)} }
+
+// recorded turns events read back from a checkpoint into the recorded form.
+func recorded(events []Event) []event {
+	if events == nil {
+		return nil
+	}
+	out := make([]event, len(events))
+	for i, e := range events {
+		out[i] = event{id: e.ID, prev: e.PreviousEventID, ts: e.Timestamp, typ: e.Type, key: e.DetailsKey, loaded: e.Details}
+	}
+	return out
+}
+
+// event is a recorded history event. Its details are a short list of
+// fields, rendered into the details map when the history is read; an event
+// read back from a checkpoint keeps the map it was read with. Nothing in an
+// event changes once it is recorded.
+type event struct {
+	id, prev int64
+	ts       time.Time
+	typ      string
+	key      string // the details object's name; "" for none
+	fields   []field
+	loaded   map[string]any
+}
+
+// field is one entry of an event's details.
+type field struct {
+	key  string
+	kind fieldKind
+	str  string
+	num  int
+	val  any
+}
+
+type fieldKind uint8
+
+const (
+	fieldString       fieldKind = iota // str
+	fieldInt                           // num
+	fieldJSONText                      // val, shown as its JSON text
+	fieldNotTruncated                  // {"truncated": false}
+	fieldValue                         // val as is
+)
+
+func str(k, v string) field       { return field{key: k, kind: fieldString, str: v} }
+func num(k string, v int) field   { return field{key: k, kind: fieldInt, num: v} }
+func text(k string, v any) field  { return field{key: k, kind: fieldJSONText, val: v} }
+func value(k string, v any) field { return field{key: k, kind: fieldValue, val: v} }
+func notTruncated(k string) field { return field{key: k, kind: fieldNotTruncated} }
+
+// public shapes the event as GetExecutionHistory shows it.
+func (e *event) public() Event {
+	ev := Event{ID: e.id, PreviousEventID: e.prev, Timestamp: e.ts, Type: e.typ, DetailsKey: e.key}
+	switch {
+	case e.loaded != nil:
+		ev.Details = maps.Clone(e.loaded)
+	case e.key != "":
+		ev.Details = make(map[string]any, len(e.fields))
+		for _, f := range e.fields {
+			switch f.kind {
+			case fieldString:
+				ev.Details[f.key] = f.str
+			case fieldInt:
+				ev.Details[f.key] = f.num
+			case fieldJSONText:
+				ev.Details[f.key] = jsonString(f.val)
+			case fieldNotTruncated:
+				ev.Details[f.key] = map[string]any{"truncated": false}
+			case fieldValue:
+				ev.Details[f.key] = f.val
+			}
+		}
+	}
+	return ev
+}
 
 // Event is one entry of an execution's history, shaped as the Step Functions
 // GetExecutionHistory API returns it: id, previousEventId, timestamp, type
@@ -103,54 +176,18 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// jsonText stands in a recorded event's details for a JSON value that the
-// history shows as JSON text; it is rendered when the history is read. The
-// value is immutable once recorded: the engine never modifies a JSON value
-// after it was produced (ResultPath copies, templates build new values).
-type jsonText struct{ v any }
+// details helpers, one per AWS details shape. The JSON values they keep are
+// never modified once recorded: the engine never changes a JSON value after
+// it was produced (ResultPath copies, templates build new values).
 
-// MarshalJSON writes the JSON text as a JSON string.
-func (t jsonText) MarshalJSON() ([]byte, error) { return json.Marshal(jsonString(t.v)) }
-
-// notTruncated stands for {"truncated": false}, the inputDetails and
-// outputDetails of every event (the engine never truncates).
-type notTruncated struct{}
-
-// MarshalJSON writes {"truncated":false}.
-func (notTruncated) MarshalJSON() ([]byte, error) { return []byte(`{"truncated":false}`), nil }
-
-// renderDetails returns a copy of details with its placeholders rendered.
-func renderDetails(d map[string]any) map[string]any {
-	if d == nil {
-		return nil
-	}
-	out := make(map[string]any, len(d))
-	for k, v := range d {
-		switch t := v.(type) {
-		case jsonText:
-			out[k] = jsonString(t.v)
-		case notTruncated:
-			out[k] = map[string]any{"truncated": false}
-		default:
-			out[k] = v
-		}
-	}
-	return out
+func inputDetails(input any, more ...field) []field {
+	return append(append(make([]field, 0, 2+len(more)), text("input", input), notTruncated("inputDetails")), more...)
 }
 
-// details helpers, one per AWS details shape.
-
-func inputDetails(input any) map[string]any {
-	return map[string]any{"input": jsonText{input}, "inputDetails": notTruncated{}}
+func outputDetails(output any, more ...field) []field {
+	return append(append(make([]field, 0, 2+len(more)), text("output", output), notTruncated("outputDetails")), more...)
 }
 
-func outputDetails(output any) map[string]any {
-	return map[string]any{"output": jsonText{output}, "outputDetails": notTruncated{}}
-}
-
-func with(m map[string]any, kv ...any) map[string]any {
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i].(string)] = kv[i+1]
-	}
-	return m
+func errorDetails(f *Failure, more ...field) []field {
+	return append(append(make([]field, 0, 2+len(more)), str("error", f.Name), str("cause", f.Cause)), more...)
 }

@@ -156,7 +156,8 @@ func TestEventJSONShape(t *testing.T) {
 // Events and a checkpoint's events all give the same JSON, and reading the
 // events leaves the recorded values as they were.
 func TestHistoryRendersLazily(t *testing.T) {
-	e, _ := newTestEngine(t)
+	store := newMemCheckpoints()
+	e, _ := newTestEngine(t, func(o *Options) { o.Checkpoints = store })
 	def := `{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"b.$":"$.a"},"Next":"Q"},"Q":{"Type":"Pass","ResultPath":"$.c","End":true}}}`
 	res := runDef(t, e, def, `{"a":[1,{"x":"y"}]}`)
 	whole, err := json.Marshal(res.History)
@@ -171,11 +172,21 @@ func TestHistoryRendersLazily(t *testing.T) {
 	if string(whole) != string(rendered) {
 		t.Fatalf("History marshals as\n%s\nits Events as\n%s", whole, rendered)
 	}
+	cp, err := store.Load(context.Background(), res.ExecutionArn)
+	if err != nil || len(cp.Events) != len(evs) {
+		t.Fatalf("checkpoint: %v, %d events for a history of %d", err, len(cp.Events), len(evs))
+	}
 	for i, ev := range evs {
-		b, err := json.Marshal(res.History.events[i])
-		if err != nil || string(b) != string(must(json.Marshal(ev))) {
-			t.Fatalf("event %d: recorded form marshals as %s (%v), rendered as %s", i+1, b, err, must(json.Marshal(ev)))
+		if want := must(json.Marshal(ev)); string(cp.Events[i]) != string(want) {
+			t.Fatalf("event %d: checkpoint holds %s, the history shows %s", i+1, cp.Events[i], want)
 		}
+	}
+	s, err := loadSnapshot(context.Background(), store, res.ExecutionArn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back := must(json.Marshal(historyOf(s.History))); string(back) != string(whole) {
+		t.Fatalf("history read back from the checkpoint shows\n%s\nthe execution's\n%s", back, whole)
 	}
 	if got := evs[len(evs)-1].Details["output"]; got != `{"b":[1,{"x":"y"}],"c":{"b":[1,{"x":"y"}]}}` {
 		t.Fatalf("ExecutionSucceeded output %v", got)

@@ -188,22 +188,22 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 	if !submitted {
 		x.mutate(func() {
 			if r.lambdaBare {
-				d := with(inputDetails(params), "resource", r.resource)
+				d := inputDetails(params, str("resource", r.resource))
 				if timeout > 0 {
-					d["timeoutInSeconds"] = int64(timeout / time.Second)
+					d = append(d, value("timeoutInSeconds", int64(timeout/time.Second)))
 				}
 				x.emitLocked(th, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", d)
 				x.emitLocked(th, "LambdaFunctionStarted", "", nil)
 			} else {
-				d := ev(map[string]any{"region": x.e.region, "parameters": jsonText{params}})
+				d := ev(str("region", x.e.region), text("parameters", params))
 				if timeout > 0 {
-					d["timeoutInSeconds"] = int64(timeout / time.Second)
+					d = append(d, value("timeoutInSeconds", int64(timeout/time.Second)))
 				}
 				if heartbeat > 0 {
-					d["heartbeatInSeconds"] = int64(heartbeat / time.Second)
+					d = append(d, value("heartbeatInSeconds", int64(heartbeat/time.Second)))
 				}
 				x.emitLocked(th, "TaskScheduled", "taskScheduledEventDetails", d)
-				x.emitLocked(th, "TaskStarted", "taskStartedEventDetails", ev(map[string]any{}))
+				x.emitLocked(th, "TaskStarted", "taskStartedEventDetails", ev())
 			}
 			th.Task = &taskProgress{Phase: phaseStarted, Token: token}
 		})
@@ -263,7 +263,7 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 				out, child = cs.output, cs.arn
 			}
 			x.mutate(func() {
-				x.emitLocked(th, "TaskSubmitted", "taskSubmittedEventDetails", ev(outputDetails(out)))
+				x.emitLocked(th, "TaskSubmitted", "taskSubmittedEventDetails", outputDetails(out, ev()...))
 				th.Task = &taskProgress{Phase: phaseSubmitted, Token: token, Child: child}
 			})
 		}
@@ -313,36 +313,34 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 	x.mutate(func() {
 		switch {
 		case f != nil && r.lambdaBare:
-			x.emitLocked(th, "LambdaFunctionFailed", "lambdaFunctionFailedEventDetails", map[string]any{"error": f.Name, "cause": f.Cause})
+			x.emitLocked(th, "LambdaFunctionFailed", "lambdaFunctionFailedEventDetails", errorDetails(f))
 		case f != nil:
-			x.emitLocked(th, "TaskFailed", "taskFailedEventDetails", ev(map[string]any{"error": f.Name, "cause": f.Cause}))
+			x.emitLocked(th, "TaskFailed", "taskFailedEventDetails", errorDetails(f, ev()...))
 		case r.lambdaBare:
 			x.emitLocked(th, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails", outputDetails(out))
 		default:
-			x.emitLocked(th, "TaskSucceeded", "taskSucceededEventDetails", ev(outputDetails(out)))
+			x.emitLocked(th, "TaskSucceeded", "taskSucceededEventDetails", outputDetails(out, ev()...))
 		}
 	})
 	return out, f, nil
 }
 
-// taskEvents returns a helper that adds resourceType and resource to the
-// details of the Task* events.
-func (x *Execution) taskEvents(r *resolved) func(map[string]any) map[string]any {
-	return func(m map[string]any) map[string]any {
-		m["resourceType"] = r.service
-		m["resource"] = r.action
-		return m
+// taskEvents returns a helper that makes the details of the Task* events:
+// resourceType and resource, then the given fields.
+func (x *Execution) taskEvents(r *resolved) func(more ...field) []field {
+	return func(more ...field) []field {
+		return append(append(make([]field, 0, 2+len(more)), str("resourceType", r.service), str("resource", r.action)), more...)
 	}
 }
 
-func (x *Execution) timedOut(th *thread, r *resolved, ev func(map[string]any) map[string]any, name string) *Failure {
+func (x *Execution) timedOut(th *thread, r *resolved, ev func(more ...field) []field, name string) *Failure {
 	f := &Failure{Name: name, Cause: ""}
 	x.mutate(func() {
 		if r.lambdaBare {
-			x.emitLocked(th, "LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails", map[string]any{"error": f.Name, "cause": f.Cause})
+			x.emitLocked(th, "LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails", errorDetails(f))
 			return
 		}
-		x.emitLocked(th, "TaskTimedOut", "taskTimedOutEventDetails", ev(map[string]any{"error": f.Name, "cause": f.Cause}))
+		x.emitLocked(th, "TaskTimedOut", "taskTimedOutEventDetails", errorDetails(f, ev()...))
 	})
 	return f
 }

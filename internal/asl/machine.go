@@ -16,6 +16,7 @@ type Machine struct {
 	timeoutSeconds int
 	root           *branch
 	definition     []byte
+	states         int // in every branch: sizes a new execution's history
 }
 
 // branch is a set of states with a StartAt: the top-level machine, a
@@ -94,6 +95,7 @@ func Parse(definition []byte) (*Machine, error) {
 	}
 	p.queryLanguage(o)
 	m.root = p.branch("", o)
+	m.states = p.states
 	o.done()
 	if len(p.problems) > 0 {
 		return nil, &ValidationError{Problems: p.problems}
@@ -117,6 +119,7 @@ func (m *Machine) StateNames() []string {
 // parser collects problems while building the typed definition.
 type parser struct {
 	problems []string
+	states   int
 	// context says that a path or template of the state being parsed reads
 	// the context object; it becomes stateCommon.usesContext.
 	context bool
@@ -484,6 +487,7 @@ func (p *parser) state(where, name string, m map[string]any) state {
 	}
 	o.done()
 	s.common().usesContext = p.context
+	p.states++
 	return s
 }
 

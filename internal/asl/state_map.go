@@ -2,6 +2,7 @@ package asl
 
 import (
 	"context"
+	"maps"
 )
 
 // mapState runs its item processor once per element of an array in the
@@ -108,7 +109,12 @@ func (s *mapState) attempt(ctx context.Context, x *Execution, th *thread) (any, 
 		for i, item := range arr {
 			child := &thread{State: s.processor.startAt, Input: item, MapItem: &mapItem{Index: i, Value: item}}
 			if s.itemSelector != nil {
-				ictx := x.contextObject(child, &s.stateCommon)
+				// The Map state's own context object, with $$.Map.Item.
+				var ictx map[string]any
+				if cobj != nil {
+					ictx = maps.Clone(cobj)
+					ictx["Map"] = child.MapItem.contextObject()
+				}
 				v, f := s.itemSelector.eval(in, ictx)
 				if f != nil {
 					return nil, f, nil
@@ -118,7 +124,7 @@ func (s *mapState) attempt(ctx context.Context, x *Execution, th *thread) (any, 
 			fo.Children[i] = child
 		}
 		x.mutate(func() {
-			x.emitLocked(th, "MapStateStarted", "mapStateStartedEventDetails", map[string]any{"length": len(arr)})
+			x.emitLocked(th, "MapStateStarted", "mapStateStartedEventDetails", []field{num("length", len(arr))})
 			th.Fanout = fo
 		})
 	}
@@ -144,7 +150,7 @@ func (s *mapState) attempt(ctx context.Context, x *Execution, th *thread) (any, 
 		}
 		x.mutate(func() {
 			c.LastEvent = th.LastEvent
-			x.emitLocked(c, "MapIterationStarted", "mapIterationStartedEventDetails", map[string]any{"name": s.name, "index": i})
+			x.emitLocked(c, "MapIterationStarted", "mapIterationStartedEventDetails", []field{str("name", s.name), num("index", i)})
 			if fo.Started != nil {
 				fo.Started[i] = true
 			}
@@ -156,7 +162,7 @@ func (s *mapState) attempt(ctx context.Context, x *Execution, th *thread) (any, 
 			typ, key = "MapIterationFailed", "mapIterationFailedEventDetails"
 		}
 		x.mutate(func() {
-			x.emitAside(c.LastEvent, typ, key, map[string]any{"name": s.name, "index": i})
+			x.emitAside(c.LastEvent, typ, key, []field{str("name", s.name), num("index", i)})
 			th.LastEvent = c.LastEvent
 		})
 	}

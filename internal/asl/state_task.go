@@ -77,14 +77,16 @@ func (s *taskState) timeouts(in, ctx any) (timeout, heartbeat time.Duration, f *
 // again.
 func (s *taskState) attempt(ctx context.Context, x *Execution, th *thread) (any, *Failure, error) {
 	var result any
+	var cobj map[string]any // the same before and after the call: same entry, retry count and token
 	if th.Task != nil && th.Task.Phase == phaseSucceeded {
 		result = th.Task.Result
+		cobj = x.contextObject(th, &s.stateCommon)
 	} else {
 		call := x.e.resolve(s.resource)
 		if call.waitForToken() && (th.Task == nil || th.Task.Token == "") {
 			x.mutate(func() { th.Task = &taskProgress{Phase: phaseStarted, Token: x.e.newToken()} })
 		}
-		cobj := x.contextObject(th, &s.stateCommon)
+		cobj = x.contextObject(th, &s.stateCommon)
 		in, f := applyInputPath(s.inputPath, th.Input, cobj)
 		if f != nil {
 			return nil, f, nil
@@ -110,7 +112,6 @@ func (s *taskState) attempt(ctx context.Context, x *Execution, th *thread) (any,
 		})
 		result = r
 	}
-	cobj := x.contextObject(th, &s.stateCommon)
 	sel, f := applyResultSelector(s.selector, result, cobj)
 	if f != nil {
 		return nil, f, nil

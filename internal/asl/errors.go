@@ -1,7 +1,6 @@
 package asl
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -117,7 +116,7 @@ func (e *ValidationError) Error() string {
 // jsonString renders a value as compact JSON, the way AWS shows inputs and
 // outputs in its history.
 func jsonString(v any) string {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return fmt.Sprintf("%q", fmt.Sprint(v))
 	}

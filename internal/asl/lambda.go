@@ -138,7 +138,7 @@ func (e *Engine) callLambda(ctx context.Context, name string, payload any) (any,
 	if f != nil {
 		return nil, f
 	}
-	in, err := json.Marshal(payload)
+	in, err := marshalJSON(payload)
 	if err != nil {
 		return nil, fail(ErrRuntime, "cannot marshal Lambda payload: %v", err)
 	}

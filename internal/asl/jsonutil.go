@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -16,16 +17,179 @@ func unmarshalNumber(b []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// decodeValue parses JSON text into a JSON value.
+// decodeValue parses JSON text into a JSON value, numbers as json.Number,
+// as a json.Decoder with UseNumber decodes the first value of b. The common
+// case goes through parseValue; whatever it does not handle (escapes in
+// strings, invalid UTF-8, errors, text after the value), through
+// encoding/json.
 func decodeValue(b []byte) (any, error) {
-	var v any
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, nil
 	}
+	if v, ok := parseJSON(b); ok {
+		return v, nil
+	}
+	var v any
 	if err := unmarshalNumber(b, &v); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// parseJSON parses b when it is one JSON value (whitespace around it) whose
+// strings have no escapes and are valid UTF-8, giving exactly the value
+// encoding/json gives; ok is false for anything else. FuzzParseJSON holds
+// it to encoding/json.
+func parseJSON(b []byte) (any, bool) {
+	p := jsonParser{b: b}
+	v, ok := p.value(0)
+	if !ok {
+		return nil, false
+	}
+	p.space()
+	return v, p.i == len(p.b)
+}
+
+type jsonParser struct {
+	b []byte
+	i int
+}
+
+const maxJSONDepth = 10000 // encoding/json's limit; deeper goes to it for its error
+
+func (p *jsonParser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) value(depth int) (any, bool) {
+	p.space()
+	if p.i >= len(p.b) || depth > maxJSONDepth {
+		return nil, false
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		p.i++
+		m := map[string]any{}
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == '}' {
+			p.i++
+			return m, true
+		}
+		for {
+			p.space()
+			k, ok := p.string()
+			if !ok {
+				return nil, false
+			}
+			p.space()
+			if p.i >= len(p.b) || p.b[p.i] != ':' {
+				return nil, false
+			}
+			p.i++
+			v, ok := p.value(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			m[k] = v
+			p.space()
+			if p.i >= len(p.b) {
+				return nil, false
+			}
+			switch p.b[p.i] {
+			case ',':
+				p.i++
+			case '}':
+				p.i++
+				return m, true
+			default:
+				return nil, false
+			}
+		}
+	case c == '[':
+		p.i++
+		a := []any{}
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == ']' {
+			p.i++
+			return a, true
+		}
+		for {
+			v, ok := p.value(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			a = append(a, v)
+			p.space()
+			if p.i >= len(p.b) {
+				return nil, false
+			}
+			switch p.b[p.i] {
+			case ',':
+				p.i++
+			case ']':
+				p.i++
+				return a, true
+			default:
+				return nil, false
+			}
+		}
+	case c == '"':
+		s, ok := p.string()
+		return s, ok
+	case c == '-' || ('0' <= c && c <= '9'):
+		start := p.i
+		for p.i < len(p.b) && strings.IndexByte("+-.0123456789eE", p.b[p.i]) >= 0 {
+			p.i++
+		}
+		n := string(p.b[start:p.i])
+		return json.Number(n), validNumber(n)
+	default:
+		for _, lit := range [...]struct {
+			text string
+			v    any
+		}{{"true", true}, {"false", false}, {"null", nil}} {
+			if bytes.HasPrefix(p.b[p.i:], []byte(lit.text)) {
+				p.i += len(lit.text)
+				return lit.v, true
+			}
+		}
+		return nil, false
+	}
+}
+
+// string reads a string without escapes or control characters, valid
+// UTF-8: the strings encoding/json keeps byte for byte.
+func (p *jsonParser) string() (string, bool) {
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return "", false
+	}
+	start := p.i + 1
+	for i := start; i < len(p.b); {
+		c := p.b[i]
+		switch {
+		case c == '"':
+			p.i = i + 1
+			return string(p.b[start:i]), true
+		case c == '\\' || c < 0x20:
+			return "", false
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRune(p.b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return "", false
+			}
+			i += size
+		}
+	}
+	return "", false
 }
 
 // normalize turns any Go value into the engine's JSON value representation

@@ -2,6 +2,8 @@ package asl
 
 import (
 	"encoding/json"
+	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -50,4 +52,36 @@ func BenchmarkMarshalJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzParseJSON holds the engine's JSON parser to encoding/json: whatever
+// it parses, json.Decoder with UseNumber decodes to the same value, and it
+// parses nothing that encoding/json rejects.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"b":1,"a":[true,false,null,"x"],"c":{"k":"é😀"}}`, ` [1.5e-3,-0,0.0,1E+9,12345678901234567890] `,
+		`{}`, `[]`, `""`, `null`, "\"\xff\"", `{"a":1,"a":2}`, `01`, `1.`, `-`, `tru`, `nullx`, `{"a":1}x`,
+		`"\u00e9"`, "\"\t\"", `[1,]`, `{"a":1,}`, `{"a"}`, `1e5`, `-0.5E-7`, `{"a":[{"b":[]}]}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseJSON([]byte(s))
+		d := json.NewDecoder(strings.NewReader(s))
+		d.UseNumber()
+		var want any
+		err := d.Decode(&want)
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("parseJSON(%q) = %#v, encoding/json rejects it: %v", s, got, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("parseJSON(%q) = %#v, encoding/json gives %#v", s, got, want)
+		}
+		if _, err := d.Token(); err != io.EOF {
+			t.Fatalf("parseJSON(%q) accepted text after the value", s)
+		}
+	})
 }

@@ -237,17 +237,43 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 		// it answers, the timeout comes or the execution stops. On virtual
 		// time the timeout can only come while the handler itself waits on
 		// the clock.
-		p := s.newPark(ctx, timeout, timeout > 0)
-		s.enter()
-		go func() {
-			v, f := r.run(ictx, x, call)
-			done <- reply{v, f}
-			p.signal(true)
-		}()
-		switch p.wait() {
+		var woke wakeCause
+		if _, real := s.(realTime); real {
+			// Time runs by itself: a plain select, without a park's
+			// bookkeeping (busy work is counted only on virtual time).
+			go func() {
+				v, f := r.run(ictx, x, call)
+				done <- reply{v, f}
+			}()
+			var timeoutC <-chan time.Time
+			if timeout > 0 {
+				c, stop := s.timer(timeout)
+				defer stop()
+				timeoutC = c
+			}
+			select {
+			case rep := <-done:
+				woke, out, f = wokeSignal, rep.v, rep.f
+			case <-timeoutC:
+				woke = wokeTimer
+			case <-ctx.Done():
+				woke = wokeCancel
+			}
+		} else {
+			p := s.newPark(ctx, timeout, timeout > 0)
+			s.enter()
+			go func() {
+				v, f := r.run(ictx, x, call)
+				done <- reply{v, f}
+				p.signal(true)
+			}()
+			if woke = p.wait(); woke == wokeSignal {
+				rep := <-done
+				out, f = rep.v, rep.f
+			}
+		}
+		switch woke {
 		case wokeSignal:
-			rep := <-done
-			out, f = rep.v, rep.f
 		case wokeTimer:
 			cancel()
 			return nil, x.timedOut(th, r, ev, ErrTimeout), nil

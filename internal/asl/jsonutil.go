@@ -246,7 +246,8 @@ func jsonInt(n int) json.Number { return json.Number(strconv.Itoa(n)) }
 // marshalJSON is json.Marshal, byte for byte, made fast for the engine's
 // plain JSON values (appendJSON); any other value goes to encoding/json.
 func marshalJSON(v any) ([]byte, error) {
-	if b, ok := appendJSON(make([]byte, 0, 256), v); ok {
+	keys := make([]string, 0, 16)
+	if b, ok := appendJSON(make([]byte, 0, 256), v, &keys); ok {
 		return b, nil
 	}
 	return json.Marshal(v)
@@ -257,8 +258,9 @@ func marshalJSON(v any) ([]byte, error) {
 // json.Number, map[string]any and []any; for anything else it reports
 // false and the caller falls back to encoding/json (floats, Go structs,
 // invalid numbers and their errors). FuzzAppendJSON holds it to
-// json.Marshal.
-func appendJSON(dst []byte, v any) ([]byte, bool) {
+// json.Marshal. keys is scratch space for sorting object keys, shared by
+// the levels of the recursion so that its frames stay small.
+func appendJSON(dst []byte, v any, keys *[]string) ([]byte, bool) {
 	switch t := v.(type) {
 	case nil:
 		return append(dst, "null"...), true
@@ -281,24 +283,25 @@ func appendJSON(dst []byte, v any) ([]byte, bool) {
 		if t == nil {
 			return append(dst, "null"...), true
 		}
-		var arr [16]string
-		keys := arr[:0]
+		base := len(*keys)
 		for k := range t {
-			keys = append(keys, k)
+			*keys = append(*keys, k)
 		}
-		slices.Sort(keys)
+		slices.Sort((*keys)[base:])
 		dst = append(dst, '{')
-		for i, k := range keys {
-			if i > 0 {
+		for i := base; i < base+len(t); i++ {
+			k := (*keys)[i]
+			if i > base {
 				dst = append(dst, ',')
 			}
 			dst = appendJSONString(dst, k)
 			dst = append(dst, ':')
 			var ok bool
-			if dst, ok = appendJSON(dst, t[k]); !ok {
+			if dst, ok = appendJSON(dst, t[k], keys); !ok {
 				return dst, false
 			}
 		}
+		*keys = (*keys)[:base]
 		return append(dst, '}'), true
 	case []any:
 		if t == nil {
@@ -310,7 +313,7 @@ func appendJSON(dst []byte, v any) ([]byte, bool) {
 				dst = append(dst, ',')
 			}
 			var ok bool
-			if dst, ok = appendJSON(dst, e); !ok {
+			if dst, ok = appendJSON(dst, e, keys); !ok {
 				return dst, false
 			}
 		}

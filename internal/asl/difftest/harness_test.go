@@ -258,47 +258,6 @@ func (s *stubFunction) Invoke(_ context.Context, payload []byte) ([]byte, error)
 	return []byte("null"), nil
 }
 
-// instantClock is virtual time that never makes a test wait: Sleep (Wait
-// states, retry intervals) moves it forward at once, and timers (task
-// timeouts) fire only for durations <= 0, since every stub task is
-// instant. It needs only the engine's Clock and Sleeper interfaces, so the
-// comparison does not depend on how asl's own FakeClock schedules work.
-type instantClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-var (
-	_ asl.Clock   = (*instantClock)(nil)
-	_ asl.Sleeper = (*instantClock)(nil)
-)
-
-func (c *instantClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *instantClock) After(d time.Duration) <-chan time.Time {
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.Now()
-	}
-	return ch
-}
-
-func (c *instantClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d > 0 {
-		c.mu.Lock()
-		c.now = c.now.Add(d)
-		c.mu.Unlock()
-	}
-	return nil
-}
-
 // outbox is sns:publish for both engines' cases: it accepts everything.
 type outbox struct {
 	mu sync.Mutex
@@ -320,9 +279,11 @@ type lethe struct {
 }
 
 func newLethe(c *testCase) (*lethe, error) {
-	clock := &instantClock{now: epoch}
+	// The engine's own virtual time: Wait states and retry intervals take
+	// no real time, and every stub task is instant, so no task times out.
+	clock := asl.NewFakeClock(epoch)
 	e := asl.NewEngine(asl.Options{
-		Clock: clock, Sleeper: clock, Region: region, Account: account,
+		Clock: clock, Region: region, Account: account,
 		Publisher: &outbox{}, Random: func() float64 { return 0.5 },
 	})
 	for name, spec := range c.Functions {

@@ -156,6 +156,7 @@ func TestResourceCounts(t *testing.T) {
 			}
 			emails += len(sub.AdminEmails)
 		}
+		emails += len(st.Region.OpsEmails)
 		template := s.templates[st.Region.Name]
 		for typ, want := range map[string]int{
 			"AWS::Lambda::Function":            len(registry.Functions),
@@ -351,8 +352,18 @@ func TestTopicsAndTokens(t *testing.T) {
 				t.Errorf("subscriptions of %s (-want +got):\n%s", sub.Name, diff)
 			}
 		}
-		if p := props(topics[cfnID(t, st, st.Topics.Ops)]); p["TopicName"] != OpsTopicName(st.Region.Name) || p["KmsMasterKeyId"] == nil {
+		opsID := cfnID(t, st, st.Topics.Ops)
+		if p := props(topics[opsID]); p["TopicName"] != OpsTopicName(st.Region.Name) || p["KmsMasterKeyId"] == nil {
 			t.Errorf("ops topic: %v", p)
+		}
+		var ops []string
+		for _, sp := range subs {
+			if toJSON(t, props(sp)["TopicArn"]) == toJSON(t, map[string]any{"Ref": opsID}) && props(sp)["Protocol"] == "email" {
+				ops = append(ops, props(sp)["Endpoint"].(string))
+			}
+		}
+		if diff := cmp.Diff(st.Region.OpsEmails, ops); diff != "" || len(ops) == 0 {
+			t.Errorf("ops subscriptions (-want +got):\n%s", diff)
 		}
 		for _, pol := range resources(tpl, "AWS::SNS::TopicPolicy") {
 			if !strings.Contains(toJSON(t, pol), `"aws:SecureTransport":"false"`) {

@@ -38,9 +38,8 @@ func OpsTopicName(region string) string { return fmt.Sprintf("lethe-%s-ops", reg
 
 // NewTopics creates the topics, encrypted with the data key and refusing
 // publishers that do not use TLS, and subscribes each subsystem's admin
-// e-mails from the configuration. The ops topic has no subscription here:
-// the configuration names no operators; they subscribe in the console or
-// through their own alerting.
+// e-mails from the configuration, and the region's ops e-mails to the ops
+// topic.
 func NewTopics(scope constructs.Construct, id string, p TopicsProps) Topics {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	t := Topics{Subsystem: map[string]awssns.Topic{}, key: p.Key, awsRegion: p.Region.AWSRegion}
@@ -62,6 +61,9 @@ func NewTopics(scope constructs.Construct, id string, p TopicsProps) Topics {
 		MasterKey:   p.Key,
 		EnforceSSL:  jsii.Bool(true),
 	})
+	for _, email := range p.Region.OpsEmails {
+		t.Ops.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
+	}
 	return t
 }
 

@@ -51,7 +51,10 @@ type Region struct {
 	// AWSRegion is where the stack is deployed (eu-west-1, ...).
 	AWSRegion string `json:"awsRegion"`
 	// Account optionally pins the AWS account of the stack.
-	Account    string      `json:"account,omitempty"`
+	Account string `json:"account,omitempty"`
+	// OpsEmails receive the region's ops alerts: a request that failed in
+	// any subsystem, a stream record that could not start an erasure.
+	OpsEmails  []string    `json:"opsEmails,omitempty"`
 	Subsystems []Subsystem `json:"subsystems"`
 }
 
@@ -225,6 +228,9 @@ func (c *Config) Validate() error {
 		if r.Account != "" && !accountRE.MatchString(r.Account) {
 			return &Error{key + ".account", "must be 12 digits"}
 		}
+		if err := validateEmails(key+".opsEmails", r.OpsEmails); err != nil {
+			return err
+		}
 		if err := validateSubsystems(key, r.Subsystems); err != nil {
 			return err
 		}
@@ -262,10 +268,8 @@ func validateSubsystems(regionKey string, subs []Subsystem) error {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return &Error{key + ".baseUrl", fmt.Sprintf("%q must be an absolute http(s) URL without query or fragment", s.BaseURL)}
 		}
-		for j, e := range s.AdminEmails {
-			if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
-				return &Error{fmt.Sprintf("%s.adminEmails[%d]", key, j), fmt.Sprintf("%q is not a plain e-mail address", e)}
-			}
+		if err := validateEmails(key+".adminEmails", s.AdminEmails); err != nil {
+			return err
 		}
 		if s.TimeoutSeconds < 1 || s.TimeoutSeconds > 60 {
 			return &Error{key + ".timeoutSeconds", "must be between 1 and 60"}
@@ -297,6 +301,15 @@ func validateSubsystems(regionKey string, subs []Subsystem) error {
 			if n := p.Checks(start, start.Add(longestDeadline), MaxChecksPerErasure); n > MaxChecksPerErasure {
 				return &Error{key + ".poll", fmt.Sprintf("would check more than %d times in a month; raise initialSeconds, multiplier or maxSeconds", MaxChecksPerErasure)}
 			}
+		}
+	}
+	return nil
+}
+
+func validateEmails(key string, emails []string) error {
+	for j, e := range emails {
+		if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+			return &Error{fmt.Sprintf("%s[%d]", key, j), fmt.Sprintf("%q is not a plain e-mail address", e)}
 		}
 	}
 	return nil

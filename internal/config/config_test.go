@@ -88,6 +88,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"relative url", func(m map[string]any) { sub(m, 0)["baseUrl"] = "/projects" }, "regions[0].subsystems[0].baseUrl"},
 		{"url with query", func(m map[string]any) { sub(m, 0)["baseUrl"] = "https://p.example.com/?x=1" }, "regions[0].subsystems[0].baseUrl"},
 		{"bad email", func(m map[string]any) { sub(m, 0)["adminEmails"] = []any{"Admins <a@example.com>"} }, "regions[0].subsystems[0].adminEmails[0]"},
+		{"bad ops email", func(m map[string]any) { region0(m)["opsEmails"] = []any{"ops"} }, "regions[0].opsEmails[0]"},
 		{"timeout too long", func(m map[string]any) { sub(m, 0)["timeoutSeconds"] = 600 }, "regions[0].subsystems[0].timeoutSeconds"},
 		{"poll on sync", func(m map[string]any) { sub(m, 0)["poll"] = map[string]any{"initialSeconds": 60} }, "regions[0].subsystems[0].poll"},
 		{"poll max below initial", func(m map[string]any) {

@@ -371,15 +371,35 @@ func (x *Execution) timedOut(th *thread, r *resolved, ev func(more ...field) []f
 	return f
 }
 
+// contentType is one response Content-Type as the immutable JSON values
+// that every result carrying it shares (JSON values are never mutated in
+// place: jsonpath.Set copies what it changes).
+type contentType struct {
+	value any // HttpHeaders' "Content-Type"
+	all   any // AllHttpHeaders' "Content-Type": a one-element list
+}
+
+func newContentType(ct string) contentType { return contentType{value: ct, all: []any{ct}} }
+
+var (
+	contentJSON    = newContentType("application/json")
+	contentAmzJSON = newContentType("application/x-amz-json-1.0")
+	contentXML     = newContentType("text/xml")
+	// status200 is the shared HTTP status of successful results.
+	status200 any = jsonInt(200)
+)
+
 // sdkMetadata is the SdkHttpMetadata/SdkResponseMetadata pair that AWS
-// service integrations add to their results.
-func sdkMetadata(out map[string]any, contentType, requestID string) map[string]any {
+// service integrations add to their results. Only the request id is made
+// per call; the constant parts are shared.
+func sdkMetadata(out map[string]any, ct contentType, requestID string) map[string]any {
+	var id any = requestID
 	out["SdkHttpMetadata"] = map[string]any{
-		"AllHttpHeaders": map[string]any{"Content-Type": []any{contentType}, "x-amzn-RequestId": []any{requestID}},
-		"HttpHeaders":    map[string]any{"Content-Type": contentType, "x-amzn-RequestId": requestID},
-		"HttpStatusCode": jsonInt(200),
+		"AllHttpHeaders": map[string]any{"Content-Type": ct.all, "x-amzn-RequestId": []any{id}},
+		"HttpHeaders":    map[string]any{"Content-Type": ct.value, "x-amzn-RequestId": id},
+		"HttpStatusCode": status200,
 	}
-	out["SdkResponseMetadata"] = map[string]any{"RequestId": requestID}
+	out["SdkResponseMetadata"] = map[string]any{"RequestId": id}
 	return out
 }
 

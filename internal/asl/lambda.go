@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/google/uuid"
 )
 
 // lambdaFunction is a Lambda handler invoked in-process through
@@ -85,7 +84,7 @@ func (l *lambdaFunction) invoke(ctx context.Context, payload []byte) (out []byte
 			f = lambdaFailure(errorTypeName(r), fmt.Sprintf("%v", r))
 		}
 	}()
-	lc := &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString(), InvokedFunctionArn: l.arn}
+	lc := &lambdacontext.LambdaContext{AwsRequestID: requestID(), InvokedFunctionArn: l.arn}
 	b, err := l.call(lambdacontext.NewContext(ctx, lc), payload)
 	if err != nil {
 		var ive messages.InvokeResponse_Error
@@ -180,7 +179,7 @@ func (e *Engine) invokeLambdaService(ctx context.Context, params any) (any, *Fai
 	if f != nil {
 		return nil, f
 	}
-	reqID := uuid.NewString()
-	out := map[string]any{"ExecutedVersion": "$LATEST", "Payload": v, "StatusCode": jsonInt(200)}
-	return sdkMetadata(out, "application/json", reqID), nil
+	out := make(map[string]any, 5)
+	out["ExecutedVersion"], out["Payload"], out["StatusCode"] = "$LATEST", v, status200
+	return sdkMetadata(out, contentJSON, requestID()), nil
 }

@@ -2,8 +2,6 @@ package asl
 
 import (
 	"context"
-
-	"github.com/google/uuid"
 )
 
 // PublishInput is an SNS Publish request as the sns:publish integration's
@@ -66,7 +64,7 @@ func (e *Engine) snsPublish(ctx context.Context, x *Execution, call *TaskCall) (
 	if err != nil {
 		return nil, serviceFailure("sns", err)
 	}
-	return sdkMetadata(map[string]any{"MessageId": id}, "text/xml", uuid.NewString()), nil
+	return sdkMetadata(map[string]any{"MessageId": id}, contentXML, requestID()), nil
 }
 
 // ItemStore serves the DynamoDB integrations getItem, putItem, updateItem
@@ -126,6 +124,6 @@ func (e *Engine) dynamoDB(action string) func(ctx context.Context, x *Execution,
 		if nerr != nil {
 			return nil, fail(ErrRuntime, "DynamoDB response is not JSON: %v", nerr)
 		}
-		return sdkMetadata(nv.(map[string]any), "application/x-amz-json-1.0", uuid.NewString()), nil
+		return sdkMetadata(nv.(map[string]any), contentAmzJSON, requestID()), nil
 	}
 }

@@ -65,7 +65,7 @@ func (e *Engine) startChild(pattern string) func(ctx context.Context, x *Executi
 			}
 			start = c.start
 		}
-		out := sdkMetadata(map[string]any{"ExecutionArn": arn, "StartDate": epochMillis(start)}, "application/x-amz-json-1.0", uuid.NewString())
+		out := sdkMetadata(map[string]any{"ExecutionArn": arn, "StartDate": epochMillis(start)}, contentAmzJSON, requestID())
 		if pattern == "sync" || pattern == "sync:2" {
 			return childStarted{output: out, arn: arn}, nil
 		}

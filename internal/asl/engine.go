@@ -213,7 +213,7 @@ func (e *Engine) start(ctx context.Context, m *Machine, machineArn, name string,
 	x.checkpointLocked(false)
 	x.mu.Unlock()
 	e.sched.enter()
-	go x.run(ctx)
+	spawn(func() { x.run(ctx) })
 	return x, nil
 }
 
@@ -265,7 +265,7 @@ func (e *Engine) Resume(ctx context.Context) ([]*Execution, error) {
 	// execution it waits for.
 	for _, x := range out {
 		e.sched.enter()
-		go x.run(ctx)
+		spawn(func() { x.run(ctx) })
 	}
 	return out, errors.Join(errs...)
 }

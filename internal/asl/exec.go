@@ -458,7 +458,7 @@ func (x *Execution) runChildren(ctx context.Context, fo *fanout, branchOf func(i
 		}
 		running++
 		s.enter()
-		go func(i int, th *thread) {
+		spawn(func() {
 			if onStart != nil {
 				onStart(i, th)
 			}
@@ -487,7 +487,7 @@ func (x *Execution) runChildren(ctx context.Context, fo *fanout, branchOf func(i
 			} else {
 				s.leave()
 			}
-		}(i, th)
+		})
 	}
 	await(func() bool { return running == 0 })
 	mu.Unlock()

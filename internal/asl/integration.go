@@ -241,10 +241,10 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 		if _, real := s.(realTime); real {
 			// Time runs by itself: a plain select, without a park's
 			// bookkeeping (busy work is counted only on virtual time).
-			go func() {
+			spawn(func() {
 				v, f := r.run(ictx, x, call)
 				done <- reply{v, f}
-			}()
+			})
 			var timeoutC <-chan time.Time
 			if timeout > 0 {
 				c, stop := s.timer(timeout)
@@ -262,11 +262,11 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 		} else {
 			p := s.newPark(ctx, timeout, timeout > 0)
 			s.enter()
-			go func() {
+			spawn(func() {
 				v, f := r.run(ictx, x, call)
 				done <- reply{v, f}
 				p.signal(true)
-			}()
+			})
 			if woke = p.wait(); woke == wokeSignal {
 				rep := <-done
 				out, f = rep.v, rep.f

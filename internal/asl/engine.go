@@ -55,6 +55,7 @@ type Engine struct {
 	anonymous    map[*Machine]string
 	lambdas      map[string]*lambdaFunction
 	integrations map[string]Integration
+	resolvedBy   map[string]*resolved // resolve's answers, until an integration is registered
 	publisher    Publisher
 	items        ItemStore
 	executions   map[string]*Execution

@@ -94,7 +94,7 @@ type mapItem struct {
 // never modified, so every state of the iteration shares it.
 func (m *mapItem) contextObject() map[string]any {
 	if m.ctx == nil {
-		m.ctx = map[string]any{"Item": map[string]any{"Index": jsonInt(m.Index), "Value": m.Value}}
+		m.ctx = map[string]any{"Item": map[string]any{"Index": jsonIntValue(m.Index), "Value": m.Value}}
 	}
 	return m.ctx
 }
@@ -195,8 +195,8 @@ func (x *Execution) contextObject(th *thread, s *stateCommon) map[string]any {
 	c["Execution"] = x.ctxExecution
 	c["State"] = map[string]any{
 		"EnteredTime": formatTime(th.EnteredTime),
-		"Name":        s.name,
-		"RetryCount":  jsonInt(th.RetryCount),
+		"Name":        s.nameValue,
+		"RetryCount":  jsonIntValue(th.RetryCount),
 	}
 	c["StateMachine"] = x.ctxMachine
 	if th.Task != nil && th.Task.Token != "" {

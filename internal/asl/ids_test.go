@@ -3,6 +3,7 @@ package asl
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -73,5 +74,43 @@ func TestServiceResultsDoNotShareWhatAStateChanges(t *testing.T) {
 	}
 	if got := get(second.Output, "Payload", "n"); fmt.Sprint(got) != "2" {
 		t.Errorf("second Payload.n = %v", got)
+	}
+}
+
+// TestFunctionName: names, partial and full ARNs, qualifiers, and the
+// degenerate forms, against the rule written with strings.Split.
+func TestFunctionName(t *testing.T) {
+	bySplit := func(s string) string {
+		parts := strings.Split(s, ":")
+		for i, p := range parts {
+			if p == "function" && i+1 < len(parts) {
+				return parts[i+1]
+			}
+		}
+		return parts[0]
+	}
+	for _, s := range []string{"", "Greet", "Greet:$LATEST", "123456789012:function:Greet", "123456789012:function:Greet:prod",
+		"arn:aws:lambda:us-east-1:123456789012:function:Greet", "arn:aws:lambda:us-east-1:123456789012:function:Greet:7",
+		"function", "function:", ":function:x", "a:function", "function:function:x", "::", "a::b"} {
+		if got, want := functionName(s), bySplit(s); got != want {
+			t.Errorf("functionName(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// TestRegisterIntegrationAfterARun: resolve keeps its answers per engine,
+// and an integration registered after a run serves the next one.
+func TestRegisterIntegrationAfterARun(t *testing.T) {
+	e, _ := newTestEngine(t)
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage","End":true}}}`
+	if res := runDef(t, e, def, `{}`); res.Status != StatusFailed || res.Error != ErrRuntime {
+		t.Fatalf("before registering: %s %s", res.Status, res.Error)
+	}
+	e.RegisterIntegration("sqs:sendMessage", IntegrationFunc(func(context.Context, *TaskCall) (any, error) {
+		return map[string]any{"MessageId": "m-1"}, nil
+	}))
+	res := runDef(t, e, def, `{}`)
+	if res.Status != StatusSucceeded || !cmp.Equal(res.Output, map[string]any{"MessageId": "m-1"}) {
+		t.Fatalf("after registering: %s %v", res.Status, res.Output)
 	}
 }

@@ -51,6 +51,7 @@ func (e *Engine) RegisterIntegration(key string, in Integration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.integrations[key] = in
+	e.resolvedBy = nil
 }
 
 // resolved is a Task resource resolved to its integration.
@@ -59,19 +60,40 @@ type resolved struct {
 	service    string
 	action     string
 	pattern    string
-	lambdaBare bool // arn:aws:lambda:...:function:NAME, with its own history events
+	callAction string // action without the pattern, as TaskCall.Action
+	lambdaBare bool   // arn:aws:lambda:...:function:NAME, with its own history events
 	run        func(ctx context.Context, x *Execution, call *TaskCall) (any, *Failure)
 }
 
 func (r *resolved) waitForToken() bool { return r.pattern == "waitForTaskToken" }
 func (r *resolved) sync() bool         { return r.pattern == "sync" || r.pattern == "sync:2" }
 
-// resolve maps a Resource ARN to the code that serves it.
+// resolve maps a Resource ARN to the code that serves it. The answer is
+// kept (resolved values are never changed) until RegisterIntegration, the
+// only registration that changes it; the other integrations look up what
+// they serve (functions, machines, stores) at call time.
 func (e *Engine) resolve(resource string) *resolved {
+	e.mu.Lock()
+	r, ok := e.resolvedBy[resource]
+	e.mu.Unlock()
+	if ok {
+		return r
+	}
+	r = e.resolveAnew(resource)
+	e.mu.Lock()
+	if e.resolvedBy == nil {
+		e.resolvedBy = map[string]*resolved{}
+	}
+	e.resolvedBy[resource] = r
+	e.mu.Unlock()
+	return r
+}
+
+func (e *Engine) resolveAnew(resource string) *resolved {
 	r := &resolved{resource: resource}
 	parts := strings.Split(resource, ":")
 	if len(parts) >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" {
-		r.lambdaBare, r.service, r.action = true, "lambda", "invoke"
+		r.lambdaBare, r.service, r.action, r.callAction = true, "lambda", "invoke", "invoke"
 		name := parts[6]
 		r.run = func(ctx context.Context, x *Execution, call *TaskCall) (any, *Failure) {
 			return e.invokeLambdaBare(ctx, name, call.Parameters)
@@ -86,6 +108,7 @@ func (e *Engine) resolve(resource string) *resolved {
 			r.pattern = action[i+1:]
 			action = action[:i]
 		}
+		r.callAction = action
 		e.mu.Lock()
 		custom, ok := e.integrations[resource]
 		if !ok {
@@ -123,7 +146,7 @@ func (e *Engine) resolve(resource string) *resolved {
 	custom, ok := e.integrations[resource]
 	e.mu.Unlock()
 	if ok {
-		r.service, r.action = "custom", resource
+		r.service, r.action, r.callAction = "custom", resource, strings.SplitN(resource, ".", 2)[0]
 		r.run = func(ctx context.Context, x *Execution, call *TaskCall) (any, *Failure) {
 			v, err := custom.Invoke(ctx, call)
 			if err != nil {
@@ -231,7 +254,7 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 			f *Failure
 		}
 		done := make(chan reply, 1)
-		call := &TaskCall{Resource: r.resource, Service: r.service, Action: strings.SplitN(r.action, ".", 2)[0], Pattern: r.pattern,
+		call := &TaskCall{Resource: r.resource, Service: r.service, Action: r.callAction, Pattern: r.pattern,
 			Parameters: params, TaskToken: token, ExecutionArn: x.arn, StateName: th.State}
 		// The handler is busy work of its own; this goroutine is idle until
 		// it answers, the timeout comes or the execution stops. On virtual

@@ -243,6 +243,24 @@ func plainJSON(v any) bool {
 
 func jsonInt(n int) json.Number { return json.Number(strconv.Itoa(n)) }
 
+// smallInts are jsonInt(0..63) as JSON values, boxed once: retry counts
+// and Map indexes in context objects.
+var smallInts = func() (a [64]any) {
+	for i := range a {
+		a[i] = jsonInt(i)
+	}
+	return a
+}()
+
+// jsonIntValue is jsonInt(n) as a JSON value, without an allocation for
+// small n.
+func jsonIntValue(n int) any {
+	if n >= 0 && n < len(smallInts) {
+		return smallInts[n]
+	}
+	return jsonInt(n)
+}
+
 // marshalJSON is json.Marshal, byte for byte, made fast for the engine's
 // plain JSON values (appendJSON); any other value goes to encoding/json.
 func marshalJSON(v any) ([]byte, error) {

@@ -55,13 +55,18 @@ func (e *Engine) RegisterLambda(name string, handler any) string {
 // functionName extracts the function name from a name, a partial ARN
 // (123456789012:function:name) or a full ARN, with or without a qualifier.
 func functionName(s string) string {
-	parts := strings.Split(s, ":")
-	for i, p := range parts {
-		if p == "function" && i+1 < len(parts) {
-			return parts[i+1]
+	first, _, _ := strings.Cut(s, ":")
+	for rest := s; ; {
+		p, after, more := strings.Cut(rest, ":")
+		if !more {
+			return first
 		}
+		if p == "function" {
+			name, _, _ := strings.Cut(after, ":")
+			return name
+		}
+		rest = after
 	}
-	return parts[0]
 }
 
 func (e *Engine) lambdaFunction(name string) (*lambdaFunction, *Failure) {

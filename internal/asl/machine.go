@@ -36,6 +36,7 @@ type state interface {
 // Fields" and "Input and Output Processing").
 type stateCommon struct {
 	name       string
+	nameValue  any // name as a JSON value, boxed once for $$.State.Name
 	typ        string
 	next       string
 	end        bool
@@ -457,7 +458,7 @@ func (p *parser) state(where, name string, m map[string]any) state {
 		o.get("Output")
 		o.errorf("Arguments/Output", "are JSONata fields; JSONata is not supported yet")
 	}
-	c := stateCommon{name: name, typ: typ, inputPath: dollar, outputPath: dollar, resultPath: dollar}
+	c := stateCommon{name: name, nameValue: name, typ: typ, inputPath: dollar, outputPath: dollar, resultPath: dollar}
 	outer := p.context // a Map or Parallel parsing its branches' states
 	p.context = false
 	defer func() { p.context = outer }()

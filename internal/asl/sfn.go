@@ -73,6 +73,10 @@ func (e *Engine) startChild(pattern string) func(ctx context.Context, x *Executi
 	}
 }
 
+// included is DescribeExecution's InputDetails and OutputDetails, shared
+// (JSON values are never changed in place).
+var included any = map[string]any{"Included": true}
+
 func epochMillis(t time.Time) json.Number {
 	return json.Number(strconv.FormatInt(t.UnixMilli(), 10))
 }
@@ -89,16 +93,17 @@ func (x *Execution) awaitChild(ctx context.Context, arn, pattern string) (any, *
 		}
 		return nil, fail(ErrTaskFailed, "%v", err)
 	}
-	d := map[string]any{
-		"ExecutionArn":    r.ExecutionArn,
-		"Input":           r.Input,
-		"InputDetails":    map[string]any{"Included": true},
-		"Name":            r.Name,
-		"StartDate":       epochMillis(r.StartDate),
-		"StateMachineArn": r.StateMachineArn,
-		"Status":          r.Status,
-		"StopDate":        epochMillis(r.StopDate),
-	}
+	// Sized for the success case's ten fields (a failure's eleven): a map
+	// that grows past eight entries is rebuilt.
+	d := make(map[string]any, 11)
+	d["ExecutionArn"] = r.ExecutionArn
+	d["Input"] = r.Input
+	d["InputDetails"] = included
+	d["Name"] = r.Name
+	d["StartDate"] = epochMillis(r.StartDate)
+	d["StateMachineArn"] = r.StateMachineArn
+	d["Status"] = r.Status
+	d["StopDate"] = epochMillis(r.StopDate)
 	if pattern == "sync" {
 		d["Input"] = jsonString(r.Input)
 	}
@@ -108,7 +113,7 @@ func (x *Execution) awaitChild(ctx context.Context, arn, pattern string) (any, *
 		return nil, &Failure{Name: ErrTaskFailed, Cause: jsonString(d)}
 	}
 	d["Output"] = r.Output
-	d["OutputDetails"] = map[string]any{"Included": true}
+	d["OutputDetails"] = included
 	if pattern == "sync" {
 		d["Output"] = jsonString(r.Output)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/lethe-erasure/lethe/internal/asl"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 	"github.com/lethe-erasure/lethe/internal/registry"
 	"github.com/lethe-erasure/lethe/statemachines"
 )
@@ -91,25 +92,6 @@ type outcome struct {
 func (o outcome) String() string {
 	b, _ := json.Marshal(o)
 	return string(b)
-}
-
-// moduleRoot is the folder holding go.mod.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's folder")
-		}
-		dir = parent
-	}
 }
 
 // loadCases reads every testdata/cases/*.json file (each a JSON array of
@@ -357,7 +339,7 @@ func startNpm(t testing.TB) *npmEngine {
 	if err != nil {
 		t.Skip("node is not on PATH: the differential test needs Node.js and aws-local-stepfunctions (make setup)")
 	}
-	pkg := filepath.Join(moduleRoot(t), ".tools", "node_modules", "aws-local-stepfunctions")
+	pkg := filepath.Join(eventstest.Root(t), ".tools", "node_modules", "aws-local-stepfunctions")
 	if _, err := os.Stat(filepath.Join(pkg, "build", "main.node.esm.js")); err != nil {
 		t.Skipf("aws-local-stepfunctions is not installed at %s: run `make setup` (or cd .tools && npm ci)", pkg)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/lethe-erasure/lethe/internal/asl/intrinsic"
 	"github.com/lethe-erasure/lethe/internal/asl/template"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 )
 
 // recording is one execution of a one-state Pass machine recorded on AWS
@@ -35,20 +36,7 @@ type recording struct {
 // from the package directory to the folder holding go.mod.
 func conformanceFile(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "conformance", "aws-recorded-intrinsics.json")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate shared/conformance")
-		}
-		dir = parent
-	}
+	return filepath.Join(eventstest.Root(t), "..", "shared", "conformance", "aws-recorded-intrinsics.json")
 }
 
 // recordedContext is the context object of the recordings, with the

@@ -1,6 +1,8 @@
 package intrinsic
 
 import (
+	"github.com/lethe-erasure/lethe/internal/asl/jsonpath"
+
 	"bytes"
 	"crypto/md5"
 	"crypto/sha1"
@@ -94,7 +96,7 @@ func format(c *Call, args []any, _ Random) (any, error) {
 	if parts == nil { // template from a path or a call: every "{}" is a placeholder
 		tmpl, ok := args[0].(string)
 		if !ok {
-			return nil, fmt.Errorf("the template must be a string, got %s", kind(args[0]))
+			return nil, fmt.Errorf("the template must be a string, got %s", jsonpath.Kind(args[0]))
 		}
 		parts = strings.Split(tmpl, "{}")
 	}
@@ -352,7 +354,7 @@ func jsonMerge(_ *Call, args []any, _ Random) (any, error) {
 	for i := range objs {
 		m, ok := args[i].(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("argument %d must be an object, got %s", i+1, kind(args[i]))
+			return nil, fmt.Errorf("argument %d must be an object, got %s", i+1, jsonpath.Kind(args[i]))
 		}
 		objs[i] = m
 	}
@@ -438,7 +440,7 @@ func newUUID(_ *Call, _ []any, rnd Random) (any, error) {
 func str(v any, n int) (string, error) {
 	s, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("argument %d must be a string, got %s", n, kind(v))
+		return "", fmt.Errorf("argument %d must be a string, got %s", n, jsonpath.Kind(v))
 	}
 	return s, nil
 }
@@ -454,7 +456,7 @@ func limited(v any, n int) (string, error) {
 func list(v any, n int) ([]any, error) {
 	a, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("argument %d must be an array, got %s", n, kind(v))
+		return nil, fmt.Errorf("argument %d must be an array, got %s", n, jsonpath.Kind(v))
 	}
 	return a, nil
 }

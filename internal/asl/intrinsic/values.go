@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lethe-erasure/lethe/internal/asl/jsonpath"
 )
 
 // maxInt bounds integer arguments so that sums and ranges never overflow
@@ -41,7 +43,7 @@ func integer(v any, n int) (int64, error) {
 	}
 	f, ok := number(v)
 	if !ok {
-		return 0, fmt.Errorf("argument %d must be an integer, got %s", n, kind(v))
+		return 0, fmt.Errorf("argument %d must be an integer, got %s", n, jsonpath.Kind(v))
 	}
 	if f != math.Trunc(f) {
 		return 0, fmt.Errorf("argument %d must be an integer, got %v", n, v)
@@ -54,7 +56,7 @@ func integer(v any, n int) (int64, error) {
 func rounded(v any, n int) (int64, error) {
 	f, ok := number(v)
 	if !ok {
-		return 0, fmt.Errorf("argument %d must be a number, got %s", n, kind(v))
+		return 0, fmt.Errorf("argument %d must be a number, got %s", n, jsonpath.Kind(v))
 	}
 	r := math.Floor(f)
 	if f-r >= 0.5 {
@@ -116,24 +118,4 @@ func writeCanonical(b *strings.Builder, v any) {
 		}
 		fmt.Fprintf(b, "%T:%v", t, t)
 	}
-}
-
-// kind names a JSON value's type for error messages.
-func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	}
-	if _, ok := number(v); ok {
-		return "a number"
-	}
-	return fmt.Sprintf("%T", v)
 }

@@ -42,7 +42,7 @@ func (p *Path) set(node any, rest jp.Expr, depth int, value any) (any, error) {
 	case jp.Child:
 		m, ok := node.(map[string]any)
 		if !ok {
-			return nil, &SetError{Path: p.src, Reason: fmt.Sprintf("%s is %s, not an object", p.expr[:depth], kind(node))}
+			return nil, &SetError{Path: p.src, Reason: fmt.Sprintf("%s is %s, not an object", p.expr[:depth], Kind(node))}
 		}
 		child, ok := m[string(f)]
 		if !ok && len(rest) > 1 {
@@ -61,7 +61,7 @@ func (p *Path) set(node any, rest jp.Expr, depth int, value any) (any, error) {
 	case jp.Nth:
 		a, ok := node.([]any)
 		if !ok {
-			return nil, &SetError{Path: p.src, Reason: fmt.Sprintf("%s is %s, not an array", p.expr[:depth], kind(node))}
+			return nil, &SetError{Path: p.src, Reason: fmt.Sprintf("%s is %s, not an array", p.expr[:depth], Kind(node))}
 		}
 		i := int(f)
 		if i < 0 {
@@ -82,7 +82,7 @@ func (p *Path) set(node any, rest jp.Expr, depth int, value any) (any, error) {
 }
 
 // kind names a JSON value's type for error messages.
-func kind(v any) string {
+func Kind(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"

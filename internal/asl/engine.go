@@ -200,7 +200,7 @@ func (e *Engine) start(ctx context.Context, m *Machine, machineArn, name string,
 		e: e, m: m, arn: arn, name: name, machineArn: machineArn, machineName: machineName,
 		input: in, start: e.clock.Now(), status: StatusRunning, done: make(chan struct{}),
 		root:    &thread{State: m.root.startAt, Input: in},
-		history: make([]event, 0, 4*m.states+4), // about one entry and one exit per state, tasks four more
+		history: make([]event, 0, m.historyCap()),
 	}
 	e.mu.Lock()
 	if old, ok := e.executions[arn]; ok {

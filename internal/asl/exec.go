@@ -268,6 +268,7 @@ func (x *Execution) run(ctx context.Context) {
 func (x *Execution) finish() {
 	x.mu.Lock()
 	x.ended = true
+	x.m.historyLen.Store(int32(min(len(x.history), maxHistoryHint)))
 	ws := x.waiters
 	x.waiters = nil
 	x.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync/atomic"
 )
 
 // Machine is a parsed and validated state machine definition. It is
@@ -17,6 +18,24 @@ type Machine struct {
 	root           *branch
 	definition     []byte
 	states         int // in every branch: sizes a new execution's history
+	// historyLen is the length of the last finished execution's history,
+	// a sizing hint for the next one's (executions of one machine mostly
+	// record about as many events). It changes nothing a Machine means.
+	historyLen atomic.Int32
+}
+
+// maxHistoryHint bounds the capacity a new history starts with, so one
+// long execution does not make every later one allocate as much.
+const maxHistoryHint = 1024
+
+// historyCap is the capacity a new execution's history starts with: the
+// last finished execution's length and a little room, or, before any has
+// finished, about one entry and one exit per state and four more per task.
+func (m *Machine) historyCap() int {
+	if n := int(m.historyLen.Load()); n > 0 {
+		return min(n+n/8+2, maxHistoryHint)
+	}
+	return 4*m.states + 4
 }
 
 // branch is a set of states with a StartAt: the top-level machine, a

@@ -243,8 +243,14 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 	if timeout > 0 {
 		timeoutAt = x.now().Add(timeout)
 	}
-	ictx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The handler's context is cancelled when the task times out; without
+	// a timeout it is the thread's own (cancelled when the execution stops),
+	// saving a cancelCtx per call.
+	ictx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		ictx, cancel = context.WithCancel(ctx)
+		defer cancel()
+	}
 
 	var out any
 	var f *Failure

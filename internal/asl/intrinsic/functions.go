@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -154,14 +153,9 @@ func stringToJSON(_ *Call, args []any, _ Random) (any, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
+	v, err := jsonpath.Decode(s)
+	if err != nil {
 		return nil, fmt.Errorf("the argument is not JSON: %w", err)
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, errors.New("the argument is not JSON: text after the value")
 	}
 	return positiveZero(v), nil
 }

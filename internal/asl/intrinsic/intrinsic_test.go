@@ -12,10 +12,8 @@ import (
 
 func decode(t testing.TB, s string) any {
 	t.Helper()
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
+	v, err := jsonpath.Decode(s)
+	if err != nil {
 		t.Fatalf("decode %s: %v", s, err)
 	}
 	return v

@@ -3,7 +3,6 @@ package jsonpath
 import (
 	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,10 +11,8 @@ import (
 // decode reads JSON the way the interpreter does (UseNumber).
 func decode(t testing.TB, s string) any {
 	t.Helper()
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
+	v, err := Decode(s)
+	if err != nil {
 		t.Fatalf("decode %s: %v", s, err)
 	}
 	return v

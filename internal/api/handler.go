@@ -147,7 +147,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 		attrs = append(attrs, slog.String("code", code))
 		if status >= 500 {
 			level = slog.LevelError
-			attrs = append(attrs, slog.String("error", redact(err.Error(), subject)))
+			attrs = append(attrs, slog.String("error", erasure.Redact(err.Error(), subject)))
 		}
 	}
 	h.log.LogAttrs(ctx, level, "api request", attrs...)
@@ -257,20 +257,4 @@ func pathParam(ev events.APIGatewayProxyRequest, segs []string, i int) (string, 
 		}
 	}
 	return url.PathUnescape(segs[i])
-}
-
-// redact keeps a subject id out of error text bound for the log, whatever
-// an adapter put in its error message.
-func redact(s, subject string) string {
-	if subject == "" {
-		return s
-	}
-	s = strings.ReplaceAll(s, subject, "[subject]")
-	if esc := url.PathEscape(subject); esc != subject {
-		s = strings.ReplaceAll(s, esc, "[subject]")
-	}
-	if q, err := json.Marshal(subject); err == nil {
-		s = strings.ReplaceAll(s, strings.Trim(string(q), `"`), "[subject]")
-	}
-	return s
 }

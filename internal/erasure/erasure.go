@@ -5,9 +5,12 @@
 package erasure
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -165,3 +168,24 @@ func (e *StoreUnavailable) Error() string {
 
 // Unwrap exposes the cause for errors.Is/As.
 func (e *StoreUnavailable) Unwrap() error { return e.Err }
+
+// Redact replaces the subject id in a text — in any letter case, and in its
+// URL-path-escaped and JSON-escaped forms — with "[subject]". Error text
+// from adapters and details echoed by subsystems pass through it before
+// they reach a log line, an execution or a stored report.
+func Redact(text, subject string) string {
+	if subject == "" {
+		return text
+	}
+	forms := []string{regexp.QuoteMeta(subject)}
+	if esc := url.PathEscape(subject); esc != subject {
+		forms = append(forms, regexp.QuoteMeta(esc))
+	}
+	if q, err := json.Marshal(subject); err == nil {
+		if s := strings.Trim(string(q), `"`); s != subject {
+			forms = append(forms, regexp.QuoteMeta(s))
+		}
+	}
+	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	return regexp.MustCompile("(?i)(?:"+strings.Join(forms, "|")+")").ReplaceAllLiteralString(text, "[subject]")
+}

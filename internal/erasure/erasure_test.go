@@ -86,3 +86,21 @@ func TestOutcome(t *testing.T) {
 		t.Error("Open() is wrong")
 	}
 }
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ text, subject, want string }{
+		{"delete alice@example.com failed", "alice@example.com", "delete [subject] failed"},
+		{"ALICE@Example.com not found", "alice@example.com", "[subject] not found"},
+		{"GET /subjects/J%C3%BCrgen%20M: 500", "Jürgen M", "GET /subjects/[subject]: 500"},
+		{`{"id":"a\"b"}`, `a"b`, `{"id":"[subject]"}`},
+		{`put "a b/ü" (a%20b%2F%C3%BC) a b/ü`, "a b/ü", `put "[subject]" ([subject]) [subject]`},
+		{"nothing to hide", "bob", "nothing to hide"},
+		{"any text", "", "any text"},
+		{"a.b matches literally, not axb", "a.b", "[subject] matches literally, not axb"},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.text, tt.subject); got != tt.want {
+			t.Errorf("Redact(%q, %q) = %q, want %q", tt.text, tt.subject, got, tt.want)
+		}
+	}
+}

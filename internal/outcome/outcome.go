@@ -171,14 +171,6 @@ func normalise(m erasure.MapResult, mode string, completedAt time.Time, subject 
 		res.Detail = "the deletion ended with status " + quote(string(res.Status))
 		res.Status = erasure.SubsystemFailed
 	}
-	res.Detail = clip(scrub(tidy(scrub(res.Detail, subject)), tidy(subject)))
+	res.Detail = clip(erasure.Redact(tidy(erasure.Redact(res.Detail, subject)), tidy(subject)))
 	return res
-}
-
-// scrub replaces the subject id in a text.
-func scrub(detail, subject string) string {
-	if subject == "" || !strings.Contains(detail, subject) {
-		return detail
-	}
-	return strings.ReplaceAll(detail, subject, "[subject]")
 }

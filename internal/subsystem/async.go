@@ -209,7 +209,7 @@ func cleanDetail(s, subject string) string {
 		}
 		return r
 	}, s)
-	s = strings.TrimSpace(redact(s, subject))
+	s = strings.TrimSpace(erasure.Redact(s, subject))
 	if len(s) > MaxDetailBytes {
 		cut := MaxDetailBytes
 		for cut > 0 && !utf8.RuneStart(s[cut]) {

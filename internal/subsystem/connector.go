@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -209,16 +208,7 @@ func transportReason(err error, timeout time.Duration, subject string) string {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return redact(err.Error(), subject)
-}
-
-// redact removes the subject id from a text that may echo it, whatever its
-// letter case.
-func redact(s, subject string) string {
-	if subject == "" {
-		return s
-	}
-	return regexp.MustCompile("(?i)"+regexp.QuoteMeta(subject)).ReplaceAllLiteralString(s, "[subject]")
+	return erasure.Redact(err.Error(), subject)
 }
 
 // escapeSegment path-escapes one URL path segment, including "." and ".."

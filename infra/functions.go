@@ -11,14 +11,6 @@ import (
 	"github.com/lethe-erasure/lethe/internal/registry"
 )
 
-// Environment variables the stack sets (the mains read them).
-const (
-	EnvRegion       = "LETHE_REGION"
-	EnvTableName    = "LETHE_TABLE_NAME"
-	EnvStateMachine = "LETHE_STATE_MACHINE_ARN"
-	EnvTopicArns    = "LETHE_TOPIC_ARNS"
-)
-
 // TableActions is what each function may do on the Requests table, from
 // the calls internal/store/dynamo makes for it: the api creates a request
 // with TransactWriteItems of conditional Puts (authorised per item as
@@ -82,12 +74,12 @@ func functionTimeout(fn string, region config.Region) awscdk.Duration {
 // every function shares and the table grants of TableActions.
 func newFunction(scope constructs.Construct, fn string, p FunctionsProps, env map[string]*string, description string) GoFunction {
 	all := map[string]*string{
-		EnvRegion:        jsii.String(p.Region.Name),
+		config.EnvRegion: jsii.String(p.Region.Name),
 		config.EnvConfig: jsii.String(p.ConfigJSON),
 	}
 	actions, usesTable := TableActions[fn]
 	if usesTable {
-		all[EnvTableName] = p.Table.Table.TableName()
+		all[config.EnvTableName] = p.Table.Table.TableName()
 	}
 	for k, v := range env {
 		all[k] = v
@@ -122,7 +114,7 @@ func NewFunctions(scope constructs.Construct, p FunctionsProps) (Functions, erro
 		topicArns[name] = topic.TopicArn()
 	}
 	fns[registry.FnLoadSubsystems] = newFunction(scope, registry.FnLoadSubsystems, p, map[string]*string{
-		EnvTopicArns: awscdk.Stack_Of(scope).ToJsonString(topicArns, nil),
+		config.EnvTopicArns: awscdk.Stack_Of(scope).ToJsonString(topicArns, nil),
 	}, "Lethe task LoadSubsystems: the region's subsystems for one request")
 
 	for _, fn := range connectors {

@@ -227,13 +227,13 @@ func TestFunctions(t *testing.T) {
 			})
 		})
 		want := map[string][]string{
-			registry.FnAPI:            {EnvTableName},
-			registry.FnStarter:        {EnvTableName, EnvStateMachine},
-			registry.FnLoadSubsystems: {EnvTopicArns},
-			registry.FnSyncDelete:     {EnvTableName},
-			registry.FnAsyncSubmit:    {EnvTableName},
-			registry.FnAsyncCheck:     {EnvTableName},
-			registry.FnRecordOutcome:  {EnvTableName},
+			registry.FnAPI:            {config.EnvTableName},
+			registry.FnStarter:        {config.EnvTableName, config.EnvStateMachineArn},
+			registry.FnLoadSubsystems: {config.EnvTopicArns},
+			registry.FnSyncDelete:     {config.EnvTableName},
+			registry.FnAsyncSubmit:    {config.EnvTableName},
+			registry.FnAsyncCheck:     {config.EnvTableName},
+			registry.FnRecordOutcome:  {config.EnvTableName},
 		}
 		functions := resources(tpl, "AWS::Lambda::Function")
 		for _, fn := range registry.Functions {
@@ -253,7 +253,7 @@ func TestFunctions(t *testing.T) {
 				names = append(names, k)
 			}
 			sort.Strings(names)
-			wantNames := append([]string{EnvRegion, config.EnvConfig}, want[fn]...)
+			wantNames := append([]string{config.EnvRegion, config.EnvConfig}, want[fn]...)
 			sort.Strings(wantNames)
 			if diff := cmp.Diff(wantNames, names); diff != "" {
 				t.Errorf("%s environment (-want +got):\n%s", fn, diff)

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/registry"
 )
 
@@ -43,7 +44,7 @@ type Starter struct {
 // silent: the queue keeps its stream position for 14 days to be replayed.
 func NewStarter(scope constructs.Construct, p StarterProps) Starter {
 	f := newFunction(scope, registry.FnStarter, p.Functions, map[string]*string{
-		EnvStateMachine: p.StateMachine.Machine.StateMachineArn(),
+		config.EnvStateMachineArn: p.StateMachine.Machine.StateMachineArn(),
 	}, "Lethe starter: starts the Erasure machine for each new request")
 	f.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("states:StartExecution"),

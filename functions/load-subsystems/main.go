@@ -18,7 +18,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("load-subsystems: %v", err)
 	}
-	topics, err := loadsubsystems.ParseTopicArns(os.Getenv(loadsubsystems.EnvTopicArns))
+	topics, err := loadsubsystems.ParseTopicArns(os.Getenv(config.EnvTopicArns))
 	if err != nil {
 		log.Fatalf("load-subsystems: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/lambdaenv"
 	"github.com/lethe-erasure/lethe/internal/starter"
 )
@@ -22,7 +23,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("starter: %v", err)
 	}
-	machine, err := lambdaenv.Get(lambdaenv.EnvStateMachineArn)
+	machine, err := lambdaenv.Get(config.EnvStateMachineArn)
 	if err != nil {
 		log.Fatalf("starter: %v", err)
 	}

@@ -360,9 +360,21 @@ func (d Deadline) After(t time.Time) time.Time {
 	return due.AddDate(0, 0, d.Days)
 }
 
-// EnvConfig is the environment variable through which a regional function
-// receives its region's configuration, as JSON written by ForRegion.
-const EnvConfig = "LETHE_CONFIG"
+// The environment variables the regional stack sets on its functions and
+// the functions read: the contract between infra/ and functions/.
+const (
+	// EnvConfig holds the region's configuration, as JSON written by ForRegion.
+	EnvConfig = "LETHE_CONFIG"
+	// EnvRegion is the region's short name.
+	EnvRegion = "LETHE_REGION"
+	// EnvTableName names the region's requests table.
+	EnvTableName = "LETHE_TABLE_NAME"
+	// EnvStateMachineArn is the main Erasure machine the starter starts.
+	EnvStateMachineArn = "LETHE_STATE_MACHINE_ARN"
+	// EnvTopicArns maps each subsystem's name to its admins' SNS topic ARN
+	// (a JSON object).
+	EnvTopicArns = "LETHE_TOPIC_ARNS"
+)
 
 // FromEnv parses the one-region configuration a regional function receives
 // in LETHE_CONFIG.

@@ -23,13 +23,6 @@ import (
 	"github.com/lethe-erasure/lethe/internal/subsystem"
 )
 
-// The environment variables the regional stack sets (infra/functions.go).
-const (
-	EnvRegion          = "LETHE_REGION"
-	EnvTableName       = "LETHE_TABLE_NAME"
-	EnvStateMachineArn = "LETHE_STATE_MACHINE_ARN"
-)
-
 // Env is a regional function's view of its deployment.
 type Env struct {
 	Config *config.Config
@@ -46,8 +39,8 @@ func Load(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r := os.Getenv(EnvRegion); r != "" && r != region.Name {
-		return nil, fmt.Errorf("%s %q does not match the region %q of %s", EnvRegion, r, region.Name, config.EnvConfig)
+	if r := os.Getenv(config.EnvRegion); r != "" && r != region.Name {
+		return nil, fmt.Errorf("%s %q does not match the region %q of %s", config.EnvRegion, r, region.Name, config.EnvConfig)
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -67,7 +60,7 @@ func Get(name string) (string, error) {
 
 // Requests is the region's requests table, named by LETHE_TABLE_NAME.
 func (e *Env) Requests() (*dynamo.Store, error) {
-	table, err := Get(EnvTableName)
+	table, err := Get(config.EnvTableName)
 	if err != nil {
 		return nil, err
 	}

@@ -27,8 +27,8 @@ func regionJSON(t *testing.T, name string) string {
 func TestLoad(t *testing.T) {
 	t.Setenv("AWS_REGION", "eu-west-1")
 	t.Setenv(config.EnvConfig, regionJSON(t, "eu"))
-	t.Setenv(EnvRegion, "eu")
-	t.Setenv(EnvTableName, "lethe-eu-requests")
+	t.Setenv(config.EnvRegion, "eu")
+	t.Setenv(config.EnvTableName, "lethe-eu-requests")
 	env, err := Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -46,22 +46,22 @@ func TestLoad(t *testing.T) {
 
 func TestLoadRefusesMismatchAndMissing(t *testing.T) {
 	t.Setenv(config.EnvConfig, regionJSON(t, "eu"))
-	t.Setenv(EnvRegion, "us")
-	if _, err := Load(context.Background()); err == nil || !strings.Contains(err.Error(), EnvRegion) {
+	t.Setenv(config.EnvRegion, "us")
+	if _, err := Load(context.Background()); err == nil || !strings.Contains(err.Error(), config.EnvRegion) {
 		t.Errorf("Load with LETHE_REGION=us and the eu configuration = %v", err)
 	}
-	t.Setenv(EnvRegion, "")
+	t.Setenv(config.EnvRegion, "")
 	t.Setenv(config.EnvConfig, "")
 	if _, err := Load(context.Background()); err == nil || !strings.Contains(err.Error(), config.EnvConfig) {
 		t.Errorf("Load without LETHE_CONFIG = %v", err)
 	}
 	t.Setenv(config.EnvConfig, regionJSON(t, "eu"))
-	t.Setenv(EnvTableName, "")
+	t.Setenv(config.EnvTableName, "")
 	env, err := Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Requests(); err == nil || !strings.Contains(err.Error(), EnvTableName) {
+	if _, err := env.Requests(); err == nil || !strings.Contains(err.Error(), config.EnvTableName) {
 		t.Errorf("Requests without a table name = %v", err)
 	}
 }

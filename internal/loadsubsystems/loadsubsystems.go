@@ -14,10 +14,6 @@ import (
 	"github.com/lethe-erasure/lethe/internal/erasure"
 )
 
-// EnvTopicArns is the environment variable holding the JSON object that
-// maps each subsystem's name to its admins' SNS topic ARN.
-const EnvTopicArns = "LETHE_TOPIC_ARNS"
-
 // TopicMissing means a configured subsystem has no admin topic: its
 // failures could not be mailed to anyone, so the function refuses to start.
 type TopicMissing struct {
@@ -25,7 +21,7 @@ type TopicMissing struct {
 }
 
 func (e *TopicMissing) Error() string {
-	return fmt.Sprintf("%s names no SNS topic for subsystem %q", EnvTopicArns, e.Subsystem)
+	return fmt.Sprintf("%s names no SNS topic for subsystem %q", config.EnvTopicArns, e.Subsystem)
 }
 
 // InvalidTopicArn means a topic ARN is malformed or in another AWS region
@@ -37,7 +33,7 @@ type InvalidTopicArn struct {
 }
 
 func (e *InvalidTopicArn) Error() string {
-	return fmt.Sprintf("%s: topic of subsystem %q, %q, %s", EnvTopicArns, e.Subsystem, e.Arn, e.Reason)
+	return fmt.Sprintf("%s: topic of subsystem %q, %q, %s", config.EnvTopicArns, e.Subsystem, e.Arn, e.Reason)
 }
 
 // InvalidInput means the task's input is not what erasure.asl.json sends.
@@ -53,11 +49,11 @@ func (e *InvalidInput) Error() string {
 // ParseTopicArns reads the value of LETHE_TOPIC_ARNS.
 func ParseTopicArns(value string) (map[string]string, error) {
 	if strings.TrimSpace(value) == "" {
-		return nil, fmt.Errorf("%s is not set", EnvTopicArns)
+		return nil, fmt.Errorf("%s is not set", config.EnvTopicArns)
 	}
 	var topics map[string]string
 	if err := json.Unmarshal([]byte(value), &topics); err != nil {
-		return nil, fmt.Errorf("%s must be a JSON object of subsystem name to topic ARN: %w", EnvTopicArns, err)
+		return nil, fmt.Errorf("%s must be a JSON object of subsystem name to topic ARN: %w", config.EnvTopicArns, err)
 	}
 	return topics, nil
 }

@@ -130,7 +130,7 @@ func TestNewRefusesBadTopics(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"", "[]", `{"projects": 1}`, "not json"} {
-		if _, err := loadsubsystems.ParseTopicArns(bad); err == nil || !strings.Contains(err.Error(), loadsubsystems.EnvTopicArns) {
+		if _, err := loadsubsystems.ParseTopicArns(bad); err == nil || !strings.Contains(err.Error(), config.EnvTopicArns) {
 			t.Errorf("ParseTopicArns(%q) error = %v", bad, err)
 		}
 	}

@@ -56,6 +56,11 @@ type Region struct {
 	// any subsystem, a stream record that could not start an erasure.
 	OpsEmails  []string    `json:"opsEmails,omitempty"`
 	Subsystems []Subsystem `json:"subsystems"`
+	// APIURL is the base URL of the region's deployed API (its stage URL,
+	// https). The edge forwards webhooks to it, redirects to it and files
+	// global erasures with it. Empty until the region is deployed; the edge
+	// routes nothing to a region without one.
+	APIURL string `json:"apiUrl,omitempty"`
 }
 
 // Subsystem is one system that holds personal data in a region and must
@@ -101,6 +106,20 @@ type PollPolicy struct {
 type Edge struct {
 	AWSRegion string `json:"awsRegion"`
 	Account   string `json:"account,omitempty"`
+	// OpsEmails receive the edge's alerts: a quarantined delivery, a
+	// delivery no region accepted.
+	OpsEmails []string `json:"opsEmails,omitempty"`
+	// MulticastTopics are webhook topics ("<provider>/<topic>", e.g.
+	// "shopify/app/uninstalled") known to carry no personal data. They go to
+	// every region, which acknowledges and drops tenants it does not own;
+	// every other topic goes to the tenant's home region only.
+	MulticastTopics []string `json:"multicastTopics,omitempty"`
+	// QuarantineHours is how long an unknown tenant's delivery is kept for
+	// release before it expires.
+	QuarantineHours int `json:"quarantineHours,omitempty"`
+	// SignatureToleranceSeconds is the largest age of a signed webhook
+	// timestamp that is still accepted (replay protection).
+	SignatureToleranceSeconds int `json:"signatureToleranceSeconds,omitempty"`
 }
 
 // Defaults applied to fields a configuration leaves out.
@@ -112,6 +131,13 @@ const (
 	// MaxSubsystemsPerRegion keeps a region's subsystem list within what one
 	// Lambda environment (4 KB) and one Map state carry comfortably.
 	MaxSubsystemsPerRegion = 10
+	// DefaultQuarantineHours keeps an unknown tenant's delivery three days:
+	// long enough to register the tenant, short for a body held in the
+	// edge's region.
+	DefaultQuarantineHours = 72
+	// DefaultSignatureToleranceSeconds is the replay window of signed
+	// webhook timestamps.
+	DefaultSignatureToleranceSeconds = 300
 )
 
 // Error names the configuration key that is wrong and why.
@@ -127,6 +153,7 @@ var (
 	subsystemRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 	awsRegionRE = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 	accountRE   = regexp.MustCompile(`^[0-9]{12}$`)
+	topicRE     = regexp.MustCompile(`^[a-z][a-z0-9-]*/[a-z0-9_./-]+$`)
 )
 
 // Parse reads a configuration from JSON (the value of the "lethe" context
@@ -169,6 +196,7 @@ func (c *Config) applyDefaults() {
 	if c.Deadline.Months == 0 && c.Deadline.Days == 0 {
 		c.Deadline.Months = 1
 	}
+	c.Edge.applyDefaults()
 	for r := range c.Regions {
 		for s := range c.Regions[r].Subsystems {
 			sub := &c.Regions[r].Subsystems[s]
@@ -214,6 +242,9 @@ func (c *Config) Validate() error {
 		if !nameRE.MatchString(r.Name) {
 			return &Error{key + ".name", fmt.Sprintf("%q must be 1-10 lower-case letters or digits, starting with a letter", r.Name)}
 		}
+		if r.Name == EdgeScope {
+			return &Error{key + ".name", fmt.Sprintf("%q is reserved for the edge", r.Name)}
+		}
 		if seen[r.Name] {
 			return &Error{key + ".name", fmt.Sprintf("%q is used by two regions", r.Name)}
 		}
@@ -234,12 +265,57 @@ func (c *Config) Validate() error {
 		if err := validateSubsystems(key, r.Subsystems); err != nil {
 			return err
 		}
+		if err := validateAPIURL(key+".apiUrl", r.APIURL); err != nil {
+			return err
+		}
 	}
-	if c.Edge.AWSRegion != "" && !awsRegionRE.MatchString(c.Edge.AWSRegion) {
-		return &Error{"edge.awsRegion", fmt.Sprintf("%q is not an AWS region name", c.Edge.AWSRegion)}
+	return c.Edge.validate()
+}
+
+func (e *Edge) applyDefaults() {
+	if e.QuarantineHours == 0 {
+		e.QuarantineHours = DefaultQuarantineHours
 	}
-	if c.Edge.Account != "" && !accountRE.MatchString(c.Edge.Account) {
+	if e.SignatureToleranceSeconds == 0 {
+		e.SignatureToleranceSeconds = DefaultSignatureToleranceSeconds
+	}
+}
+
+func (e Edge) validate() error {
+	if e.AWSRegion != "" && !awsRegionRE.MatchString(e.AWSRegion) {
+		return &Error{"edge.awsRegion", fmt.Sprintf("%q is not an AWS region name", e.AWSRegion)}
+	}
+	if e.Account != "" && !accountRE.MatchString(e.Account) {
 		return &Error{"edge.account", "must be 12 digits"}
+	}
+	if err := validateEmails("edge.opsEmails", e.OpsEmails); err != nil {
+		return err
+	}
+	for i, t := range e.MulticastTopics {
+		if !topicRE.MatchString(t) {
+			return &Error{fmt.Sprintf("edge.multicastTopics[%d]", i), fmt.Sprintf("%q must be <provider>/<topic>", t)}
+		}
+	}
+	if e.QuarantineHours < 1 || e.QuarantineHours > 14*24 {
+		return &Error{"edge.quarantineHours", "must be between 1 and 336 (two weeks)"}
+	}
+	if e.SignatureToleranceSeconds < 1 || e.SignatureToleranceSeconds > 3600 {
+		return &Error{"edge.signatureToleranceSeconds", "must be between 1 and 3600"}
+	}
+	return nil
+}
+
+// validateAPIURL accepts an empty URL (not deployed yet), an https URL, or
+// an http URL on the loopback interface (the embedded default).
+func validateAPIURL(key, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	ok := err == nil && u.Host != "" && u.RawQuery == "" && u.Fragment == "" &&
+		(u.Scheme == "https" || (u.Scheme == "http" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost")))
+	if !ok {
+		return &Error{key, fmt.Sprintf("%q must be an https URL without query or fragment (http only on 127.0.0.1)", raw)}
 	}
 	return nil
 }
@@ -374,6 +450,26 @@ const (
 	// EnvTopicArns maps each subsystem's name to its admins' SNS topic ARN
 	// (a JSON object).
 	EnvTopicArns = "LETHE_TOPIC_ARNS"
+	// EnvOpsTopicArn is the SNS topic of ops alerts (a misrouted webhook in a
+	// region; a quarantined or undeliverable one at the edge).
+	EnvOpsTopicArn = "LETHE_OPS_TOPIC_ARN"
+	// EnvWebhookQueueURL is the region's SQS queue of webhooks that are not
+	// erasure requests, for the product to consume.
+	EnvWebhookQueueURL = "LETHE_WEBHOOK_QUEUE_URL"
+	// EnvEdgeConfig holds the edge's view of the configuration, as JSON
+	// written by ForEdge.
+	EnvEdgeConfig = "LETHE_EDGE_CONFIG"
+	// EnvTenantsTable names the edge's tenant directory table.
+	EnvTenantsTable = "LETHE_TENANTS_TABLE"
+	// EnvDeliveriesTable names the edge's deliveries table (de-duplication
+	// and residency receipts).
+	EnvDeliveriesTable = "LETHE_DELIVERIES_TABLE"
+	// EnvQuarantineTable names the edge's quarantine of unknown tenants'
+	// deliveries.
+	EnvQuarantineTable = "LETHE_QUARANTINE_TABLE"
+	// EnvGlobalTable names the edge's table of global erasures (ids and
+	// regional request ids only).
+	EnvGlobalTable = "LETHE_GLOBAL_TABLE"
 )
 
 // FromEnv parses the one-region configuration a regional function receives
@@ -411,3 +507,78 @@ func (r Region) TokenOf(s Subsystem) TokenSource {
 	}
 	return t
 }
+
+// EdgeView is what the edge's functions may know: the edge settings and each
+// region's name, AWS region and API URL, but no subsystem.
+type EdgeView struct {
+	Edge    Edge             `json:"edge"`
+	Regions []RegionEndpoint `json:"regions"`
+}
+
+// RegionEndpoint is a region as the edge sees it.
+type RegionEndpoint struct {
+	Name      string `json:"name"`
+	AWSRegion string `json:"awsRegion"`
+	APIURL    string `json:"apiUrl,omitempty"`
+}
+
+// ForEdge returns the edge's view of the configuration.
+func (c *Config) ForEdge() EdgeView {
+	v := EdgeView{Edge: c.Edge}
+	for _, r := range c.Regions {
+		v.Regions = append(v.Regions, RegionEndpoint{Name: r.Name, AWSRegion: r.AWSRegion, APIURL: r.APIURL})
+	}
+	return v
+}
+
+// Region returns the named region's endpoint.
+func (v EdgeView) Region(name string) (RegionEndpoint, bool) {
+	for _, r := range v.Regions {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return RegionEndpoint{}, false
+}
+
+// EdgeFromEnv parses the edge view an edge function receives in
+// LETHE_EDGE_CONFIG.
+func EdgeFromEnv(value string) (EdgeView, error) {
+	if value == "" {
+		return EdgeView{}, &Error{EnvEdgeConfig, "is not set"}
+	}
+	dec := json.NewDecoder(strings.NewReader(value))
+	dec.DisallowUnknownFields()
+	var v EdgeView
+	if err := dec.Decode(&v); err != nil {
+		return EdgeView{}, fmt.Errorf("config: %s: %w", EnvEdgeConfig, err)
+	}
+	v.Edge.applyDefaults()
+	if err := v.Edge.validate(); err != nil {
+		return EdgeView{}, err
+	}
+	if len(v.Regions) == 0 {
+		return EdgeView{}, &Error{EnvEdgeConfig + ".regions", "at least one region is required"}
+	}
+	for i, r := range v.Regions {
+		key := fmt.Sprintf("%s.regions[%d]", EnvEdgeConfig, i)
+		if !nameRE.MatchString(r.Name) {
+			return EdgeView{}, &Error{key + ".name", fmt.Sprintf("%q is not a region name", r.Name)}
+		}
+		if err := validateAPIURL(key+".apiUrl", r.APIURL); err != nil {
+			return EdgeView{}, err
+		}
+	}
+	return v, nil
+}
+
+// WebhookSecretName is the Secrets Manager secret holding a tenant's webhook
+// signing secret for a provider. Scope is "edge" for the edge stack or the
+// region's short name for a regional receiver: each stack keeps its own copy
+// in its own AWS region.
+func WebhookSecretName(scope, provider, tenant string) string {
+	return "lethe/" + scope + "/webhooks/" + provider + "/" + tenant
+}
+
+// EdgeScope is the WebhookSecretName scope of the edge stack.
+const EdgeScope = "edge"

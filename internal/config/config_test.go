@@ -103,6 +103,15 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"deadline past a month", func(m map[string]any) { m["deadline"] = map[string]any{"months": 1, "days": 3} }, "deadline"},
 		{"negative deadline", func(m map[string]any) { m["deadline"] = map[string]any{"days": -1} }, "deadline"},
 		{"edge region", func(m map[string]any) { m["edge"] = map[string]any{"awsRegion": "nowhere"} }, "edge.awsRegion"},
+		{"region named edge", func(m map[string]any) { region0(m)["name"] = "edge" }, "regions[0].name"},
+		{"api url http off loopback", func(m map[string]any) { region0(m)["apiUrl"] = "http://api.example.com/prod" }, "regions[0].apiUrl"},
+		{"api url with query", func(m map[string]any) { region0(m)["apiUrl"] = "https://api.example.com/prod?x=1" }, "regions[0].apiUrl"},
+		{"edge ops email", func(m map[string]any) { m["edge"] = map[string]any{"opsEmails": []any{"ops"}} }, "edge.opsEmails[0]"},
+		{"multicast topic without provider", func(m map[string]any) {
+			m["edge"] = map[string]any{"multicastTopics": []any{"app-uninstalled"}}
+		}, "edge.multicastTopics[0]"},
+		{"quarantine too long", func(m map[string]any) { m["edge"] = map[string]any{"quarantineHours": 1000} }, "edge.quarantineHours"},
+		{"signature tolerance", func(m map[string]any) { m["edge"] = map[string]any{"signatureToleranceSeconds": -5} }, "edge.signatureToleranceSeconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,6 +211,46 @@ func TestForRegionAndFromEnv(t *testing.T) {
 	}
 	if _, err := c.ForRegion("mars"); err == nil {
 		t.Error("ForRegion(mars) succeeded")
+	}
+}
+
+func TestForEdgeAndEdgeFromEnv(t *testing.T) {
+	c, err := Load(defaultFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Regions[0].APIURL = "https://abc.execute-api.eu-west-1.amazonaws.com/prod"
+	data, _ := json.Marshal(c.ForEdge())
+	for _, secret := range []string{"subsystems", "baseUrl", "adminEmails", "opsEmails"} {
+		if strings.Contains(string(data), secret) {
+			t.Errorf("the edge view holds %s: %s", secret, data)
+		}
+	}
+	v, err := EdgeFromEnv(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eu, ok := v.Region("eu")
+	if !ok || eu.AWSRegion != "eu-west-1" || eu.APIURL != c.Regions[0].APIURL {
+		t.Errorf("Region(eu) = %+v, %v", eu, ok)
+	}
+	if _, ok := v.Region("mars"); ok {
+		t.Error("Region(mars) found")
+	}
+	if v.Edge.QuarantineHours != DefaultQuarantineHours || v.Edge.SignatureToleranceSeconds != DefaultSignatureToleranceSeconds {
+		t.Errorf("edge defaults = %+v", v.Edge)
+	}
+	for _, bad := range []string{"", `{"regions":[]}`, `{"regions":[{"name":"eu"}],"x":1}`,
+		`{"regions":[{"name":"eu","apiUrl":"ftp://x"}]}`, `{"edge":{"quarantineHours":-1},"regions":[{"name":"eu"}]}`} {
+		if _, err := EdgeFromEnv(bad); err == nil {
+			t.Errorf("EdgeFromEnv(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestWebhookSecretName(t *testing.T) {
+	if got := WebhookSecretName(EdgeScope, "shopify", "eu-shop.myshopify.com"); got != "lethe/edge/webhooks/shopify/eu-shop.myshopify.com" {
+		t.Errorf("WebhookSecretName = %q", got)
 	}
 }
 

@@ -50,6 +50,18 @@ const (
 	FnAsyncSubmit    = "async-submit"
 	FnAsyncCheck     = "async-check"
 	FnRecordOutcome  = "record-outcome"
+	// FnWebhookReceiver takes the webhooks the edge forwards to a region.
+	FnWebhookReceiver = "webhook-receiver"
+)
+
+// The edge stack's function folders under functions/.
+const (
+	// FnWebhookFanout verifies, de-duplicates and forwards integrations'
+	// webhooks to the tenant's home region, and answers region redirects.
+	FnWebhookFanout = "webhook-fanout"
+	// FnEdgeAPI serves the edge's operator API (IAM-authorised): tenant
+	// registration, quarantine release, global erasures.
+	FnEdgeAPI = "edge-api"
 )
 
 // State machine files under statemachines/.
@@ -81,8 +93,12 @@ var Placeholders = []Placeholder{
 	{Name: "OpsTopicArn", Kind: Topic, Target: TopicOps},
 }
 
-// Functions lists every Lambda function folder, tasks and non-tasks alike.
+// Functions lists every regional Lambda function folder, tasks and
+// non-tasks alike.
 var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome}
+
+// EdgeFunctions lists the edge stack's Lambda function folders.
+var EdgeFunctions = []string{FnWebhookFanout, FnEdgeAPI}
 
 var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
 

@@ -408,7 +408,12 @@ func (c *Config) ForRegion(name string) (*Config, error) {
 	if !ok {
 		return nil, &Error{"regions", fmt.Sprintf("no region named %q", name)}
 	}
-	return &Config{Deadline: c.Deadline, Regions: []Region{r}}, nil
+	// The edge's multicast topics and replay window are what the region's
+	// webhook receiver needs of the edge's settings; nothing else of the
+	// edge (its AWS region, its ops e-mails) is the region's business.
+	edge := Edge{MulticastTopics: c.Edge.MulticastTopics, SignatureToleranceSeconds: c.Edge.SignatureToleranceSeconds}
+	edge.applyDefaults()
+	return &Config{Deadline: c.Deadline, Regions: []Region{r}, Edge: edge}, nil
 }
 
 // Subsystem returns the named subsystem of the region.

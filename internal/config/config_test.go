@@ -195,6 +195,9 @@ func TestForRegionAndFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(eu)
+	if eu.Edge.AWSRegion != "" || len(eu.Edge.OpsEmails) != 0 {
+		t.Errorf("the eu configuration holds the edge's deployment settings: %+v", eu.Edge)
+	}
 	if strings.Contains(string(data), "us-west-2") {
 		t.Errorf("the eu configuration names the us region: %s", data)
 	}

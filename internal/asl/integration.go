@@ -267,7 +267,15 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 		// time the timeout can only come while the handler itself waits on
 		// the clock.
 		var woke wakeCause
-		if _, real := s.(realTime); real {
+		if timeout == 0 {
+			// Nothing but the execution's end can interrupt the call, and
+			// the handler sees that in its context: the thread runs the
+			// handler itself, without a goroutine handoff. (On virtual time
+			// the thread stays busy work while it does, as the handler's own
+			// goroutine would be.)
+			out, f = r.run(ictx, x, call)
+			woke = wokeSignal
+		} else if _, real := s.(realTime); real {
 			// Time runs by itself: a plain select, without a park's
 			// bookkeeping (busy work is counted only on virtual time).
 			spawn(func() {

@@ -36,6 +36,14 @@ type Options struct {
 	// Random returns a number in [0, 1) for JitterStrategy FULL; tests fix
 	// it to make back-off deterministic.
 	Random func() float64
+	// KeepFinished bounds how many finished executions the engine keeps in
+	// memory for Execution and Describe: beyond it the oldest is forgotten
+	// (as by Forget; with Checkpoints it is still read from the store). A
+	// child execution is kept until its .sync parent has read its outcome.
+	// Zero keeps every finished execution, as AWS keeps them for 90 days;
+	// a long-running process sets a bound so that its memory does not grow
+	// with every execution it ever ran.
+	KeepFinished int
 }
 
 // Engine runs executions of registered state machines. It is safe for
@@ -60,13 +68,15 @@ type Engine struct {
 	items        ItemStore
 	executions   map[string]*Execution
 	tokens       map[string]chan tokenMessage
+	keep         int          // Options.KeepFinished
+	finished     []*Execution // finished executions in the order they ended, while keep > 0
 }
 
 // NewEngine makes an engine with no machines and no integrations.
 func NewEngine(o Options) *Engine {
 	e := &Engine{
 		clock: o.Clock, sleeper: o.Sleeper, store: o.Checkpoints, region: o.Region, account: o.Account,
-		random: o.Random, publisher: o.Publisher, items: o.ItemStore,
+		random: o.Random, publisher: o.Publisher, items: o.ItemStore, keep: max(o.KeepFinished, 0),
 		machines: map[string]*Machine{}, anonymous: map[*Machine]string{}, lambdas: map[string]*lambdaFunction{},
 		integrations: map[string]Integration{}, executions: map[string]*Execution{}, tokens: map[string]chan tokenMessage{},
 	}
@@ -162,7 +172,7 @@ func (e *Engine) Start(ctx context.Context, machine, name string, input any) (*E
 	if !ok {
 		return nil, fmt.Errorf("state machine %s does not exist", machine)
 	}
-	return e.start(ctx, m, arn, name, input)
+	return e.start(ctx, m, arn, name, input, 0)
 }
 
 // Run executes a machine that need not be registered and waits for its end.
@@ -175,7 +185,7 @@ func (e *Engine) Run(ctx context.Context, m *Machine, input any) (*Result, error
 		e.machines[arn] = m
 	}
 	e.mu.Unlock()
-	x, err := e.start(ctx, m, arn, "", input)
+	x, err := e.start(ctx, m, arn, "", input, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +196,9 @@ func (e *Engine) Run(ctx context.Context, m *Machine, input any) (*Result, error
 	return res, err
 }
 
-func (e *Engine) start(ctx context.Context, m *Machine, machineArn, name string, input any) (*Execution, error) {
+// start begins an execution; pins counts the .sync parents that will read
+// its outcome (see KeepFinished), set before it can possibly end.
+func (e *Engine) start(ctx context.Context, m *Machine, machineArn, name string, input any, pins int) (*Execution, error) {
 	in, err := normalize(input)
 	if err != nil {
 		return nil, fmt.Errorf("execution input is not JSON: %w", err)
@@ -201,6 +213,7 @@ func (e *Engine) start(ctx context.Context, m *Machine, machineArn, name string,
 		input: in, start: e.clock.Now(), status: StatusRunning, done: make(chan struct{}),
 		root:    &thread{State: m.root.startAt, Input: in},
 		history: make([]event, 0, m.historyCap()),
+		pins:    pins,
 	}
 	e.mu.Lock()
 	if old, ok := e.executions[arn]; ok {
@@ -304,6 +317,52 @@ func (e *Engine) Forget(arn string) error {
 	}
 	delete(e.executions, arn)
 	return nil
+}
+
+// retire counts a finished execution against KeepFinished and forgets the
+// oldest finished ones beyond it, except those a .sync parent has yet to
+// read (their parent's unpin forgets them).
+func (e *Engine) retire(x *Execution) {
+	if e.keep == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.finished = append(e.finished, x)
+	if len(e.finished) <= e.keep {
+		return
+	}
+	old := e.finished[0]
+	e.finished[0] = nil
+	e.finished = e.finished[1:]
+	if old.pins > 0 {
+		old.forgetUnpinned = true
+	} else if e.executions[old.arn] == old {
+		delete(e.executions, old.arn)
+	}
+}
+
+// pin keeps a child execution in memory until its .sync parent has read
+// its outcome (unpin).
+func (e *Engine) pin(arn string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if x, ok := e.executions[arn]; ok {
+		x.pins++
+	}
+}
+
+func (e *Engine) unpin(arn string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x, ok := e.executions[arn]
+	if !ok || x.pins == 0 {
+		return
+	}
+	x.pins--
+	if x.pins == 0 && x.forgetUnpinned {
+		delete(e.executions, arn)
+	}
 }
 
 // Execution returns a running or finished execution known to this engine.

@@ -40,6 +40,11 @@ type Execution struct {
 	ended       bool    // run has finished; waiters were woken
 	waiters     []*park // engine work waiting for the end (.sync parents)
 
+	// Under e.mu: .sync parents yet to read the outcome, and whether
+	// KeepFinished has dropped the execution meanwhile.
+	pins           int
+	forgetUnpinned bool
+
 	done chan struct{}
 }
 
@@ -271,7 +276,11 @@ func (x *Execution) finish() {
 	x.m.historyLen.Store(int32(min(len(x.history), maxHistoryHint)))
 	ws := x.waiters
 	x.waiters = nil
+	stopped := x.status == StatusRunning // stopped from outside, unfinished: not retired
 	x.mu.Unlock()
+	if !stopped {
+		x.e.retire(x) // before Wait returns, so that a caller sees the bound kept
+	}
 	close(x.done)
 	for _, p := range ws {
 		p.signal(false)

@@ -52,21 +52,29 @@ func (e *Engine) startChild(pattern string) func(ctx context.Context, x *Executi
 		}
 		machineName := machineArn[strings.LastIndex(machineArn, ":")+1:]
 		arn := "arn:aws:states:" + e.region + ":" + e.account + ":execution:" + machineName + ":" + name
+		sync := pattern == "sync" || pattern == "sync:2"
 		child, exists := e.Execution(arn)
 		var start time.Time
 		if exists {
 			// Started before a crash (the task was in flight): the same name
 			// makes StartExecution idempotent, as on AWS.
 			start = child.Describe().StartDate
+			if sync {
+				e.pin(arn)
+			}
 		} else {
-			c, err := e.start(x.base, def, machineArn, name, input)
+			pins := 0
+			if sync {
+				pins = 1
+			}
+			c, err := e.start(x.base, def, machineArn, name, input, pins)
 			if err != nil {
 				return nil, fail("StepFunctions.ExecutionAlreadyExistsException", "%v", err)
 			}
 			start = c.start
 		}
 		out := sdkMetadata(map[string]any{"ExecutionArn": arn, "StartDate": epochMillis(start)}, contentAmzJSON, requestID())
-		if pattern == "sync" || pattern == "sync:2" {
+		if sync {
 			return childStarted{output: out, arn: arn}, nil
 		}
 		return out, nil
@@ -87,6 +95,7 @@ func epochMillis(t time.Time) json.Number {
 // task with States.TaskFailed, its description as cause.
 func (x *Execution) awaitChild(ctx context.Context, arn, pattern string) (any, *Failure) {
 	r, err := x.e.awaitExecution(ctx, arn)
+	x.e.unpin(arn)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil

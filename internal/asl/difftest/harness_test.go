@@ -260,13 +260,15 @@ type lethe struct {
 	main   string
 }
 
-func newLethe(c *testCase) (*lethe, error) {
+// newLethe makes an engine for the case; keep is its KeepFinished.
+func newLethe(c *testCase, keep int) (*lethe, error) {
 	// The engine's own virtual time: Wait states and retry intervals take
 	// no real time, and every stub task is instant, so no task times out.
 	clock := asl.NewFakeClock(epoch)
 	e := asl.NewEngine(asl.Options{
 		Clock: clock, Region: region, Account: account,
 		Publisher: &outbox{}, Random: func() float64 { return 0.5 },
+		KeepFinished: keep,
 	})
 	for name, spec := range c.Functions {
 		e.RegisterLambda(name, &stubFunction{spec: spec})
@@ -305,7 +307,7 @@ func (l *lethe) run(ctx context.Context, name string, input json.RawMessage) (ou
 }
 
 func runLethe(c *testCase) outcome {
-	l, err := newLethe(c)
+	l, err := newLethe(c, 0)
 	if err != nil {
 		var ve *asl.ValidationError
 		if errors.As(err, &ve) {

@@ -46,10 +46,12 @@ func tenantKey(key string) string { return tenantPrefix + key }
 
 // RegisterTenant records that this region owns the tenant. It is
 // idempotent: registering again changes nothing and returns the first
-// registration with created=false. One conditional write, no read first.
-func (s *Store) RegisterTenant(ctx context.Context, tenant string) (t Tenant, created bool, err error) {
+// registration's time with created=false. One conditional write, no read
+// first. (Plain values in and out, so that the API's small interface is
+// as easy for the local runtime's store to implement.)
+func (s *Store) RegisterTenant(ctx context.Context, tenant string) (registeredAt time.Time, created bool, err error) {
 	if err := webhook.ValidateTenant("tenant", tenant); err != nil {
-		return Tenant{}, false, fmt.Errorf("register tenant: %w", err)
+		return time.Time{}, false, fmt.Errorf("register tenant: %w", err)
 	}
 	now := s.now().UTC().Round(0) // as read back: UTC, no monotonic reading
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -67,23 +69,24 @@ func (s *Store) RegisterTenant(ctx context.Context, tenant string) (t Tenant, cr
 		ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
-		return Tenant{}, false, classify("register tenant "+tenant, err)
+		return time.Time{}, false, classify("register tenant "+tenant, err)
 	}
 	if len(out.Attributes) == 0 {
-		return Tenant{Key: tenant, RegisteredAt: now}, true, nil
+		return now, true, nil
 	}
-	t, err = decodeTenant(out.Attributes)
+	t, err := decodeTenant(out.Attributes)
 	if err != nil {
-		return Tenant{}, false, err
+		return time.Time{}, false, err
 	}
-	return t, false, nil
+	return t.RegisteredAt, false, nil
 }
 
-// Tenant returns the registration of a tenant; ok is false when this
-// region does not own it (a malformed key is owned by no region).
-func (s *Store) Tenant(ctx context.Context, tenant string) (t Tenant, ok bool, err error) {
+// TenantRegistration returns when the tenant was registered; ok is false
+// when this region does not own it (a malformed key is owned by no
+// region).
+func (s *Store) TenantRegistration(ctx context.Context, tenant string) (registeredAt time.Time, ok bool, err error) {
 	if !webhook.ValidTenant(tenant) {
-		return Tenant{}, false, nil
+		return time.Time{}, false, nil
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
@@ -91,22 +94,23 @@ func (s *Store) Tenant(ctx context.Context, tenant string) (t Tenant, ok bool, e
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return Tenant{}, false, classify("get tenant "+tenant, err)
+		return time.Time{}, false, classify("get tenant "+tenant, err)
 	}
 	if out.Item == nil {
-		return Tenant{}, false, nil
+		return time.Time{}, false, nil
 	}
-	if t, err = decodeTenant(out.Item); err != nil {
-		return Tenant{}, false, err
+	t, err := decodeTenant(out.Item)
+	if err != nil {
+		return time.Time{}, false, err
 	}
-	return t, true, nil
+	return t.RegisteredAt, true, nil
 }
 
 // OwnsTenant reports whether this region registered the tenant; the
 // webhook receiver asks it for every delivery (strongly consistent, so a
 // tenant registered a moment ago is owned).
 func (s *Store) OwnsTenant(ctx context.Context, tenant string) (bool, error) {
-	_, ok, err := s.Tenant(ctx, tenant)
+	_, ok, err := s.TenantRegistration(ctx, tenant)
 	return ok, err
 }
 

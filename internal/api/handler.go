@@ -233,12 +233,14 @@ func match(ev events.APIGatewayProxyRequest) (route, error) {
 			return route{name: name}, badRequest(CodeInvalidSubjectID, "id", "the id in the path is not valid percent-encoding")
 		}
 		return route{name: name, param: id, serve: (*Handler).deleteUser}, nil
+	case len(segs) == 2 && segs[0] == "tenants" && segs[1] != "":
+		return tenantRoute(ev, segs)
 	}
 	return unmatched, errNoRoute
 }
 
 var errNoRoute = &inputError{status: http.StatusNotFound, code: CodeRouteNotFound,
-	message: "no such route; the API has POST /erasures, GET /erasures, GET /erasures/{requestId} and DELETE /api/user/{id}"}
+	message: "no such route; the API has POST /erasures, GET /erasures, GET /erasures/{requestId}, DELETE /api/user/{id} and PUT|GET /tenants/{tenant}"}
 
 func methodNotAllowed(allow string) error {
 	return &inputError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,

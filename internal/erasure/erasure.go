@@ -51,7 +51,14 @@ func (s SubsystemStatus) Done() bool { return s == SubsystemDeleted || s == Subs
 // Sources of a request. Webhook sources are "webhook:<provider>".
 const (
 	SourceAPI = "api"
+	// SourceWebhookPrefix starts the source of a request filed by a
+	// region's webhook receiver.
+	SourceWebhookPrefix = "webhook:"
 )
+
+// WebhookSource is the source of a request filed from a provider's
+// webhook, e.g. "webhook:shopify".
+func WebhookSource(provider string) string { return SourceWebhookPrefix + provider }
 
 // Request is one erasure request as stored in the region's requests table.
 // SubjectID is personal data: it is stored here and sent to subsystems, and

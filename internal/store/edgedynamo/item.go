@@ -1,0 +1,200 @@
+package edgedynamo
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/lethe-erasure/lethe/internal/edge"
+)
+
+// The tables' layouts. Each table has the partition key pk (S) only and the
+// TTL attribute expiresAt (epoch seconds) where items expire.
+//
+//	tenants     kind=tenant       pk = tenant key; region, registeredAt, updatedAt (no TTL)
+//	deliveries  kind=delivery     pk = edge.DeliveryKey(provider, tenant, delivery id);
+//	                              provider, deliveryId, tenantHash, receivedIn, forwardedTo,
+//	                              state, outcome, receivedAt, updatedAt, claim, leaseUntil
+//	                              (epoch ms), attempts, expiresAt
+//	quarantine  kind=held         pk = edge.QuarantineID(delivery key); the delivery's body (B),
+//	                              forwarded headers and query, tenant key and hash, ids,
+//	                              verified, receivedAt, expiresAt
+//	global      kind=global       pk = global id (eg_<uuidv7>); createdAt, updatedAt,
+//	                              regions [{region, requestId, status}] (never a subject)
+//	            kind=idempotency  pk = "idem#" + hex(SHA-256(Idempotency-Key)); globalId,
+//	                              planHash (of the tenants), expiresAt
+const (
+	// AttrPK is every table's partition key.
+	AttrPK = "pk"
+	// AttrExpiresAt is the TTL attribute.
+	AttrExpiresAt = "expiresAt"
+
+	// Item kinds.
+	KindTenant      = "tenant"
+	KindDelivery    = "delivery"
+	KindHeld        = "held"
+	KindGlobal      = "global"
+	KindIdempotency = "idempotency"
+
+	idemPrefix = "idem#"
+)
+
+// timeFormat is RFC 3339 in UTC with milliseconds: fixed width, sorts as
+// text.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func fromUnixMilli(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func fromUnix(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0).UTC()
+}
+
+type tenantItem struct {
+	PK           string `dynamodbav:"pk"`
+	Kind         string `dynamodbav:"kind"`
+	Region       string `dynamodbav:"region"`
+	RegisteredAt string `dynamodbav:"registeredAt"`
+	UpdatedAt    string `dynamodbav:"updatedAt"`
+}
+
+func (it tenantItem) tenant() edge.Tenant {
+	return edge.Tenant{Key: it.PK, Region: it.Region, RegisteredAt: parseTime(it.RegisteredAt), UpdatedAt: parseTime(it.UpdatedAt)}
+}
+
+type deliveryItem struct {
+	PK          string   `dynamodbav:"pk"`
+	Kind        string   `dynamodbav:"kind"`
+	Provider    string   `dynamodbav:"provider"`
+	DeliveryID  string   `dynamodbav:"deliveryId"`
+	TenantHash  string   `dynamodbav:"tenantHash"`
+	ReceivedIn  string   `dynamodbav:"receivedIn"`
+	ForwardedTo []string `dynamodbav:"forwardedTo"`
+	State       string   `dynamodbav:"state"`
+	Outcome     string   `dynamodbav:"outcome"`
+	ReceivedAt  string   `dynamodbav:"receivedAt"`
+	UpdatedAt   string   `dynamodbav:"updatedAt"`
+	Claim       string   `dynamodbav:"claim"`
+	LeaseUntil  int64    `dynamodbav:"leaseUntil"`
+	Attempts    int      `dynamodbav:"attempts"`
+	ExpiresAt   int64    `dynamodbav:"expiresAt"`
+}
+
+func (it deliveryItem) receipt() edge.Receipt {
+	return edge.Receipt{
+		Key:         it.PK,
+		Provider:    it.Provider,
+		DeliveryID:  it.DeliveryID,
+		TenantHash:  it.TenantHash,
+		ReceivedIn:  it.ReceivedIn,
+		ForwardedTo: it.ForwardedTo,
+		State:       edge.State(it.State),
+		Outcome:     it.Outcome,
+		ReceivedAt:  parseTime(it.ReceivedAt),
+		UpdatedAt:   parseTime(it.UpdatedAt),
+		Claim:       it.Claim,
+		LeaseUntil:  fromUnixMilli(it.LeaseUntil),
+		Attempts:    it.Attempts,
+		ExpiresAt:   fromUnix(it.ExpiresAt),
+	}
+}
+
+type heldItem struct {
+	PK          string              `dynamodbav:"pk"`
+	Kind        string              `dynamodbav:"kind"`
+	DeliveryKey string              `dynamodbav:"deliveryKey,omitempty"`
+	Provider    string              `dynamodbav:"provider"`
+	Tenant      string              `dynamodbav:"tenant,omitempty"`
+	TenantHash  string              `dynamodbav:"tenantHash"`
+	DeliveryID  string              `dynamodbav:"deliveryId"`
+	Topic       string              `dynamodbav:"topic"`
+	Verified    bool                `dynamodbav:"verified"`
+	Body        []byte              `dynamodbav:"body,omitempty"`
+	Header      map[string][]string `dynamodbav:"header,omitempty"`
+	RawQuery    string              `dynamodbav:"rawQuery,omitempty"`
+	ReceivedAt  string              `dynamodbav:"receivedAt"`
+	ExpiresAt   int64               `dynamodbav:"expiresAt"`
+}
+
+func newHeldItem(h edge.Held) heldItem {
+	return heldItem{
+		PK: h.ID, Kind: KindHeld, DeliveryKey: h.DeliveryKey, Provider: h.Provider, Tenant: h.Tenant, TenantHash: h.TenantHash,
+		DeliveryID: h.DeliveryID, Topic: h.Topic, Verified: h.Verified, Body: h.Body, Header: h.Header, RawQuery: h.RawQuery,
+		ReceivedAt: formatTime(h.ReceivedAt), ExpiresAt: h.ExpiresAt.Unix(),
+	}
+}
+
+func (it heldItem) held() edge.Held {
+	var h http.Header
+	if it.Header != nil {
+		h = http.Header(it.Header)
+	}
+	return edge.Held{
+		ID: it.PK, DeliveryKey: it.DeliveryKey, Provider: it.Provider, Tenant: it.Tenant, TenantHash: it.TenantHash,
+		DeliveryID: it.DeliveryID, Topic: it.Topic, Verified: it.Verified, Body: it.Body, Header: h, RawQuery: it.RawQuery,
+		ReceivedAt: parseTime(it.ReceivedAt), ExpiresAt: fromUnix(it.ExpiresAt),
+	}
+}
+
+type globalRegionItem struct {
+	Region    string `dynamodbav:"region"`
+	RequestID string `dynamodbav:"requestId"`
+	Status    string `dynamodbav:"status,omitempty"`
+}
+
+type globalItem struct {
+	PK        string             `dynamodbav:"pk"`
+	Kind      string             `dynamodbav:"kind"`
+	CreatedAt string             `dynamodbav:"createdAt"`
+	UpdatedAt string             `dynamodbav:"updatedAt,omitempty"`
+	Regions   []globalRegionItem `dynamodbav:"regions"`
+}
+
+func newGlobalRegions(rs []edge.GlobalRegion) []globalRegionItem {
+	out := make([]globalRegionItem, len(rs))
+	for i, r := range rs {
+		out[i] = globalRegionItem(r)
+	}
+	return out
+}
+
+func newGlobalItem(g edge.Global) globalItem {
+	return globalItem{PK: g.ID, Kind: KindGlobal, CreatedAt: formatTime(g.CreatedAt), UpdatedAt: formatTime(g.UpdatedAt), Regions: newGlobalRegions(g.Regions)}
+}
+
+func (it globalItem) global() edge.Global {
+	g := edge.Global{ID: it.PK, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt)}
+	for _, r := range it.Regions {
+		g.Regions = append(g.Regions, edge.GlobalRegion(r))
+	}
+	return g
+}
+
+type idemItem struct {
+	PK        string `dynamodbav:"pk"`
+	Kind      string `dynamodbav:"kind"`
+	GlobalID  string `dynamodbav:"globalId"`
+	PlanHash  string `dynamodbav:"planHash"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"`
+}

@@ -1,0 +1,448 @@
+// Package receiver is a region's webhook receiver, POST /webhooks/{provider}
+// on the regional REST API. The edge forwards each delivery here, to the
+// tenant's home region only, with the raw body and the provider's signature
+// headers unchanged. The route is not IAM-authorised (providers cannot
+// sign with SigV4): the provider's HMAC, re-verified here with the
+// region's own copy of the tenant's secret, is its authentication.
+//
+// For each delivery, in this order:
+//
+//  1. the provider is looked up (404 unknown_provider) and the body read
+//     (413 over webhook.MaxBodyBytes);
+//  2. the delivery is inspected: tenant, delivery id, topic (400 naming the
+//     header, query parameter or field);
+//  3. a tenant this region does not own is not processed. A multicast
+//     topic (config Edge.MulticastTopics, "<provider>/<topic>": topics
+//     carrying no personal data that the edge sends to every region) is
+//     acknowledged, 200 {"status":"dropped"}. Any other topic is a
+//     misroute: 409 tenant_not_owned, and when the delivery verifies with a
+//     secret this region holds for the tenant, an ops alert (SNS) naming the
+//     provider, topic, delivery id, the tenant key's hash and the region.
+//     An unverifiable misroute is logged but not alerted: the route is
+//     public, and anyone could otherwise fill ops' mailbox; the edge, which
+//     verified the delivery, alerts on a 409 of its own;
+//  4. the signature is verified with the region's secret
+//     config.WebhookSecretName(region, provider, tenant) (401 bad_signature
+//     naming the header; 503 when the secret cannot be read);
+//  5. a GDPR erasure topic (webhook.Provider.Erasure) files an erasure
+//     request with the store's Create, as the API does: source
+//     "webhook:<provider>", the tenant as tenantId, idempotency key
+//     "<provider>:<delivery id>", so a delivery forwarded twice files one
+//     request. 202 {"requestId", ...} (200 for the request filed before);
+//  6. any other topic is queued on the region's SQS queue for the product
+//     (202 {"status":"queued"}).
+//
+// Nothing is written before the signature verifies; every failure is a
+// JSON error {"error": {"code", "message", "field"}}. Logs carry the
+// provider, topic, tenant key and delivery id, never the body or a subject
+// id; alerts carry the tenant key only hashed.
+package receiver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/store/dynamo"
+	"github.com/lethe-erasure/lethe/internal/webhook"
+)
+
+// Requests is what the receiver needs of the region's requests table.
+type Requests interface {
+	// Create is the API's intake write (see internal/api): one request per
+	// open subject and per idempotency key, conditionally.
+	Create(ctx context.Context, req erasure.Request, idempotencyKey string) (stored erasure.Request, created bool, err error)
+	// OwnsTenant reports whether the region registered the tenant.
+	OwnsTenant(ctx context.Context, tenant string) (bool, error)
+}
+
+var _ Requests = (*dynamo.Store)(nil)
+
+// Secrets reads a tenant's webhook secret; *secrets.Cache is one.
+type Secrets interface {
+	Token(ctx context.Context, src config.TokenSource) (string, error)
+}
+
+// Queue hands non-erasure deliveries to the product.
+type Queue interface {
+	// Send queues one message; attrs become message attributes.
+	Send(ctx context.Context, body string, attrs map[string]string) error
+}
+
+// Alerts tells the region's operators about misrouted deliveries.
+type Alerts interface {
+	Publish(ctx context.Context, subject, message string) error
+}
+
+// Handler is the webhook receiver of one region. It holds no per-request
+// state and is safe for concurrent use.
+type Handler struct {
+	requests  Requests
+	secrets   Secrets
+	queue     Queue
+	alerts    Alerts
+	region    config.Region
+	deadline  config.Deadline
+	multicast []string
+	tolerance time.Duration
+	now       func() time.Time
+	newID     func(region string) (string, error)
+	log       *slog.Logger
+}
+
+// Option changes a Handler's defaults (clock, logger), for tests and the
+// local runtime.
+type Option func(*Handler)
+
+// WithClock sets the clock of signature checks and receipts.
+func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// WithLogger sets the structured logger (JSON to stdout by default).
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// New builds the receiver of region with cfg's deadline policy, multicast
+// topics and signature tolerance (config.ForRegion carries them).
+func New(requests Requests, secrets Secrets, queue Queue, alerts Alerts, cfg *config.Config, region config.Region, opts ...Option) *Handler {
+	tol := time.Duration(cfg.Edge.SignatureToleranceSeconds) * time.Second
+	if tol <= 0 {
+		tol = webhook.DefaultTolerance
+	}
+	h := &Handler{
+		requests:  requests,
+		secrets:   secrets,
+		queue:     queue,
+		alerts:    alerts,
+		region:    region,
+		deadline:  cfg.Deadline,
+		multicast: cfg.Edge.MulticastTopics,
+		tolerance: tol,
+		now:       time.Now,
+		newID:     erasure.NewID,
+		log:       slog.New(slog.NewJSONHandler(os.Stdout, nil)),
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Route is the one route of the receiver, as the regional API declares it.
+const Route = "POST /webhooks/{provider}"
+
+// outcome is what became of a delivery, for the answer and the log.
+type outcome struct {
+	status    int
+	body      any
+	result    string // filed, existing, queued, dropped
+	requestID string
+}
+
+// trace is what the log line says about a delivery: no body, no subject.
+type trace struct {
+	provider string
+	delivery webhook.Delivery
+	subject  string // for redaction of error text only
+}
+
+// Handle answers one API Gateway REST proxy event. It never returns an
+// error: every failure is an HTTP answer.
+func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	start := time.Now()
+	var tr trace
+	out, err := h.serve(ctx, ev, &tr)
+	resp, status, code := respond(out, err)
+
+	attrs := []slog.Attr{
+		slog.String("awsRequestId", ev.RequestContext.RequestID),
+		slog.String("route", Route),
+		slog.Int("status", status),
+		slog.Int64("durationMs", time.Since(start).Milliseconds()),
+	}
+	if tr.provider != "" {
+		attrs = append(attrs, slog.String("provider", tr.provider))
+	}
+	if d := tr.delivery; d.Tenant != "" {
+		attrs = append(attrs, slog.String("tenant", d.Tenant), slog.String("deliveryId", d.ID), slog.String("topic", d.Topic))
+	}
+	if out.result != "" {
+		attrs = append(attrs, slog.String("result", out.result))
+	}
+	if out.requestID != "" {
+		attrs = append(attrs, slog.String("requestId", out.requestID))
+	}
+	level := slog.LevelInfo
+	if code != "" {
+		attrs = append(attrs, slog.String("code", code))
+		if status >= 500 || status == http.StatusConflict {
+			level = slog.LevelWarn
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			attrs = append(attrs, slog.String("error", erasure.Redact(err.Error(), tr.subject)))
+		}
+	}
+	h.log.LogAttrs(ctx, level, "webhook delivery", attrs...)
+	return resp, nil
+}
+
+func (h *Handler) serve(ctx context.Context, ev events.APIGatewayProxyRequest, tr *trace) (outcome, error) {
+	name, err := providerOf(ev)
+	if err != nil {
+		return outcome{}, err
+	}
+	if ev.HTTPMethod != http.MethodPost {
+		return outcome{}, &httpError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
+			message: "webhooks are POSTed", allow: http.MethodPost}
+	}
+	p, err := webhook.Lookup(name)
+	if err != nil {
+		return outcome{}, err
+	}
+	tr.provider = p.Name()
+	body, err := readBody(ev)
+	if err != nil {
+		return outcome{}, err
+	}
+	hdr, query := requestHeaders(ev), requestQuery(ev)
+	d, err := p.Inspect(hdr, query, body)
+	if err != nil {
+		return outcome{}, err
+	}
+	tr.delivery = d
+
+	owned, err := h.requests.OwnsTenant(ctx, d.Tenant)
+	if err != nil {
+		return outcome{}, &unavailable{op: "read tenant ownership", err: err}
+	}
+	if !owned {
+		return h.notOwned(ctx, p, d, hdr, body)
+	}
+
+	secret, err := h.secret(ctx, d)
+	if err != nil {
+		return outcome{}, &unavailable{op: "read the tenant's webhook secret", err: err}
+	}
+	if err := p.Verify(hdr, body, secret, h.now(), h.tolerance); err != nil {
+		return outcome{}, err
+	}
+
+	subject, isErasure, err := p.Erasure(d, body)
+	if err != nil {
+		return outcome{}, err
+	}
+	if isErasure {
+		tr.subject = subject
+		return h.file(ctx, d, subject)
+	}
+	return h.enqueue(ctx, d, body)
+}
+
+// secret reads the region's copy of the tenant's signing secret.
+func (h *Handler) secret(ctx context.Context, d webhook.Delivery) ([]byte, error) {
+	s, err := h.secrets.Token(ctx, config.TokenSource{
+		Kind: config.TokenSecretsManager,
+		Name: config.WebhookSecretName(h.region.Name, d.Provider, d.Tenant),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
+// notOwned acknowledges a multicast topic, and refuses anything else as a
+// misroute (alerting when the delivery is authentic).
+func (h *Handler) notOwned(ctx context.Context, p webhook.Provider, d webhook.Delivery, hdr http.Header, body []byte) (outcome, error) {
+	if slices.Contains(h.multicast, d.TopicKey()) {
+		return outcome{status: http.StatusOK, result: "dropped",
+			body: map[string]string{"status": "dropped", "deliveryId": d.ID}}, nil
+	}
+	misroute := &httpError{status: http.StatusConflict, code: CodeTenantNotOwned, field: "tenant",
+		message: fmt.Sprintf("region %s does not own this tenant; the edge routes each tenant to its home region", h.region.Name)}
+	secret, err := h.secret(ctx, d)
+	if err != nil {
+		misroute.cause = "not alerted: no secret for the tenant in this region, the delivery cannot be verified"
+		return outcome{}, misroute
+	}
+	if err := p.Verify(hdr, body, secret, h.now(), h.tolerance); err != nil {
+		misroute.cause = "not alerted: the delivery does not verify (" + err.Error() + ")"
+		return outcome{}, misroute
+	}
+	if err := h.alerts.Publish(ctx, h.alertSubject(), h.alertMessage(d)); err != nil {
+		misroute.cause = "the misroute alert could not be published: " + err.Error()
+		return outcome{}, misroute
+	}
+	misroute.cause = "alerted"
+	return outcome{}, misroute
+}
+
+// TenantHash is how alerts name a tenant: hex SHA-256 of the key, so that
+// an alert mail identifies the tenant to whoever holds the directory
+// without naming it.
+func TenantHash(tenant string) string {
+	sum := sha256.Sum256([]byte(tenant))
+	return hex.EncodeToString(sum[:])
+}
+
+func (h *Handler) alertSubject() string {
+	return "Lethe " + h.region.Name + ": misrouted webhook refused"
+}
+
+func (h *Handler) alertMessage(d webhook.Delivery) string {
+	return fmt.Sprintf(`A webhook delivery reached region %s, which does not own its tenant, and was refused (409).
+The provider will retry; nothing was stored. Check the edge's tenant directory and this region's registrations (GET /tenants/{tenant}).
+
+region:      %s
+provider:    %s
+topic:       %s
+delivery id: %s
+tenant hash: %s (hex SHA-256 of the tenant key)
+`, h.region.Name, h.region.Name, d.Provider, d.Topic, d.ID, TenantHash(d.Tenant))
+}
+
+// file creates the erasure request a verified delivery asks for.
+func (h *Handler) file(ctx context.Context, d webhook.Delivery, subject string) (outcome, error) {
+	id, err := h.newID(h.region.Name)
+	if err != nil {
+		return outcome{}, err
+	}
+	received := h.now().UTC().Truncate(time.Millisecond)
+	subs := make([]erasure.SubsystemResult, len(h.region.Subsystems))
+	for i, s := range h.region.Subsystems {
+		subs[i] = erasure.SubsystemResult{Name: s.Name, Mode: string(s.Mode), Status: erasure.SubsystemPending}
+	}
+	stored, created, err := h.requests.Create(ctx, erasure.Request{
+		ID:         id,
+		SubjectID:  subject,
+		TenantID:   d.Tenant,
+		Source:     erasure.WebhookSource(d.Provider),
+		Status:     erasure.StatusPending,
+		ReceivedAt: received,
+		Deadline:   h.deadline.After(received),
+		Subsystems: subs,
+	}, d.IdempotencyKey())
+	if err != nil {
+		if errors.Is(err, erasure.ErrIdempotencyKeyReused) {
+			return outcome{}, err
+		}
+		return outcome{}, &unavailable{op: "file the erasure request", err: err}
+	}
+	out := outcome{status: http.StatusAccepted, result: "filed", requestID: stored.ID}
+	if !created {
+		out.status, out.result = http.StatusOK, "existing"
+	}
+	out.body = filedView{
+		RequestID:  stored.ID,
+		Status:     stored.Status,
+		Source:     stored.Source,
+		TenantID:   stored.TenantID,
+		ReceivedAt: stored.ReceivedAt.UTC().Format(timeFormat),
+		Deadline:   stored.Deadline.UTC().Format(timeFormat),
+		DeliveryID: d.ID,
+	}
+	return out, nil
+}
+
+// timeFormat is the API's: RFC 3339 in UTC with milliseconds.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// filedView answers a delivery that filed (or found) an erasure request.
+// Like the API's answers it has no subject id.
+type filedView struct {
+	RequestID  string         `json:"requestId"`
+	Status     erasure.Status `json:"status"`
+	Source     string         `json:"source"`
+	TenantID   string         `json:"tenantId"`
+	ReceivedAt string         `json:"receivedAt"`
+	Deadline   string         `json:"deadline"`
+	DeliveryID string         `json:"deliveryId"`
+}
+
+// providerOf reads {provider} from the matched resource's path parameter,
+// or from the path when no resource was matched (the local runtime).
+func providerOf(ev events.APIGatewayProxyRequest) (string, error) {
+	if p := ev.PathParameters["provider"]; p != "" {
+		return p, nil
+	}
+	segs := strings.Split(strings.Trim(ev.Path, "/"), "/")
+	if n := len(segs); n >= 2 && segs[n-2] == "webhooks" && segs[n-1] != "" {
+		p, err := url.PathUnescape(segs[n-1])
+		if err != nil {
+			return "", &webhook.UnknownProvider{}
+		}
+		return p, nil
+	}
+	return "", &httpError{status: http.StatusNotFound, code: CodeRouteNotFound,
+		message: "no such route; the receiver has " + Route}
+}
+
+// requestHeaders builds the request's headers from the event (multi-value
+// headers when API Gateway filled them).
+func requestHeaders(ev events.APIGatewayProxyRequest) http.Header {
+	h := http.Header{}
+	if len(ev.MultiValueHeaders) > 0 {
+		for k, vs := range ev.MultiValueHeaders {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+		return h
+	}
+	for k, v := range ev.Headers {
+		h.Add(k, v)
+	}
+	return h
+}
+
+// requestQuery builds the request's query from the event. API Gateway
+// delivers the parameters decoded.
+func requestQuery(ev events.APIGatewayProxyRequest) url.Values {
+	q := url.Values{}
+	if len(ev.MultiValueQueryStringParameters) > 0 {
+		for k, vs := range ev.MultiValueQueryStringParameters {
+			q[k] = append(q[k], vs...)
+		}
+		return q
+	}
+	for k, v := range ev.QueryStringParameters {
+		q.Set(k, v)
+	}
+	return q
+}
+
+// readBody returns the raw body, base64-decoded when API Gateway encoded it
+// (binary media types), refusing more than webhook.MaxBodyBytes.
+func readBody(ev events.APIGatewayProxyRequest) ([]byte, error) {
+	tooLarge := &httpError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
+		message: fmt.Sprintf("body must be at most %d bytes", webhook.MaxBodyBytes)}
+	if !ev.IsBase64Encoded {
+		if len(ev.Body) > webhook.MaxBodyBytes {
+			return nil, tooLarge
+		}
+		return []byte(ev.Body), nil
+	}
+	if base64.StdEncoding.DecodedLen(len(ev.Body)) > webhook.MaxBodyBytes+2 {
+		return nil, tooLarge
+	}
+	b, err := base64.StdEncoding.DecodeString(ev.Body)
+	if err != nil {
+		return nil, &httpError{status: http.StatusBadRequest, code: CodeInvalidBody, message: "body is marked base64 but is not valid base64"}
+	}
+	if len(b) > webhook.MaxBodyBytes {
+		return nil, tooLarge
+	}
+	return b, nil
+}

@@ -59,11 +59,7 @@ func (generic) Inspect(h http.Header, _ url.Values, body []byte) (Delivery, erro
 }
 
 func genericMAC(t string, body, secret []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(t))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return m.Sum(nil)
+	return mac(secret, []byte(t), []byte{'.'}, body)
 }
 
 // parseGenericSignature reads "t=<unix>,v1=<hex>[,v1=<hex>...]"; other

@@ -1,8 +1,6 @@
 package webhook
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -58,12 +56,6 @@ func (shopify) Inspect(h http.Header, _ url.Values, body []byte) (Delivery, erro
 	return d, nil
 }
 
-func shopifyMAC(body, secret []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write(body)
-	return m.Sum(nil)
-}
-
 func (shopify) Verify(h http.Header, body, secret []byte, _ time.Time, _ time.Duration) error {
 	if len(secret) == 0 {
 		return noSecret(HeaderShopifyHmac)
@@ -72,18 +64,11 @@ func (shopify) Verify(h http.Header, body, secret []byte, _ time.Time, _ time.Du
 	if err != nil {
 		return err
 	}
-	got, err := base64.StdEncoding.DecodeString(v)
-	if err != nil || len(got) != sha256.Size {
-		return &SignatureError{Header: HeaderShopifyHmac, Err: ErrMalformed}
-	}
-	if !hmac.Equal(got, shopifyMAC(body, secret)) {
-		return &SignatureError{Header: HeaderShopifyHmac, Err: ErrMismatch}
-	}
-	return nil
+	return checkBase64MAC(HeaderShopifyHmac, v, mac(secret, body))
 }
 
 func (shopify) Sign(h http.Header, body, secret []byte, _ time.Time) {
-	h.Set(HeaderShopifyHmac, base64.StdEncoding.EncodeToString(shopifyMAC(body, secret)))
+	h.Set(HeaderShopifyHmac, base64.StdEncoding.EncodeToString(mac(secret, body)))
 }
 
 // Erasure: customers/redact is one customer of the shop; shop/redact is

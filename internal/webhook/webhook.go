@@ -1,7 +1,9 @@
 package webhook
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -308,3 +310,25 @@ func checkTime(headerName string, signed, now time.Time, tolerance time.Duration
 }
 
 func noSecret(headerName string) error { return &SignatureError{Header: headerName, Err: ErrNoSecret} }
+
+// mac is HMAC-SHA256 of the concatenated parts under secret.
+func mac(secret []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+// checkBase64MAC compares a base64 signature header's value with the
+// expected MAC in constant time.
+func checkBase64MAC(headerName, value string, want []byte) error {
+	got, err := base64.StdEncoding.DecodeString(value)
+	if err != nil || len(got) != sha256.Size {
+		return &SignatureError{Header: headerName, Err: ErrMalformed}
+	}
+	if !hmac.Equal(got, want) {
+		return &SignatureError{Header: headerName, Err: ErrMismatch}
+	}
+	return nil
+}

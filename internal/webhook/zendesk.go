@@ -2,8 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -95,13 +93,6 @@ func zendeskTopic(body []byte) (string, error) {
 	return m[1], nil
 }
 
-func zendeskMAC(timestamp string, body, secret []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(timestamp))
-	m.Write(body)
-	return m.Sum(nil)
-}
-
 func (zendesk) Verify(h http.Header, body, secret []byte, now time.Time, tolerance time.Duration) error {
 	if len(secret) == 0 {
 		return noSecret(HeaderZendeskSignature)
@@ -118,12 +109,8 @@ func (zendesk) Verify(h http.Header, body, secret []byte, now time.Time, toleran
 	if err != nil || strings.TrimSpace(ts) != ts {
 		return &SignatureError{Header: HeaderZendeskTimestamp, Err: ErrMalformed}
 	}
-	got, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil || len(got) != sha256.Size {
-		return &SignatureError{Header: HeaderZendeskSignature, Err: ErrMalformed}
-	}
-	if !hmac.Equal(got, zendeskMAC(ts, body, secret)) {
-		return &SignatureError{Header: HeaderZendeskSignature, Err: ErrMismatch}
+	if err := checkBase64MAC(HeaderZendeskSignature, sig, mac(secret, []byte(ts), body)); err != nil {
+		return err
 	}
 	return checkTime(HeaderZendeskTimestamp, signed, now, tolerance)
 }
@@ -131,7 +118,7 @@ func (zendesk) Verify(h http.Header, body, secret []byte, now time.Time, toleran
 func (zendesk) Sign(h http.Header, body, secret []byte, now time.Time) {
 	ts := now.UTC().Format(time.RFC3339)
 	h.Set(HeaderZendeskTimestamp, ts)
-	h.Set(HeaderZendeskSignature, base64.StdEncoding.EncodeToString(zendeskMAC(ts, body, secret)))
+	h.Set(HeaderZendeskSignature, base64.StdEncoding.EncodeToString(mac(secret, []byte(ts), body)))
 }
 
 // Erasure: user.deleted names the user in detail.id (a string) and in

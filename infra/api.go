@@ -18,6 +18,13 @@ const (
 	// the public.
 	APIThrottleRate  = 20
 	APIThrottleBurst = 50
+	// WebhookThrottleRate and WebhookThrottleBurst bound POST
+	// /webhooks/{provider} on its own, so that a provider's burst through
+	// the edge neither eats the privacy team's budget nor is cut to it. A
+	// throttled forward is answered 503 to the provider by the edge, and
+	// the provider's retry delivers it later: nothing is lost.
+	WebhookThrottleRate  = 50
+	WebhookThrottleBurst = 100
 	// APILogRetention keeps who filed or read which erasure request for a
 	// year (GDPR Art. 5(2) accountability), not longer.
 	APILogRetention = awslogs.RetentionDays_ONE_YEAR
@@ -42,7 +49,15 @@ type APIProps struct {
 	RegionName string
 	Handler    awslambda.IFunction
 	LogsKey    awskms.IKey
+	// Webhooks is the webhook receiver; nil while the region does not
+	// deploy it (registry.Functions does not list it yet). With it come
+	// POST /webhooks/{provider} and the api's PUT and GET /tenants/{tenant}.
+	Webhooks awslambda.IFunction
 }
+
+// webhookMethodPath is the stage's method-settings key of the receiver's
+// route: resource path and HTTP method.
+const webhookMethodPath = "/webhooks/{provider}/POST"
 
 // API is the region's REST API.
 type API struct {
@@ -52,13 +67,29 @@ type API struct {
 }
 
 // NewAPI creates the REST API: POST/GET /erasures, GET
-// /erasures/{requestId} and DELETE /api/user/{id}, all proxied to the api
-// function and all authorised with IAM (SigV4): the callers are the privacy
-// team's roles and integrations inside AWS, so IAM is the authorisation,
-// with no user pool. Access logs go to an encrypted log group; the stage
-// is throttled.
+// /erasures/{requestId}, DELETE /api/user/{id} and (with the webhooks) PUT
+// and GET /tenants/{tenant}, all proxied to the api function and all
+// authorised with IAM (SigV4): the callers are the privacy team's roles,
+// the edge and integrations inside AWS, so IAM is the authorisation, with
+// no user pool. The one exception is POST /webhooks/{provider}, proxied to
+// the webhook receiver without IAM: integrations' webhooks cannot be
+// SigV4-signed, and the receiver authenticates each one by its HMAC
+// signature with the region's own copy of the secret. Access logs go to an
+// encrypted log group; the stage is throttled.
 func NewAPI(scope constructs.Construct, id string, p APIProps) API {
 	c := constructs.NewConstruct(scope, jsii.String(id))
+	var methodOptions *map[string]*awsapigateway.MethodDeploymentOptions
+	if p.Webhooks != nil {
+		methodOptions = &map[string]*awsapigateway.MethodDeploymentOptions{
+			webhookMethodPath: {
+				ThrottlingRateLimit:  jsii.Number(WebhookThrottleRate),
+				ThrottlingBurstLimit: jsii.Number(WebhookThrottleBurst),
+				MetricsEnabled:       jsii.Bool(true),
+				LoggingLevel:         awsapigateway.MethodLoggingLevel_OFF,
+				DataTraceEnabled:     jsii.Bool(false),
+			},
+		}
+	}
 	accessLog := awslogs.NewLogGroup(c, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
 		Retention:     APILogRetention,
 		EncryptionKey: p.LogsKey,
@@ -83,6 +114,7 @@ func NewAPI(scope constructs.Construct, id string, p APIProps) API {
 			LoggingLevel:     awsapigateway.MethodLoggingLevel_OFF,
 			DataTraceEnabled: jsii.Bool(false),
 			TracingEnabled:   jsii.Bool(false),
+			MethodOptions:    methodOptions,
 		},
 		DefaultMethodOptions: &awsapigateway.MethodOptions{
 			AuthorizationType: awsapigateway.AuthorizationType_IAM,
@@ -119,6 +151,19 @@ func NewAPI(scope constructs.Construct, id string, p APIProps) API {
 	method(api.Root().AddResource(jsii.String("api"), nil).
 		AddResource(jsii.String("user"), nil).
 		AddResource(jsii.String("{id}"), nil), "DELETE", "id")
+	if p.Webhooks != nil {
+		tenant := api.Root().AddResource(jsii.String("tenants"), nil).AddResource(jsii.String("{tenant}"), nil)
+		method(tenant, "PUT", "tenant")
+		method(tenant, "GET", "tenant")
+		receiver := api.Root().AddResource(jsii.String("webhooks"), nil).AddResource(jsii.String("{provider}"), nil).
+			AddMethod(jsii.String("POST"), awsapigateway.NewLambdaIntegration(p.Webhooks, &awsapigateway.LambdaIntegrationOptions{Proxy: jsii.Bool(true)}), &awsapigateway.MethodOptions{
+				AuthorizationType: awsapigateway.AuthorizationType_NONE,
+				RequestValidator:  validator,
+				RequestParameters: &map[string]*bool{"method.request.path.provider": jsii.Bool(true)},
+			})
+		suppress(receiver, "APIG4", reasonWebhookAuth)
+		suppress(receiver, "COG4", reasonWebhookAuth)
+	}
 
 	suppress(api, "APIG3", "IAM (SigV4) authorisation admits only principals of the privacy team's accounts, and the stage is throttled; a WAF web ACL would add cost without a threat it stops here. Deployers may attach one.")
 	suppress(api, "APIG6", "Execution logs record request paths and IAM denial messages that quote the path, and DELETE /api/user/{id} carries the subject id in its path; the access log (route template only) records every request instead.")

@@ -17,14 +17,19 @@ import (
 // PutItem), reads with GetItem and lists through the recent index; the
 // starter marks a request running; the connectors look up the subject;
 // record-outcome updates the request and releases the subject lock in one
-// transaction (UpdateItem + DeleteItem).
+// transaction (UpdateItem + DeleteItem); the webhook receiver reads the
+// region's tenant item and files requests as the api does (Create's
+// conditional Puts, GetItem of the request an idempotency key points to).
+// The api's PUT and GET /tenants/{tenant} need nothing more than the
+// GetItem and PutItem it has.
 var TableActions = map[string][]string{
-	registry.FnAPI:           {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
-	registry.FnStarter:       {"dynamodb:UpdateItem"},
-	registry.FnSyncDelete:    {"dynamodb:GetItem"},
-	registry.FnAsyncSubmit:   {"dynamodb:GetItem"},
-	registry.FnAsyncCheck:    {"dynamodb:GetItem"},
-	registry.FnRecordOutcome: {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+	registry.FnAPI:             {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+	registry.FnWebhookReceiver: {"dynamodb:GetItem", "dynamodb:PutItem"},
+	registry.FnStarter:         {"dynamodb:UpdateItem"},
+	registry.FnSyncDelete:      {"dynamodb:GetItem"},
+	registry.FnAsyncSubmit:     {"dynamodb:GetItem"},
+	registry.FnAsyncCheck:      {"dynamodb:GetItem"},
+	registry.FnRecordOutcome:   {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 }
 
 // connectors are the functions that call subsystems with a bearer token.
@@ -50,10 +55,11 @@ type FunctionsProps struct {
 type Functions map[string]GoFunction
 
 // functionTimeout bounds each function below what calls it: API Gateway's
-// 29 s, the state machines' task TimeoutSeconds (60 s, 90 s for connectors).
+// 29 s (and the edge's per-attempt forward timeout, for the receiver), the
+// state machines' task TimeoutSeconds (60 s, 90 s for connectors).
 func functionTimeout(fn string, region config.Region) awscdk.Duration {
 	switch fn {
-	case registry.FnAPI:
+	case registry.FnAPI, registry.FnWebhookReceiver:
 		return awscdk.Duration_Seconds(jsii.Number(10))
 	case registry.FnStarter:
 		return awscdk.Duration_Seconds(jsii.Number(60))
@@ -100,7 +106,8 @@ func newFunction(scope constructs.Construct, fn string, p FunctionsProps, env ma
 }
 
 // NewFunctions creates every function except the starter (which needs the
-// main state machine, made from these functions). Reserved concurrency is
+// main state machine, made from these functions) and the webhook receiver
+// (made with its queue by NewWebhooks). Reserved concurrency is
 // left unset: new accounts have too small a concurrency quota to reserve
 // from, the stream's shards bound the starter, and a cap on the connectors
 // would turn a burst into throttling errors the state machines then retry.
@@ -125,7 +132,7 @@ func NewFunctions(scope constructs.Construct, p FunctionsProps) (Functions, erro
 	fns[registry.FnRecordOutcome] = newFunction(scope, registry.FnRecordOutcome, p, nil,
 		"Lethe task RecordOutcome: records the per-subsystem outcome on the request")
 	for _, fn := range registry.Functions {
-		if _, ok := fns[fn]; !ok && fn != registry.FnStarter {
+		if _, ok := fns[fn]; !ok && fn != registry.FnStarter && fn != registry.FnWebhookReceiver {
 			return nil, fmt.Errorf("registry function %q has no wiring in infra/functions.go", fn)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/lethe-erasure/lethe/internal/registry"
 )
@@ -52,6 +53,10 @@ func TestIAMActionsPerRole(t *testing.T) {
 			registry.FnAsyncSubmit:    connector,
 			registry.FnAsyncCheck:     connector,
 			registry.FnRecordOutcome:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, tableWrite),
+		}
+		if st.Webhooks != nil {
+			want[registry.FnWebhookReceiver] = set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, publish,
+				[]string{"sqs:SendMessage", "secretsmanager:GetSecretValue"})
 		}
 		for fn, actions := range want {
 			got := actionsOf(byRole[cfnID(t, st, st.Functions[fn].Role)])
@@ -156,7 +161,7 @@ func TestIAMResourcesAreNamed(t *testing.T) {
 }
 
 func TestNoWildcardActions(t *testing.T) {
-	forEachRegion(t, func(t *testing.T, s *synthesized, st *RegionalStack, tpl map[string]any) {
+	forEachStack(t, func(t *testing.T, s *synthesized, stack awscdk.Stack, tpl map[string]any) {
 		for role, sts := range roleStatements(t, tpl) {
 			for _, s := range sts {
 				for _, a := range s.Actions {

@@ -17,6 +17,9 @@ type KeysProps struct {
 	// AWSRegion is the AWS region the keys live in; the logs service
 	// principal is regional.
 	AWSRegion string
+	// DataPurpose says what the data key encrypts, for the key's
+	// description an auditor reads in the KMS console.
+	DataPurpose string
 }
 
 // Keys are the region's two customer-managed keys, both rotated yearly.
@@ -36,7 +39,7 @@ func NewKeys(scope constructs.Construct, id string, p KeysProps) Keys {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	data := awskms.NewKey(c, jsii.String("Data"), &awskms.KeyProps{
 		Alias:             jsii.String(fmt.Sprintf("alias/lethe/%s/data", p.RegionName)),
-		Description:       jsii.String(fmt.Sprintf("Lethe %s: requests table, subsystem tokens, failure topics", p.RegionName)),
+		Description:       jsii.String(fmt.Sprintf("Lethe %s: %s", p.RegionName, p.DataPurpose)),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})

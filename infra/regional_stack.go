@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -36,7 +37,10 @@ type RegionalStack struct {
 	Functions     Functions
 	StateMachines StateMachines
 	Starter       Starter
-	API           API
+	// Webhooks is nil while registry.Functions does not list the webhook
+	// receiver (its code has not landed).
+	Webhooks *Webhooks
+	API      API
 }
 
 // StackName is the name of a region's stack.
@@ -59,7 +63,10 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	awscdk.Tags_Of(stack).Add(jsii.String("lethe:region"), jsii.String(region.Name), nil)
 
 	s := &RegionalStack{Stack: stack, Region: region}
-	s.Keys = NewKeys(stack, "Keys", KeysProps{RegionName: region.Name, AWSRegion: region.AWSRegion})
+	s.Keys = NewKeys(stack, "Keys", KeysProps{
+		RegionName: region.Name, AWSRegion: region.AWSRegion,
+		DataPurpose: "requests table, subsystem tokens, topics, webhook queue",
+	})
 	s.Table = NewRequestsTable(stack, "Requests", RequestsTableProps{Key: s.Keys.Data, AWSRegion: region.AWSRegion})
 	s.Topics = NewTopics(stack, "Topics", TopicsProps{Region: region, Key: s.Keys.Data})
 	s.Tokens = NewTokens(stack, "Tokens", TokensProps{Region: region, Key: s.Keys.Data})
@@ -84,7 +91,14 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	}
 	s.Starter = NewStarter(stack, StarterProps{Functions: fnProps, StateMachine: s.StateMachines.Main()})
 	s.Functions[registry.FnStarter] = s.Starter.GoFunction
-	s.API = NewAPI(stack, "Api", APIProps{RegionName: region.Name, Handler: s.Functions[registry.FnAPI].Function, LogsKey: s.Keys.Logs})
+	apiProps := APIProps{RegionName: region.Name, Handler: s.Functions[registry.FnAPI].Function, LogsKey: s.Keys.Logs}
+	if slices.Contains(registry.Functions, registry.FnWebhookReceiver) {
+		w := NewWebhooks(stack, "Webhooks", WebhooksProps{Functions: fnProps, DataKey: s.Keys.Data})
+		s.Webhooks = &w
+		s.Functions[registry.FnWebhookReceiver] = w.Receiver
+		apiProps.Webhooks = w.Receiver.Function
+	}
+	s.API = NewAPI(stack, "Api", apiProps)
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Value: s.API.RestAPI.Url(), Description: jsii.String("Base URL of the erasure API (IAM-signed requests)"),
@@ -95,5 +109,13 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	awscdk.NewCfnOutput(stack, jsii.String("ErasureStateMachineArn"), &awscdk.CfnOutputProps{
 		Value: s.StateMachines.Main().Machine.StateMachineArn(), Description: jsii.String("The main Erasure state machine"),
 	})
+	if s.Webhooks != nil {
+		awscdk.NewCfnOutput(stack, jsii.String("WebhookQueueUrl"), &awscdk.CfnOutputProps{
+			Value: s.Webhooks.Queue.QueueUrl(), Description: jsii.String("Queue of webhooks that are not erasure requests, for the product to consume"),
+		})
+		awscdk.NewCfnOutput(stack, jsii.String("WebhookQueueArn"), &awscdk.CfnOutputProps{
+			Value: s.Webhooks.Queue.QueueArn(), Description: jsii.String("ARN of the webhook queue (consumers also need kms:Decrypt on the data key through SQS)"),
+		})
+	}
 	return s, nil
 }

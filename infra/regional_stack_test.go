@@ -110,20 +110,40 @@ func actionsOf(sts []statement) []string {
 	return out
 }
 
-// cfnID is the logical id of a construct's CloudFormation resource.
+// cfnID is the logical id of a construct's CloudFormation resource in a
+// regional stack.
 func cfnID(t *testing.T, st *RegionalStack, c constructs.IConstruct) string {
+	t.Helper()
+	return logicalID(t, c)
+}
+
+// logicalID is the logical id of a construct's CloudFormation resource in
+// its stack.
+func logicalID(t *testing.T, c constructs.IConstruct) string {
 	t.Helper()
 	el, ok := c.Node().DefaultChild().(awscdk.CfnElement)
 	if !ok {
 		t.Fatalf("%s has no CloudFormation resource", *c.Node().Path())
 	}
-	return *st.Stack.GetLogicalId(el)
+	return *awscdk.Stack_Of(c).GetLogicalId(el)
 }
 
 func forEachRegion(t *testing.T, f func(t *testing.T, s *synthesized, st *RegionalStack, tpl map[string]any)) {
 	s := synth(t)
 	for _, r := range s.cfg.Regions {
 		t.Run(r.Name, func(t *testing.T) { f(t, s, s.stacks[r.Name], s.json[r.Name]) })
+	}
+}
+
+// forEachStack runs f on every stack of the app: each region's and the
+// edge's.
+func forEachStack(t *testing.T, f func(t *testing.T, s *synthesized, stack awscdk.Stack, tpl map[string]any)) {
+	s := synth(t)
+	for _, r := range s.cfg.Regions {
+		t.Run(r.Name, func(t *testing.T) { f(t, s, s.stacks[r.Name].Stack, s.json[r.Name]) })
+	}
+	if s.edge != nil {
+		t.Run(config.EdgeScope, func(t *testing.T) { f(t, s, s.edge.Stack, s.json[config.EdgeScope]) })
 	}
 }
 
@@ -157,6 +177,10 @@ func TestResourceCounts(t *testing.T) {
 			emails += len(sub.AdminEmails)
 		}
 		emails += len(st.Region.OpsEmails)
+		queues, methods := 1, 4
+		if st.Webhooks != nil {
+			queues, methods = 3, 7 // the webhook queue and its DLQ; POST /webhooks, PUT and GET /tenants
+		}
 		template := s.templates[st.Region.Name]
 		for typ, want := range map[string]int{
 			"AWS::Lambda::Function":            len(registry.Functions),
@@ -166,9 +190,9 @@ func TestResourceCounts(t *testing.T) {
 			"AWS::StepFunctions::StateMachine": len(registry.Machines),
 			"AWS::SecretsManager::Secret":      secrets,
 			"AWS::Lambda::EventSourceMapping":  1,
-			"AWS::SQS::Queue":                  1,
+			"AWS::SQS::Queue":                  queues,
 			"AWS::ApiGateway::RestApi":         1,
-			"AWS::ApiGateway::Method":          4,
+			"AWS::ApiGateway::Method":          methods,
 			"AWS::KMS::Key":                    2,
 		} {
 			check(t, typ+" count", func() { template.ResourceCountIs(jsii.String(typ), jsii.Number(float64(want))) })
@@ -234,6 +258,9 @@ func TestFunctions(t *testing.T) {
 			registry.FnAsyncSubmit:    {config.EnvTableName},
 			registry.FnAsyncCheck:     {config.EnvTableName},
 			registry.FnRecordOutcome:  {config.EnvTableName},
+			// The receiver files erasures (table), alerts ops on a misrouted
+			// tenant and queues other topics.
+			registry.FnWebhookReceiver: {config.EnvTableName, config.EnvOpsTopicArn, config.EnvWebhookQueueURL},
 		}
 		functions := resources(tpl, "AWS::Lambda::Function")
 		for _, fn := range registry.Functions {
@@ -493,24 +520,36 @@ func TestAPI(t *testing.T) {
 			r := props(apiResources[id])
 			return pathOf(r["ParentId"]) + "/" + r["PathPart"].(string)
 		}
-		fnArn := toJSON(t, map[string]any{"Fn::GetAtt": []any{cfnID(t, st, st.Functions[registry.FnAPI].Function), "Arn"}})
+		fnArn := func(fn string) string {
+			return toJSON(t, map[string]any{"Fn::GetAtt": []any{cfnID(t, st, st.Functions[fn].Function), "Arn"}})
+		}
 		var routes []string
 		for id, m := range resources(tpl, "AWS::ApiGateway::Method") {
 			p := props(m)
-			routes = append(routes, p["HttpMethod"].(string)+" "+pathOf(p["ResourceId"]))
-			if p["AuthorizationType"] != "AWS_IAM" {
-				t.Errorf("%s: AuthorizationType = %v", id, p["AuthorizationType"])
+			route := p["HttpMethod"].(string) + " " + pathOf(p["ResourceId"])
+			routes = append(routes, route)
+			// Only the webhook receiver's route is without IAM: providers
+			// cannot SigV4; the receiver verifies the HMAC signature.
+			wantAuth, wantFn := "AWS_IAM", registry.FnAPI
+			if route == "POST /webhooks/{provider}" {
+				wantAuth, wantFn = "NONE", registry.FnWebhookReceiver
+			}
+			if p["AuthorizationType"] != wantAuth {
+				t.Errorf("%s %s: AuthorizationType = %v, want %s", id, route, p["AuthorizationType"], wantAuth)
 			}
 			if p["RequestValidatorId"] == nil {
 				t.Errorf("%s: no request validator", id)
 			}
 			integ := p["Integration"].(map[string]any)
-			if integ["Type"] != "AWS_PROXY" || !strings.Contains(toJSON(t, integ["Uri"]), fnArn) {
-				t.Errorf("%s: integration = %s", id, toJSON(t, integ))
+			if integ["Type"] != "AWS_PROXY" || !strings.Contains(toJSON(t, integ["Uri"]), fnArn(wantFn)) {
+				t.Errorf("%s %s: integration = %s, want %s", id, route, toJSON(t, integ), wantFn)
 			}
 		}
 		sort.Strings(routes)
 		want := []string{"DELETE /api/user/{id}", "GET /erasures", "GET /erasures/{requestId}", "POST /erasures"}
+		if st.Webhooks != nil {
+			want = []string{"DELETE /api/user/{id}", "GET /erasures", "GET /erasures/{requestId}", "GET /tenants/{tenant}", "POST /erasures", "POST /webhooks/{provider}", "PUT /tenants/{tenant}"}
+		}
 		if diff := cmp.Diff(want, routes); diff != "" {
 			t.Errorf("routes (-want +got):\n%s", diff)
 		}
@@ -519,6 +558,18 @@ func TestAPI(t *testing.T) {
 			settings := toJSON(t, p["MethodSettings"])
 			if !strings.Contains(settings, fmt.Sprintf(`"ThrottlingRateLimit":%d`, APIThrottleRate)) || !strings.Contains(settings, fmt.Sprintf(`"ThrottlingBurstLimit":%d`, APIThrottleBurst)) {
 				t.Errorf("stage throttling = %s", settings)
+			}
+			if st.Webhooks != nil {
+				var webhook map[string]any
+				for _, ms := range p["MethodSettings"].([]any) {
+					if m := ms.(map[string]any); m["ResourcePath"] == "/~1webhooks~1{provider}" && m["HttpMethod"] == "POST" {
+						webhook = m
+					}
+				}
+				if webhook["ThrottlingRateLimit"] != float64(WebhookThrottleRate) || webhook["ThrottlingBurstLimit"] != float64(WebhookThrottleBurst) ||
+					webhook["LoggingLevel"] != "OFF" || webhook["DataTraceEnabled"] != false {
+					t.Errorf("webhook route settings = %v (in %s)", webhook, settings)
+				}
 			}
 			als := p["AccessLogSetting"].(map[string]any)
 			format := als["Format"].(string)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -67,22 +69,28 @@ func NewRequestsTable(scope constructs.Construct, id string, p RequestsTableProp
 // GenerateDataKey as well when the role writes.
 func (r RequestsTable) Grant(role awsiam.IRole, actions ...string) {
 	resources := []string{*r.Table.TableArn()}
-	keyActions := []string{"kms:Decrypt", "kms:DescribeKey"}
-	for _, a := range actions {
-		switch a {
-		case "dynamodb:Query":
-			resources = append(resources, *r.Table.TableArn()+"/index/"+RecentIndexName)
-		case "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem":
-			if len(keyActions) == 2 {
-				keyActions = append(keyActions, "kms:Encrypt", "kms:GenerateDataKey")
-			}
-		}
+	if slices.Contains(actions, "dynamodb:Query") {
+		resources = append(resources, *r.Table.TableArn()+"/index/"+RecentIndexName)
 	}
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(actions...),
 		Resources: jsii.Strings(resources...),
 	}))
-	grantKeyUse(role, r.key, "dynamodb", r.awsRegion, keyActions...)
+	grantKeyUse(role, r.key, "dynamodb", r.awsRegion, tableKeyActions(actions...)...)
+}
+
+// tableKeyActions is the use of a table's KMS key that DynamoDB makes on a
+// role's behalf for the item actions named: Decrypt (and DescribeKey) to
+// read, Encrypt and GenerateDataKey as well to write.
+func tableKeyActions(actions ...string) []string {
+	keyActions := []string{"kms:Decrypt", "kms:DescribeKey"}
+	for _, a := range actions {
+		switch a {
+		case "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem":
+			return append(keyActions, "kms:Encrypt", "kms:GenerateDataKey")
+		}
+	}
+	return keyActions
 }
 
 // GrantStreamRead gives the starter's role what its event source mapping

@@ -70,6 +70,10 @@ func NewTopics(scope constructs.Construct, id string, p TopicsProps) Topics {
 // GrantPublish lets a role publish to the given topics, including the use
 // of the data key through SNS that publishing to an encrypted topic needs.
 func (t Topics) GrantPublish(role awsiam.IRole, topics ...awssns.ITopic) {
+	grantPublish(role, t.key, t.awsRegion, topics...)
+}
+
+func grantPublish(role awsiam.IRole, key awskms.IKey, awsRegion string, topics ...awssns.ITopic) {
 	arns := make([]string, len(topics))
 	for i, topic := range topics {
 		arns[i] = *topic.TopicArn()
@@ -78,7 +82,23 @@ func (t Topics) GrantPublish(role awsiam.IRole, topics ...awssns.ITopic) {
 		Actions:   jsii.Strings("sns:Publish"),
 		Resources: jsii.Strings(arns...),
 	}))
-	grantKeyUse(role, t.key, "sns", t.awsRegion, "kms:GenerateDataKey", "kms:Decrypt")
+	grantKeyUse(role, key, "sns", awsRegion, "kms:GenerateDataKey", "kms:Decrypt")
+}
+
+// NewEdgeOpsTopic creates the edge's ops topic (a quarantined delivery, a
+// delivery no region accepted), encrypted with the edge's data key,
+// refusing publishers without TLS, with the edge's ops e-mails subscribed.
+func NewEdgeOpsTopic(scope constructs.Construct, id string, edge config.Edge, key awskms.IKey) awssns.Topic {
+	topic := awssns.NewTopic(scope, jsii.String(id), &awssns.TopicProps{
+		TopicName:   jsii.String(OpsTopicName(config.EdgeScope)),
+		DisplayName: jsii.String("Lethe edge: operations"),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	for _, email := range edge.OpsEmails {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
+	}
+	return topic
 }
 
 // SubsystemTopics lists the subsystem topics in configuration order.

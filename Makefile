@@ -45,12 +45,13 @@ test: setup build validate
 	trap '$(DDB) stop' EXIT; \
 	LETHE_DYNAMODB_ENDPOINT=$$endpoint go test -count=1 -timeout 20m ./...
 
-## synth: synthesize every stack into cdk.out.
+## synth: synthesize every stack (each region's, and Lethe-edge when cdk.json places the edge) into cdk.out.
 synth: setup build
+	@rm -f cdk.out/*.template.json
 	cdk synth --quiet
 	@ls cdk.out/*.template.json
 
-## deploy: deploy one region's stack, e.g. make deploy REGION=eu.
+## deploy: deploy one stack, e.g. make deploy REGION=eu, or the edge: make deploy REGION=edge.
 deploy: setup build
 	cdk deploy Lethe-$(REGION)
 
@@ -70,7 +71,7 @@ bench: setup build
 	go test -run '^$$' -bench . -benchmem ./internal/...
 	@echo "== the Erasure machine on Lethe's engine and on aws-local-stepfunctions"
 	LETHE_BENCH=1 go test -count=1 -run '^TestThroughputVersusNpmEngine$$' -v ./internal/asl/difftest/
-	@echo "== synth time per region"
+	@echo "== synth time per stack"
 	@for r in $$(go run ./infra/cmd/regions); do s=$$(date +%s.%N); cdk synth --quiet Lethe-$$r >/dev/null; e=$$(date +%s.%N); printf 'Lethe-%s %.1f s\n' $$r $$(echo "$$e - $$s" | bc); done
 
 clean:

@@ -1,6 +1,7 @@
 // Command regions prints the short name of every configured region, one a
-// line, from cdk.json: `make bench` times `cdk synth` per region with it.
-// It does not import the CDK, so it runs in a moment.
+// line, from cdk.json, and then "edge" when the configuration places the
+// edge: each is a stack Lethe-<name>. `make bench` times `cdk synth` per
+// stack with it. It does not import the CDK, so it runs in a moment.
 package main
 
 import (
@@ -22,5 +23,8 @@ func main() {
 	}
 	for _, r := range cfg.Regions {
 		fmt.Println(r.Name)
+	}
+	if cfg.Edge.AWSRegion != "" {
+		fmt.Println(config.EdgeScope)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/lethe-erasure/lethe/internal/config"
-	"github.com/lethe-erasure/lethe/internal/registry"
 )
 
 // The infra tests synthesize real templates through the jsii runtime (a
@@ -92,13 +90,6 @@ func synth(t *testing.T) *synthesized {
 		}
 		if s.cfg, s.err = config.Load(filepath.Join(s.root, "cdk.json")); s.err != nil {
 			return
-		}
-		// Until functions/webhook-receiver lands (and with it the receiver
-		// in registry.Functions), the tests deploy the receiver anyway, on
-		// a placeholder asset, so that its wiring is tested before the
-		// real app deploys it.
-		if !slices.Contains(registry.Functions, registry.FnWebhookReceiver) {
-			registry.Functions = append(registry.Functions, registry.FnWebhookReceiver)
 		}
 		buildDir, placeholders, err := testBuildDir(s.root, DeployedFunctions(s.cfg))
 		if err != nil {

@@ -95,7 +95,7 @@ var Placeholders = []Placeholder{
 
 // Functions lists every regional Lambda function folder, tasks and
 // non-tasks alike.
-var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome}
+var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome, FnWebhookReceiver}
 
 // EdgeFunctions lists the edge stack's Lambda function folders.
 var EdgeFunctions = []string{FnWebhookFanout, FnEdgeAPI}

@@ -408,10 +408,12 @@ func (c *Config) ForRegion(name string) (*Config, error) {
 	if !ok {
 		return nil, &Error{"regions", fmt.Sprintf("no region named %q", name)}
 	}
-	// The edge's multicast topics and replay window are what the region's
-	// webhook receiver needs of the edge's settings; nothing else of the
+	// The edge's multicast topics, replay window and quarantine time are
+	// what the region's webhook receiver needs of the edge's settings (a
+	// released delivery may be as old as the quarantine); nothing else of the
 	// edge (its AWS region, its ops e-mails) is the region's business.
-	edge := Edge{MulticastTopics: c.Edge.MulticastTopics, SignatureToleranceSeconds: c.Edge.SignatureToleranceSeconds}
+	edge := Edge{MulticastTopics: c.Edge.MulticastTopics, SignatureToleranceSeconds: c.Edge.SignatureToleranceSeconds,
+		QuarantineHours: c.Edge.QuarantineHours}
 	edge.applyDefaults()
 	return &Config{Deadline: c.Deadline, Regions: []Region{r}, Edge: edge}, nil
 }

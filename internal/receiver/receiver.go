@@ -32,6 +32,9 @@
 //  6. any other topic is queued on the region's SQS queue for the product
 //     (202 {"status":"queued"}).
 //
+// The edge delivers what it held in quarantine by ReleaseRoute (IAM
+// only), where the signed timestamp may be as old as the quarantine.
+//
 // Nothing is written before the signature verifies; every failure is a
 // JSON error {"error": {"code", "message", "field"}}. Logs carry the
 // provider, topic, tenant key and delivery id, never the body or a subject
@@ -99,6 +102,7 @@ type Handler struct {
 	deadline  config.Deadline
 	multicast []string
 	tolerance time.Duration
+	released  time.Duration // the tolerance of ReleaseRoute: quarantine time and replay window
 	now       func() time.Time
 	newID     func(region string) (string, error)
 	log       *slog.Logger
@@ -121,6 +125,10 @@ func New(requests Requests, secrets Secrets, queue Queue, alerts Alerts, cfg *co
 	if tol <= 0 {
 		tol = webhook.DefaultTolerance
 	}
+	quarantine := time.Duration(cfg.Edge.QuarantineHours) * time.Hour
+	if quarantine <= 0 {
+		quarantine = config.DefaultQuarantineHours * time.Hour
+	}
 	h := &Handler{
 		requests:  requests,
 		secrets:   secrets,
@@ -130,6 +138,7 @@ func New(requests Requests, secrets Secrets, queue Queue, alerts Alerts, cfg *co
 		deadline:  cfg.Deadline,
 		multicast: cfg.Edge.MulticastTopics,
 		tolerance: tol,
+		released:  quarantine + tol,
 		now:       time.Now,
 		newID:     erasure.NewID,
 		log:       slog.New(slog.NewJSONHandler(os.Stdout, nil)),
@@ -140,8 +149,15 @@ func New(requests Requests, secrets Secrets, queue Queue, alerts Alerts, cfg *co
 	return h
 }
 
-// Route is the one route of the receiver, as the regional API declares it.
+// Route is the receiver's public route, as the regional API declares it.
 const Route = "POST /webhooks/{provider}"
+
+// ReleaseRoute is the IAM-authorised route by which the edge delivers what
+// it held in quarantine until the tenant was registered. The delivery is
+// verified as on Route, but its signed timestamp may be as old as the
+// quarantine (plus the replay window): the edge's quarantine, not the
+// provider, is what delayed it, and only the edge's role may call it.
+const ReleaseRoute = "POST /webhooks/{provider}/release"
 
 // outcome is what became of a delivery, for the answer and the log.
 type outcome struct {
@@ -200,9 +216,13 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 }
 
 func (h *Handler) serve(ctx context.Context, ev events.APIGatewayProxyRequest, tr *trace) (outcome, error) {
-	name, err := providerOf(ev)
+	name, released, err := providerOf(ev)
 	if err != nil {
 		return outcome{}, err
+	}
+	tolerance := h.tolerance
+	if released {
+		tolerance = h.released
 	}
 	if ev.HTTPMethod != http.MethodPost {
 		return outcome{}, &httpError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
@@ -229,14 +249,14 @@ func (h *Handler) serve(ctx context.Context, ev events.APIGatewayProxyRequest, t
 		return outcome{}, &unavailable{op: "read tenant ownership", err: err}
 	}
 	if !owned {
-		return h.notOwned(ctx, p, d, hdr, body)
+		return h.notOwned(ctx, p, d, hdr, body, tolerance)
 	}
 
 	secret, err := h.secret(ctx, d)
 	if err != nil {
 		return outcome{}, &unavailable{op: "read the tenant's webhook secret", err: err}
 	}
-	if err := p.Verify(hdr, body, secret, h.now(), h.tolerance); err != nil {
+	if err := p.Verify(hdr, body, secret, h.now(), tolerance); err != nil {
 		return outcome{}, err
 	}
 
@@ -265,7 +285,7 @@ func (h *Handler) secret(ctx context.Context, d webhook.Delivery) ([]byte, error
 
 // notOwned acknowledges a multicast topic, and refuses anything else as a
 // misroute (alerting when the delivery is authentic).
-func (h *Handler) notOwned(ctx context.Context, p webhook.Provider, d webhook.Delivery, hdr http.Header, body []byte) (outcome, error) {
+func (h *Handler) notOwned(ctx context.Context, p webhook.Provider, d webhook.Delivery, hdr http.Header, body []byte, tolerance time.Duration) (outcome, error) {
 	if slices.Contains(h.multicast, d.TopicKey()) {
 		return outcome{status: http.StatusOK, result: "dropped",
 			body: map[string]string{"status": "dropped", "deliveryId": d.ID}}, nil
@@ -277,7 +297,7 @@ func (h *Handler) notOwned(ctx context.Context, p webhook.Provider, d webhook.De
 		misroute.cause = "not alerted: no secret for the tenant in this region, the delivery cannot be verified"
 		return outcome{}, misroute
 	}
-	if err := p.Verify(hdr, body, secret, h.now(), h.tolerance); err != nil {
+	if err := p.Verify(hdr, body, secret, h.now(), tolerance); err != nil {
 		misroute.cause = "not alerted: the delivery does not verify (" + err.Error() + ")"
 		return outcome{}, misroute
 	}
@@ -372,21 +392,30 @@ type filedView struct {
 }
 
 // providerOf reads {provider} from the matched resource's path parameter,
-// or from the path when no resource was matched (the local runtime).
-func providerOf(ev events.APIGatewayProxyRequest) (string, error) {
-	if p := ev.PathParameters["provider"]; p != "" {
-		return p, nil
-	}
+// or from the path when no resource was matched (the local runtime), and
+// whether the request came by ReleaseRoute.
+func providerOf(ev events.APIGatewayProxyRequest) (provider string, released bool, err error) {
 	segs := strings.Split(strings.Trim(ev.Path, "/"), "/")
+	if ev.Resource != "" {
+		released = strings.HasSuffix(ev.Resource, "/release")
+	} else {
+		released = len(segs) >= 3 && segs[len(segs)-1] == "release" && segs[len(segs)-3] == "webhooks"
+	}
+	if p := ev.PathParameters["provider"]; p != "" {
+		return p, released, nil
+	}
+	if released {
+		segs = segs[:len(segs)-1]
+	}
 	if n := len(segs); n >= 2 && segs[n-2] == "webhooks" && segs[n-1] != "" {
 		p, err := url.PathUnescape(segs[n-1])
 		if err != nil {
-			return "", &webhook.UnknownProvider{}
+			return "", false, &webhook.UnknownProvider{}
 		}
-		return p, nil
+		return p, released, nil
 	}
-	return "", &httpError{status: http.StatusNotFound, code: CodeRouteNotFound,
-		message: "no such route; the receiver has " + Route}
+	return "", false, &httpError{status: http.StatusNotFound, code: CodeRouteNotFound,
+		message: "no such route; the receiver has " + Route + " and " + ReleaseRoute}
 }
 
 // requestHeaders builds the request's headers from the event (multi-value

@@ -131,6 +131,12 @@ func TestHandle(t *testing.T) {
 			expect{status: 401, code: CodeBadSignature, field: webhook.HeaderShopifyHmac}},
 		{"stale zendesk delivery", with(deletedEU, func(d *delivery) { d.signedAt = testNow.Add(-10 * time.Minute) }).event(), nil,
 			expect{status: 401, code: CodeBadSignature, field: webhook.HeaderZendeskTimestamp}},
+		{"stale zendesk delivery released from the edge's quarantine", released(with(deletedEU, func(d *delivery) { d.signedAt = testNow.Add(-30 * time.Hour) }).event()), nil,
+			expect{status: 202, result: "filed", subject: "zendesk:eu-help:user:9873843", source: "webhook:zendesk"}},
+		{"released delivery older than the quarantine", released(with(deletedEU, func(d *delivery) { d.signedAt = testNow.Add(-73 * time.Hour) }).event()), nil,
+			expect{status: 401, code: CodeBadSignature, field: webhook.HeaderZendeskTimestamp}},
+		{"released delivery still verified", released(with(redactEU, func(d *delivery) { d.secret = "shpss_other" }).event()), nil,
+			expect{status: 401, code: CodeBadSignature, field: webhook.HeaderShopifyHmac}},
 		{"zendesk without tenant", func() events.APIGatewayProxyRequest {
 			ev := deletedEU.event()
 			ev.QueryStringParameters, ev.MultiValueQueryStringParameters = nil, nil
@@ -343,5 +349,28 @@ func TestNothingReadBeforeOwnership(t *testing.T) {
 	f.call(t, redactEU.event())
 	if want := "secretsmanager:lethe/eu/webhooks/shopify/eu-shop.myshopify.com"; len(f.secrets.reads) != 1 || f.secrets.reads[0] != want {
 		t.Errorf("secrets read: %v, want [%s]", f.secrets.reads, want)
+	}
+}
+
+// released turns a delivery into one the edge releases from its quarantine
+// (ReleaseRoute), with or without a matched resource (the local runtime
+// matches none).
+func released(ev events.APIGatewayProxyRequest) events.APIGatewayProxyRequest {
+	ev.Resource, ev.RequestContext.ResourcePath = "/webhooks/{provider}/release", "/webhooks/{provider}/release"
+	ev.Path += "/release"
+	return ev
+}
+
+func TestReleaseRouteWithoutResource(t *testing.T) {
+	f := newFixture(t)
+	ev := released(with(deletedEU, func(d *delivery) { d.signedAt = testNow.Add(-30 * time.Hour) }).event())
+	ev.Resource, ev.PathParameters = "", nil
+	if resp := f.call(t, ev); resp.StatusCode != 202 {
+		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	}
+	ev = with(deletedEU, func(d *delivery) { d.signedAt = testNow.Add(-30 * time.Hour) }).event()
+	ev.Resource, ev.PathParameters = "", nil
+	if resp := f.call(t, ev); resp.StatusCode != 401 {
+		t.Fatalf("a stale delivery on the public route: status %d: %s", resp.StatusCode, resp.Body)
 	}
 }

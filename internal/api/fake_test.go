@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lethe-erasure/lethe/internal/erasure"
 )
@@ -22,6 +23,9 @@ type fakeStore struct {
 	calls   []fakeCall
 	fail    error // when set, every call fails with it
 	created int
+	tenants map[string]time.Time // tenant -> registered at
+	now     time.Time            // the time RegisterTenant records
+	puts    int                  // RegisterTenant calls
 }
 
 type keyUse struct{ id, subject string }
@@ -39,7 +43,7 @@ type fakeCall struct {
 var _ requestStore = (*fakeStore)(nil)
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{byID: map[string]erasure.Request{}, open: map[string]string{}, keys: map[string]keyUse{}}
+	return &fakeStore{byID: map[string]erasure.Request{}, open: map[string]string{}, keys: map[string]keyUse{}, tenants: map[string]time.Time{}}
 }
 
 // seed stores r as if created with key, without recording a call.
@@ -156,3 +160,27 @@ func (f *fakeStore) callsOf(op string) []fakeCall {
 // errStoreDown stands for an AWS failure; its text carries internals that
 // must never reach a caller.
 var errStoreDown = errors.New("operation error DynamoDB: TransactWriteItems, https response error StatusCode: 500, table lethe-eu-requests-7F3A")
+
+func (f *fakeStore) RegisterTenant(_ context.Context, tenant string) (time.Time, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.puts++
+	if f.fail != nil {
+		return time.Time{}, false, f.fail
+	}
+	if at, ok := f.tenants[tenant]; ok {
+		return at, false, nil
+	}
+	f.tenants[tenant] = f.now
+	return f.now, true, nil
+}
+
+func (f *fakeStore) TenantRegistration(_ context.Context, tenant string) (time.Time, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return time.Time{}, false, f.fail
+	}
+	at, ok := f.tenants[tenant]
+	return at, ok, nil
+}

@@ -51,6 +51,12 @@ type requestStore interface {
 	Get(ctx context.Context, id string) (erasure.Request, error)
 	// List returns up to limit requests, newest first.
 	List(ctx context.Context, limit int) ([]erasure.Request, error)
+	// RegisterTenant records that the region owns the tenant; registering
+	// again changes nothing and returns the first time, created=false.
+	RegisterTenant(ctx context.Context, tenant string) (registeredAt time.Time, created bool, err error)
+	// TenantRegistration returns when the tenant was registered; ok is
+	// false when the region does not own it.
+	TenantRegistration(ctx context.Context, tenant string) (registeredAt time.Time, ok bool, err error)
 }
 
 // Limits of the API. They bound what one caller can make a Lambda parse and

@@ -1,52 +1,13 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
-
-// tenantFake is the fake request store with tenant registrations, as the
-// DynamoDB adapter has them.
-type tenantFake struct {
-	*fakeStore
-	mu      sync.Mutex
-	tenants map[string]time.Time
-	now     time.Time
-	puts    int
-}
-
-var _ tenantStore = (*tenantFake)(nil)
-
-func (f *tenantFake) RegisterTenant(_ context.Context, tenant string) (time.Time, bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.puts++
-	if f.fail != nil {
-		return time.Time{}, false, f.fail
-	}
-	if at, ok := f.tenants[tenant]; ok {
-		return at, false, nil
-	}
-	f.tenants[tenant] = f.now
-	return f.now, true, nil
-}
-
-func (f *tenantFake) TenantRegistration(_ context.Context, tenant string) (time.Time, bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return time.Time{}, false, f.fail
-	}
-	at, ok := f.tenants[tenant]
-	return at, ok, nil
-}
 
 func tenantEvent(method, rawPath, body string) events.APIGatewayProxyRequest {
 	return events.APIGatewayProxyRequest{
@@ -105,12 +66,12 @@ func TestTenantRoutes(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			store := &tenantFake{fakeStore: seededStore(), tenants: map[string]time.Time{"eu-help": registered}, now: testNow}
+			store := seededStore()
+			store.tenants["eu-help"], store.now = registered, testNow
 			if tc.fail {
 				store.fail = errStoreDown
 			}
-			h, logs := newTestHandler(t, store.fakeStore)
-			h.store = store
+			h, logs := newTestHandler(t, store)
 			for _, s := range tc.steps {
 				resp := call(t, h, tenantEvent(s.method, s.path, s.body))
 				if resp.StatusCode != s.status {
@@ -150,18 +111,5 @@ func TestTenantRoutes(t *testing.T) {
 				t.Errorf("no route logged: %s", logs.String())
 			}
 		})
-	}
-}
-
-// TestTenantRoutesWithoutTenantStore: a store that keeps no tenants
-// answers 501 and serves everything else as before.
-func TestTenantRoutesWithoutTenantStore(t *testing.T) {
-	h, _ := newTestHandler(t, seededStore())
-	resp := call(t, h, tenantEvent(http.MethodPut, "/tenants/eu-help", ""))
-	if code, _ := errorOf(t, resp.Body); resp.StatusCode != http.StatusNotImplemented || code != CodeNotImplemented {
-		t.Errorf("PUT = %d %s, want 501 %s", resp.StatusCode, resp.Body, CodeNotImplemented)
-	}
-	if resp := call(t, h, tenantEvent(http.MethodGet, "/erasures/"+seedOpenID, "")); resp.StatusCode != http.StatusOK {
-		t.Errorf("GET erasure = %d %s", resp.StatusCode, resp.Body)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -79,41 +78,24 @@ type API struct {
 	globals    Globals
 	regions    Regions
 	forward    forwarder
-	now        func() time.Time
-	newID      func() (string, error)
-	log        *slog.Logger
-	routes     []routeDef
+	options
+	newID  func() (string, error)
+	routes []routeDef
 }
 
-// APIOption changes an API's defaults (tests, the local runtime).
-type APIOption func(*API)
-
-// WithAPIClock sets the API's clock.
-func WithAPIClock(now func() time.Time) APIOption { return func(a *API) { a.now = now } }
-
-// WithAPILogger sets the API's structured logger.
-func WithAPILogger(l *slog.Logger) APIOption { return func(a *API) { a.log = l } }
-
 // NewAPI builds the edge API over the edge's view of the configuration.
-func NewAPI(view config.EdgeView, deps APIDeps, opts ...APIOption) *API {
+func NewAPI(view config.EdgeView, deps APIDeps, opts ...Option) *API {
 	a := &API{
 		view:       view,
-		multicast:  map[string]bool{},
+		multicast:  multicastSet(view),
+		options:    newOptions(view, opts),
 		directory:  deps.Directory,
 		deliveries: deps.Deliveries,
 		quarantine: deps.Quarantine,
 		globals:    deps.Globals,
 		regions:    deps.Regions,
 		forward:    deps.Forwarder,
-		now:        time.Now,
 		newID:      NewGlobalID,
-		log:        slog.New(slog.NewJSONHandler(os.Stdout, nil)),
-	}
-	for _, t := range view.Edge.MulticastTopics {
-		a.multicast[t] = true
-	}
-	for _, o := range opts {
-		o(a)
 	}
 	a.routes = []routeDef{
 		{method: http.MethodGet, template: "/tenants/{tenant}", serve: a.getTenant},

@@ -65,38 +65,62 @@ type Fanout struct {
 	alerts     Alerter
 	forward    forwarder
 
-	receivedIn string
-	lease      time.Duration
+	options
 	receiptTTL time.Duration
-	now        func() time.Time
 	newToken   func() string
-	log        *slog.Logger
 	routes     []routeDef
 }
 
-// FanoutOption changes a Fanout's defaults (tests, the local runtime).
-type FanoutOption func(*Fanout)
-
-// WithClock sets the clock of signature checks, claims and receipts.
-func WithClock(now func() time.Time) FanoutOption { return func(f *Fanout) { f.now = now } }
-
-// WithLogger sets the structured logger (JSON to stdout by default).
-func WithLogger(l *slog.Logger) FanoutOption { return func(f *Fanout) { f.log = l } }
-
-// WithReceivedIn names the AWS region receipts record as received-in (the
-// function's AWS_REGION; "local" on a laptop).
-func WithReceivedIn(awsRegion string) FanoutOption {
-	return func(f *Fanout) { f.receivedIn = awsRegion }
+// options are the defaults tests and the local runtime change, on both
+// edge handlers.
+type options struct {
+	now        func() time.Time
+	log        *slog.Logger
+	receivedIn string
+	lease      time.Duration
 }
 
-// WithLease sets how long a claim keeps other invocations off a delivery.
-func WithLease(d time.Duration) FanoutOption { return func(f *Fanout) { f.lease = d } }
+// Option changes an edge handler's defaults.
+type Option func(*options)
+
+// WithClock sets the clock of signature checks, claims, receipts and
+// records.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithLogger sets the structured logger (JSON to stdout by default).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithReceivedIn names the AWS region the fan-out's receipts record as
+// received-in (the function's AWS_REGION; "local" on a laptop).
+func WithReceivedIn(awsRegion string) Option { return func(o *options) { o.receivedIn = awsRegion } }
+
+// WithLease sets how long a fan-out's claim keeps other invocations off a
+// delivery.
+func WithLease(d time.Duration) Option { return func(o *options) { o.lease = d } }
+
+func newOptions(view config.EdgeView, opts []Option) options {
+	o := options{now: time.Now, log: slog.New(slog.NewJSONHandler(os.Stdout, nil)), receivedIn: view.Edge.AWSRegion, lease: DefaultLease}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// multicastSet is the edge's multicast topics, "<provider>/<topic>".
+func multicastSet(view config.EdgeView) map[string]bool {
+	m := map[string]bool{}
+	for _, t := range view.Edge.MulticastTopics {
+		m[t] = true
+	}
+	return m
+}
 
 // NewFanout builds the fan-out over the edge's view of the configuration.
-func NewFanout(view config.EdgeView, deps FanoutDeps, opts ...FanoutOption) *Fanout {
+func NewFanout(view config.EdgeView, deps FanoutDeps, opts ...Option) *Fanout {
 	f := &Fanout{
 		view:       view,
-		multicast:  map[string]bool{},
+		multicast:  multicastSet(view),
+		options:    newOptions(view, opts),
 		tolerance:  time.Duration(view.Edge.SignatureToleranceSeconds) * time.Second,
 		quarantine: time.Duration(view.Edge.QuarantineHours) * time.Hour,
 		directory:  deps.Directory,
@@ -105,21 +129,11 @@ func NewFanout(view config.EdgeView, deps FanoutDeps, opts ...FanoutOption) *Fan
 		secrets:    deps.Secrets,
 		alerts:     deps.Alerts,
 		forward:    deps.Forwarder,
-		receivedIn: view.Edge.AWSRegion,
-		lease:      DefaultLease,
 		receiptTTL: DefaultReceiptTTL,
-		now:        time.Now,
 		newToken:   uuid.NewString,
-		log:        slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 	}
 	if f.quarantine <= 0 {
 		f.quarantine = config.DefaultQuarantineHours * time.Hour
-	}
-	for _, t := range view.Edge.MulticastTopics {
-		f.multicast[t] = true
-	}
-	for _, o := range opts {
-		o(f)
 	}
 	f.routes = []routeDef{
 		{method: http.MethodPost, template: "/webhooks/{provider}", serve: f.webhook},

@@ -103,5 +103,5 @@ func (e *Env) API() (*edge.API, error) {
 		Globals:    store,
 		Regions:    edge.NewRegionalClient(client, e.AWS.Credentials, edge.DefaultRetry),
 		Forwarder:  edge.NewForwarder(client, edge.DefaultRetry),
-	}, edge.WithAPILogger(e.Log)), nil
+	}, edge.WithLogger(e.Log)), nil
 }

@@ -139,6 +139,20 @@ func (s *Store) get(ctx context.Context, op, table, pk string, v any) (found boo
 	return true, nil
 }
 
+// oldItem decodes the item a write's condition failed on: from the failure
+// itself (ReturnValuesOnConditionCheckFailure ALL_OLD), or read again when
+// the failure did not carry it.
+func (s *Store) oldItem(ctx context.Context, cf *types.ConditionalCheckFailedException, op, table, pk string, v any) error {
+	if cf.Item == nil {
+		_, err := s.get(ctx, op, table, pk, v)
+		return err
+	}
+	if err := attributevalue.UnmarshalMap(cf.Item, v); err != nil {
+		return fmt.Errorf("%s: decode: %w", op, err)
+	}
+	return nil
+}
+
 // Tenant implements edge.Directory.
 func (s *Store) Tenant(ctx context.Context, k string) (edge.Tenant, error) {
 	var it tenantItem
@@ -234,11 +248,7 @@ func (s *Store) Claim(ctx context.Context, r edge.Receipt, now time.Time) (edge.
 	})
 	if cf, ok := conditionFailed(err); ok {
 		var it deliveryItem
-		if cf.Item != nil {
-			if err := attributevalue.UnmarshalMap(cf.Item, &it); err != nil {
-				return edge.Receipt{}, false, fmt.Errorf("claim delivery: decode: %w", err)
-			}
-		} else if _, err := s.get(ctx, "read delivery", s.tables.Deliveries, r.Key, &it); err != nil {
+		if err := s.oldItem(ctx, cf, "claim delivery", s.tables.Deliveries, r.Key, &it); err != nil {
 			return edge.Receipt{}, false, err
 		}
 		return it.receipt(), false, nil
@@ -485,11 +495,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, keyHash, globalID, plan
 	})
 	if cf, ok := conditionFailed(err); ok {
 		var cur idemItem
-		if cf.Item != nil {
-			if err := attributevalue.UnmarshalMap(cf.Item, &cur); err != nil {
-				return "", "", false, fmt.Errorf("claim idempotency key: decode: %w", err)
-			}
-		} else if _, err := s.get(ctx, "read idempotency key", s.tables.Global, idemPrefix+keyHash, &cur); err != nil {
+		if err := s.oldItem(ctx, cf, "claim idempotency key", s.tables.Global, idemPrefix+keyHash, &cur); err != nil {
 			return "", "", false, err
 		}
 		return cur.GlobalID, cur.PlanHash, false, nil

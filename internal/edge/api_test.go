@@ -155,8 +155,11 @@ func TestQuarantineRelease(t *testing.T) {
 		t.Fatalf("release: %d %s", resp.StatusCode, resp.Body)
 	}
 	got := h.eu.requests()[before:]
+	// By the receiver's IAM-authorised release route, signed (SigV4), the
+	// provider's signature headers unchanged.
 	if len(got) != 1 || string(got[0].Body) != redactBody || got[0].Header.Get(webhook.HeaderShopifyHmac) != headerOf(ev).Get(webhook.HeaderShopifyHmac) ||
-		got[0].Header.Get(webhook.HeaderShopifyShop) != newShop {
+		got[0].Header.Get(webhook.HeaderShopifyShop) != newShop || got[0].Path != "/webhooks/shopify/release" ||
+		!strings.HasPrefix(got[0].Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDEDGETEST/") {
 		t.Fatalf("eu received %+v", got)
 	}
 	p, _ := webhook.Lookup("shopify")
@@ -188,7 +191,7 @@ func TestQuarantineRelease(t *testing.T) {
 	if resp := h.apiCall("POST", "/quarantine/"+zid+"/release", ""); resp.StatusCode != 200 {
 		t.Fatalf("zendesk release: %d %s", resp.StatusCode, resp.Body)
 	}
-	if us := h.us.requests(); len(us) != 1 || us[0].Query != "tenant=new-help" || us[0].Path != "/webhooks/zendesk" {
+	if us := h.us.requests(); len(us) != 1 || us[0].Query != "tenant=new-help" || us[0].Path != "/webhooks/zendesk/release" {
 		t.Errorf("us received %+v", us)
 	}
 

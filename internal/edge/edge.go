@@ -28,7 +28,9 @@
 //     once it is fixed. An unknown tenant usually has no secret at the edge
 //     either: its delivery cannot be verified, so it is quarantined
 //     unverified (the receipt and the listing say so); the home region
-//     re-verifies it with its own secret when it is released. One with a
+//     re-verifies it with its own secret when it is released (by the
+//     receiver's IAM-authorised release route, SigV4-signed, where the
+//     signed timestamp may be as old as the quarantine). One with a
 //     secret at the edge is verified like any other, and a bad signature is
 //     a 401 with nothing stored.
 //   - De-duplication is a conditional write on the delivery's receipt:

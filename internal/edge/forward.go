@@ -196,6 +196,12 @@ type Forwarder struct {
 	client Doer
 	policy RetryPolicy
 	sleep  func(context.Context, time.Duration) error
+	// release posts to the receiver's IAM-authorised release route
+	// (<apiUrl>/webhooks/<provider>/release), signing with sign: what a
+	// quarantine release is, because the provider's signed timestamp may
+	// be older there than the public route's replay window.
+	release bool
+	sign    func(awsRegion string) func(ctx context.Context, req *http.Request, body []byte) error
 }
 
 // NewForwarder builds a forwarder over client with the retry policy.
@@ -219,11 +225,17 @@ func (f *Forwarder) Forward(ctx context.Context, r config.RegionEndpoint, w webh
 	if r.APIURL == "" {
 		return &RegionNotDeployed{Region: r.Name}
 	}
-	u := regionURL(r.APIURL, "/webhooks/"+url.PathEscape(w.provider))
-	if w.rawQuery != "" {
-		u += "?" + w.rawQuery
+	path := "/webhooks/" + url.PathEscape(w.provider)
+	o := outgoing{method: http.MethodPost, header: w.header, body: w.body}
+	if f.release {
+		path += "/release"
+		o.sign = f.sign(r.AWSRegion)
 	}
-	a, err := callRegion(ctx, f.client, f.policy, f.sleep, r.Name, outgoing{method: http.MethodPost, url: u, header: w.header, body: w.body})
+	o.url = regionURL(r.APIURL, path)
+	if w.rawQuery != "" {
+		o.url += "?" + w.rawQuery
+	}
+	a, err := callRegion(ctx, f.client, f.policy, f.sleep, r.Name, o)
 	if err != nil {
 		return err
 	}

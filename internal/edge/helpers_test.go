@@ -81,7 +81,7 @@ func newHarness(t testing.TB) *harness {
 		Alerts: h.alerts, Forwarder: fwd}, WithClock(h.clock.Now), WithLogger(log), WithReceivedIn("eu-central-1"))
 	regional := NewRegionalClient(NewHTTPClient(), credentials.NewStaticCredentialsProvider("AKIDEDGETEST", "edge-secret", ""), fastRetry)
 	h.api = NewAPI(h.view, APIDeps{Directory: h.store, Deliveries: h.store, Quarantine: h.store, Globals: h.store,
-		Regions: regional, Forwarder: fwd}, WithClock(h.clock.Now), WithLogger(log))
+		Regions: regional, Forwarder: regional.Releaser()}, WithClock(h.clock.Now), WithLogger(log))
 	return h
 }
 

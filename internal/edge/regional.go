@@ -79,6 +79,12 @@ func (c *RegionalClient) sign(awsRegion string) func(ctx context.Context, req *h
 	}
 }
 
+// Releaser is the forwarder of quarantine releases: the receiver's
+// IAM-authorised release route, signed like every call of this client.
+func (c *RegionalClient) Releaser() *Forwarder {
+	return &Forwarder{client: c.client, policy: c.policy, sleep: c.sleep, release: true, sign: c.sign}
+}
+
 // File implements Regions: POST <apiUrl>/erasures {"subjectId", "tenantId"?}
 // with the Idempotency-Key header. The subject id is in the body and
 // nowhere else; no error this returns quotes the body.

@@ -95,13 +95,13 @@ func (e *Env) API() (*edge.API, error) {
 		return nil, err
 	}
 	store := edgedynamo.New(dynamodb.NewFromConfig(e.AWS), edgedynamo.Tables{Tenants: v[0], Deliveries: v[1], Quarantine: v[2], Global: v[3]})
-	client := edge.NewHTTPClient()
+	regions := edge.NewRegionalClient(edge.NewHTTPClient(), e.AWS.Credentials, edge.DefaultRetry)
 	return edge.NewAPI(e.View, edge.APIDeps{
 		Directory:  store,
 		Deliveries: store,
 		Quarantine: store,
 		Globals:    store,
-		Regions:    edge.NewRegionalClient(client, e.AWS.Credentials, edge.DefaultRetry),
-		Forwarder:  edge.NewForwarder(client, edge.DefaultRetry),
+		Regions:    regions,
+		Forwarder:  regions.Releaser(),
 	}, edge.WithLogger(e.Log)), nil
 }

@@ -120,6 +120,10 @@ type Edge struct {
 	// SignatureToleranceSeconds is the largest age of a signed webhook
 	// timestamp that is still accepted (replay protection).
 	SignatureToleranceSeconds int `json:"signatureToleranceSeconds,omitempty"`
+	// APIURL is the base URL of the deployed edge API, which the operator
+	// CLI calls (tenant registration, quarantine release, global
+	// erasures). Empty until the edge is deployed.
+	APIURL string `json:"apiUrl,omitempty"`
 }
 
 // Defaults applied to fields a configuration leaves out.
@@ -289,6 +293,9 @@ func (e Edge) validate() error {
 		return &Error{"edge.account", "must be 12 digits"}
 	}
 	if err := validateEmails("edge.opsEmails", e.OpsEmails); err != nil {
+		return err
+	}
+	if err := validateAPIURL("edge.apiUrl", e.APIURL); err != nil {
 		return err
 	}
 	for i, t := range e.MulticastTopics {

@@ -106,6 +106,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"region named edge", func(m map[string]any) { region0(m)["name"] = "edge" }, "regions[0].name"},
 		{"api url http off loopback", func(m map[string]any) { region0(m)["apiUrl"] = "http://api.example.com/prod" }, "regions[0].apiUrl"},
 		{"api url with query", func(m map[string]any) { region0(m)["apiUrl"] = "https://api.example.com/prod?x=1" }, "regions[0].apiUrl"},
+		{"edge api url", func(m map[string]any) { m["edge"] = map[string]any{"apiUrl": "ftp://edge.example.com"} }, "edge.apiUrl"},
 		{"edge ops email", func(m map[string]any) { m["edge"] = map[string]any{"opsEmails": []any{"ops"}} }, "edge.opsEmails[0]"},
 		{"multicast topic without provider", func(m map[string]any) {
 			m["edge"] = map[string]any{"multicastTopics": []any{"app-uninstalled"}}

@@ -23,21 +23,27 @@ var retryableCodes = map[string]bool{
 	"TransactionInProgressException":         true,
 }
 
-// classify wraps an SDK error with what the store was doing, as a
-// *StoreUnavailable when retrying may help, as a plain error otherwise
-// (validation errors, a missing table, a cancelled context).
-func classify(op string, err error) error {
+// Transient reports whether a DynamoDB call's error is one that passes by
+// itself (throttling, a server fault, no answer at all: network errors,
+// timeouts, exhausted SDK retries), so that the caller may try again. A
+// cancelled context, a validation error or a missing table is not. Every
+// DynamoDB adapter of Lethe classifies its errors here.
+func Transient(err error) bool {
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s: %w", op, err)
+		return false
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		if retryableCodes[ae.ErrorCode()] || ae.ErrorFault() == smithy.FaultServer {
-			return &erasure.StoreUnavailable{Op: op, Err: err}
-		}
-		return fmt.Errorf("%s: %w", op, err)
+		return retryableCodes[ae.ErrorCode()] || ae.ErrorFault() == smithy.FaultServer
 	}
-	// No answer from DynamoDB at all: network errors, timeouts, exhausted
-	// SDK retries.
-	return &erasure.StoreUnavailable{Op: op, Err: err}
+	return true
+}
+
+// classify wraps an SDK error with what the store was doing, as a
+// *StoreUnavailable when it is Transient, as a plain error otherwise.
+func classify(op string, err error) error {
+	if Transient(err) {
+		return &erasure.StoreUnavailable{Op: op, Err: err}
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }

@@ -186,3 +186,25 @@ func TestErrorsClassified(t *testing.T) {
 		})
 	}
 }
+
+// TestTransient: what passes by itself is retryable, what a retry cannot
+// fix is not.
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"throttled", &smithy.GenericAPIError{Code: "ThrottlingException"}, true},
+		{"transaction in progress", &smithy.GenericAPIError{Code: "TransactionInProgressException"}, true},
+		{"server fault", &smithy.GenericAPIError{Code: "Whatever", Fault: smithy.FaultServer}, true},
+		{"no answer", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{"validation", &smithy.GenericAPIError{Code: "ValidationException", Fault: smithy.FaultClient}, false},
+		{"missing table", &types.ResourceNotFoundException{}, false},
+		{"cancelled", context.Canceled, false},
+	} {
+		if got := Transient(tc.err); got != tc.want {
+			t.Errorf("%s: Transient = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

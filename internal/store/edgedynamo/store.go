@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/lethe-erasure/lethe/internal/edge"
+	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 )
 
 // API is the part of the DynamoDB client the store uses; *dynamodb.Client
@@ -71,32 +71,14 @@ func (s *Store) WithClock(now func() time.Time) *Store {
 	return &c
 }
 
-// retryableCodes are the DynamoDB error codes of failures that pass by
-// themselves.
-var retryableCodes = map[string]bool{
-	"ProvisionedThroughputExceededException": true,
-	"RequestLimitExceeded":                   true,
-	"ThrottlingException":                    true,
-	"LimitExceededException":                 true,
-	"InternalServerError":                    true,
-	"ServiceUnavailable":                     true,
-	"TransactionConflictException":           true,
-}
-
 // classify wraps an SDK error with what the store was doing, as an
-// *edge.StoreUnavailable when retrying may help, plainly otherwise.
+// *edge.StoreUnavailable when it is transient (dynamo.Transient), plainly
+// otherwise.
 func classify(op string, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s: %w", op, err)
+	if dynamo.Transient(err) {
+		return &edge.StoreUnavailable{Op: op, Err: err}
 	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		if retryableCodes[ae.ErrorCode()] || ae.ErrorFault() == smithy.FaultServer {
-			return &edge.StoreUnavailable{Op: op, Err: err}
-		}
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return &edge.StoreUnavailable{Op: op, Err: err}
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // conditionFailed returns the condition failure of err, if it is one.

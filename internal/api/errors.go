@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 )
 
 // Error codes of the {"error": {"code", "message", "field"}} body. They are
@@ -32,24 +33,6 @@ const (
 	CodeInternal              = "internal"
 )
 
-// inputError is a caller's mistake: the request is refused before anything
-// is written. status is 400 unless the HTTP spec has a more precise code
-// (404, 405, 413, 415).
-type inputError struct {
-	status  int
-	code    string
-	field   string
-	message string
-	// allow lists the methods of the route for a 405's Allow header.
-	allow string
-}
-
-func (e *inputError) Error() string { return e.code + ": " + e.message }
-
-func badRequest(code, field, message string) *inputError {
-	return &inputError{status: http.StatusBadRequest, code: code, field: field, message: message}
-}
-
 // storeError is any failure of the request store other than the domain
 // answers it is allowed to give (erasure.ErrNotFound,
 // erasure.ErrIdempotencyKeyReused, which stay visible through Unwrap).
@@ -61,35 +44,28 @@ type storeError struct {
 func (e *storeError) Error() string { return "store " + e.op + ": " + e.err.Error() }
 func (e *storeError) Unwrap() error { return e.err }
 
-// errorBody is the JSON body of every error answer.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field"`
-}
+// retryAfterSeconds is the Retry-After of a 503: the store's failures
+// are brief.
+const retryAfterSeconds = 1
 
 // classify is the one place where errors become HTTP answers. Messages of
 // 5xx answers are generic: internals (table names, AWS error text) stay in
 // the log.
-func classify(err error) (status int, body errorBody, allow string) {
-	var in *inputError
+func classify(err error) *httpjson.Error {
+	var in *httpjson.Error
 	var se *storeError
 	switch {
 	case errors.Is(err, erasure.ErrIdempotencyKeyReused):
-		return http.StatusUnprocessableEntity, errorBody{errorDetail{CodeIdempotencyKeyReused,
-			"this Idempotency-Key was already used for another subject; use a new key for a new request", headerIdempotencyKey}}, ""
+		return httpjson.Unprocessable(CodeIdempotencyKeyReused,
+			headerIdempotencyKey, "this Idempotency-Key was already used for another subject; use a new key for a new request")
 	case errors.Is(err, erasure.ErrNotFound):
-		return http.StatusNotFound, errorBody{errorDetail{CodeNotFound, "no erasure request has this id", "requestId"}}, ""
+		return httpjson.NotFound(CodeNotFound, "requestId", "no erasure request has this id")
 	case errors.As(err, &in):
-		return in.status, errorBody{errorDetail{in.code, in.message, in.field}}, in.allow
+		return in
 	case errors.As(err, &se):
-		return http.StatusServiceUnavailable, errorBody{errorDetail{CodeUnavailable,
-			"the request store is unavailable; retry later (a retried POST or DELETE never creates a second request for the same subject or Idempotency-Key)", ""}}, ""
+		return httpjson.Unavailable(CodeUnavailable,
+			"the request store is unavailable; retry later (a retried POST or DELETE never creates a second request for the same subject or Idempotency-Key)", retryAfterSeconds)
 	default:
-		return http.StatusInternalServerError, errorBody{errorDetail{CodeInternal, "internal error", ""}}, ""
+		return &httpjson.Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
 	}
 }

@@ -24,7 +24,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -36,6 +35,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 )
 
 // requestStore is what the API needs of the requests table. The DynamoDB
@@ -163,30 +163,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 // respond encodes a reply or an error; it returns the status and the error
 // code for the log.
 func (h *Handler) respond(rep reply, err error) (events.APIGatewayProxyResponse, int, string) {
-	headers := map[string]string{
-		"Content-Type":           "application/json; charset=utf-8",
-		"Cache-Control":          "no-store",
-		"X-Content-Type-Options": "nosniff",
+	a := httpjson.Respond(rep.status, rep.body, err, classify)
+	if a.Code == "" && rep.location != "" {
+		a.Headers["Location"] = rep.location
 	}
-	if err != nil {
-		status, body, allow := classify(err)
-		if allow != "" {
-			headers["Allow"] = allow
-		}
-		if status == http.StatusServiceUnavailable {
-			headers["Retry-After"] = "1"
-		}
-		b, _ := json.Marshal(body) // strings only: cannot fail
-		return events.APIGatewayProxyResponse{StatusCode: status, Headers: headers, Body: string(b)}, status, body.Error.Code
-	}
-	b, err := json.Marshal(rep.body)
-	if err != nil {
-		return h.respond(reply{}, err)
-	}
-	if rep.location != "" {
-		headers["Location"] = rep.location
-	}
-	return events.APIGatewayProxyResponse{StatusCode: rep.status, Headers: headers, Body: string(b)}, rep.status, ""
+	return events.APIGatewayProxyResponse{StatusCode: a.Status, Headers: a.Headers, Body: a.Body}, a.Status, a.Code
 }
 
 // route is one matched endpoint. name is the route template: it is what
@@ -226,7 +207,7 @@ func match(ev events.APIGatewayProxyRequest) (route, error) {
 		}
 		id, err := pathParam(ev, segs, 1)
 		if err != nil {
-			return route{name: name}, badRequest(CodeInvalidRequestID, "requestId", "the request id in the path is not valid percent-encoding")
+			return route{name: name}, httpjson.BadRequest(CodeInvalidRequestID, "requestId", "the request id in the path is not valid percent-encoding")
 		}
 		return route{name: name, param: id, serve: (*Handler).getErasure}, nil
 	case len(segs) == 3 && segs[0] == "api" && segs[1] == "user" && segs[2] != "":
@@ -236,7 +217,7 @@ func match(ev events.APIGatewayProxyRequest) (route, error) {
 		}
 		id, err := pathParam(ev, segs, 2)
 		if err != nil {
-			return route{name: name}, badRequest(CodeInvalidSubjectID, "id", "the id in the path is not valid percent-encoding")
+			return route{name: name}, httpjson.BadRequest(CodeInvalidSubjectID, "id", "the id in the path is not valid percent-encoding")
 		}
 		return route{name: name, param: id, serve: (*Handler).deleteUser}, nil
 	case len(segs) == 2 && segs[0] == "tenants" && segs[1] != "":
@@ -245,12 +226,11 @@ func match(ev events.APIGatewayProxyRequest) (route, error) {
 	return unmatched, errNoRoute
 }
 
-var errNoRoute = &inputError{status: http.StatusNotFound, code: CodeRouteNotFound,
-	message: "no such route; the API has POST /erasures, GET /erasures, GET /erasures/{requestId}, DELETE /api/user/{id} and PUT|GET /tenants/{tenant}"}
+var errNoRoute = &httpjson.Error{Status: http.StatusNotFound, Code: CodeRouteNotFound,
+	Message: "no such route; the API has POST /erasures, GET /erasures, GET /erasures/{requestId}, DELETE /api/user/{id} and PUT|GET /tenants/{tenant}"}
 
 func methodNotAllowed(allow string) error {
-	return &inputError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
-		message: "method not allowed on this route; allowed: " + allow, allow: allow}
+	return httpjson.MethodNotAllowed(CodeMethodNotAllowed, "method not allowed on this route; allowed: "+allow, allow)
 }
 
 // pathParam returns the decoded path segment i. When API Gateway matched a

@@ -599,9 +599,9 @@ func TestClassifyIsTheOnlyMapping(t *testing.T) {
 		{fmt.Errorf("route: %w", errNoRoute), 404, CodeRouteNotFound},
 		{io.EOF, 500, CodeInternal},
 	} {
-		status, body, _ := classify(tc.err)
-		if status != tc.want || body.Error.Code != tc.code {
-			t.Errorf("classify(%v) = %d %s, want %d %s", tc.err, status, body.Error.Code, tc.want, tc.code)
+		got := classify(tc.err)
+		if got.Status != tc.want || got.Code != tc.code {
+			t.Errorf("classify(%v) = %d %s, want %d %s", tc.err, got.Status, got.Code, tc.want, tc.code)
 		}
 	}
 }

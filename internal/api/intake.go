@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 )
 
 const (
@@ -58,15 +59,15 @@ func (h *Handler) postErasure(ctx context.Context, ev events.APIGatewayProxyRequ
 		return reply{}, "", err
 	}
 	if in.SubjectID == nil {
-		return reply{}, "", badRequest(CodeRequired, "subjectId", "subjectId is required")
+		return reply{}, "", httpjson.BadRequest(CodeRequired, "subjectId", "subjectId is required")
 	}
 	if err := erasure.ValidateSubjectID(*in.SubjectID); err != nil {
-		return reply{}, "", badRequest(CodeInvalidSubjectID, "subjectId", "subjectId "+err.Error())
+		return reply{}, "", httpjson.BadRequest(CodeInvalidSubjectID, "subjectId", "subjectId "+err.Error())
 	}
 	tenant := ""
 	if in.TenantID != nil {
 		if !tenantRE.MatchString(*in.TenantID) {
-			return reply{}, "", badRequest(CodeInvalidTenantID, "tenantId",
+			return reply{}, "", httpjson.BadRequest(CodeInvalidTenantID, "tenantId",
 				fmt.Sprintf("tenantId must be 1-%d characters of A-Z a-z 0-9 . _ : -", MaxTenantIDBytes))
 		}
 		tenant = *in.TenantID
@@ -84,10 +85,10 @@ func (h *Handler) deleteUser(ctx context.Context, ev events.APIGatewayProxyReque
 		return reply{}, "", err
 	}
 	if err := erasure.ValidateSubjectID(subject); err != nil {
-		return reply{}, "", badRequest(CodeInvalidSubjectID, "id", "the id in the path "+err.Error())
+		return reply{}, "", httpjson.BadRequest(CodeInvalidSubjectID, "id", "the id in the path "+err.Error())
 	}
 	if strings.TrimSpace(ev.Body) != "" {
-		return reply{}, "", badRequest(CodeInvalidBody, "", "DELETE /api/user/{id} takes no body; use POST /erasures to give a tenantId")
+		return reply{}, "", httpjson.BadRequest(CodeInvalidBody, "", "DELETE /api/user/{id} takes no body; use POST /erasures to give a tenantId")
 	}
 	return h.intake(ctx, ev, subject, "", key)
 }
@@ -180,16 +181,16 @@ func idempotencyKey(ev events.APIGatewayProxyRequest) (string, error) {
 		return "", nil
 	case 1:
 	default:
-		return "", badRequest(CodeInvalidIdempotencyKey, headerIdempotencyKey, "Idempotency-Key must be given once")
+		return "", httpjson.BadRequest(CodeInvalidIdempotencyKey, headerIdempotencyKey, "Idempotency-Key must be given once")
 	}
 	k := vals[0]
 	if len(k) < 1 || len(k) > MaxIdempotencyKeyBytes {
-		return "", badRequest(CodeInvalidIdempotencyKey, headerIdempotencyKey,
+		return "", httpjson.BadRequest(CodeInvalidIdempotencyKey, headerIdempotencyKey,
 			fmt.Sprintf("Idempotency-Key must be 1-%d printable ASCII characters", MaxIdempotencyKeyBytes))
 	}
 	for i := 0; i < len(k); i++ {
 		if k[i] < 0x20 || k[i] > 0x7e {
-			return "", badRequest(CodeInvalidIdempotencyKey, headerIdempotencyKey,
+			return "", httpjson.BadRequest(CodeInvalidIdempotencyKey, headerIdempotencyKey,
 				fmt.Sprintf("Idempotency-Key must be 1-%d printable ASCII characters", MaxIdempotencyKeyBytes))
 		}
 	}
@@ -199,8 +200,8 @@ func idempotencyKey(ev events.APIGatewayProxyRequest) (string, error) {
 // checkContentType accepts application/json, with parameters, and a
 // charset only if it is UTF-8 (RFC 8259 §8.1).
 func checkContentType(ev events.APIGatewayProxyRequest) error {
-	bad := &inputError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedMediaType, field: headerContentType,
-		message: "Content-Type must be application/json"}
+	bad := &httpjson.Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType, Field: headerContentType,
+		Message: "Content-Type must be application/json"}
 	vals := headerValues(ev, headerContentType)
 	if len(vals) != 1 {
 		return bad
@@ -210,14 +211,14 @@ func checkContentType(ev events.APIGatewayProxyRequest) error {
 		return bad
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
-		bad.message = "Content-Type charset must be utf-8"
+		bad.Message = "Content-Type charset must be utf-8"
 		return bad
 	}
 	return nil
 }
 
-var errTooLarge = &inputError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
-	message: fmt.Sprintf("body must be at most %d bytes", MaxBodyBytes)}
+var errTooLarge = &httpjson.Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+	Message: fmt.Sprintf("body must be at most %d bytes", MaxBodyBytes)}
 
 // readBody returns the body, base64-decoded when API Gateway encoded it,
 // refusing more than MaxBodyBytes before any decoding work.
@@ -233,7 +234,7 @@ func readBody(ev events.APIGatewayProxyRequest) ([]byte, error) {
 	}
 	b, err := base64.StdEncoding.DecodeString(ev.Body)
 	if err != nil {
-		return nil, badRequest(CodeInvalidBody, "", "body is marked base64 but is not valid base64")
+		return nil, httpjson.BadRequest(CodeInvalidBody, "", "body is marked base64 but is not valid base64")
 	}
 	if len(b) > MaxBodyBytes {
 		return nil, errTooLarge
@@ -249,14 +250,14 @@ func readBody(ev events.APIGatewayProxyRequest) ([]byte, error) {
 func decodeIntake(body []byte) (intakeBody, error) {
 	var in intakeBody
 	if len(bytes.TrimSpace(body)) == 0 {
-		return in, badRequest(CodeInvalidJSON, "", "body is empty; send a JSON object {\"subjectId\": ...}")
+		return in, httpjson.BadRequest(CodeInvalidJSON, "", "body is empty; send a JSON object {\"subjectId\": ...}")
 	}
 	if !utf8.Valid(body) {
 		// encoding/json would turn bad bytes into U+FFFD: a subject id
 		// that is not the one the caller meant.
-		return in, badRequest(CodeInvalidJSON, "", "body must be UTF-8 (RFC 8259 §8.1)")
+		return in, httpjson.BadRequest(CodeInvalidJSON, "", "body must be UTF-8 (RFC 8259 §8.1)")
 	}
-	notObject := badRequest(CodeInvalidJSON, "", "body must be a JSON object")
+	notObject := httpjson.BadRequest(CodeInvalidJSON, "", "body must be a JSON object")
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
@@ -279,12 +280,12 @@ func decodeIntake(body []byte) (intakeBody, error) {
 			dst = &in.TenantID
 		default:
 			if !fieldNameRE.MatchString(key) {
-				return in, badRequest(CodeUnknownField, "", "body has an unknown field; allowed: subjectId, tenantId")
+				return in, httpjson.BadRequest(CodeUnknownField, "", "body has an unknown field; allowed: subjectId, tenantId")
 			}
-			return in, badRequest(CodeUnknownField, key, "unknown field "+key+"; allowed: subjectId, tenantId")
+			return in, httpjson.BadRequest(CodeUnknownField, key, "unknown field "+key+"; allowed: subjectId, tenantId")
 		}
 		if *dst != nil {
-			return in, badRequest(CodeDuplicateField, key, key+" is given twice")
+			return in, httpjson.BadRequest(CodeDuplicateField, key, key+" is given twice")
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
@@ -295,7 +296,7 @@ func decodeIntake(body []byte) (intakeBody, error) {
 			continue
 		case '"':
 		default:
-			return in, badRequest(CodeInvalidType, key, key+" must be a string")
+			return in, httpjson.BadRequest(CodeInvalidType, key, key+" must be a string")
 		}
 		var v string
 		if err := json.Unmarshal(raw, &v); err != nil {
@@ -307,7 +308,7 @@ func decodeIntake(body []byte) (intakeBody, error) {
 		return in, jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return in, badRequest(CodeInvalidJSON, "", "body must hold exactly one JSON object")
+		return in, httpjson.BadRequest(CodeInvalidJSON, "", "body must hold exactly one JSON object")
 	}
 	return in, nil
 }
@@ -318,9 +319,9 @@ func jsonError(err error) error {
 	var syn *json.SyntaxError
 	switch {
 	case errors.As(err, &syn):
-		return badRequest(CodeInvalidJSON, "", fmt.Sprintf("body is not valid JSON (at byte %d)", syn.Offset))
+		return httpjson.BadRequest(CodeInvalidJSON, "", fmt.Sprintf("body is not valid JSON (at byte %d)", syn.Offset))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return badRequest(CodeInvalidJSON, "", "body is not valid JSON (truncated)")
+		return httpjson.BadRequest(CodeInvalidJSON, "", "body is not valid JSON (truncated)")
 	}
-	return badRequest(CodeInvalidJSON, "", "body is not valid JSON")
+	return httpjson.BadRequest(CodeInvalidJSON, "", "body is not valid JSON")
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 )
 
 // getErasure is GET /erasures/{requestId}. An id of another region is a 404
@@ -19,11 +20,11 @@ func (h *Handler) getErasure(ctx context.Context, _ events.APIGatewayProxyReques
 	if err != nil {
 		// ParseID's message quotes the id; a mistyped path may hold a
 		// subject id, so the answer does not.
-		return reply{}, "", badRequest(CodeInvalidRequestID, "requestId", "requestId must look like er_<region>_<uuidv7>")
+		return reply{}, "", httpjson.BadRequest(CodeInvalidRequestID, "requestId", "requestId must look like er_<region>_<uuidv7>")
 	}
 	if region != h.region.Name {
-		return reply{}, "", &inputError{status: http.StatusNotFound, code: CodeWrongRegion, field: "requestId",
-			message: fmt.Sprintf("this request belongs to region %s; ask that region's API (this is region %s)", region, h.region.Name)}
+		return reply{}, "", httpjson.NotFound(CodeWrongRegion, "requestId",
+			fmt.Sprintf("this request belongs to region %s; ask that region's API (this is region %s)", region, h.region.Name))
 	}
 	r, err := h.store.Get(ctx, id)
 	if err != nil {
@@ -63,7 +64,7 @@ func listLimit(ev events.APIGatewayProxyRequest) (int, error) {
 	if len(vals) == 0 {
 		return DefaultListLimit, nil
 	}
-	bad := badRequest(CodeInvalidLimit, "limit", fmt.Sprintf("limit must be a whole number from 1 to %d, given once", MaxListLimit))
+	bad := httpjson.BadRequest(CodeInvalidLimit, "limit", fmt.Sprintf("limit must be a whole number from 1 to %d, given once", MaxListLimit))
 	if len(vals) > 1 || len(vals[0]) == 0 || len(vals[0]) > 3 {
 		return 0, bad
 	}

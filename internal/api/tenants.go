@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
@@ -33,10 +34,10 @@ func tenantRoute(ev events.APIGatewayProxyRequest, segs []string) (route, error)
 	}
 	key, err := pathParam(ev, segs, 1)
 	if err != nil {
-		return route{name: name}, badRequest(CodeInvalidTenantID, "tenant", "the tenant in the path is not valid percent-encoding")
+		return route{name: name}, httpjson.BadRequest(CodeInvalidTenantID, "tenant", "the tenant in the path is not valid percent-encoding")
 	}
 	if err := webhook.ValidateTenant("tenant", key); err != nil {
-		return route{name: name}, badRequest(CodeInvalidTenantID, "tenant", "tenant "+err.Error())
+		return route{name: name}, httpjson.BadRequest(CodeInvalidTenantID, "tenant", "tenant "+err.Error())
 	}
 	return route{name: name, param: key, serve: serve}, nil
 }
@@ -50,7 +51,7 @@ func (h *Handler) putTenant(ctx context.Context, ev events.APIGatewayProxyReques
 		return reply{}, "", err
 	}
 	if b := strings.Join(strings.Fields(string(body)), ""); b != "" && b != "{}" {
-		return reply{}, "", badRequest(CodeInvalidBody, "", "PUT /tenants/{tenant} takes no body; the tenant is the path")
+		return reply{}, "", httpjson.BadRequest(CodeInvalidBody, "", "PUT /tenants/{tenant} takes no body; the tenant is the path")
 	}
 	at, created, err := h.store.RegisterTenant(ctx, key)
 	if err != nil {
@@ -73,8 +74,8 @@ func (h *Handler) getTenant(ctx context.Context, _ events.APIGatewayProxyRequest
 		return reply{}, "", &storeError{op: "get tenant", err: err}
 	}
 	if !ok {
-		return reply{}, "", &inputError{status: http.StatusNotFound, code: CodeNotFound, field: "tenant",
-			message: "region " + h.region.Name + " has not registered this tenant"}
+		return reply{}, "", httpjson.NotFound(CodeNotFound, "tenant",
+			"region "+h.region.Name+" has not registered this tenant")
 	}
 	return reply{status: http.StatusOK, body: tenantView{Tenant: key, Region: h.region.Name, RegisteredAt: formatTime(at)}}, "", nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
@@ -58,8 +59,8 @@ func (h *Handler) enqueue(ctx context.Context, d webhook.Delivery, body []byte) 
 		size += len(k) + len(v) + len("String")
 	}
 	if size > MaxMessageBytes {
-		return outcome{}, &httpError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
-			message: "the delivery is too large for the region's webhook queue"}
+		return outcome{}, &httpjson.Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+			Message: "the delivery is too large for the region's webhook queue"}
 	}
 	if err := h.queue.Send(ctx, string(b), attrs); err != nil {
 		return outcome{}, &unavailable{op: "queue the delivery", err: err}

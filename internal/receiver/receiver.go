@@ -60,6 +60,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
@@ -225,8 +226,7 @@ func (h *Handler) serve(ctx context.Context, ev events.APIGatewayProxyRequest, t
 		tolerance = h.released
 	}
 	if ev.HTTPMethod != http.MethodPost {
-		return outcome{}, &httpError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
-			message: "webhooks are POSTed", allow: http.MethodPost}
+		return outcome{}, httpjson.MethodNotAllowed(CodeMethodNotAllowed, "webhooks are POSTed", http.MethodPost)
 	}
 	p, err := webhook.Lookup(name)
 	if err != nil {
@@ -290,23 +290,21 @@ func (h *Handler) notOwned(ctx context.Context, p webhook.Provider, d webhook.De
 		return outcome{status: http.StatusOK, result: "dropped",
 			body: map[string]string{"status": "dropped", "deliveryId": d.ID}}, nil
 	}
-	misroute := &httpError{status: http.StatusConflict, code: CodeTenantNotOwned, field: "tenant",
-		message: fmt.Sprintf("region %s does not own this tenant; the edge routes each tenant to its home region", h.region.Name)}
+	// The 409 is the same whatever happened next; why (not) alerted is for
+	// the log line only.
+	misroute := httpjson.Conflict(CodeTenantNotOwned, "tenant",
+		fmt.Sprintf("region %s does not own this tenant; the edge routes each tenant to its home region", h.region.Name))
 	secret, err := h.secret(ctx, d)
 	if err != nil {
-		misroute.cause = "not alerted: no secret for the tenant in this region, the delivery cannot be verified"
-		return outcome{}, misroute
+		return outcome{}, fmt.Errorf("%w; not alerted: no secret for the tenant in this region, the delivery cannot be verified", misroute)
 	}
 	if err := p.Verify(hdr, body, secret, h.now(), tolerance); err != nil {
-		misroute.cause = "not alerted: the delivery does not verify (" + err.Error() + ")"
-		return outcome{}, misroute
+		return outcome{}, fmt.Errorf("%w; not alerted: the delivery does not verify (%v)", misroute, err)
 	}
 	if err := h.alerts.Publish(ctx, h.alertSubject(), h.alertMessage(d)); err != nil {
-		misroute.cause = "the misroute alert could not be published: " + err.Error()
-		return outcome{}, misroute
+		return outcome{}, fmt.Errorf("%w; the misroute alert could not be published: %v", misroute, err)
 	}
-	misroute.cause = "alerted"
-	return outcome{}, misroute
+	return outcome{}, fmt.Errorf("%w; alerted", misroute)
 }
 
 // TenantHash is how alerts name a tenant: hex SHA-256 of the key, so that
@@ -414,8 +412,8 @@ func providerOf(ev events.APIGatewayProxyRequest) (provider string, released boo
 		}
 		return p, released, nil
 	}
-	return "", false, &httpError{status: http.StatusNotFound, code: CodeRouteNotFound,
-		message: "no such route; the receiver has " + Route + " and " + ReleaseRoute}
+	return "", false, httpjson.NotFound(CodeRouteNotFound, "",
+		"no such route; the receiver has "+Route+" and "+ReleaseRoute)
 }
 
 // requestHeaders builds the request's headers from the event (multi-value
@@ -455,8 +453,8 @@ func requestQuery(ev events.APIGatewayProxyRequest) url.Values {
 // readBody returns the raw body, base64-decoded when API Gateway encoded it
 // (binary media types), refusing more than webhook.MaxBodyBytes.
 func readBody(ev events.APIGatewayProxyRequest) ([]byte, error) {
-	tooLarge := &httpError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
-		message: fmt.Sprintf("body must be at most %d bytes", webhook.MaxBodyBytes)}
+	tooLarge := &httpjson.Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+		Message: fmt.Sprintf("body must be at most %d bytes", webhook.MaxBodyBytes)}
 	if !ev.IsBase64Encoded {
 		if len(ev.Body) > webhook.MaxBodyBytes {
 			return nil, tooLarge
@@ -468,7 +466,7 @@ func readBody(ev events.APIGatewayProxyRequest) ([]byte, error) {
 	}
 	b, err := base64.StdEncoding.DecodeString(ev.Body)
 	if err != nil {
-		return nil, &httpError{status: http.StatusBadRequest, code: CodeInvalidBody, message: "body is marked base64 but is not valid base64"}
+		return nil, httpjson.BadRequest(CodeInvalidBody, "", "body is marked base64 but is not valid base64")
 	}
 	if len(b) > webhook.MaxBodyBytes {
 		return nil, tooLarge

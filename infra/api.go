@@ -50,8 +50,9 @@ type APIProps struct {
 	Handler    awslambda.IFunction
 	LogsKey    awskms.IKey
 	// Webhooks is the webhook receiver; nil while the region does not
-	// deploy it (registry.Functions does not list it yet). With it come
-	// POST /webhooks/{provider} and the api's PUT and GET /tenants/{tenant}.
+	// deploy it (registry.Functions does not list it). With it come POST
+	// /webhooks/{provider} and /webhooks/{provider}/release, and the api's
+	// PUT and GET /tenants/{tenant}.
 	Webhooks awslambda.IFunction
 }
 
@@ -74,7 +75,9 @@ type API struct {
 // no user pool. The one exception is POST /webhooks/{provider}, proxied to
 // the webhook receiver without IAM: integrations' webhooks cannot be
 // SigV4-signed, and the receiver authenticates each one by its HMAC
-// signature with the region's own copy of the secret. Access logs go to an
+// signature with the region's own copy of the secret. The edge's
+// quarantine releases come by POST /webhooks/{provider}/release, to the
+// receiver too, with IAM. Access logs go to an
 // encrypted log group; the stage is throttled.
 func NewAPI(scope constructs.Construct, id string, p APIProps) API {
 	c := constructs.NewConstruct(scope, jsii.String(id))
@@ -132,37 +135,42 @@ func NewAPI(scope constructs.Construct, id string, p APIProps) API {
 		})
 	}
 
-	integration := awsapigateway.NewLambdaIntegration(p.Handler, &awsapigateway.LambdaIntegrationOptions{Proxy: jsii.Bool(true)})
-	method := func(r awsapigateway.IResource, verb string, params ...string) {
+	lambdaIntegration := func(fn awslambda.IFunction) awsapigateway.Integration {
+		return awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{Proxy: jsii.Bool(true)})
+	}
+	apiIntegration := lambdaIntegration(p.Handler)
+	method := func(r awsapigateway.IResource, verb string, integration awsapigateway.Integration, auth awsapigateway.AuthorizationType, params ...string) awsapigateway.Method {
 		required := map[string]*bool{}
 		for _, name := range params {
 			required["method.request.path."+name] = jsii.Bool(true)
 		}
-		r.AddMethod(jsii.String(verb), integration, &awsapigateway.MethodOptions{
-			AuthorizationType: awsapigateway.AuthorizationType_IAM,
+		return r.AddMethod(jsii.String(verb), integration, &awsapigateway.MethodOptions{
+			AuthorizationType: auth,
 			RequestValidator:  validator,
 			RequestParameters: &required,
 		})
 	}
+	iam := awsapigateway.AuthorizationType_IAM
 	erasures := api.Root().AddResource(jsii.String("erasures"), nil)
-	method(erasures, "POST")
-	method(erasures, "GET")
-	method(erasures.AddResource(jsii.String("{requestId}"), nil), "GET", "requestId")
+	method(erasures, "POST", apiIntegration, iam)
+	method(erasures, "GET", apiIntegration, iam)
+	method(erasures.AddResource(jsii.String("{requestId}"), nil), "GET", apiIntegration, iam, "requestId")
 	method(api.Root().AddResource(jsii.String("api"), nil).
 		AddResource(jsii.String("user"), nil).
-		AddResource(jsii.String("{id}"), nil), "DELETE", "id")
+		AddResource(jsii.String("{id}"), nil), "DELETE", apiIntegration, iam, "id")
 	if p.Webhooks != nil {
 		tenant := api.Root().AddResource(jsii.String("tenants"), nil).AddResource(jsii.String("{tenant}"), nil)
-		method(tenant, "PUT", "tenant")
-		method(tenant, "GET", "tenant")
-		receiver := api.Root().AddResource(jsii.String("webhooks"), nil).AddResource(jsii.String("{provider}"), nil).
-			AddMethod(jsii.String("POST"), awsapigateway.NewLambdaIntegration(p.Webhooks, &awsapigateway.LambdaIntegrationOptions{Proxy: jsii.Bool(true)}), &awsapigateway.MethodOptions{
-				AuthorizationType: awsapigateway.AuthorizationType_NONE,
-				RequestValidator:  validator,
-				RequestParameters: &map[string]*bool{"method.request.path.provider": jsii.Bool(true)},
-			})
-		suppress(receiver, "APIG4", reasonWebhookAuth)
-		suppress(receiver, "COG4", reasonWebhookAuth)
+		method(tenant, "PUT", apiIntegration, iam, "tenant")
+		method(tenant, "GET", apiIntegration, iam, "tenant")
+		receiverIntegration := lambdaIntegration(p.Webhooks)
+		provider := api.Root().AddResource(jsii.String("webhooks"), nil).AddResource(jsii.String("{provider}"), nil)
+		public := method(provider, "POST", receiverIntegration, awsapigateway.AuthorizationType_NONE, "provider")
+		suppress(public, "APIG4", reasonWebhookAuth)
+		suppress(public, "COG4", reasonWebhookAuth)
+		// The edge's quarantine releases: signed by the edge's operator
+		// API, since a held delivery's own timestamp may be older than the
+		// public route's replay window.
+		method(provider.AddResource(jsii.String("release"), nil), "POST", receiverIntegration, iam, "provider")
 	}
 
 	suppress(api, "APIG3", "IAM (SigV4) authorisation admits only principals of the privacy team's accounts, and the stage is throttled; a WAF web ACL would add cost without a threat it stops here. Deployers may attach one.")

@@ -43,9 +43,10 @@ var EdgeTableActions = map[string]map[string][]string{
 
 // EdgeRegionalCalls are the regional API routes the edge's operator API
 // calls with SigV4 (its role's execute-api:Invoke): filing one regional
-// erasure per home region involved, and reading their states. The fan-out
-// calls only the regions' public webhook route, which needs no grant.
-var EdgeRegionalCalls = []string{"POST/erasures", "GET/erasures/*"}
+// erasure per home region involved, reading their states, and releasing a
+// quarantined delivery to the receiver. The fan-out calls only the
+// regions' public webhook route, which needs no grant.
+var EdgeRegionalCalls = []string{"POST/erasures", "GET/erasures/*", "POST/webhooks/*/release"}
 
 // EdgeFunctionsProps is what the edge's functions are wired to.
 type EdgeFunctionsProps struct {
@@ -66,16 +67,14 @@ type EdgeFunctionsProps struct {
 var edgeFunctionTimeout = map[string]float64{registry.FnWebhookFanout: 25, registry.FnEdgeAPI: 25}
 
 // NewEdgeFunctions creates the fan-out and the operator API, each with the
-// edge view (LETHE_EDGE_CONFIG), every table's name and the ops topic in
-// its environment, and exactly the grants it needs.
+// edge view (LETHE_EDGE_CONFIG) and the names of the tables it uses in its
+// environment (and the ops topic for the fan-out, which alerts), and
+// exactly the grants it needs.
 func NewEdgeFunctions(scope constructs.Construct, p EdgeFunctionsProps) (Functions, error) {
 	view, err := json.Marshal(p.Config.ForEdge())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", config.EnvEdgeConfig, err)
 	}
-	env := p.Tables.Environment()
-	env[config.EnvEdgeConfig] = jsii.String(string(view))
-	env[config.EnvOpsTopicArn] = p.Ops.TopicArn()
 	awsRegion := *awscdk.Stack_Of(scope).Region()
 
 	descriptions := map[string]string{
@@ -87,6 +86,11 @@ func NewEdgeFunctions(scope constructs.Construct, p EdgeFunctionsProps) (Functio
 		desc, ok := descriptions[fn]
 		if !ok {
 			return nil, fmt.Errorf("registry edge function %q has no wiring in infra/edge_functions.go", fn)
+		}
+		env := p.Tables.Environment(EdgeTableActions[fn])
+		env[config.EnvEdgeConfig] = jsii.String(string(view))
+		if fn == registry.FnWebhookFanout {
+			env[config.EnvOpsTopicArn] = p.Ops.TopicArn()
 		}
 		f := NewGoFunction(scope, "Fn-"+fn, GoFunctionProps{
 			Name:         fn,
@@ -168,7 +172,7 @@ func grantRegionalCalls(role awsiam.IRole, cfg *config.Config) {
 		Resources: jsii.Strings(arns...),
 	}))
 	if len(wildcards) > 0 {
-		suppress(role, "IAM5", "The operator API files and reads erasures on the regional APIs by SigV4. GET /erasures/* stands for any request id. A region reached through a custom domain (apiUrl) does not name its API id, so its ARN names the region, account, method and path but any API and stage. The edge cannot reference the regional stacks (other AWS regions, deployed independently): the ARNs come from the configuration.",
+		suppress(role, "IAM5", "The operator API files and reads erasures on the regional APIs by SigV4. GET /erasures/* stands for any request id, POST /webhooks/*/release for any provider. A region reached through a custom domain (apiUrl) does not name its API id, so its ARN names the region, account, method and path but any API and stage. The edge cannot reference the regional stacks (other AWS regions, deployed independently): the ARNs come from the configuration.",
 			wildcards...)
 	}
 }

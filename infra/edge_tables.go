@@ -118,11 +118,15 @@ func (t EdgeTables) Grant(role awsiam.IRole, access map[string][]string) {
 	}
 }
 
-// Environment names every table in the variables of EdgeTableSpecs.
-func (t EdgeTables) Environment() map[string]*string {
+// Environment names the tables of access (role -> actions) in their
+// EdgeTableSpecs variables: a function learns the names of the tables it
+// may use, and no other.
+func (t EdgeTables) Environment(access map[string][]string) map[string]*string {
 	env := map[string]*string{}
 	for _, spec := range EdgeTableSpecs {
-		env[spec.Env] = t.Tables[spec.Role].TableName()
+		if _, ok := access[spec.Role]; ok {
+			env[spec.Env] = t.Tables[spec.Role].TableName()
+		}
 	}
 	return env
 }

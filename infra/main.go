@@ -41,12 +41,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// Transitional, until the edge's functions land on main: without their
-	// code there is nothing to package, so the edge is left out, saying so.
-	if missing := missingFunctions(root, registry.EdgeFunctions); cfg.Edge.AWSRegion != "" && len(missing) > 0 {
-		fmt.Fprintf(os.Stderr, "lethe infra: %s left out: %v not in this checkout yet\n", EdgeStackName, missing)
-		cfg.Edge.AWSRegion = ""
-	}
 	buildDir := filepath.Join(root, "build")
 	if err := checkBinaries(buildDir, DeployedFunctions(cfg)); err != nil {
 		return err
@@ -56,17 +50,6 @@ func run() error {
 	}
 	app.Synth(nil)
 	return nil
-}
-
-// missingFunctions lists the function folders that functions/ lacks.
-func missingFunctions(root string, fns []string) []string {
-	var missing []string
-	for _, fn := range fns {
-		if _, err := os.Stat(filepath.Join(root, "functions", fn)); err != nil {
-			missing = append(missing, "functions/"+fn)
-		}
-	}
-	return missing
 }
 
 // ConfigFromContext reads Lethe's configuration from the app's context key

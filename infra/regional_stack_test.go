@@ -179,7 +179,7 @@ func TestResourceCounts(t *testing.T) {
 		emails += len(st.Region.OpsEmails)
 		queues, methods := 1, 4
 		if st.Webhooks != nil {
-			queues, methods = 3, 7 // the webhook queue and its DLQ; POST /webhooks, PUT and GET /tenants
+			queues, methods = 3, 8 // the webhook queue and its DLQ; POST /webhooks and its release, PUT and GET /tenants
 		}
 		template := s.templates[st.Region.Name]
 		for typ, want := range map[string]int{
@@ -531,8 +531,11 @@ func TestAPI(t *testing.T) {
 			// Only the webhook receiver's route is without IAM: providers
 			// cannot SigV4; the receiver verifies the HMAC signature.
 			wantAuth, wantFn := "AWS_IAM", registry.FnAPI
-			if route == "POST /webhooks/{provider}" {
+			switch route {
+			case "POST /webhooks/{provider}":
 				wantAuth, wantFn = "NONE", registry.FnWebhookReceiver
+			case "POST /webhooks/{provider}/release":
+				wantFn = registry.FnWebhookReceiver
 			}
 			if p["AuthorizationType"] != wantAuth {
 				t.Errorf("%s %s: AuthorizationType = %v, want %s", id, route, p["AuthorizationType"], wantAuth)
@@ -548,7 +551,7 @@ func TestAPI(t *testing.T) {
 		sort.Strings(routes)
 		want := []string{"DELETE /api/user/{id}", "GET /erasures", "GET /erasures/{requestId}", "POST /erasures"}
 		if st.Webhooks != nil {
-			want = []string{"DELETE /api/user/{id}", "GET /erasures", "GET /erasures/{requestId}", "GET /tenants/{tenant}", "POST /erasures", "POST /webhooks/{provider}", "PUT /tenants/{tenant}"}
+			want = []string{"DELETE /api/user/{id}", "GET /erasures", "GET /erasures/{requestId}", "GET /tenants/{tenant}", "POST /erasures", "POST /webhooks/{provider}", "POST /webhooks/{provider}/release", "PUT /tenants/{tenant}"}
 		}
 		if diff := cmp.Diff(want, routes); diff != "" {
 			t.Errorf("routes (-want +got):\n%s", diff)

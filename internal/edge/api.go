@@ -24,6 +24,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
@@ -108,8 +109,8 @@ func NewAPI(view config.EdgeView, deps APIDeps, opts ...Option) *API {
 	return a
 }
 
-var errNoAPIRoute = &inputError{status: http.StatusNotFound, code: CodeRouteNotFound,
-	message: "no such route; the edge API has GET|PUT /tenants/{tenant}, GET /quarantine, POST /quarantine/{id}/release, POST /erasures and GET /erasures/{globalId}"}
+var errNoAPIRoute = httpjson.NotFound(CodeRouteNotFound, "",
+	"no such route; the edge API has GET|PUT /tenants/{tenant}, GET /quarantine, POST /quarantine/{id}/release, POST /erasures and GET /erasures/{globalId}")
 
 // Handle answers one HTTP API (payload 2.0) event. It never returns an
 // error. The caller's IAM principal is logged (who registered, moved or
@@ -147,7 +148,7 @@ func newTenantView(t Tenant) tenantView {
 func tenantParam(c *call) (string, error) {
 	key := c.params["tenant"]
 	if err := webhook.ValidateTenant("tenant", key); err != nil {
-		return "", badRequest(CodeInvalidTenant, "tenant", err.Error())
+		return "", httpjson.BadRequest(CodeInvalidTenant, "tenant", err.Error())
 	}
 	c.attrs = append(c.attrs, slog.String("tenant", key))
 	return key, nil
@@ -161,7 +162,7 @@ func (a *API) getTenant(ctx context.Context, c *call) (reply, error) {
 	}
 	t, err := a.directory.Tenant(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		return reply{}, notFound(CodeUnknownTenant, "tenant", "no region has registered this tenant")
+		return reply{}, httpjson.NotFound(CodeUnknownTenant, "tenant", "no region has registered this tenant")
 	}
 	if err != nil {
 		return reply{}, err
@@ -184,12 +185,12 @@ func (a *API) putTenant(ctx context.Context, c *call) (reply, error) {
 		return reply{}, err
 	}
 	if _, ok := a.view.Region(region); !ok {
-		return reply{}, badRequest(CodeUnknownRegion, "region", "region must be one of "+strings.Join(a.regionNames(), ", "))
+		return reply{}, httpjson.BadRequest(CodeUnknownRegion, "region", "region must be one of "+strings.Join(a.regionNames(), ", "))
 	}
 	move := false
 	if raw, ok := fields["move"]; ok && string(raw) != "null" {
 		if json.Unmarshal(raw, &move) != nil {
-			return reply{}, badRequest(CodeInvalidType, "move", "move must be true or false")
+			return reply{}, httpjson.BadRequest(CodeInvalidType, "move", "move must be true or false")
 		}
 	}
 	c.attrs = append(c.attrs, slog.String("region", region), slog.Bool("move", move))
@@ -232,25 +233,25 @@ type heldView struct {
 func (a *API) listQuarantine(ctx context.Context, c *call) (reply, error) {
 	q, err := url.ParseQuery(c.ev.RawQueryString)
 	if err != nil {
-		return reply{}, badRequest(CodeInvalidQueryParam, "", "the query string is malformed")
+		return reply{}, httpjson.BadRequest(CodeInvalidQueryParam, "", "the query string is malformed")
 	}
 	for k := range q {
 		if k != "limit" && k != "tenant" {
-			return reply{}, badRequest(CodeInvalidQueryParam, "", "GET /quarantine takes limit and tenant")
+			return reply{}, httpjson.BadRequest(CodeInvalidQueryParam, "", "GET /quarantine takes limit and tenant")
 		}
 	}
 	limit := DefaultQuarantineList
 	if vs := q["limit"]; len(vs) > 0 {
 		n, err := strconv.Atoi(vs[0])
 		if len(vs) > 1 || err != nil || n < 1 || n > MaxQuarantineList {
-			return reply{}, badRequest(CodeInvalidQueryParam, "limit", fmt.Sprintf("limit must be given once, 1-%d", MaxQuarantineList))
+			return reply{}, httpjson.BadRequest(CodeInvalidQueryParam, "limit", fmt.Sprintf("limit must be given once, 1-%d", MaxQuarantineList))
 		}
 		limit = n
 	}
 	wantHash := ""
 	if vs := q["tenant"]; len(vs) > 0 {
 		if len(vs) > 1 || !webhook.ValidTenant(vs[0]) {
-			return reply{}, badRequest(CodeInvalidTenant, "tenant", "tenant must be given once, a tenant key")
+			return reply{}, httpjson.BadRequest(CodeInvalidTenant, "tenant", "tenant must be given once, a tenant key")
 		}
 		wantHash = Hash(vs[0])
 	}
@@ -280,15 +281,15 @@ func (a *API) listQuarantine(ctx context.Context, c *call) (reply, error) {
 func (a *API) release(ctx context.Context, c *call) (reply, error) {
 	id := c.params["id"]
 	if !quarantineIDRE.MatchString(id) {
-		return reply{}, badRequest(CodeInvalidID, "id", "a quarantine id is q_ and 32 hex digits")
+		return reply{}, httpjson.BadRequest(CodeInvalidID, "id", "a quarantine id is q_ and 32 hex digits")
 	}
 	c.attrs = append(c.attrs, slog.String("quarantineId", id))
 	if strings.TrimSpace(c.ev.Body) != "" {
-		return reply{}, badRequest(CodeInvalidBody, "", "release takes no body")
+		return reply{}, httpjson.BadRequest(CodeInvalidBody, "", "release takes no body")
 	}
 	h, err := a.quarantine.Held(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return reply{}, notFound(CodeNotFound, "id", "no held delivery has this id (released, or expired)")
+		return reply{}, httpjson.NotFound(CodeNotFound, "id", "no held delivery has this id (released, or expired)")
 	}
 	if err != nil {
 		return reply{}, err
@@ -296,7 +297,7 @@ func (a *API) release(ctx context.Context, c *call) (reply, error) {
 	c.attrs = append(c.attrs, slog.String("provider", h.Provider), slog.String("deliveryId", h.DeliveryID), slog.String("tenantHash", h.TenantHash))
 	t, err := a.directory.Tenant(ctx, h.Tenant)
 	if errors.Is(err, ErrNotFound) {
-		return reply{}, conflict(CodeQuarantineNotKnown, "id", "the delivery's tenant is still not registered; PUT /tenants/{tenant} first")
+		return reply{}, httpjson.Conflict(CodeQuarantineNotKnown, "id", "the delivery's tenant is still not registered; PUT /tenants/{tenant} first")
 	}
 	if err != nil {
 		return reply{}, err
@@ -387,7 +388,7 @@ func (a *API) postErasure(ctx context.Context, c *call) (reply, error) {
 		return reply{}, err
 	}
 	if err := erasure.ValidateSubjectID(subject); err != nil {
-		return reply{}, badRequest(CodeInvalidSubjectID, "subjectId", "subjectId "+err.Error())
+		return reply{}, httpjson.BadRequest(CodeInvalidSubjectID, "subjectId", "subjectId "+err.Error())
 	}
 	tenants, err := tenantList(fields)
 	if err != nil {
@@ -400,8 +401,7 @@ func (a *API) postErasure(ctx context.Context, c *call) (reply, error) {
 	for i, key := range tenants {
 		t, err := a.directory.Tenant(ctx, key)
 		if errors.Is(err, ErrNotFound) {
-			return reply{}, &inputError{status: http.StatusUnprocessableEntity, code: CodeUnknownTenant,
-				field: fmt.Sprintf("tenantIds[%d]", i), message: "no region has registered this tenant"}
+			return reply{}, httpjson.Unprocessable(CodeUnknownTenant, fmt.Sprintf("tenantIds[%d]", i), "no region has registered this tenant")
 		}
 		if err != nil {
 			return reply{}, err
@@ -479,22 +479,22 @@ func (a *API) postErasure(ctx context.Context, c *call) (reply, error) {
 		body: map[string]any{"globalId": id, "regions": views, "statusUrl": "/erasures/" + id}}, nil
 }
 
-var errKeyReused = &inputError{status: http.StatusUnprocessableEntity, code: CodeIdempotencyReused, field: "Idempotency-Key",
-	message: "this Idempotency-Key was already used for another erasure; use a new key for a new request"}
+var errKeyReused = httpjson.Unprocessable(CodeIdempotencyReused, "Idempotency-Key",
+	"this Idempotency-Key was already used for another erasure; use a new key for a new request")
 
 // tenantList reads tenantIds: 1-MaxTenantsPerErasure tenant keys, no
 // duplicates; returned sorted.
 func tenantList(fields map[string]json.RawMessage) ([]string, error) {
 	raw, ok := fields["tenantIds"]
 	if !ok || string(raw) == "null" {
-		return nil, badRequest(CodeRequired, "tenantIds", "tenantIds is required: the tenants the subject is known under")
+		return nil, httpjson.BadRequest(CodeRequired, "tenantIds", "tenantIds is required: the tenants the subject is known under")
 	}
 	var list []json.RawMessage
 	if raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
-		return nil, badRequest(CodeInvalidType, "tenantIds", "tenantIds must be an array of tenant keys")
+		return nil, httpjson.BadRequest(CodeInvalidType, "tenantIds", "tenantIds must be an array of tenant keys")
 	}
 	if len(list) == 0 || len(list) > MaxTenantsPerErasure {
-		return nil, badRequest(CodeTooManyTenants, "tenantIds", fmt.Sprintf("tenantIds must hold 1-%d tenant keys", MaxTenantsPerErasure))
+		return nil, httpjson.BadRequest(CodeTooManyTenants, "tenantIds", fmt.Sprintf("tenantIds must hold 1-%d tenant keys", MaxTenantsPerErasure))
 	}
 	seen := map[string]bool{}
 	out := make([]string, 0, len(list))
@@ -502,14 +502,14 @@ func tenantList(fields map[string]json.RawMessage) ([]string, error) {
 		field := fmt.Sprintf("tenantIds[%d]", i)
 		var s string
 		if r[0] != '"' || json.Unmarshal(r, &s) != nil {
-			return nil, badRequest(CodeInvalidType, field, field+" must be a string")
+			return nil, httpjson.BadRequest(CodeInvalidType, field, field+" must be a string")
 		}
 		if !webhook.ValidTenant(s) {
-			return nil, badRequest(CodeInvalidTenant, field,
+			return nil, httpjson.BadRequest(CodeInvalidTenant, field,
 				field+": a tenant key is 1-128 lower-case letters, digits, '.', '-' or '_', starting and ending with a letter or digit")
 		}
 		if seen[s] {
-			return nil, badRequest(CodeDuplicateTenant, field, field+" repeats an earlier tenant")
+			return nil, httpjson.BadRequest(CodeDuplicateTenant, field, field+" repeats an earlier tenant")
 		}
 		seen[s] = true
 		out = append(out, s)
@@ -524,12 +524,12 @@ func tenantList(fields map[string]json.RawMessage) ([]string, error) {
 func (a *API) getErasure(ctx context.Context, c *call) (reply, error) {
 	id := c.params["globalId"]
 	if !globalIDRE.MatchString(id) {
-		return reply{}, badRequest(CodeInvalidID, "globalId", "a global erasure id is eg_ and a UUIDv7")
+		return reply{}, httpjson.BadRequest(CodeInvalidID, "globalId", "a global erasure id is eg_ and a UUIDv7")
 	}
 	c.attrs = append(c.attrs, slog.String("globalId", id))
 	g, err := a.globals.Global(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return reply{}, notFound(CodeNotFound, "globalId", "no global erasure has this id")
+		return reply{}, httpjson.NotFound(CodeNotFound, "globalId", "no global erasure has this id")
 	}
 	if err != nil {
 		return reply{}, err
@@ -610,7 +610,7 @@ func idempotencyKey(ev events.APIGatewayV2HTTPRequest) (string, error) {
 		return "", nil
 	}
 	k := vals[0]
-	bad := badRequest(CodeInvalidIdempotency, "Idempotency-Key",
+	bad := httpjson.BadRequest(CodeInvalidIdempotency, "Idempotency-Key",
 		fmt.Sprintf("Idempotency-Key must be given once, 1-%d printable ASCII characters", MaxIdempotencyKeyBytes))
 	if len(vals) > 1 || len(k) < 1 || len(k) > MaxIdempotencyKeyBytes || strings.Contains(k, ",") {
 		return "", bad
@@ -635,33 +635,33 @@ func jsonBody(ev events.APIGatewayV2HTTPRequest, allowed ...string) (map[string]
 	ct := headerOf(ev).Values("Content-Type")
 	mt, params, err := mime.ParseMediaType(strings.Join(ct, ","))
 	if len(ct) != 1 || err != nil || mt != "application/json" {
-		return nil, &inputError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedMedia, field: "Content-Type",
-			message: "Content-Type must be application/json"}
+		return nil, &httpjson.Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Field: "Content-Type",
+			Message: "Content-Type must be application/json"}
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, &inputError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedMedia, field: "Content-Type",
-			message: "Content-Type charset must be utf-8"}
+		return nil, &httpjson.Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Field: "Content-Type",
+			Message: "Content-Type charset must be utf-8"}
 	}
 	body, err := readBody(ev, MaxAPIBodyBytes)
 	if err != nil {
 		return nil, err
 	}
 	if !utf8.Valid(body) {
-		return nil, badRequest(CodeInvalidJSON, "", "body must be UTF-8")
+		return nil, httpjson.BadRequest(CodeInvalidJSON, "", "body must be UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, badRequest(CodeInvalidJSON, "", "body is not valid JSON")
+		return nil, httpjson.BadRequest(CodeInvalidJSON, "", "body is not valid JSON")
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, badRequest(CodeInvalidJSON, "", "body must be a JSON object")
+		return nil, httpjson.BadRequest(CodeInvalidJSON, "", "body must be a JSON object")
 	}
 	out := map[string]json.RawMessage{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, badRequest(CodeInvalidJSON, "", "body is not valid JSON")
+			return nil, httpjson.BadRequest(CodeInvalidJSON, "", "body is not valid JSON")
 		}
 		k, _ := tok.(string)
 		known := false
@@ -671,24 +671,24 @@ func jsonBody(ev events.APIGatewayV2HTTPRequest, allowed ...string) (map[string]
 		if !known {
 			list := strings.Join(allowed, ", ")
 			if fieldNameRE.MatchString(k) {
-				return nil, badRequest(CodeUnknownField, k, "unknown field "+k+"; allowed: "+list)
+				return nil, httpjson.BadRequest(CodeUnknownField, k, "unknown field "+k+"; allowed: "+list)
 			}
-			return nil, badRequest(CodeUnknownField, "", "body has an unknown field; allowed: "+list)
+			return nil, httpjson.BadRequest(CodeUnknownField, "", "body has an unknown field; allowed: "+list)
 		}
 		if _, dup := out[k]; dup {
-			return nil, badRequest(CodeDuplicateField, k, k+" is given twice")
+			return nil, httpjson.BadRequest(CodeDuplicateField, k, k+" is given twice")
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, badRequest(CodeInvalidJSON, "", "body is not valid JSON")
+			return nil, httpjson.BadRequest(CodeInvalidJSON, "", "body is not valid JSON")
 		}
 		out[k] = raw
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, badRequest(CodeInvalidJSON, "", "body is not valid JSON")
+		return nil, httpjson.BadRequest(CodeInvalidJSON, "", "body is not valid JSON")
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest(CodeInvalidJSON, "", "body must hold exactly one JSON object")
+		return nil, httpjson.BadRequest(CodeInvalidJSON, "", "body must hold exactly one JSON object")
 	}
 	return out, nil
 }
@@ -698,13 +698,13 @@ func stringField(fields map[string]json.RawMessage, name string, required bool) 
 	raw, ok := fields[name]
 	if !ok || string(raw) == "null" {
 		if required {
-			return "", badRequest(CodeRequired, name, name+" is required")
+			return "", httpjson.BadRequest(CodeRequired, name, name+" is required")
 		}
 		return "", nil
 	}
 	var s string
 	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-		return "", badRequest(CodeInvalidType, name, name+" must be a string")
+		return "", httpjson.BadRequest(CodeInvalidType, name, name+" must be a string")
 	}
 	return s, nil
 }

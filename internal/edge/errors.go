@@ -1,13 +1,13 @@
 package edge
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 )
 
 // Error codes of the {"error": {"code", "message", "field"}} bodies. They
@@ -49,30 +49,6 @@ const (
 	CodeTooManyTenants     = "too_many_tenants"
 	CodeDuplicateTenant    = "duplicate_tenant"
 )
-
-// inputError is a caller's mistake or a state the caller must change
-// (an unknown tenant): answered with a 4xx before anything is written.
-type inputError struct {
-	status  int
-	code    string
-	field   string
-	message string
-	allow   string
-}
-
-func (e *inputError) Error() string { return e.code + ": " + e.message }
-
-func badRequest(code, field, message string) *inputError {
-	return &inputError{status: http.StatusBadRequest, code: code, field: field, message: message}
-}
-
-func notFound(code, field, message string) *inputError {
-	return &inputError{status: http.StatusNotFound, code: code, field: field, message: message}
-}
-
-func conflict(code, field, message string) *inputError {
-	return &inputError{status: http.StatusConflict, code: code, field: field, message: message}
-}
 
 // RegionUnavailable means a region did not answer 2xx after the bounded
 // retries (network error, timeout, 5xx, 429).
@@ -130,25 +106,14 @@ func (e *SecretMissing) Error() string {
 	return "no edge webhook secret for a registered " + e.Provider + " tenant " + e.TenantHash
 }
 
-// errorBody is the JSON body of every error answer.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field"`
-}
-
 // retryAfterSeconds is the Retry-After of 503 and 409 answers.
 const retryAfterSeconds = 30
 
 // classify is the one place where errors become HTTP answers. 5xx
 // messages are generic: internals stay in the log.
-func classify(err error) (int, errorDetail, string) {
+func classify(err error) *httpjson.Error {
 	var (
-		in  *inputError
+		in  *httpjson.Error
 		tc  *TenantConflict
 		ru  *RegionUnavailable
 		mr  *Misrouted
@@ -159,29 +124,28 @@ func classify(err error) (int, errorDetail, string) {
 	)
 	switch {
 	case errors.As(err, &in):
-		return in.status, errorDetail{in.code, in.message, in.field}, in.allow
+		return in
 	case errors.As(err, &tc):
-		return http.StatusConflict, errorDetail{CodeTenantConflict,
-			"the tenant is registered in region " + tc.Current + "; send {\"region\": ..., \"move\": true} to move it", "region"}, ""
+		return httpjson.Conflict(CodeTenantConflict, "region",
+			"the tenant is registered in region "+tc.Current+"; send {\"region\": ..., \"move\": true} to move it")
 	case errors.As(err, &ru):
-		return http.StatusServiceUnavailable, errorDetail{CodeRegionUnavailable,
-			"region " + ru.Region + " did not accept in time; retry later (nothing was kept at the edge)", ""}, ""
+		return httpjson.Unavailable(CodeRegionUnavailable,
+			"region "+ru.Region+" did not accept in time; retry later (nothing was kept at the edge)", retryAfterSeconds)
 	case errors.As(err, &mr):
-		return http.StatusBadGateway, errorDetail{CodeMisrouted,
-			"region " + mr.Region + " does not own the tenant; operators were alerted", ""}, ""
+		return &httpjson.Error{Status: http.StatusBadGateway, Code: CodeMisrouted,
+			Message: "region " + mr.Region + " does not own the tenant; operators were alerted"}
 	case errors.As(err, &rr):
-		return http.StatusBadGateway, errorDetail{CodeRegionRejected,
-			fmt.Sprintf("region %s refused with HTTP %d; operators were alerted", rr.Region, rr.Status), ""}, ""
+		return &httpjson.Error{Status: http.StatusBadGateway, Code: CodeRegionRejected,
+			Message: fmt.Sprintf("region %s refused with HTTP %d; operators were alerted", rr.Region, rr.Status)}
 	case errors.As(err, &nd):
-		return http.StatusServiceUnavailable, errorDetail{CodeRegionNotDeployed,
-			"region " + nd.Region + " is not deployed yet", ""}, ""
+		return httpjson.Unavailable(CodeRegionNotDeployed, "region "+nd.Region+" is not deployed yet", retryAfterSeconds)
 	case errors.As(err, &sm):
-		return http.StatusServiceUnavailable, errorDetail{CodeSecretMissing,
-			"the edge holds no webhook secret for this tenant; operators were alerted", ""}, ""
+		return httpjson.Unavailable(CodeSecretMissing,
+			"the edge holds no webhook secret for this tenant; operators were alerted", retryAfterSeconds)
 	case errors.As(err, &sto):
-		return http.StatusServiceUnavailable, errorDetail{CodeUnavailable, "the edge's tables are unavailable; retry later", ""}, ""
+		return httpjson.Unavailable(CodeUnavailable, "the edge's tables are unavailable; retry later", retryAfterSeconds)
 	default:
-		return http.StatusInternalServerError, errorDetail{CodeInternal, "internal error", ""}, ""
+		return &httpjson.Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
 	}
 }
 
@@ -193,34 +157,13 @@ type reply struct {
 }
 
 // respond encodes a reply or an error as an HTTP API answer; it returns the
-// status and the error code for the log line.
+// error code for the log line.
 func respond(rep reply, err error) (events.APIGatewayV2HTTPResponse, string) {
-	headers := map[string]string{
-		"Content-Type":           "application/json; charset=utf-8",
-		"Cache-Control":          "no-store",
-		"X-Content-Type-Options": "nosniff",
-	}
-	if err != nil {
-		status, detail, allow := classify(err)
-		if allow != "" {
-			headers["Allow"] = allow
+	a := httpjson.Respond(rep.status, rep.body, err, classify)
+	if a.Code == "" {
+		for k, v := range rep.header {
+			a.Headers[k] = v
 		}
-		if status == http.StatusServiceUnavailable || detail.Code == CodeDeliveryInFlight {
-			headers["Retry-After"] = strconv.Itoa(retryAfterSeconds)
-		}
-		b, _ := json.Marshal(errorBody{detail}) // strings only: cannot fail
-		return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers, Body: string(b)}, detail.Code
 	}
-	for k, v := range rep.header {
-		headers[k] = v
-	}
-	body := ""
-	if rep.body != nil {
-		b, err := json.Marshal(rep.body)
-		if err != nil {
-			return respond(reply{}, fmt.Errorf("encode answer: %w", err))
-		}
-		body = string(b)
-	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: rep.status, Headers: headers, Body: body}, ""
+	return events.APIGatewayV2HTTPResponse{StatusCode: a.Status, Headers: a.Headers, Body: a.Body}, a.Code
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
@@ -143,8 +144,8 @@ func NewFanout(view config.EdgeView, deps FanoutDeps, opts ...Option) *Fanout {
 	return f
 }
 
-var errNoFanoutRoute = &inputError{status: http.StatusNotFound, code: CodeRouteNotFound,
-	message: "no such route; the edge has POST /webhooks/{provider} and /t/{tenant}/{path}"}
+var errNoFanoutRoute = httpjson.NotFound(CodeRouteNotFound, "",
+	"no such route; the edge has POST /webhooks/{provider} and /t/{tenant}/{path}")
 
 // Handle answers one HTTP API (payload 2.0) event. It never returns an
 // error: every failure is an HTTP answer.
@@ -154,7 +155,7 @@ func (f *Fanout) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) 
 
 // serveEvent routes, serves, encodes and logs one event: the part both
 // edge handlers share.
-func serveEvent(ctx context.Context, log *slog.Logger, msg string, routes []routeDef, noRoute *inputError, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func serveEvent(ctx context.Context, log *slog.Logger, msg string, routes []routeDef, noRoute *httpjson.Error, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	start := time.Now()
 	r, c, err := match(routes, requestMethod(ev), requestPath(ev), noRoute)
 	var rep reply
@@ -197,8 +198,8 @@ type webhookAnswer struct {
 // it (it does for every body that is not text), refusing more than max
 // bytes before decoding.
 func readBody(ev events.APIGatewayV2HTTPRequest, max int) ([]byte, error) {
-	tooLarge := &inputError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
-		message: fmt.Sprintf("body must be at most %d bytes", max)}
+	tooLarge := &httpjson.Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+		Message: fmt.Sprintf("body must be at most %d bytes", max)}
 	if !ev.IsBase64Encoded {
 		if len(ev.Body) > max {
 			return nil, tooLarge
@@ -210,7 +211,7 @@ func readBody(ev events.APIGatewayV2HTTPRequest, max int) ([]byte, error) {
 	}
 	b, err := base64.StdEncoding.DecodeString(ev.Body)
 	if err != nil {
-		return nil, badRequest(CodeInvalidBody, "", "body is marked base64 but is not valid base64")
+		return nil, httpjson.BadRequest(CodeInvalidBody, "", "body is marked base64 but is not valid base64")
 	}
 	if len(b) > max {
 		return nil, tooLarge
@@ -223,7 +224,7 @@ func (f *Fanout) webhook(ctx context.Context, c *call) (reply, error) {
 	name := c.params["provider"]
 	p, err := webhook.Lookup(name)
 	if err != nil {
-		return reply{}, notFound(CodeUnknownProvider, "provider", err.Error())
+		return reply{}, httpjson.NotFound(CodeUnknownProvider, "provider", err.Error())
 	}
 	c.attrs = append(c.attrs, slog.String("provider", name))
 	body, err := readBody(c.ev, webhook.MaxBodyBytes)
@@ -233,15 +234,15 @@ func (f *Fanout) webhook(ctx context.Context, c *call) (reply, error) {
 	header := headerOf(c.ev)
 	query, err := url.ParseQuery(c.ev.RawQueryString)
 	if err != nil {
-		return reply{}, badRequest(CodeInvalidQueryParam, "", "the query string is malformed")
+		return reply{}, httpjson.BadRequest(CodeInvalidQueryParam, "", "the query string is malformed")
 	}
 	d, err := p.Inspect(header, query, body)
 	if err != nil {
 		var inv *webhook.InvalidDelivery
 		if errors.As(err, &inv) {
-			return reply{}, badRequest(CodeInvalidWebhook, inv.Field, err.Error())
+			return reply{}, httpjson.BadRequest(CodeInvalidWebhook, inv.Field, err.Error())
 		}
-		return reply{}, badRequest(CodeInvalidWebhook, "", "the request is not a "+name+" webhook")
+		return reply{}, httpjson.BadRequest(CodeInvalidWebhook, "", "the request is not a "+name+" webhook")
 	}
 	tenantHash := Hash(d.Tenant)
 	c.attrs = append(c.attrs, slog.String("deliveryId", d.ID), slog.String("tenantHash", tenantHash), slog.String("topic", d.Topic))
@@ -259,7 +260,7 @@ func (f *Fanout) webhook(ctx context.Context, c *call) (reply, error) {
 			if errors.As(err, &se) {
 				field = se.Header
 			}
-			return reply{}, &inputError{status: http.StatusUnauthorized, code: CodeInvalidSignature, field: field, message: err.Error()}
+			return reply{}, &httpjson.Error{Status: http.StatusUnauthorized, Code: CodeInvalidSignature, Field: field, Message: err.Error()}
 		}
 		verified = true
 	case errors.Is(err, ErrNoSecret):
@@ -358,8 +359,10 @@ func (f *Fanout) claim(ctx context.Context, c *call, in inbound, now time.Time) 
 	case StateQuarantined:
 		return Receipt{}, &reply{status: http.StatusAccepted, body: webhookAnswer{"duplicate", in.d.ID}}, nil
 	}
-	return Receipt{}, nil, conflict(CodeDeliveryInFlight, "",
+	inFlight := httpjson.Conflict(CodeDeliveryInFlight, "",
 		"this delivery is being forwarded by another request; retry later")
+	inFlight.RetryAfter = retryAfterSeconds
+	return Receipt{}, nil, inFlight
 }
 
 // deliver forwards a known tenant's delivery to its targets and answers
@@ -511,7 +514,7 @@ func (f *Fanout) alert(ctx context.Context, c *call, a Alert) {
 func (f *Fanout) redirect(ctx context.Context, c *call) (reply, error) {
 	key := c.params["tenant"]
 	if !webhook.ValidTenant(key) {
-		return reply{}, badRequest(CodeInvalidTenant, "tenant",
+		return reply{}, httpjson.BadRequest(CodeInvalidTenant, "tenant",
 			"a tenant key is 1-128 lower-case letters, digits, '.', '-' or '_', starting and ending with a letter or digit")
 	}
 	c.attrs = append(c.attrs, slog.String("tenantHash", Hash(key)))
@@ -522,12 +525,12 @@ func (f *Fanout) redirect(ctx context.Context, c *call) (reply, error) {
 	query := c.ev.RawQueryString
 	for i := 0; i < len(query); i++ {
 		if b := query[i]; b <= ' ' || b >= 0x7f || b == '#' {
-			return reply{}, badRequest(CodeInvalidQueryParam, "", "the query string must be percent-encoded")
+			return reply{}, httpjson.BadRequest(CodeInvalidQueryParam, "", "the query string must be percent-encoded")
 		}
 	}
 	t, err := f.directory.Tenant(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		return reply{}, notFound(CodeUnknownTenant, "tenant", "no region has registered this tenant")
+		return reply{}, httpjson.NotFound(CodeUnknownTenant, "tenant", "no region has registered this tenant")
 	}
 	if err != nil {
 		return reply{}, err
@@ -560,10 +563,10 @@ func redirectPath(rest string) (string, error) {
 	for _, seg := range strings.Split(rest, "/") {
 		dec, err := url.PathUnescape(seg)
 		if err != nil {
-			return "", badRequest(CodeInvalidPath, "path", "the path is not valid percent-encoding")
+			return "", httpjson.BadRequest(CodeInvalidPath, "path", "the path is not valid percent-encoding")
 		}
 		if dec == "." || dec == ".." {
-			return "", badRequest(CodeInvalidPath, "path", "the path must not hold . or .. segments")
+			return "", httpjson.BadRequest(CodeInvalidPath, "path", "the path must not hold . or .. segments")
 		}
 		b.WriteByte('/')
 		b.WriteString(url.PathEscape(dec))

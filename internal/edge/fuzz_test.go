@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 )
 
 // FuzzRoute throws arbitrary methods, paths, queries, stages and bodies at
@@ -51,7 +53,7 @@ func FuzzRoute(f *testing.F) {
 				t.Fatalf("%s %q: unexpected status %d: %s", method, path, status, out)
 			}
 			if status >= 400 && requestMethod(ev) != http.MethodHead {
-				var e errorBody
+				var e httpjson.ErrorBody
 				if json.Unmarshal([]byte(out), &e) != nil || e.Error.Code == "" {
 					t.Fatalf("%s %q: %d answer is not a house error: %q", method, path, status, out)
 				}

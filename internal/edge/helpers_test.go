@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
@@ -173,10 +174,10 @@ func (h *harness) serveAPI(ev events.APIGatewayV2HTTPRequest) events.APIGatewayV
 
 // errorOf decodes an error answer and fails the test if it is not the
 // house shape.
-func errorOf(t testing.TB, resp events.APIGatewayV2HTTPResponse) errorDetail {
+func errorOf(t testing.TB, resp events.APIGatewayV2HTTPResponse) httpjson.Detail {
 	t.Helper()
 	var b struct {
-		Error *errorDetail `json:"error"`
+		Error *httpjson.Detail `json:"error"`
 	}
 	dec := json.NewDecoder(strings.NewReader(resp.Body))
 	dec.DisallowUnknownFields()

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lethe-erasure/lethe/internal/httpjson"
 )
 
 // call is one matched request: the event, the route's template (what logs
@@ -61,7 +63,7 @@ func requestMethod(ev events.APIGatewayV2HTTPRequest) string {
 
 // match finds the route of method and path. A path no template matches is
 // 404; a template matched with another method is 405 with Allow.
-func match(routes []routeDef, method, path string, noRoute *inputError) (*routeDef, *call, error) {
+func match(routes []routeDef, method, path string, noRoute *httpjson.Error) (*routeDef, *call, error) {
 	if !strings.HasPrefix(path, "/") {
 		return nil, nil, noRoute
 	}
@@ -90,8 +92,8 @@ func match(routes []routeDef, method, path string, noRoute *inputError) (*routeD
 	if allowed != nil {
 		sort.Strings(allowed)
 		allow := strings.Join(allowed, ", ")
-		return nil, &call{template: template}, &inputError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
-			message: "method not allowed on this route; allowed: " + allow, allow: allow}
+		return nil, &call{template: template}, httpjson.MethodNotAllowed(CodeMethodNotAllowed,
+			"method not allowed on this route; allowed: "+allow, allow)
 	}
 	return nil, nil, noRoute
 }
@@ -120,7 +122,7 @@ func matchTemplate(template string, segs []string) (params map[string]string, re
 			}
 			v, uerr := url.PathUnescape(segs[i])
 			if uerr != nil && err == nil {
-				err = badRequest(CodeInvalidPath, strings.Trim(t, "{}"), "the path is not valid percent-encoding")
+				err = httpjson.BadRequest(CodeInvalidPath, strings.Trim(t, "{}"), "the path is not valid percent-encoding")
 			}
 			if params == nil {
 				params = map[string]string{}

@@ -604,7 +604,11 @@ func TestAPI(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	forEachRegion(t, func(t *testing.T, s *synthesized, st *RegionalStack, tpl map[string]any) {
 		outputs := tpl["Outputs"].(map[string]any)
-		for _, name := range []string{"ApiUrl", "RequestsTableName", "ErasureStateMachineArn"} {
+		names := []string{"ApiUrl", "RequestsTableName", "ErasureStateMachineArn"}
+		if st.Webhooks != nil {
+			names = append(names, "WebhookQueueUrl", "WebhookQueueArn")
+		}
+		for _, name := range names {
 			if _, ok := outputs[name]; !ok {
 				t.Errorf("output %s missing", name)
 			}

@@ -137,7 +137,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 	if err == nil {
 		rep, subject, err = rt.serve(h, ctx, ev, rt.param)
 	}
-	resp, status, code := h.respond(rep, err)
+	resp, status, code, err := h.respond(rep, err)
 
 	attrs := []slog.Attr{
 		slog.String("awsRequestId", ev.RequestContext.RequestID),
@@ -160,14 +160,14 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 	return resp, nil
 }
 
-// respond encodes a reply or an error; it returns the status and the error
-// code for the log.
-func (h *Handler) respond(rep reply, err error) (events.APIGatewayProxyResponse, int, string) {
+// respond encodes a reply or an error; it returns the status, the error
+// code and the error answered, for the log.
+func (h *Handler) respond(rep reply, err error) (events.APIGatewayProxyResponse, int, string, error) {
 	a := httpjson.Respond(rep.status, rep.body, err, classify)
 	if a.Code == "" && rep.location != "" {
 		a.Headers["Location"] = rep.location
 	}
-	return events.APIGatewayProxyResponse{StatusCode: a.Status, Headers: a.Headers, Body: a.Body}, a.Status, a.Code
+	return events.APIGatewayProxyResponse{StatusCode: a.Status, Headers: a.Headers, Body: a.Body}, a.Status, a.Code, a.Err
 }
 
 // route is one matched endpoint. name is the route template: it is what

@@ -214,9 +214,10 @@ func (a *API) regionNames() []string {
 	return names
 }
 
-// heldView is one held delivery in GET /quarantine: no body, no headers,
-// no tenant key.
-type heldView struct {
+// HeldView is one held delivery in GET /quarantine: no body, no headers,
+// no tenant key. Exported for the operator CLI, which decodes the answer
+// into it rather than keeping a copy of the wire format.
+type HeldView struct {
 	ID         string `json:"id"`
 	Provider   string `json:"provider"`
 	DeliveryID string `json:"deliveryId"`
@@ -260,8 +261,8 @@ func (a *API) listQuarantine(ctx context.Context, c *call) (reply, error) {
 		return reply{}, err
 	}
 	out := struct {
-		Held []heldView `json:"held"`
-	}{Held: []heldView{}}
+		Held []HeldView `json:"held"`
+	}{Held: []HeldView{}}
 	for _, h := range held {
 		if wantHash != "" && h.TenantHash != wantHash {
 			continue
@@ -269,7 +270,7 @@ func (a *API) listQuarantine(ctx context.Context, c *call) (reply, error) {
 		if len(out.Held) == limit {
 			break
 		}
-		out.Held = append(out.Held, heldView{ID: h.ID, Provider: h.Provider, DeliveryID: h.DeliveryID, Topic: h.Topic,
+		out.Held = append(out.Held, HeldView{ID: h.ID, Provider: h.Provider, DeliveryID: h.DeliveryID, Topic: h.Topic,
 			TenantHash: h.TenantHash, Verified: h.Verified, ReceivedAt: formatTime(h.ReceivedAt), ExpiresAt: formatTime(h.ExpiresAt)})
 	}
 	return reply{status: http.StatusOK, body: out}, nil

@@ -157,13 +157,13 @@ type reply struct {
 }
 
 // respond encodes a reply or an error as an HTTP API answer; it returns the
-// error code for the log line.
-func respond(rep reply, err error) (events.APIGatewayV2HTTPResponse, string) {
+// error code and the error answered, for the log line.
+func respond(rep reply, err error) (events.APIGatewayV2HTTPResponse, string, error) {
 	a := httpjson.Respond(rep.status, rep.body, err, classify)
 	if a.Code == "" {
 		for k, v := range rep.header {
 			a.Headers[k] = v
 		}
 	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: a.Status, Headers: a.Headers, Body: a.Body}, a.Code
+	return events.APIGatewayV2HTTPResponse{StatusCode: a.Status, Headers: a.Headers, Body: a.Body}, a.Code, a.Err
 }

@@ -166,7 +166,7 @@ func serveEvent(ctx context.Context, log *slog.Logger, msg string, routes []rout
 	if err == nil {
 		rep, err = r.serve(ctx, c)
 	}
-	resp, code := respond(rep, err)
+	resp, code, err := respond(rep, err)
 	if requestMethod(ev) == http.MethodHead {
 		resp.Body = ""
 	}

@@ -91,6 +91,9 @@ type Answer struct {
 	// Code is the error code of an error answer and empty for a success:
 	// what the handler's log line records.
 	Code string
+	// Err is the error answered (the handler's, or the failure to encode
+	// its body); nil for a success. The log line of a 5xx records it.
+	Err error
 }
 
 // Headers returns the headers every JSON answer carries, in a new map the
@@ -109,20 +112,21 @@ func Headers() map[string]string {
 // decides the error answer.
 func Respond(status int, body any, err error, classify func(error) *Error) Answer {
 	if err != nil {
-		return encodeError(classify(err))
+		return encodeError(classify(err), err)
 	}
 	a := Answer{Status: status, Headers: Headers()}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return encodeError(classify(fmt.Errorf("encode answer: %w", err)))
+			err = fmt.Errorf("encode answer: %w", err)
+			return encodeError(classify(err), err)
 		}
 		a.Body = string(b)
 	}
 	return a
 }
 
-func encodeError(e *Error) Answer {
+func encodeError(e *Error, err error) Answer {
 	h := Headers()
 	if e.Allow != "" {
 		h["Allow"] = e.Allow
@@ -131,5 +135,5 @@ func encodeError(e *Error) Answer {
 		h["Retry-After"] = strconv.Itoa(e.RetryAfter)
 	}
 	b, _ := json.Marshal(ErrorBody{Detail{e.Code, e.Message, e.Field}}) // strings only: cannot fail
-	return Answer{Status: e.Status, Headers: h, Body: string(b), Code: e.Code}
+	return Answer{Status: e.Status, Headers: h, Body: string(b), Code: e.Code, Err: err}
 }

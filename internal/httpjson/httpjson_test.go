@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -67,6 +68,16 @@ func TestRespond(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Respond(tc.status, tc.body, tc.err, classify)
+			// The error answered is the handler's, or the encoding's.
+			switch {
+			case tc.err != nil && got.Err != tc.err:
+				t.Errorf("Err = %v, want the handler's %v", got.Err, tc.err)
+			case tc.err == nil && tc.want.Code != "" && (got.Err == nil || !strings.HasPrefix(got.Err.Error(), "encode answer")):
+				t.Errorf("Err = %v, want the encoding failure", got.Err)
+			case tc.want.Code == "" && got.Err != nil:
+				t.Errorf("Err = %v on a success", got.Err)
+			}
+			got.Err = nil
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Respond (-want +got):\n%s", diff)
 			}

@@ -67,9 +67,9 @@ func classify(err error) *httpjson.Error {
 	return &httpjson.Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
 }
 
-// respond encodes an outcome or an error; it returns the status and the
-// error code for the log.
-func respond(out outcome, err error) (events.APIGatewayProxyResponse, int, string) {
+// respond encodes an outcome or an error; it returns the status, the error
+// code and the error answered, for the log.
+func respond(out outcome, err error) (events.APIGatewayProxyResponse, int, string, error) {
 	a := httpjson.Respond(out.status, out.body, err, classify)
-	return events.APIGatewayProxyResponse{StatusCode: a.Status, Headers: a.Headers, Body: a.Body}, a.Status, a.Code
+	return events.APIGatewayProxyResponse{StatusCode: a.Status, Headers: a.Headers, Body: a.Body}, a.Status, a.Code, a.Err
 }

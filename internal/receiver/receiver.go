@@ -181,7 +181,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 	start := time.Now()
 	var tr trace
 	out, err := h.serve(ctx, ev, &tr)
-	resp, status, code := respond(out, err)
+	resp, status, code, err := respond(out, err)
 
 	attrs := []slog.Attr{
 		slog.String("awsRequestId", ev.RequestContext.RequestID),

@@ -11,7 +11,8 @@ import (
 	"github.com/lethe-erasure/lethe/internal/registry"
 )
 
-// TestEveryFunctionHasSamples ties events/ to registry.Functions: every
+// TestEveryFunctionHasSamples ties events/ to registry.Functions and
+// registry.EdgeFunctions: every
 // function folder has sample events whose cases all load, and every folder
 // under events/ is a function (a renamed function cannot leave its samples
 // behind untested).
@@ -26,11 +27,12 @@ func TestEveryFunctionHasSamples(t *testing.T) {
 			folders = append(folders, e.Name())
 		}
 	}
-	functions := slices.Sorted(slices.Values(registry.Functions))
+	all := slices.Concat(registry.Functions, registry.EdgeFunctions)
+	functions := slices.Sorted(slices.Values(all))
 	if !slices.Equal(folders, functions) {
-		t.Errorf("events/ folders %v, registry.Functions %v", folders, functions)
+		t.Errorf("events/ folders %v, registry functions %v", folders, functions)
 	}
-	for _, fn := range registry.Functions {
+	for _, fn := range all {
 		t.Run(fn, func(t *testing.T) {
 			for _, c := range Load(t, fn) {
 				if len(c.Payload) == 0 || len(c.Want) == 0 {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +75,28 @@ func exitCode(stderr io.Writer, prefix, usage string, err error) int {
 	return 1
 }
 
+// subcommand runs one operator subcommand; its error decides the exit
+// status (exitCode).
+type subcommand func(ctx context.Context, args []string, stdout io.Writer) error
+
+// dispatch runs the subcommand args[0] of the command name.
+func dispatch(ctx context.Context, name, usage string, subs map[string]subcommand, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, usage)
+		return 0
+	}
+	sub, ok := subs[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "%s: unknown subcommand %q\n%s\n", name, args[0], usage)
+		return 2
+	}
+	return exitCode(stderr, name+" "+args[0], usage, sub(ctx, args[1:], stdout))
+}
+
 // opsFlags are the flags every operator command shares.
 type opsFlags struct {
 	configPath string
@@ -118,9 +141,11 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 // session is one operator command's view of the APIs: the configuration,
 // the endpoints and a client that signs (or not).
 type session struct {
-	op     *operator
-	cfg    *config.Config
-	flags  *opsFlags
+	op    *operator
+	cfg   *config.Config
+	flags *opsFlags
+	// edge is the edge API, which every operator command calls.
+	edge   config.RegionEndpoint
 	client *edge.RegionalClient
 	policy edge.RetryPolicy
 	// calls collects every answer, for --json.
@@ -133,8 +158,8 @@ type rawAnswer struct {
 	Body   json.RawMessage `json:"body"`
 }
 
-// open loads the configuration and checks the URL overrides. Nothing is
-// sent before connect.
+// open loads the configuration, checks the URL overrides and resolves the
+// edge API's endpoint. Nothing is sent yet.
 func (o *operator) open(f *opsFlags, policy edge.RetryPolicy) (*session, error) {
 	for _, u := range []struct{ flag, value string }{{"--edge-url", f.edgeURL}, {"--region-url", f.regionURL}} {
 		if err := checkURL(u.value); err != nil {
@@ -145,13 +170,21 @@ func (o *operator) open(f *opsFlags, policy edge.RetryPolicy) (*session, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w (pass --config FILE to read another cdk.json)", err)
 	}
-	return &session{op: o, cfg: cfg, flags: f, policy: policy, calls: map[string]rawAnswer{}}, nil
+	s := &session{op: o, cfg: cfg, flags: f, policy: policy, calls: map[string]rawAnswer{}}
+	if s.edge, err = s.edgeAPI(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// connect builds the client once the endpoints are known: unless
-// --no-sign, it fetches the operator's AWS credentials first, so that a
-// missing profile is one clear error rather than a failed call.
+// connect builds the client at the first call, once every endpoint the
+// command needs is resolved: unless --no-sign, it fetches the operator's
+// AWS credentials first, so that a missing profile is one clear error
+// rather than a failed call.
 func (s *session) connect(ctx context.Context) error {
+	if s.client != nil {
+		return nil
+	}
 	var creds aws.CredentialsProvider
 	if !s.flags.noSign {
 		var err error
@@ -228,6 +261,9 @@ func (s *session) regionNames() []string {
 // transport failure or exhausted retries is an error; any HTTP answer is
 // returned for the caller to judge.
 func (s *session) call(ctx context.Context, key string, to config.RegionEndpoint, method, escapedPath string, body any) (int, []byte, error) {
+	if err := s.connect(ctx); err != nil {
+		return 0, nil, err
+	}
 	var h http.Header
 	var b []byte
 	if body != nil {
@@ -331,10 +367,34 @@ func (s *session) printJSON(w io.Writer, extra map[string]any) {
 	fmt.Fprintln(w, string(b))
 }
 
-// decode reads an API's 2xx answer into v.
-func decode(to config.RegionEndpoint, method, escapedPath string, body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%s %s %s: the answer is not the expected JSON: %v", apiName(to), method, pathOnly(escapedPath), err)
+// expect sends one request (recorded under key for --json) and returns
+// the answer's status when it is one of ok, having decoded a 2xx body into
+// out (when not nil); any other answer is the API's refusal (*apiError).
+func (s *session) expect(ctx context.Context, key string, to config.RegionEndpoint, method, escapedPath string, in, out any, ok ...int) (int, error) {
+	status, body, err := s.call(ctx, key, to, method, escapedPath, in)
+	if err != nil {
+		return 0, err
 	}
-	return nil
+	if !slices.Contains(ok, status) {
+		return status, refusal(to, method, escapedPath, status, body)
+	}
+	if out != nil && status >= 200 && status < 300 {
+		if err := json.Unmarshal(body, out); err != nil {
+			return status, fmt.Errorf("%s %s %s: the answer is not the expected JSON: %v", apiName(to), method, pathOnly(escapedPath), err)
+		}
+	}
+	return status, nil
+}
+
+// finish ends a command: with --json the answers (and extra) on stdout,
+// whatever the outcome; else the lines, then err.
+func (s *session) finish(stdout io.Writer, lines []string, extra map[string]any, err error) error {
+	if s.flags.json {
+		s.printJSON(stdout, extra)
+		return err
+	}
+	for _, l := range lines {
+		fmt.Fprintln(stdout, l)
+	}
+	return err
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/lethe-erasure/lethe/internal/edge"
 )
@@ -62,7 +63,7 @@ type fakeAPIs struct {
 	// owned is each region's registered tenants.
 	owned map[string]map[string]bool
 	// held is the edge's quarantine.
-	held []heldAnswer
+	held []edge.HeldView
 	// heldTenant is the tenant key of each held delivery, for release.
 	heldTenant map[string]string
 	// down makes an API answer 503 to everything.
@@ -215,8 +216,8 @@ func (f *fakeAPIs) edge(w http.ResponseWriter, method, path, tenantQuery, conten
 		}
 	case method == http.MethodGet && path == "/quarantine":
 		out := struct {
-			Held []heldAnswer `json:"held"`
-		}{Held: []heldAnswer{}}
+			Held []edge.HeldView `json:"held"`
+		}{Held: []edge.HeldView{}}
 		for _, h := range f.held {
 			if tenantQuery == "" || h.TenantHash == edge.Hash(tenantQuery) {
 				out.Held = append(out.Held, h)
@@ -356,6 +357,57 @@ func summary(reqs []sent) []string {
 	return out
 }
 
+// opsCase is one run of an operator command against fresh fakes.
+type opsCase struct {
+	name     string
+	setup    func(f *fakeAPIs)
+	args     []string // after the command; --config is added last
+	code     int      // the exit status
+	requests []string // what the fakes received, in order (summary)
+	stdout   []string // each said on stdout
+	absent   []string // none said on stdout
+	stderr   []string // each said on stderr
+	unsigned bool     // requests are sent unsigned (else each must verify)
+	check    func(t *testing.T, f *fakeAPIs, stdout string, code int)
+}
+
+// run runs "lethe <command...> <args> --config <fakes>" and checks the case.
+func (tc opsCase) run(t *testing.T, command ...string) {
+	t.Helper()
+	f := newFakeAPIs(t)
+	if tc.setup != nil {
+		tc.setup(f)
+	}
+	args := append(append(command, tc.args...), "--config", f.config())
+	out, errOut, code := opsRun(testOperator(nil), args...)
+	if code != tc.code {
+		t.Errorf("exit %d, want %d\nstdout %s\nstderr %s", code, tc.code, out, errOut)
+	}
+	reqs := f.requests()
+	if diff := cmp.Diff(tc.requests, summary(reqs)); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+	checkSigned(t, reqs, !tc.unsigned)
+	for _, w := range tc.stdout {
+		if !strings.Contains(out, w) {
+			t.Errorf("stdout does not say %q:\n%s", w, out)
+		}
+	}
+	for _, w := range tc.absent {
+		if strings.Contains(out, w) {
+			t.Errorf("stdout says %q:\n%s", w, out)
+		}
+	}
+	for _, w := range tc.stderr {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr does not say %q:\n%s", w, errOut)
+		}
+	}
+	if tc.check != nil {
+		tc.check(t, f, out, code)
+	}
+}
+
 func TestOpsUsageErrors(t *testing.T) {
 	f := newFakeAPIs(t)
 	cfg := f.config()
@@ -430,7 +482,7 @@ func TestOpsMissingConfiguration(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"register: region apiUrl", []string{"tenants", "register", "--region", "us", "us-shop.myshopify.com", "--config", noURLs},
+		{"register: region apiUrl", []string{"tenants", "register", "--region", "us", "us-shop.myshopify.com", "--config", noURLs, "--edge-url", f.urls["edge"]},
 			[]string{"regions[1].apiUrl", "region us", "--region-url"}},
 		{"register: edge apiUrl", []string{"tenants", "register", "--region", "eu", "eu-shop.myshopify.com", "--config", noURLs, "--region-url", f.urls["eu"]},
 			[]string{"edge.apiUrl", "--edge-url"}},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/lethe-erasure/lethe/internal/edge"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
@@ -38,33 +39,8 @@ Requests are SigV4-signed (execute-api) with the default AWS credentials.
 Exit status: 0 done, 1 failed or refused, 2 usage error.`
 
 func (o *operator) quarantine(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, quarantineUsage)
-		return 2
-	}
-	switch args[0] {
-	case "list":
-		return exitCode(stderr, "lethe quarantine list", quarantineUsage, o.quarantineList(ctx, args[1:], stdout))
-	case "release":
-		return exitCode(stderr, "lethe quarantine release", quarantineUsage, o.quarantineRelease(ctx, args[1:], stdout))
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, quarantineUsage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "lethe quarantine: unknown subcommand %q\n%s\n", args[0], quarantineUsage)
-	return 2
-}
-
-// heldAnswer is one held delivery of GET /quarantine.
-type heldAnswer struct {
-	ID         string `json:"id"`
-	Provider   string `json:"provider"`
-	DeliveryID string `json:"deliveryId"`
-	Topic      string `json:"topic"`
-	TenantHash string `json:"tenantKeySha256"`
-	Verified   bool   `json:"signatureVerified"`
-	ReceivedAt string `json:"receivedAt"`
-	ExpiresAt  string `json:"expiresAt"`
+	return dispatch(ctx, "lethe quarantine", quarantineUsage, map[string]subcommand{"list": o.quarantineList, "release": o.quarantineRelease},
+		args, stdout, stderr)
 }
 
 func (o *operator) quarantineList(ctx context.Context, args []string, stdout io.Writer) error {
@@ -94,37 +70,18 @@ func (o *operator) quarantineList(ctx context.Context, args []string, stdout io.
 	if err != nil {
 		return err
 	}
-	edgeAPI, err := s.edgeAPI()
-	if err != nil {
-		return err
-	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
 	path := "/quarantine"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	status, body, err := s.call(ctx, "edge", edgeAPI, http.MethodGet, path, nil)
-	if err == nil && status != http.StatusOK {
-		err = refusal(edgeAPI, http.MethodGet, path, status, body)
-	}
 	var out struct {
-		Held []heldAnswer `json:"held"`
+		Held []edge.HeldView `json:"held"`
 	}
-	if err == nil {
-		err = decode(edgeAPI, http.MethodGet, path, body, &out)
-	}
-	if f.json {
-		s.printJSON(stdout, nil)
-		return err
-	}
-	if err != nil {
-		return err
+	if _, err := s.expect(ctx, "edge", s.edge, http.MethodGet, path, nil, &out, http.StatusOK); err != nil || f.json {
+		return s.finish(stdout, nil, nil, err)
 	}
 	if len(out.Held) == 0 {
-		fmt.Fprintln(stdout, "no held deliveries")
-		return nil
+		return s.finish(stdout, []string{"no held deliveries"}, nil, nil)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tPROVIDER\tTOPIC\tDELIVERY\tSIGNED\tRECEIVED\tEXPIRES\tTENANT SHA-256")
@@ -150,7 +107,6 @@ func (o *operator) quarantineRelease(ctx context.Context, args []string, stdout 
 	if len(pos) != 1 || pos[0] == "" {
 		return usagef("want exactly one quarantine ID (from lethe quarantine list), got %d arguments", len(pos))
 	}
-	id := pos[0]
 	// One attempt: the edge itself retries the region, and its answer
 	// (released, or why not) is what the operator needs to see at once.
 	policy := o.policy
@@ -159,33 +115,14 @@ func (o *operator) quarantineRelease(ctx context.Context, args []string, stdout 
 	if err != nil {
 		return err
 	}
-	edgeAPI, err := s.edgeAPI()
-	if err != nil {
-		return err
-	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	path := "/quarantine/" + url.PathEscape(id) + "/release"
-	status, body, err := s.call(ctx, "edge", edgeAPI, http.MethodPost, path, nil)
-	if err == nil && status != http.StatusOK {
-		err = refusal(edgeAPI, http.MethodPost, path, status, body)
-	}
 	var out struct {
 		ID      string   `json:"id"`
 		Status  string   `json:"status"`
 		Regions []string `json:"regions"`
 	}
-	if err == nil {
-		err = decode(edgeAPI, http.MethodPost, path, body, &out)
+	path := "/quarantine/" + url.PathEscape(pos[0]) + "/release"
+	if _, err := s.expect(ctx, "edge", s.edge, http.MethodPost, path, nil, &out, http.StatusOK); err != nil || f.json {
+		return s.finish(stdout, nil, nil, err)
 	}
-	if f.json {
-		s.printJSON(stdout, nil)
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: %s to %s\n", out.ID, out.Status, strings.Join(out.Regions, ", "))
-	return nil
+	return s.finish(stdout, []string{fmt.Sprintf("%s: %s to %s", out.ID, out.Status, strings.Join(out.Regions, ", "))}, nil, nil)
 }

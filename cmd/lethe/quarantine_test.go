@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/lethe-erasure/lethe/internal/edge"
 )
 
@@ -18,7 +16,7 @@ var (
 // holdTwo puts two deliveries in the fake edge's quarantine.
 func holdTwo(f *fakeAPIs) {
 	f.directory[shop] = "eu"
-	f.held = []heldAnswer{
+	f.held = []edge.HeldView{
 		{ID: heldKnown, Provider: "shopify", DeliveryID: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", Topic: "customers/redact",
 			TenantHash: edge.Hash(shop), Verified: true, ReceivedAt: "2026-11-20T09:00:00.000Z", ExpiresAt: "2026-11-23T09:00:00.000Z"},
 		{ID: heldUnknown, Provider: "zendesk", DeliveryID: "01HZX0000000000000000000", Topic: "",
@@ -30,17 +28,7 @@ func holdTwo(f *fakeAPIs) {
 
 func TestQuarantine(t *testing.T) {
 	release := func(id string) string { return "edge POST /quarantine/" + id + "/release" }
-	for _, tc := range []struct {
-		name     string
-		setup    func(f *fakeAPIs)
-		args     []string
-		code     int
-		requests []string
-		stdout   []string
-		stderr   []string
-		absent   []string // not in stdout
-		check    func(t *testing.T, f *fakeAPIs, stdout string)
-	}{
+	for _, tc := range []opsCase{
 		{
 			name: "list", setup: holdTwo, args: []string{"list"},
 			requests: []string{"edge GET /quarantine"},
@@ -59,11 +47,11 @@ func TestQuarantine(t *testing.T) {
 		{
 			name: "list --json prints the edge's answer", setup: holdTwo, args: []string{"list", "--json"},
 			requests: []string{"edge GET /quarantine"},
-			check: func(t *testing.T, _ *fakeAPIs, out string) {
+			check: func(t *testing.T, _ *fakeAPIs, out string, _ int) {
 				var got struct {
 					Edge struct {
 						Status int
-						Body   struct{ Held []heldAnswer }
+						Body   struct{ Held []edge.HeldView }
 					}
 				}
 				if err := json.Unmarshal([]byte(out), &got); err != nil || got.Edge.Status != 200 || len(got.Edge.Body.Held) != 2 ||
@@ -80,7 +68,7 @@ func TestQuarantine(t *testing.T) {
 		{
 			name: "release a delivery whose tenant is registered now", setup: holdTwo, args: []string{"release", heldKnown},
 			requests: []string{release(heldKnown)}, stdout: []string{heldKnown + ": released to eu"},
-			check: func(t *testing.T, f *fakeAPIs, _ string) {
+			check: func(t *testing.T, f *fakeAPIs, _ string, _ int) {
 				if _, still := f.heldTenant[heldKnown]; still {
 					t.Error("the delivery is still held")
 				}
@@ -110,38 +98,6 @@ func TestQuarantine(t *testing.T) {
 			code: 1, requests: []string{release("q_x%2F..%2F..%2Ftenants%2Fx")}, stderr: []string{"HTTP 404"},
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeAPIs(t)
-			if tc.setup != nil {
-				tc.setup(f)
-			}
-			out, errOut, code := opsRun(testOperator(nil), append([]string{"quarantine", tc.args[0], "--config", f.config()}, tc.args[1:]...)...)
-			if code != tc.code {
-				t.Errorf("exit %d, want %d\nstdout %s\nstderr %s", code, tc.code, out, errOut)
-			}
-			reqs := f.requests()
-			if diff := cmp.Diff(tc.requests, summary(reqs)); diff != "" {
-				t.Errorf("requests (-want +got):\n%s", diff)
-			}
-			checkSigned(t, reqs, true)
-			for _, w := range tc.stdout {
-				if !strings.Contains(out, w) {
-					t.Errorf("stdout does not say %q:\n%s", w, out)
-				}
-			}
-			for _, w := range tc.absent {
-				if strings.Contains(out, w) {
-					t.Errorf("stdout says %q:\n%s", w, out)
-				}
-			}
-			for _, w := range tc.stderr {
-				if !strings.Contains(errOut, w) {
-					t.Errorf("stderr does not say %q:\n%s", w, errOut)
-				}
-			}
-			if tc.check != nil {
-				tc.check(t, f, out)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, "quarantine") })
 	}
 }

@@ -43,25 +43,17 @@ Requests are SigV4-signed (execute-api) with the default AWS credentials.
 Exit status: 0 done, 1 failed or refused, 2 usage error.`
 
 func (o *operator) tenants(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, tenantsUsage)
-		return 2
-	}
-	switch args[0] {
-	case "register":
-		return exitCode(stderr, "lethe tenants register", tenantsUsage, o.tenantsRegister(ctx, args[1:], stdout))
-	case "show":
-		return exitCode(stderr, "lethe tenants show", tenantsUsage, o.tenantsShow(ctx, args[1:], stdout))
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, tenantsUsage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "lethe tenants: unknown subcommand %q\n%s\n", args[0], tenantsUsage)
-	return 2
+	return dispatch(ctx, "lethe tenants", tenantsUsage, map[string]subcommand{"register": o.tenantsRegister, "show": o.tenantsShow},
+		args, stdout, stderr)
 }
 
-// tenantArg reads the one positional argument, a tenant key.
-func tenantArg(pos []string) (string, error) {
+// tenantArgs parses the command line, whose one positional argument is a
+// tenant key.
+func tenantArgs(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return "", err
+	}
 	if len(pos) != 1 {
 		return "", usagef("want exactly one TENANT, got %d arguments", len(pos))
 	}
@@ -87,11 +79,7 @@ func (o *operator) tenantsRegister(ctx context.Context, args []string, stdout io
 	f.register(fs, true)
 	regionName := fs.String("region", "", "home region `NAME` (required)")
 	move := fs.Bool("move", false, "move the tenant if the edge routes it to another region")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	tenant, err := tenantArg(pos)
+	tenant, err := tenantArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -108,69 +96,30 @@ func (o *operator) tenantsRegister(ctx context.Context, args []string, stdout io
 	if err != nil {
 		return err
 	}
-	edgeAPI, err := s.edgeAPI()
+	done, err := s.register(ctx, home, tenant, *move)
 	if err != nil {
-		return err
+		return s.finish(stdout, done, nil, err)
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	done, err := s.register(ctx, home, edgeAPI, tenant, *move)
-	var secrets []secretNames
-	if err == nil {
-		secrets = secretsOf(s.cfg, home, tenant)
-	}
-	if f.json {
-		extra := map[string]any{}
-		if secrets != nil {
-			extra["secrets"] = secrets
-		}
-		s.printJSON(stdout, extra)
-		return err
-	}
-	for _, line := range done {
-		fmt.Fprintln(stdout, line)
-	}
-	if err == nil {
-		printSecrets(stdout, secrets)
-	}
-	return err
+	secrets := secretsOf(s.cfg, home, tenant)
+	return s.finish(stdout, append(done, secretLines(secrets)...), map[string]any{"secrets": secrets}, nil)
 }
 
 // register is the two PUTs, region first; it returns a line per step done.
-func (s *session) register(ctx context.Context, home, edgeAPI config.RegionEndpoint, tenant string, move bool) ([]string, error) {
+func (s *session) register(ctx context.Context, home config.RegionEndpoint, tenant string, move bool) ([]string, error) {
 	path := tenantPath(tenant)
 	var done []string
-	previous := ""
+	var before tenantAnswer
 	if move {
 		// Where the edge routes it now, for the report of a move. Read
 		// first, so that a refusal here changes nothing.
-		status, body, err := s.call(ctx, "edgeBefore", edgeAPI, http.MethodGet, path, nil)
-		if err != nil {
+		if _, err := s.expect(ctx, "edgeBefore", s.edge, http.MethodGet, path, nil, &before, http.StatusOK, http.StatusNotFound); err != nil {
 			return done, err
-		}
-		switch status {
-		case http.StatusOK:
-			var t tenantAnswer
-			if err := decode(edgeAPI, http.MethodGet, path, body, &t); err != nil {
-				return done, err
-			}
-			previous = t.Region
-		case http.StatusNotFound:
-		default:
-			return done, refusal(edgeAPI, http.MethodGet, path, status, body)
 		}
 	}
 
-	status, body, err := s.call(ctx, "region", home, http.MethodPut, path, nil)
-	if err != nil {
-		return done, err
-	}
-	if status != http.StatusCreated && status != http.StatusOK {
-		return done, refusal(home, http.MethodPut, path, status, body)
-	}
 	var owned tenantAnswer
-	if err := decode(home, http.MethodPut, path, body, &owned); err != nil {
+	status, err := s.expect(ctx, "region", home, http.MethodPut, path, nil, &owned, http.StatusCreated, http.StatusOK)
+	if err != nil {
 		return done, err
 	}
 	if owned.Region != home.Name {
@@ -188,26 +137,23 @@ func (s *session) register(ctx context.Context, home, edgeAPI config.RegionEndpo
 	if move {
 		in["move"] = true
 	}
-	status, body, err = s.call(ctx, "edge", edgeAPI, http.MethodPut, path, in)
-	if err != nil {
+	status, err = s.expect(ctx, "edge", s.edge, http.MethodPut, path, in, nil, http.StatusCreated, http.StatusOK)
+	var refused *apiError
+	switch {
+	case errors.As(err, &refused) && refused.status == http.StatusConflict:
+		return done, fmt.Errorf("%w\nregion %s owns the tenant too now, but the edge still routes it to the other region: pass --move to move it", err, home.Name)
+	case errors.As(err, &refused):
+		return done, err
+	case err != nil:
 		return done, fmt.Errorf("%w\nregion %s owns the tenant now; run the same command again to register it at the edge", err, home.Name)
-	}
-	switch status {
-	case http.StatusCreated:
+	case status == http.StatusCreated:
 		done = append(done, fmt.Sprintf("edge: routes tenant %s to %s (new in the directory, 201)", tenant, home.Name))
-	case http.StatusOK:
-		if previous != "" && previous != home.Name {
-			done = append(done, fmt.Sprintf("edge: moved tenant %s from %s to %s (200)", tenant, previous, home.Name),
-				fmt.Sprintf("note: region %s still lists the tenant as its own (the regional API has no deregistration) but gets none of its webhooks now; "+
-					"delete its copies of the webhook secrets (lethe/%s/webhooks/<provider>/%s)", previous, previous, tenant))
-		} else {
-			done = append(done, fmt.Sprintf("edge: tenant %s already routes to %s (200)", tenant, home.Name))
-		}
-	case http.StatusConflict:
-		e := refusal(edgeAPI, http.MethodPut, path, status, body)
-		return done, fmt.Errorf("%w\nregion %s owns the tenant too now, but the edge still routes it to the other region: pass --move to move it", e, home.Name)
+	case before.Region != "" && before.Region != home.Name:
+		done = append(done, fmt.Sprintf("edge: moved tenant %s from %s to %s (200)", tenant, before.Region, home.Name),
+			fmt.Sprintf("note: region %s still lists the tenant as its own (the regional API has no deregistration) but gets none of its webhooks now; "+
+				"delete its copies of the webhook secrets (lethe/%s/webhooks/<provider>/%s)", before.Region, before.Region, tenant))
 	default:
-		return done, refusal(edgeAPI, http.MethodPut, path, status, body)
+		done = append(done, fmt.Sprintf("edge: tenant %s already routes to %s (200)", tenant, home.Name))
 	}
 	return done, nil
 }
@@ -234,12 +180,14 @@ func secretsOf(cfg *config.Config, home config.RegionEndpoint, tenant string) []
 	return out
 }
 
-func printSecrets(w io.Writer, secrets []secretNames) {
-	fmt.Fprintln(w, "webhook secrets: for each provider the tenant uses, put its signing secret in Secrets Manager under both names")
+func secretLines(secrets []secretNames) []string {
+	lines := []string{"webhook secrets: for each provider the tenant uses, put its signing secret in Secrets Manager under both names"}
 	for _, s := range secrets {
-		fmt.Fprintf(w, "  %s\n    edge (%s): %s\n    region (%s): %s\n", s.Provider, orUnset(s.EdgeAWSRegion, "edge.awsRegion unset"),
-			s.EdgeSecret, s.RegionAWSRegion, s.RegionSecret)
+		lines = append(lines, "  "+s.Provider,
+			fmt.Sprintf("    edge (%s): %s", orUnset(s.EdgeAWSRegion, "edge.awsRegion unset"), s.EdgeSecret),
+			fmt.Sprintf("    region (%s): %s", s.RegionAWSRegion, s.RegionSecret))
 	}
+	return lines
 }
 
 func orUnset(v, unset string) string {
@@ -257,11 +205,7 @@ func (o *operator) tenantsShow(ctx context.Context, args []string, stdout io.Wri
 	fs := flag.NewFlagSet("lethe tenants show", flag.ContinueOnError)
 	var f opsFlags
 	f.register(fs, true)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	tenant, err := tenantArg(pos)
+	tenant, err := tenantArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -269,41 +213,20 @@ func (o *operator) tenantsShow(ctx context.Context, args []string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	edgeAPI, err := s.edgeAPI()
-	if err != nil {
-		return err
-	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	lines, err := s.show(ctx, edgeAPI, tenant)
-	if f.json {
-		s.printJSON(stdout, nil)
-		return err
-	}
-	for _, line := range lines {
-		fmt.Fprintln(stdout, line)
-	}
-	return err
+	lines, err := s.show(ctx, tenant)
+	return s.finish(stdout, lines, nil, err)
 }
 
-func (s *session) show(ctx context.Context, edgeAPI config.RegionEndpoint, tenant string) ([]string, error) {
+func (s *session) show(ctx context.Context, tenant string) ([]string, error) {
 	path := tenantPath(tenant)
 	lines := []string{"tenant " + tenant}
-	status, body, err := s.call(ctx, "edge", edgeAPI, http.MethodGet, path, nil)
+	var routed tenantAnswer
+	status, err := s.expect(ctx, "edge", s.edge, http.MethodGet, path, nil, &routed, http.StatusOK, http.StatusNotFound)
 	if err != nil {
 		return lines, err
 	}
-	switch status {
-	case http.StatusOK:
-	case http.StatusNotFound:
+	if status == http.StatusNotFound {
 		return append(lines, "  edge: not in the directory (webhooks for it are quarantined); lethe tenants register --region NAME "+tenant), errNotAgreed
-	default:
-		return lines, refusal(edgeAPI, http.MethodGet, path, status, body)
-	}
-	var routed tenantAnswer
-	if err := decode(edgeAPI, http.MethodGet, path, body, &routed); err != nil {
-		return lines, err
 	}
 	lines = append(lines, fmt.Sprintf("  edge: routes to %s (registered %s, updated %s)", routed.Region, routed.RegisteredAt, routed.UpdatedAt))
 	home, err := s.regionAPI(routed.Region)
@@ -314,21 +237,14 @@ func (s *session) show(ctx context.Context, edgeAPI config.RegionEndpoint, tenan
 	if err != nil {
 		return lines, err
 	}
-	status, body, err = s.call(ctx, "region", home, http.MethodGet, path, nil)
+	var owned tenantAnswer
+	status, err = s.expect(ctx, "region", home, http.MethodGet, path, nil, &owned, http.StatusOK, http.StatusNotFound)
 	if err != nil {
 		return lines, err
 	}
-	switch status {
-	case http.StatusOK:
-	case http.StatusNotFound:
+	if status == http.StatusNotFound {
 		return append(lines, fmt.Sprintf("  region %s: has NOT registered the tenant and would refuse its webhooks (409); lethe tenants register --region %s %s",
 			home.Name, home.Name, tenant)), errNotAgreed
-	default:
-		return lines, refusal(home, http.MethodGet, path, status, body)
-	}
-	var owned tenantAnswer
-	if err := decode(home, http.MethodGet, path, body, &owned); err != nil {
-		return lines, err
 	}
 	if owned.Region != home.Name {
 		return lines, fmt.Errorf("region %s API answered as region %q: its URL is another region's", home.Name, owned.Region)

@@ -40,38 +40,27 @@ func TestTenantsRegister(t *testing.T) {
 	edgePut := `edge PUT /tenants/` + shop + ` {"region":"eu"}`
 	edgeMove := `edge PUT /tenants/` + shop + ` {"move":true,"region":"eu"}`
 	edgeGet := "edge GET /tenants/" + shop
-	for _, tc := range []struct {
-		name      string
-		setup     func(f *fakeAPIs)
-		args      []string
-		code      int
-		requests  []string
-		stdout    []string
-		stderr    []string
-		directory string   // where the edge routes the tenant afterwards
-		owned     []string // the regions that list it afterwards
-		unsigned  bool
-	}{
+	for _, tc := range []opsCase{
 		{
 			name: "new tenant: the region first, then the edge", args: []string{"--region", "eu", shop},
-			requests:  []string{put, edgePut},
-			stdout:    []string{"region eu: registered tenant " + shop + " (201)", "edge: routes tenant " + shop + " to eu (new in the directory, 201)"},
-			directory: "eu", owned: []string{"eu"},
+			requests: []string{put, edgePut},
+			stdout:   []string{"region eu: registered tenant " + shop + " (201)", "edge: routes tenant " + shop + " to eu (new in the directory, 201)"},
+			check:    registered("eu", "eu"),
 		},
 		{
 			name:  "already registered: both answer 200 and nothing changes",
 			setup: func(f *fakeAPIs) { f.directory[shop] = "eu"; f.owned["eu"][shop] = true }, args: []string{"--region", "eu", shop},
-			requests:  []string{put, edgePut},
-			stdout:    []string{"region eu: tenant " + shop + " was already registered (200)", "edge: tenant " + shop + " already routes to eu (200)"},
-			directory: "eu", owned: []string{"eu"},
+			requests: []string{put, edgePut},
+			stdout:   []string{"region eu: tenant " + shop + " was already registered (200)", "edge: tenant " + shop + " already routes to eu (200)"},
+			check:    registered("eu", "eu"),
 		},
 		{
 			name:  "routed to another region: the edge refuses without --move",
 			setup: func(f *fakeAPIs) { f.directory[shop] = "us"; f.owned["us"][shop] = true }, args: []string{"--region", "eu", shop},
 			code: 1, requests: []string{put, edgePut},
-			stdout:    []string{"region eu: registered tenant " + shop + " (201)"},
-			stderr:    []string{"edge API PUT /tenants/" + shop + ": HTTP 409 tenant_registered_elsewhere: the tenant is registered in region us", "(field region)", "pass --move"},
-			directory: "us", owned: []string{"eu", "us"},
+			stdout: []string{"region eu: registered tenant " + shop + " (201)"},
+			stderr: []string{"edge API PUT /tenants/" + shop + ": HTTP 409 tenant_registered_elsewhere: the tenant is registered in region us", "(field region)", "pass --move"},
+			check:  registered("us", "eu", "us"),
 		},
 		{
 			name:  "--move (after the tenant) moves it and says from where",
@@ -79,31 +68,33 @@ func TestTenantsRegister(t *testing.T) {
 			requests: []string{edgeGet, put, edgeMove},
 			stdout: []string{"edge: moved tenant " + shop + " from us to eu (200)", "region us still lists the tenant",
 				"lethe/us/webhooks/<provider>/" + shop},
-			directory: "eu", owned: []string{"eu", "us"},
+			check: registered("eu", "eu", "us"),
 		},
 		{
 			name: "--move of a new tenant registers it", args: []string{"--move", "--region", "eu", shop},
 			requests: []string{edgeGet, put, edgeMove}, stdout: []string{"new in the directory, 201"},
-			directory: "eu", owned: []string{"eu"},
+			check: registered("eu", "eu"),
 		},
 		{
 			name:  "--move refused by IAM at the edge changes nothing",
 			setup: func(f *fakeAPIs) { f.deny["edge"] = true }, args: []string{"--move", "--region", "eu", shop},
 			code: 1, requests: []string{edgeGet},
 			stderr: []string{"edge API GET /tenants/" + shop + ": HTTP 403: User: arn:aws:iam::123456789012:user/ops is not authorized"},
+			check:  registered(""),
 		},
 		{
 			name:  "the region refuses: the edge is not touched",
 			setup: func(f *fakeAPIs) { f.deny["eu"] = true }, args: []string{"--region", "eu", shop},
 			code: 1, requests: []string{put},
 			stderr: []string{"region eu API PUT /tenants/" + shop + ": HTTP 403: User: arn:aws:iam::123456789012:user/ops is not authorized"},
+			check:  registered(""),
 		},
 		{
 			name:  "a region URL that is another region's API: the edge is not touched",
 			setup: func(f *fakeAPIs) { f.answersAs["eu"] = "us" }, args: []string{"--region", "eu", shop},
 			code: 1, requests: []string{put},
 			stderr: []string{`region eu API answered as region "us"`, "nothing was registered at the edge"},
-			owned:  []string{"eu"},
+			check:  registered("", "eu"),
 		},
 		{
 			name:  "the edge is down: retried, then told to run again",
@@ -111,51 +102,33 @@ func TestTenantsRegister(t *testing.T) {
 			code: 1, requests: []string{put, edgePut, edgePut, edgePut},
 			stdout: []string{"region eu: registered tenant"},
 			stderr: []string{"edge API PUT /tenants/" + shop + ": HTTP 503 after 3 attempts", "run the same command again"},
-			owned:  []string{"eu"},
+			check:  registered("", "eu"),
 		},
 		{
 			name: "--no-sign sends unsigned requests", args: []string{"--region", "eu", shop, "--no-sign"},
-			requests: []string{put, edgePut}, directory: "eu", owned: []string{"eu"}, unsigned: true,
+			requests: []string{put, edgePut}, unsigned: true,
+			check: registered("eu", "eu"),
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeAPIs(t)
-			if tc.setup != nil {
-				tc.setup(f)
-			}
-			args := append([]string{"tenants", "register", "--config", f.config()}, tc.args...)
-			out, errOut, code := opsRun(testOperator(nil), args...)
-			if code != tc.code {
-				t.Errorf("exit %d, want %d\nstdout %s\nstderr %s", code, tc.code, out, errOut)
-			}
-			reqs := f.requests()
-			if diff := cmp.Diff(tc.requests, summary(reqs)); diff != "" {
-				t.Errorf("requests (-want +got):\n%s", diff)
-			}
-			checkSigned(t, reqs, !tc.unsigned)
-			for _, w := range tc.stdout {
-				if !strings.Contains(out, w) {
-					t.Errorf("stdout does not say %q:\n%s", w, out)
-				}
-			}
-			for _, w := range tc.stderr {
-				if !strings.Contains(errOut, w) {
-					t.Errorf("stderr does not say %q:\n%s", w, errOut)
-				}
-			}
-			if got := f.routedTo(shop); got != tc.directory {
-				t.Errorf("edge routes to %q, want %q", got, tc.directory)
-			}
-			if got := f.ownedBy(shop); !slices.Equal(got, tc.owned) {
-				t.Errorf("owned by %q, want %q", got, tc.owned)
-			}
-			// The secret names are the last word of a registration, and
-			// only of a successful one.
-			hasSecrets := strings.Contains(out, "webhook secrets:")
-			if hasSecrets != (tc.code == 0) {
-				t.Errorf("secret names printed: %v, exit %d", hasSecrets, code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, "tenants", "register") })
+	}
+}
+
+// registered checks where the edge routes shop and which regions list it
+// after a registration, and that the secret names, the last word of a
+// registration, are printed after a successful one only.
+func registered(directory string, owned ...string) func(t *testing.T, f *fakeAPIs, stdout string, code int) {
+	return func(t *testing.T, f *fakeAPIs, stdout string, code int) {
+		t.Helper()
+		if got := f.routedTo(shop); got != directory {
+			t.Errorf("edge routes to %q, want %q", got, directory)
+		}
+		if got := f.ownedBy(shop); !slices.Equal(got, owned) {
+			t.Errorf("owned by %q, want %q", got, owned)
+		}
+		if printed := strings.Contains(stdout, "webhook secrets:"); printed != (code == 0) {
+			t.Errorf("secret names printed: %v, exit %d", printed, code)
+		}
 	}
 }
 
@@ -250,15 +223,7 @@ func TestTenantsRegisterJSON(t *testing.T) {
 }
 
 func TestTenantsShow(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		setup    func(f *fakeAPIs)
-		args     []string
-		code     int
-		requests []string
-		stdout   []string
-		stderr   []string
-	}{
+	for _, tc := range []opsCase{
 		{
 			name:  "the edge and the home region agree",
 			setup: func(f *fakeAPIs) { f.directory[shop] = "eu"; f.owned["eu"][shop] = true },
@@ -290,31 +255,7 @@ func TestTenantsShow(t *testing.T) {
 			stderr: []string{"region eu API GET /tenants/" + shop + ": HTTP 503 after 3 attempts"},
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeAPIs(t)
-			if tc.setup != nil {
-				tc.setup(f)
-			}
-			out, errOut, code := opsRun(testOperator(nil), append([]string{"tenants", "show", "--config", f.config()}, tc.args...)...)
-			if code != tc.code {
-				t.Errorf("exit %d, want %d\nstdout %s\nstderr %s", code, tc.code, out, errOut)
-			}
-			reqs := f.requests()
-			if diff := cmp.Diff(tc.requests, summary(reqs)); diff != "" {
-				t.Errorf("requests (-want +got):\n%s", diff)
-			}
-			checkSigned(t, reqs, true)
-			for _, w := range tc.stdout {
-				if !strings.Contains(out, w) {
-					t.Errorf("stdout does not say %q:\n%s", w, out)
-				}
-			}
-			for _, w := range tc.stderr {
-				if !strings.Contains(errOut, w) {
-					t.Errorf("stderr does not say %q:\n%s", w, errOut)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, "tenants", "show") })
 	}
 }
 

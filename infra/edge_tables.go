@@ -47,12 +47,13 @@ type EdgeTableSpec struct {
 //     QuarantineHours. TTL; destroyed with the stack.
 //   - global: global erasures (global id -> regional request ids and
 //     states; no subject id). Retained: the proof a global erasure reached
-//     every region involved. No TTL.
+//     every region involved. TTL expires only the Idempotency-Key records
+//     kept beside them; global records carry no expiresAt.
 var EdgeTableSpecs = []EdgeTableSpec{
 	{Role: EdgeTenants, Env: config.EnvTenantsTable, Retain: true, Purpose: "tenant directory: tenant key -> home region"},
 	{Role: EdgeDeliveries, Env: config.EnvDeliveriesTable, TTL: true, Retain: true, Purpose: "de-duplication claims and residency receipts (no body)"},
 	{Role: EdgeQuarantine, Env: config.EnvQuarantineTable, TTL: true, Purpose: "unknown tenants' deliveries, held for release for QuarantineHours"},
-	{Role: EdgeGlobal, Env: config.EnvGlobalTable, Retain: true, Purpose: "global erasures: regional request ids and states (no subject id)"},
+	{Role: EdgeGlobal, Env: config.EnvGlobalTable, TTL: true, Retain: true, Purpose: "global erasures: regional request ids and states (no subject id)"},
 }
 
 // EdgeTablesProps configures the edge's tables.

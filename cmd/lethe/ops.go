@@ -94,7 +94,12 @@ func dispatch(ctx context.Context, name, usage string, subs map[string]subcomman
 		fmt.Fprintf(stderr, "%s: unknown subcommand %q\n%s\n", name, args[0], usage)
 		return 2
 	}
-	return exitCode(stderr, name+" "+args[0], usage, sub(ctx, args[1:], stdout))
+	err := sub(ctx, args[1:], stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, usage)
+		return 0
+	}
+	return exitCode(stderr, name+" "+args[0], usage, err)
 }
 
 // opsFlags are the flags every operator command shares.
@@ -123,7 +128,9 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		} else if err != nil {
 			return nil, &usageError{err.Error()}
 		}
 		args = fs.Args()

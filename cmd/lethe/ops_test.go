@@ -465,6 +465,11 @@ func TestOpsHelp(t *testing.T) {
 			t.Errorf("lethe %s: %d %q", cmd, code, errOut)
 		}
 	}
+	for _, args := range [][]string{{"tenants", "register", "-h"}, {"quarantine", "release", "x", "--help"}} {
+		if out, errOut, code := lethe(t, "", args...); code != 0 || !strings.Contains(out, "usage:") {
+			t.Errorf("lethe %q: %d %q %q", args, code, out, errOut)
+		}
+	}
 	if _, errOut, _ := lethe(t, "", "help"); !strings.Contains(errOut, "tenants") || !strings.Contains(errOut, "quarantine") {
 		t.Errorf("lethe help does not list the operator commands: %q", errOut)
 	}

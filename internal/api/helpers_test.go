@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 )
 
 // testConfigJSON is the eu region of the default cdk.json, as the stack
@@ -44,24 +44,6 @@ const (
 	seedDoneTenantID = "acme.zendesk.com"
 )
 
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func testConfig(t testing.TB) (*config.Config, config.Region) {
 	t.Helper()
 	cfg, region, err := config.FromEnv(testConfigJSON)
@@ -73,10 +55,10 @@ func testConfig(t testing.TB) (*config.Config, config.Region) {
 
 // newTestHandler returns a handler of region eu with a fixed clock and a
 // captured JSON log.
-func newTestHandler(t testing.TB, store *fakeStore) (*Handler, *syncBuffer) {
+func newTestHandler(t testing.TB, store *fakeStore) (*Handler, *eventstest.Logs) {
 	t.Helper()
 	cfg, region := testConfig(t)
-	logs := &syncBuffer{}
+	logs := &eventstest.Logs{}
 	h := New(store, cfg, region,
 		WithClock(func() time.Time { return testNow }),
 		WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
@@ -47,7 +48,7 @@ type harness struct {
 	view    config.EdgeView
 	fan     *Fanout
 	api     *API
-	logs    *syncBuffer
+	logs    *eventstest.Logs
 	seq     atomic.Int64
 }
 
@@ -56,7 +57,7 @@ var fastRetry = RetryPolicy{Attempts: 3, Timeout: 2 * time.Second, Backoff: []ti
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: &clock{t: t0}, alerts: &fakeAlerts{}, logs: &syncBuffer{}}
+	h := &harness{t: t, clock: &clock{t: t0}, alerts: &fakeAlerts{}, logs: &eventstest.Logs{}}
 	h.store = newMemStore(h.clock.Now)
 	h.eu, h.us = newRegionServer(t, "eu"), newRegionServer(t, "us")
 	h.view = config.EdgeView{

@@ -17,8 +17,30 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
+
+// Logs is a log sink that handlers running concurrently in a test may
+// share; the handler tests assert their log lines on its String.
+type Logs struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends a log line.
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String is everything written so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // Case is one sample event: events/<function>/<Name>.json, the payload as
 // Lambda delivers it, and its sibling <Name>.want.json, what the test must

@@ -1,19 +1,18 @@
 package receiver
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 )
 
 // testConfigJSON is the eu region of the default cdk.json as ForRegion
@@ -58,24 +57,6 @@ func testSecrets() *fakeSecrets {
 	}}
 }
 
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fixture is a receiver of region eu over fakes.
 type fixture struct {
 	h        *Handler
@@ -83,7 +64,7 @@ type fixture struct {
 	secrets  *fakeSecrets
 	queue    *fakeQueue
 	alerts   *fakeAlerts
-	logs     *syncBuffer
+	logs     *eventstest.Logs
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -97,7 +78,7 @@ func newFixture(t testing.TB) *fixture {
 		secrets:  testSecrets(),
 		queue:    &fakeQueue{},
 		alerts:   &fakeAlerts{},
-		logs:     &syncBuffer{},
+		logs:     &eventstest.Logs{},
 	}
 	f.h = New(f.requests, f.secrets, f.queue, f.alerts, cfg, region,
 		WithClock(func() time.Time { return testNow }),

@@ -102,6 +102,10 @@ func NewAPI(scope constructs.Construct, id string, p APIProps) API {
 		RestApiName:   jsii.String("Lethe-" + p.RegionName),
 		Description:   jsii.String("Lethe " + p.RegionName + ": GDPR erasure requests"),
 		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		// Every body reaches the functions base64-encoded, byte for byte: a
+		// webhook's HMAC is over its raw bytes, which a text conversion
+		// could alter. (The handlers decode isBase64Encoded bodies.)
+		BinaryMediaTypes: &[]*string{jsii.String("*/*")},
 		// Access logging needs the account's API Gateway CloudWatch role.
 		CloudWatchRole: jsii.Bool(true),
 		DeployOptions: &awsapigateway.StageOptions{

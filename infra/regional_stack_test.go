@@ -506,6 +506,12 @@ func TestSubstitutionsFailOnUnknownPlaceholder(t *testing.T) {
 
 func TestAPI(t *testing.T) {
 	forEachRegion(t, func(t *testing.T, s *synthesized, st *RegionalStack, tpl map[string]any) {
+		for _, api := range resources(tpl, "AWS::ApiGateway::RestApi") {
+			// Webhook bodies must reach the receiver byte for byte.
+			if got := toJSON(t, props(api)["BinaryMediaTypes"]); got != `["*/*"]` {
+				t.Errorf("BinaryMediaTypes = %s, want every type passed as binary", got)
+			}
+		}
 		apiResources := resources(tpl, "AWS::ApiGateway::Resource")
 		var pathOf func(ref any) string
 		pathOf = func(ref any) string {

@@ -442,22 +442,63 @@ func (x *Execution) runChildren(ctx context.Context, fo *fanout, branchOf func(i
 	}
 	var mu sync.Mutex
 	running := 0
-	var parked *park // the parent's wait, while it waits
+	var parked *park       // the parent's wait, while it waits
+	var wants func() bool // what the parent waits for
 	var firstFail *Failure
 	failIdx := -1
 	var abort error
-	// await parks the parent until cond holds; called and returns with mu held.
+	// await parks the parent until cond holds; called and returns with mu
+	// held. A child that ends wakes the parent only when cond holds then.
 	await := func(cond func() bool) {
 		for !cond() {
 			p := s.newPark(nil, 0, false)
-			parked = p
+			parked, wants = p, cond
 			mu.Unlock()
 			p.wait()
 			mu.Lock()
 		}
 	}
+	// child runs one child thread; inline, on the parent's goroutine and
+	// unit of busy work (the last child: the parent would only wait), and
+	// then returns with mu held.
+	child := func(i int, th *thread, inline bool) {
+		_, f, err := x.runThread(ctx, branchOf(i), th)
+		mu.Lock()
+		switch {
+		case err != nil:
+			if abort == nil && firstFail == nil {
+				abort = err
+			}
+		default:
+			if onEnd != nil {
+				onEnd(i, th, f)
+			}
+			if f != nil && firstFail == nil {
+				firstFail, failIdx = f, i
+				cancel()
+			}
+		}
+		running--
+		if inline {
+			return // with mu held, as the parent's loop expects
+		}
+		var p *park
+		if parked != nil && wants() {
+			p, parked = parked, nil
+		}
+		mu.Unlock()
+		if p != nil {
+			p.signal(true)
+		} else {
+			s.leave()
+		}
+	}
 	mu.Lock()
-	for i := 0; i < n; i++ {
+	last := n - 1
+	for last >= 0 && fo.Children[last].Done && fo.Children[last].Failure == nil {
+		last--
+	}
+	for i := 0; i <= last; i++ {
 		th := fo.Children[i]
 		if th.Done && th.Failure == nil {
 			continue
@@ -467,37 +508,17 @@ func (x *Execution) runChildren(ctx context.Context, fo *fanout, branchOf func(i
 			break
 		}
 		running++
+		mu.Unlock()
+		if onStart != nil {
+			onStart(i, th) // here, so that children start in index order
+		}
+		if i == last {
+			child(i, th, true)
+			break
+		}
 		s.enter()
-		spawn(func() {
-			if onStart != nil {
-				onStart(i, th)
-			}
-			_, f, err := x.runThread(ctx, branchOf(i), th)
-			mu.Lock()
-			switch {
-			case err != nil:
-				if abort == nil && firstFail == nil {
-					abort = err
-				}
-			default:
-				if onEnd != nil {
-					onEnd(i, th, f)
-				}
-				if f != nil && firstFail == nil {
-					firstFail, failIdx = f, i
-					cancel()
-				}
-			}
-			running--
-			p := parked
-			parked = nil
-			mu.Unlock()
-			if p != nil {
-				p.signal(true)
-			} else {
-				s.leave()
-			}
-		})
+		spawn(func() { child(i, th, false) })
+		mu.Lock()
 	}
 	await(func() bool { return running == 0 })
 	mu.Unlock()

@@ -442,7 +442,7 @@ func (x *Execution) runChildren(ctx context.Context, fo *fanout, branchOf func(i
 	}
 	var mu sync.Mutex
 	running := 0
-	var parked *park       // the parent's wait, while it waits
+	var parked *park      // the parent's wait, while it waits
 	var wants func() bool // what the parent waits for
 	var firstFail *Failure
 	failIdx := -1

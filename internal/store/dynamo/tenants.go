@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,35 +47,43 @@ func tenantKey(key string) string { return tenantPrefix + key }
 
 // RegisterTenant records that this region owns the tenant. It is
 // idempotent: registering again changes nothing and returns the first
-// registration's time with created=false. One conditional write, no read
-// first. (Plain values in and out, so that the API's small interface is
-// as easy for the local runtime's store to implement.)
+// registration's time with created=false. One conditional PutItem (the
+// call the api function's role is granted), no read first; the item it
+// found is read from the refusal. (Plain values in and out, so that the
+// API's small interface is as easy for the local runtime's store to
+// implement.)
 func (s *Store) RegisterTenant(ctx context.Context, tenant string) (registeredAt time.Time, created bool, err error) {
 	if err := webhook.ValidateTenant("tenant", tenant); err != nil {
 		return time.Time{}, false, fmt.Errorf("register tenant: %w", err)
 	}
 	now := s.now().UTC().Round(0) // as read back: UTC, no monotonic reading
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                &s.table,
-		Key:                      key(tenantKey(tenant)),
-		UpdateExpression:         aws.String("SET #kind = :tenant, tenant = :key, registeredAt = if_not_exists(registeredAt, :now)"),
-		ConditionExpression:      aws.String("attribute_not_exists(pk) OR #kind = :tenant"),
-		ExpressionAttributeNames: map[string]string{"#kind": AttrKind},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":tenant": &types.AttributeValueMemberS{Value: KindTenant},
-			":key":    &types.AttributeValueMemberS{Value: tenant},
-			":now":    &types.AttributeValueMemberS{Value: formatTime(now)},
-		},
-		// The old item tells a first registration from a repeated one.
-		ReturnValues: types.ReturnValueAllOld,
-	})
+	item, err := attributevalue.MarshalMap(tenantItem{PK: tenantKey(tenant), Kind: KindTenant, Tenant: tenant, RegisteredAt: formatTime(now)})
 	if err != nil {
-		return time.Time{}, false, classify("register tenant "+tenant, err)
+		return time.Time{}, false, fmt.Errorf("register tenant: %w", err)
 	}
-	if len(out.Attributes) == 0 {
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &s.table,
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		// The old item tells a first registration from a repeated one.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
 		return now, true, nil
 	}
-	t, err := decodeTenant(out.Attributes)
+	var cf *types.ConditionalCheckFailedException
+	if !errors.As(err, &cf) {
+		return time.Time{}, false, classify("register tenant "+tenant, err)
+	}
+	old := cf.Item
+	if old == nil {
+		at, ok, err := s.TenantRegistration(ctx, tenant)
+		if err != nil || !ok {
+			return time.Time{}, false, fmt.Errorf("register tenant %s: registered meanwhile, then not readable: %v", tenant, err)
+		}
+		return at, false, nil
+	}
+	t, err := decodeTenant(old)
 	if err != nil {
 		return time.Time{}, false, err
 	}

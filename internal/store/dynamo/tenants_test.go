@@ -151,3 +151,35 @@ func itemCount(t *testing.T, client *dynamodb.Client, table string) int {
 	}
 	return len(out.Items)
 }
+
+// apiGrants is the DynamoDB client as the api function's role sees it in
+// AWS: infra.TableActions grants it GetItem, PutItem (which also authorises
+// TransactWriteItems of Puts) and Query, and nothing else, so any other
+// call fails there with AccessDenied.
+type apiGrants struct{ *dynamodb.Client }
+
+func (apiGrants) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return nil, errors.New("AccessDeniedException: the api role may not dynamodb:UpdateItem")
+}
+
+// TestRegisterTenantWithTheAPIsGrants: PUT /tenants/{tenant} on the
+// regional API registers (and re-registers) a tenant with the calls the api
+// function's role is granted.
+func TestRegisterTenantWithTheAPIsGrants(t *testing.T) {
+	_, client, name := newTable(t)
+	s := New(apiGrants{client}, name)
+	s.now = func() time.Time { return t0 }
+	ctx := context.Background()
+	at, created, err := s.RegisterTenant(ctx, "eu-help")
+	if err != nil || !created || !at.Equal(t0) {
+		t.Fatalf("RegisterTenant = %v, created=%v, %v; want %v, created", at, created, err, t0)
+	}
+	s.now = func() time.Time { return t0.Add(time.Hour) }
+	at, created, err = s.RegisterTenant(ctx, "eu-help")
+	if err != nil || created || !at.Equal(t0) {
+		t.Fatalf("RegisterTenant again = %v, created=%v, %v; want %v, not created", at, created, err, t0)
+	}
+	if owns, err := s.OwnsTenant(ctx, "eu-help"); err != nil || !owns {
+		t.Errorf("OwnsTenant = %v, %v", owns, err)
+	}
+}

@@ -43,7 +43,8 @@
 // kept across Zendesk's retries); the topic is the event type of the body
 // without its "zen:event-type:" prefix (user.deleted), or "trigger" for the
 // admin-defined payloads of trigger and automation webhooks, which carry no
-// type.
+// event type (a "type" field of theirs that does not start with
+// "zen:event-type" is the admin's own, e.g. a ticket's type).
 //
 // generic: for every other integration, a scheme in the style of Stripe's:
 //

@@ -102,8 +102,20 @@ func TestInspect(t *testing.T) {
 		{name: "zendesk/empty-tenant", provider: Zendesk, query: url.Values{"tenant": {""}}, body: zendeskUserDeleted, field: "tenant", reason: ErrMissing},
 		{name: "zendesk/tenant-twice", provider: Zendesk, query: url.Values{"tenant": {"eu-help", "us-help"}}, body: zendeskUserDeleted, field: "tenant", reason: ErrRepeated},
 		{name: "zendesk/bad-tenant", provider: Zendesk, query: url.Values{"tenant": {"eu_help!"}}, body: zendeskUserDeleted, field: "tenant", reason: ErrMalformed},
-		{name: "zendesk/type-not-string", provider: Zendesk, query: url.Values{"tenant": {"eu-help"}}, body: `{"type": 7}`, field: "type", reason: ErrMalformed},
-		{name: "zendesk/type-not-zendesk", provider: Zendesk, query: url.Values{"tenant": {"eu-help"}}, body: `{"type": "user.deleted"}`, field: "type", reason: ErrMalformed},
+		// A trigger's payload is the Zendesk admin's own JSON, and a ticket's
+		// type ({{ticket.ticket_type}}: question, incident, ...) is a
+		// common field of it: only a type that claims to be an event type
+		// makes the body an event.
+		{name: "zendesk/trigger-with-ticket-type", provider: Zendesk,
+			h: hdr(HeaderZendeskInvocationID, "4"), query: url.Values{"tenant": {"eu-help"}}, body: `{"ticket_id": "123", "type": "incident"}`,
+			want: Delivery{Provider: Zendesk, Tenant: "eu-help", ID: "4", Topic: "trigger"}},
+		{name: "zendesk/trigger-with-numeric-type", provider: Zendesk,
+			h: hdr(HeaderZendeskInvocationID, "5"), query: url.Values{"tenant": {"eu-help"}}, body: `{"type": 7}`,
+			want: Delivery{Provider: Zendesk, Tenant: "eu-help", ID: "5", Topic: "trigger"}},
+		{name: "zendesk/trigger-with-unprefixed-type", provider: Zendesk,
+			h: hdr(HeaderZendeskInvocationID, "6"), query: url.Values{"tenant": {"eu-help"}}, body: `{"type": "user.deleted"}`,
+			want: Delivery{Provider: Zendesk, Tenant: "eu-help", ID: "6", Topic: "trigger"}},
+		{name: "zendesk/event-type-malformed", provider: Zendesk, query: url.Values{"tenant": {"eu-help"}}, body: `{"type": "zen:event-type:User Deleted"}`, field: "type", reason: ErrMalformed},
 
 		{name: "generic/erasure", provider: Generic,
 			h:    hdr(HeaderLetheTenant, "acme", HeaderLetheTopic, "erasure.requested", HeaderLetheDeliveryID, "dlv_01J9"),

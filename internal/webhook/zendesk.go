@@ -31,6 +31,9 @@ const (
 	TopicZendeskTrigger = "trigger"
 )
 
+// zendeskEventTypePrefix starts the type of every Zendesk event.
+const zendeskEventTypePrefix = "zen:event-type"
+
 var (
 	zendeskTypeRE = regexp.MustCompile(`^zen:event-type[:/]([a-z0-9_]{1,40}(?:\.[a-z0-9_]{1,60}){1,3})$`)
 	zendeskUserRE = regexp.MustCompile(`^zen:user:([0-9]{1,20})$`)
@@ -69,8 +72,12 @@ func (zendesk) Inspect(h http.Header, query url.Values, body []byte) (Delivery, 
 }
 
 // zendeskTopic is the event type of an event webhook's JSON body, or
-// TopicZendeskTrigger for a body that is not a typed JSON object (trigger
-// webhooks may send any JSON, XML or form data).
+// TopicZendeskTrigger for a body that is not an event: trigger webhooks
+// send whatever JSON, XML or form data the Zendesk admin wrote, and such
+// JSON may well have a "type" of its own (a ticket's type, incident,
+// question, ...). Only a type that claims to be an event type
+// (zen:event-type...) makes the body an event, and then it must be a
+// well-formed one.
 func zendeskTopic(body []byte) (string, error) {
 	if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' {
 		return TopicZendeskTrigger, nil
@@ -79,12 +86,9 @@ func zendeskTopic(body []byte) (string, error) {
 	if err != nil {
 		return TopicZendeskTrigger, nil
 	}
-	if _, ok := obj["type"]; !ok {
-		return TopicZendeskTrigger, nil
-	}
 	typ, err := stringField(obj, "", "type")
-	if err != nil {
-		return "", err
+	if err != nil || !strings.HasPrefix(typ, zendeskEventTypePrefix) {
+		return TopicZendeskTrigger, nil
 	}
 	m := zendeskTypeRE.FindStringSubmatch(typ)
 	if m == nil {

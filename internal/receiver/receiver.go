@@ -27,8 +27,8 @@
 //  5. a GDPR erasure topic (webhook.Provider.Erasure) files an erasure
 //     request with the store's Create, as the API does: source
 //     "webhook:<provider>", the tenant as tenantId, idempotency key
-//     "<provider>:<delivery id>", so a delivery forwarded twice files one
-//     request. 202 {"requestId", ...} (200 for the request filed before);
+//     "<provider>:<tenant>:<delivery id>", so a delivery forwarded twice
+//     files one request. 202 {"requestId", ...} (200 for the request filed before);
 //  6. any other topic is queued on the region's SQS queue for the product
 //     (202 {"status":"queued"}).
 //

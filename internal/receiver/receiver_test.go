@@ -316,7 +316,7 @@ func TestRedeliveryFilesOnce(t *testing.T) {
 		t.Errorf("%d requests stored", len(f.requests.byID))
 	}
 	for _, c := range f.requests.creates {
-		if c.key != "shopify:"+redactEU.id {
+		if c.key != "shopify:"+shopEU+":"+redactEU.id {
 			t.Errorf("idempotency key %q", c.key)
 		}
 	}

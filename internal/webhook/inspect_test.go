@@ -277,8 +277,14 @@ func TestValidTenant(t *testing.T) {
 }
 
 func TestDeliveryKeys(t *testing.T) {
-	d := Delivery{Provider: Shopify, Tenant: "eu-shop.myshopify.com", ID: "b54557e4", Topic: "app/uninstalled"}
-	if d.TopicKey() != "shopify/app/uninstalled" || d.IdempotencyKey() != "shopify:b54557e4" {
+	d := Delivery{Provider: Generic, Tenant: "acme", ID: "1", Topic: "erasure.requested"}
+	if d.TopicKey() != "generic/erasure.requested" || d.IdempotencyKey() != "generic:acme:1" {
 		t.Errorf("TopicKey %s, IdempotencyKey %s", d.TopicKey(), d.IdempotencyKey())
+	}
+	// Two tenants whose senders chose the same delivery id file apart.
+	other := d
+	other.Tenant = "globex"
+	if other.IdempotencyKey() == d.IdempotencyKey() {
+		t.Errorf("tenants %s and %s share the idempotency key %s", d.Tenant, other.Tenant, d.IdempotencyKey())
 	}
 }

@@ -32,8 +32,7 @@ const (
 	MaxBodyBytes = 256 << 10
 	// MaxTenantBytes bounds a tenant key.
 	MaxTenantBytes = 128
-	// MaxDeliveryIDBytes bounds a delivery id, so that the idempotency key
-	// "<provider>:<delivery id>" stays within the API's 255 bytes.
+	// MaxDeliveryIDBytes bounds a delivery id.
 	MaxDeliveryIDBytes = 128
 	// DefaultTolerance is the replay window Verify applies when given none
 	// (config.DefaultSignatureToleranceSeconds).
@@ -63,9 +62,11 @@ type Delivery struct {
 func (d Delivery) TopicKey() string { return d.Provider + "/" + d.Topic }
 
 // IdempotencyKey is the key under which a region files the erasure this
-// delivery asks for, "<provider>:<delivery id>", so that a delivery
-// forwarded twice never files two requests.
-func (d Delivery) IdempotencyKey() string { return d.Provider + ":" + d.ID }
+// delivery asks for, "<provider>:<tenant>:<delivery id>", so that a
+// delivery forwarded twice never files two requests, and two tenants whose
+// senders chose the same delivery id (the generic scheme) never share one.
+// The store keeps keys hashed, so its length is no concern.
+func (d Delivery) IdempotencyKey() string { return d.Provider + ":" + d.Tenant + ":" + d.ID }
 
 // Provider is one integration's way of sending webhooks.
 type Provider interface {

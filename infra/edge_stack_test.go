@@ -402,3 +402,17 @@ func TestEdgeRegionalCalls(t *testing.T) {
 		t.Errorf("ops subscriptions = %d, want 1", len(subs))
 	}
 }
+
+// TestMulticastOfErasureTopicsRefused: a configuration that would multicast
+// an erasure request (a person's identifiers) to every region does not
+// synthesize.
+func TestMulticastOfErasureTopicsRefused(t *testing.T) {
+	s := synth(t)
+	cfg := *s.cfg
+	cfg.Edge.MulticastTopics = []string{"shopify/app/uninstalled", "shopify/customers/redact"}
+	app := awscdk.NewApp(nil)
+	_, err := NewApp(app, AppProps{Config: &cfg, RootDir: s.root, BuildDir: filepath.Join(s.root, "build")})
+	if err == nil || !strings.Contains(err.Error(), "edge.multicastTopics[1]") {
+		t.Fatalf("NewApp = %v, want the erasure topic refused", err)
+	}
+}

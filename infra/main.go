@@ -16,6 +16,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/registry"
+	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
 func main() {
@@ -106,6 +107,9 @@ func DeployedFunctions(cfg *config.Config) []string {
 // fail `cdk synth`. The stacks share no resource and no reference: each
 // deploys on its own, in its own AWS region.
 func NewApp(app awscdk.App, p AppProps) (*Stacks, error) {
+	if err := webhook.CheckMulticast(p.Config.Edge.MulticastTopics); err != nil {
+		return nil, err
+	}
 	stacks := &Stacks{Regions: map[string]*RegionalStack{}}
 	for _, r := range p.Config.Regions {
 		env := &awscdk.Environment{Region: jsii.String(r.AWSRegion)}

@@ -288,3 +288,15 @@ func TestDeliveryKeys(t *testing.T) {
 		t.Errorf("tenants %s and %s share the idempotency key %s", d.Tenant, other.Tenant, d.IdempotencyKey())
 	}
 }
+
+func TestCheckMulticast(t *testing.T) {
+	if err := CheckMulticast([]string{"shopify/app/uninstalled", "generic/ping"}); err != nil {
+		t.Errorf("topics without personal data refused: %v", err)
+	}
+	for _, topic := range []string{"shopify/customers/redact", "shopify/shop/redact", "zendesk/user.deleted", "generic/erasure.requested"} {
+		err := CheckMulticast([]string{"shopify/app/uninstalled", topic})
+		if err == nil || !strings.Contains(err.Error(), "edge.multicastTopics[1]") {
+			t.Errorf("CheckMulticast accepted the erasure topic %s (%v)", topic, err)
+		}
+	}
+}

@@ -102,6 +102,29 @@ var providers = map[string]Provider{
 	Generic: generic{},
 }
 
+// erasureTopics are the topics Erasure files as erasure requests, as
+// configuration names topics ("<provider>/<topic>").
+var erasureTopics = map[string]bool{
+	Shopify + "/" + TopicShopifyCustomersRedact: true,
+	Shopify + "/" + TopicShopifyShopRedact:      true,
+	Zendesk + "/" + TopicZendeskUserDeleted:     true,
+	Generic + "/" + TopicErasureRequested:       true,
+}
+
+// CheckMulticast refuses multicast topics (config.Edge.MulticastTopics)
+// that are erasure requests: those carry a person's identifiers, and
+// multicasting them would send personal data to every region. It names the
+// first such topic. (It cannot know every topic that carries personal data;
+// the configuration's owner must, and this guards the ones Lethe knows.)
+func CheckMulticast(topics []string) error {
+	for i, t := range topics {
+		if erasureTopics[t] {
+			return fmt.Errorf("edge.multicastTopics[%d]: %q is an erasure request, which names a person: it goes to the tenant's home region only", i, t)
+		}
+	}
+	return nil
+}
+
 // Lookup returns the named provider, or *UnknownProvider.
 func Lookup(name string) (Provider, error) {
 	if p, ok := providers[name]; ok {

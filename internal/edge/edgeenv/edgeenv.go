@@ -24,6 +24,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/edge"
 	"github.com/lethe-erasure/lethe/internal/secrets"
 	"github.com/lethe-erasure/lethe/internal/store/edgedynamo"
+	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
 // Env is an edge function's view of its deployment.
@@ -38,6 +39,9 @@ type Env struct {
 func Load(ctx context.Context) (*Env, error) {
 	view, err := config.EdgeFromEnv(os.Getenv(config.EnvEdgeConfig))
 	if err != nil {
+		return nil, err
+	}
+	if err := webhook.CheckMulticast(view.Edge.MulticastTopics); err != nil {
 		return nil, err
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)

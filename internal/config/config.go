@@ -110,9 +110,11 @@ type Edge struct {
 	// delivery no region accepted.
 	OpsEmails []string `json:"opsEmails,omitempty"`
 	// MulticastTopics are webhook topics ("<provider>/<topic>", e.g.
-	// "shopify/app/uninstalled") known to carry no personal data. They go to
-	// every region, which acknowledges and drops tenants it does not own;
-	// every other topic goes to the tenant's home region only.
+	// "shopify/app/uninstalled") known to carry no personal data. Of a
+	// tenant not yet in the directory (but verified at the edge) they go to
+	// every region, which acknowledges and drops tenants it does not own,
+	// instead of waiting in quarantine; a known tenant's deliveries go to
+	// its home region only, whatever their topic.
 	MulticastTopics []string `json:"multicastTopics,omitempty"`
 	// QuarantineHours is how long an unknown tenant's delivery is kept for
 	// release before it expires.

@@ -303,7 +303,7 @@ func (a *API) release(ctx context.Context, c *call) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	targets, err := targetsFor(a.view, a.multicast[h.Provider+"/"+h.Topic], t)
+	targets, err := homeRegion(a.view, t)
 	if err != nil {
 		return reply{}, err
 	}
@@ -332,26 +332,29 @@ func (a *API) release(ctx context.Context, c *call) (reply, error) {
 	return reply{status: http.StatusOK, body: map[string]any{"id": id, "status": "released", "regions": names}}, nil
 }
 
-// targetsFor is the regions a known tenant's delivery goes to: every
-// deployed region for a multicast topic, else the home region.
-func targetsFor(view config.EdgeView, multicast bool, t Tenant) ([]config.RegionEndpoint, error) {
-	if multicast {
-		var all []config.RegionEndpoint
-		for _, r := range view.Regions {
-			if r.APIURL != "" {
-				all = append(all, r)
-			}
-		}
-		if len(all) == 0 {
-			return nil, &RegionNotDeployed{Region: "any"}
-		}
-		return all, nil
-	}
+// homeRegion is where a known tenant's delivery goes, whatever its topic:
+// its home region only (the others would only drop it).
+func homeRegion(view config.EdgeView, t Tenant) ([]config.RegionEndpoint, error) {
 	r, ok := view.Region(t.Region)
 	if !ok || r.APIURL == "" {
 		return nil, &RegionNotDeployed{Region: t.Region}
 	}
 	return []config.RegionEndpoint{r}, nil
+}
+
+// everyRegion is every deployed region: where a verified multicast delivery
+// of a tenant not in the directory goes.
+func everyRegion(view config.EdgeView) ([]config.RegionEndpoint, error) {
+	var all []config.RegionEndpoint
+	for _, r := range view.Regions {
+		if r.APIURL != "" {
+			all = append(all, r)
+		}
+	}
+	if len(all) == 0 {
+		return nil, &RegionNotDeployed{Region: "any"}
+	}
+	return all, nil
 }
 
 // firstFailure returns the most telling error: a refusal before an outage.

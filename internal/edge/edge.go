@@ -11,7 +11,9 @@
 // directory does not know is never broadcast; its delivery is held in the
 // edge's own encrypted quarantine (short TTL) until an operator registers
 // the tenant and releases it. Only topics configured as carrying no
-// personal data (edge.multicastTopics) go to every region.
+// personal data (edge.multicastTopics), of a tenant the directory does not
+// know yet and whose signature the edge could verify, go to every region;
+// a known tenant's deliveries go to its home region whatever their topic.
 //
 // What the edge keeps: the directory (no personal data), one residency
 // receipt per delivery (ids, a hash of the tenant key, where it was

@@ -281,9 +281,25 @@ func (f *Fanout) webhook(ctx context.Context, c *call) (reply, error) {
 	delivery := inbound{provider: p, d: d, body: body, header: forwardHeader(p, header), rawQuery: forwardQuery(p, query),
 		tenantHash: tenantHash, verified: verified}
 	if !known {
+		// A multicast topic (no personal data, by configuration) of a
+		// tenant the directory does not know yet goes to every region, as
+		// the original broadcast design did, but only when the edge could
+		// verify it: an unverified body could be a genuine delivery
+		// replayed under a multicast topic's name (Shopify signs the body,
+		// not the topic header). Everything else waits in quarantine.
+		if verified && f.multicast[d.TopicKey()] {
+			targets, err := everyRegion(f.view)
+			if err != nil {
+				f.alert(ctx, c, Alert{Kind: AlertRegionNotDeployed, Provider: name, DeliveryID: d.ID, TenantHash: tenantHash})
+				return reply{}, err
+			}
+			return f.deliver(ctx, c, delivery, targets, now)
+		}
 		return f.hold(ctx, c, delivery, now)
 	}
-	targets, err := targetsFor(f.view, f.multicast[d.TopicKey()], tenant)
+	// A known tenant's delivery goes to its home region only, whatever its
+	// topic: the other regions would only drop it.
+	targets, err := homeRegion(f.view, tenant)
 	if err != nil {
 		f.alert(ctx, c, Alert{Kind: AlertRegionNotDeployed, Provider: name, DeliveryID: d.ID, TenantHash: tenantHash, Region: tenant.Region})
 		return reply{}, err

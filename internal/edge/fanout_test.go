@@ -44,12 +44,19 @@ func TestRoutingReachesTheHomeRegionOnly(t *testing.T) {
 			wantStatus: 202, wantHeld: 1, wantAlerts: []string{AlertQuarantined}, wantTo: []string{ForwardedToQuarantine}},
 		{name: "unknown tenant on a multicast topic still quarantined", provider: "shopify", tenant: newShop, topic: "app/uninstalled", body: `{"id":1}`,
 			wantStatus: 202, wantHeld: 1, wantAlerts: []string{AlertQuarantined}, wantTo: []string{ForwardedToQuarantine}},
-		{name: "multicast topic goes to every deployed region", provider: "shopify", tenant: euShop, topic: "app/uninstalled", body: `{"id":1}`,
+		{name: "multicast topic of a known tenant goes to its home region only", provider: "shopify", tenant: euShop, topic: "app/uninstalled", body: `{"id":1}`,
+			wantStatus: 200, wantEU: 1, wantTo: []string{"eu"}},
+		{name: "verified multicast topic of a tenant not in the directory goes to every deployed region", provider: "shopify", tenant: setupShop, topic: "app/uninstalled", body: `{"id":1}`,
 			wantStatus: 200, wantEU: 1, wantUS: 1, wantTo: []string{"eu", "us"}},
+		{name: "verified non-multicast topic of a tenant not in the directory quarantined", provider: "shopify", tenant: setupShop, topic: "customers/redact", body: strings.ReplaceAll(redactBody, "eu-shop", "setup-shop"),
+			wantStatus: 202, wantHeld: 1, wantAlerts: []string{AlertQuarantined}, wantTo: []string{ForwardedToQuarantine}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
+			if tc.tenant == setupShop { // its secret is at the edge, its directory entry not yet
+				h.secrets[tc.provider+"/"+tc.tenant] = secretOf(tc.provider, tc.tenant)
+			}
 			secret := secretOf(tc.provider, tc.tenant)
 			if _, ok := h.secrets[tc.provider+"/"+tc.tenant]; !ok {
 				secret = "the-tenant-s-own-secret" // the edge has none: unverifiable

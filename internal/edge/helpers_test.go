@@ -31,6 +31,8 @@ const (
 	usHelp  = "us-help"
 	apShop  = "ap-shop.myshopify.com"
 	newShop = "new-shop.myshopify.com"
+	// setupShop has a secret at the edge but no directory entry yet.
+	setupShop = "setup-shop.myshopify.com"
 )
 
 // secretOf is each demo tenant's webhook secret at the edge.

@@ -41,7 +41,8 @@ const (
 	// and the region appended it stays within the regional API's 255.
 	MaxIdempotencyKeyBytes = 200
 	// GlobalIdempotencyTTL is how long an Idempotency-Key of POST /erasures
-	// keeps returning its global erasure (the regional API's 24 h).
+	// keeps returning its global erasure: an operator's retry window (the
+	// regional filings it made keep their own keys longer).
 	GlobalIdempotencyTTL = 24 * time.Hour
 )
 

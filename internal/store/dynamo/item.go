@@ -37,8 +37,10 @@ const (
 	subjectPrefix = "subject#"
 	idemPrefix    = "idem#"
 	// IdempotencyTTL is how long an Idempotency-Key keeps returning its
-	// request.
-	IdempotencyTTL = 24 * time.Hour
+	// request: longer than any provider retries a webhook (Shopify: 48 h),
+	// so that a delivery whose answer was lost never files a second
+	// request, however late its retry comes.
+	IdempotencyTTL = 7 * 24 * time.Hour
 )
 
 // requestFields are a request item's attributes other than the subject id.

@@ -35,6 +35,9 @@ type Config struct {
 	Deadline Deadline `json:"deadline"`
 	Regions  []Region `json:"regions"`
 	Edge     Edge     `json:"edge"`
+	// Local tunes the embedded default (`lethe local`); nothing deployed
+	// reads it.
+	Local Local `json:"local,omitzero"`
 }
 
 // Deadline is how long after receipt an erasure must be finished. GDPR
@@ -275,7 +278,10 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	return c.Edge.validate()
+	if err := c.Edge.validate(); err != nil {
+		return err
+	}
+	return c.Local.validate(c)
 }
 
 func (e *Edge) applyDefaults() {

@@ -285,3 +285,42 @@ func TestTokenOf(t *testing.T) {
 		t.Errorf("named secret = %+v", got)
 	}
 }
+
+func TestLocalSettings(t *testing.T) {
+	base := `{"regions":[{"name":"eu","awsRegion":"eu-west-1","subsystems":[{"name":"orders","mode":"async","baseUrl":"https://o.example.com","adminEmails":["a@example.com"]}]},
+	{"name":"us","awsRegion":"us-west-2","subsystems":[{"name":"orders","mode":"async","baseUrl":"https://o.example.com","adminEmails":["a@example.com"]}]}]`
+	c, err := Parse([]byte(base + `,"local":{"subsystems":{"eu/orders":{"errorRate":0.25,"neverFinish":true}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Demo("eu", "orders"); d.ErrorRate != 0.25 || !d.NeverFinish || d.FinishAfterSeconds != DefaultDemoFinishAfterSeconds {
+		t.Errorf("eu/orders = %+v", d)
+	}
+	if d := c.Demo("us", "orders"); d.ErrorRate != 0 || d.NeverFinish {
+		t.Errorf("us/orders = %+v, want defaults", d)
+	}
+	if u, _ := c.LocalURL("us"); u != "http://127.0.0.1:8082" {
+		t.Errorf("LocalURL(us) = %s", u)
+	}
+	if _, err := c.LocalURL("ap"); err == nil {
+		t.Error("LocalURL of an unknown region succeeded")
+	}
+	one, _ := c.ForRegion("eu")
+	if len(one.Local.Subsystems) != 0 {
+		t.Errorf("ForRegion carries the local settings: %+v", one.Local)
+	}
+	for _, tc := range []struct{ local, key string }{
+		{`{"subsystems":{"eu/billing":{}}}`, "local.subsystems.eu/billing"},
+		{`{"subsystems":{"ap/orders":{}}}`, "local.subsystems.ap/orders"},
+		{`{"subsystems":{"orders":{}}}`, "local.subsystems.orders"},
+		{`{"subsystems":{"eu/orders":{"errorRate":2}}}`, "local.subsystems.eu/orders.errorRate"},
+		{`{"subsystems":{"eu/orders":{"latencyMillis":-1}}}`, "local.subsystems.eu/orders"},
+		{`{"subsystems":{"eu/orders":{"subjects":[" "]}}}`, "local.subsystems.eu/orders.subjects[0]"},
+	} {
+		_, err := Parse([]byte(base + `,"local":` + tc.local + `}`))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != tc.key {
+			t.Errorf("local %s: error %v, want key %s", tc.local, err, tc.key)
+		}
+	}
+}

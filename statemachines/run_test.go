@@ -36,6 +36,13 @@ type fakeSubsystem struct {
 	checks   map[string]int
 	// doneAfter is how many checks an async erasure stays pending; -1 never finishes.
 	doneAfter int
+	// finishAfter, when set, makes an async erasure finish that long after
+	// its submission on clock instead of after doneAfter checks.
+	finishAfter time.Duration
+	clock       *asl.FakeClock
+	submitted   map[string]time.Time // ticket -> submission time
+	// seen is when a check first answered deleted, per ticket.
+	seen map[string]time.Time
 	// down answers 503 to everything.
 	down  bool
 	calls int
@@ -66,6 +73,9 @@ func (f *fakeSubsystem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ticket := "t-" + in.RequestID
 		f.tickets[ticket] = in.SubjectID
+		if _, ok := f.submitted[ticket]; !ok && f.clock != nil {
+			f.submitted[ticket] = f.clock.Now()
+		}
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, `{"ticket":%q}`, ticket)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/erasures/"):
@@ -76,11 +86,18 @@ func (f *fakeSubsystem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.checks[ticket]++
-		if f.doneAfter < 0 || f.checks[ticket] <= f.doneAfter {
+		pending := f.doneAfter < 0 || f.checks[ticket] <= f.doneAfter
+		if f.finishAfter > 0 {
+			pending = f.clock.Now().Sub(f.submitted[ticket]) < f.finishAfter
+		}
+		if pending {
 			fmt.Fprint(w, `{"status":"pending","detail":"queued"}`)
 			return
 		}
 		delete(f.subjects, subject)
+		if _, ok := f.seen[ticket]; !ok && f.clock != nil {
+			f.seen[ticket] = f.clock.Now()
+		}
 		fmt.Fprint(w, `{"status":"deleted","detail":"erased"}`)
 	default:
 		http.Error(w, "no route", http.StatusNotFound)
@@ -159,7 +176,14 @@ type region struct {
 }
 
 // newRegion wires the eu region of cdk.json to fake subsystems.
-func newRegion(t *testing.T, subjects ...string) *region {
+func newRegion(t testing.TB, subjects ...string) *region {
+	t.Helper()
+	return newRegionWith(t, nil, subjects...)
+}
+
+// newRegionWith is newRegion with the eu region's configuration changed by
+// adjust (when not nil) before anything is built from it.
+func newRegionWith(t testing.TB, adjust func(*config.Region), subjects ...string) *region {
 	t.Helper()
 	full, err := config.Load(filepath.Join("..", "cdk.json"))
 	if err != nil {
@@ -168,6 +192,9 @@ func newRegion(t *testing.T, subjects ...string) *region {
 	cfg, err := full.ForRegion("eu")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(&cfg.Regions[0])
 	}
 	reg := &region{
 		clock:      asl.NewFakeClock(time.Date(2026, 1, 31, 9, 0, 0, 0, time.UTC)),
@@ -179,7 +206,8 @@ func newRegion(t *testing.T, subjects ...string) *region {
 	topics := map[string]string{}
 	for i := range cfg.Regions[0].Subsystems {
 		s := &cfg.Regions[0].Subsystems[i]
-		f := &fakeSubsystem{mode: s.Mode, subjects: map[string]bool{}, tickets: map[string]string{}, checks: map[string]int{}, doneAfter: 2}
+		f := &fakeSubsystem{mode: s.Mode, subjects: map[string]bool{}, tickets: map[string]string{}, checks: map[string]int{}, doneAfter: 2,
+			clock: reg.clock, submitted: map[string]time.Time{}, seen: map[string]time.Time{}}
 		for _, subj := range subjects {
 			f.subjects[subj] = true
 		}
@@ -236,7 +264,7 @@ func newRegion(t *testing.T, subjects ...string) *region {
 
 // erase files a request for subject as the api handler would and runs the
 // Erasure machine on it as the starter would.
-func (reg *region) erase(t *testing.T, subject string) (*erasure.Request, *asl.Result) {
+func (reg *region) erase(t testing.TB, subject string) (*erasure.Request, *asl.Result) {
 	t.Helper()
 	id, err := erasure.NewID("eu")
 	if err != nil {

@@ -1,0 +1,158 @@
+package statemachines_test
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lethe-erasure/lethe/internal/asl"
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/registry"
+)
+
+// Figure P1 of the embedded-default issue: what an erasure costs on a
+// Standard workflow (billed state transitions, Lambda invocations) when the
+// async subsystems take from one hour to twenty days, under Lethe's poll
+// back-off and under the original design's fixed hourly polling, and how
+// late each policy notices that a subsystem finished, as a share of that
+// subsystem's own time. The machines, handlers and poll policy are the real
+// ones; only time is simulated (FakeClock).
+
+// costRun is what one erasure cost.
+type costRun struct {
+	transitions, invocations int
+	lags                     []float64 // per async subsystem: detection lag / subsystem's time
+}
+
+// completionTimes spreads the async subsystems' times geometrically from one
+// hour to twenty days: every erasure of the workload uses one for orders and
+// another for customers.
+func completionTimes(n int) []time.Duration {
+	lo, hi := float64(time.Hour), float64(20*24*time.Hour)
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = time.Duration(lo * math.Pow(hi/lo, float64(i)/float64(n-1))).Round(time.Minute)
+	}
+	return out
+}
+
+// eraseTakingTimes runs one erasure whose orders and customers finish after
+// the given times, with the poll policy given, and adds up its cost over the
+// main execution and its three child executions.
+func eraseTakingTimes(tb testing.TB, poll config.PollPolicy, orders, customers time.Duration) costRun {
+	reg := newRegionWith(tb, func(r *config.Region) {
+		for i := range r.Subsystems {
+			if r.Subsystems[i].Mode == config.ModeAsync {
+				p := poll
+				r.Subsystems[i].Poll = &p
+			}
+		}
+	}, "erin")
+	reg.subsystems["orders"].finishAfter = orders
+	reg.subsystems["customers"].finishAfter = customers
+	req, res := reg.erase(tb, "erin")
+	if res.Status != "SUCCEEDED" || req.Status != erasure.StatusCompleted {
+		tb.Fatalf("erasure %s (%s %s), request %s", res.Status, res.Error, res.Cause, req.Status)
+	}
+	var run costRun
+	count := func(r *asl.Result) {
+		run.transitions += r.BilledTransitions
+		for _, e := range r.History.Events() {
+			if e.Type == "TaskScheduled" && e.Details["resourceType"] == "lambda" {
+				run.invocations++
+			}
+		}
+	}
+	count(res)
+	for _, s := range reg.cfg.Regions[0].Subsystems {
+		machine := registry.MachineSyncDeletion
+		if s.Mode == config.ModeAsync {
+			machine = registry.MachineAsyncDeletion
+		}
+		arn := fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s-%s", reg.cfg.Regions[0].AWSRegion, "123456789012", machine, req.ID, s.Name)
+		x, ok := reg.engine.Execution(arn)
+		if !ok {
+			tb.Fatalf("no child execution %s", arn)
+		}
+		count(x.Describe())
+		if f := reg.subsystems[s.Name]; s.Mode == config.ModeAsync {
+			ticket := "t-" + req.ID
+			finished := f.submitted[ticket].Add(f.finishAfter)
+			run.lags = append(run.lags, float64(f.seen[ticket].Sub(finished))/float64(f.finishAfter))
+		}
+	}
+	return run
+}
+
+// costOf runs the workload under one poll policy.
+func costOf(tb testing.TB, poll config.PollPolicy, times []time.Duration) (transitions, invocations float64, lags []float64) {
+	for i, t := range times {
+		run := eraseTakingTimes(tb, poll, t, times[len(times)-1-i])
+		transitions += float64(run.transitions)
+		invocations += float64(run.invocations)
+		lags = append(lags, run.lags...)
+	}
+	n := float64(len(times))
+	slices.Sort(lags)
+	return transitions / n, invocations / n, lags
+}
+
+func percentile(sorted []float64, p float64) float64 {
+	return sorted[int(math.Round(p*float64(len(sorted)-1)))]
+}
+
+// BenchmarkPollingCost prints figure P1: per erasure, billed transitions and
+// Lambda invocations under Lethe's back-off and under hourly polling, their
+// ratio, and the detection lag as a share of the subsystem's own time.
+func BenchmarkPollingCost(b *testing.B) {
+	full, err := config.Load("../cdk.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	eu, _ := full.Region("eu")
+	orders, _ := eu.Subsystem("orders")
+	backoff := *orders.Poll
+	hourly := config.PollPolicy{InitialSeconds: 3600, MaxSeconds: 3600, Multiplier: 1}
+	times := completionTimes(12)
+	for range b.N {
+		bt, bi, bl := costOf(b, backoff, times)
+		ht, hi, hl := costOf(b, hourly, times)
+		b.ReportMetric(bt, "transitions/erasure")
+		b.ReportMetric(bi, "invocations/erasure")
+		b.ReportMetric(ht, "hourly-transitions/erasure")
+		b.ReportMetric(hi, "hourly-invocations/erasure")
+		b.ReportMetric(ht/bt, "hourly/backoff")
+		b.ReportMetric(100*percentile(bl, 0.5), "lag%p50")
+		b.ReportMetric(100*percentile(bl, 1), "lag%max")
+		b.ReportMetric(100*percentile(hl, 0.5), "hourly-lag%p50")
+		b.ReportMetric(100*percentile(hl, 1), "hourly-lag%max")
+	}
+	b.Logf("async completion times: %v; back-off %+v; hourly %+v", times, backoff, hourly)
+}
+
+// TestBackoffCostsLessThanHourlyPolling checks the claim behind P1 on a
+// small workload: over times from one hour to twenty days, the back-off
+// bills fewer transitions than hourly polling, and notices a subsystem's
+// end within its own time (lag at most 100% of it: the back-off never waits
+// longer than the time already spent, capped at six hours).
+func TestBackoffCostsLessThanHourlyPolling(t *testing.T) {
+	times := completionTimes(4)
+	full, err := config.Load("../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eu, _ := full.Region("eu")
+	orders, _ := eu.Subsystem("orders")
+	bt, bi, bl := costOf(t, *orders.Poll, times)
+	ht, hi, _ := costOf(t, config.PollPolicy{InitialSeconds: 3600, MaxSeconds: 3600, Multiplier: 1}, times)
+	t.Logf("per erasure: back-off %.0f transitions, %.0f invocations; hourly %.0f transitions, %.0f invocations", bt, bi, ht, hi)
+	if bt >= ht || bi >= hi {
+		t.Errorf("back-off costs %.0f transitions / %.0f invocations, hourly %.0f / %.0f: want fewer", bt, bi, ht, hi)
+	}
+	if worst := bl[len(bl)-1]; worst > 1 || bl[0] < 0 {
+		t.Errorf("detection lag share %v: want between 0 and 100%% of the subsystem's time", bl)
+	}
+}

@@ -1,0 +1,267 @@
+package edgeembedded
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/lethe-erasure/lethe/internal/edge"
+)
+
+// The file's layout: one bbolt bucket per edge table, keyed by the table's
+// partition key, each value one JSON item with the attributes (names and
+// encodings) of the DynamoDB adapter's items (internal/store/edgedynamo,
+// item.go), so that the two stores read alike and a dump of one explains
+// the other.
+//
+//	meta        "version" -> "1"
+//	tenants     tenant key -> kind=tenant, region, registeredAt, updatedAt (no TTL)
+//	deliveries  edge.DeliveryKey -> kind=delivery, provider, deliveryId, tenantHash,
+//	            receivedIn, forwardedTo, state, outcome, receivedAt, updatedAt, claim,
+//	            leaseUntil (epoch ms), attempts, expiresAt (epoch s; 0 = never)
+//	quarantine  edge.QuarantineID -> kind=held, the delivery's body, forwarded headers
+//	            and query, tenant key and hash, ids, verified, receivedAt, expiresAt
+//	global      global id -> kind=global, createdAt, updatedAt, regions (never a subject)
+//	            "idem#" + key hash -> kind=idempotency, globalId, planHash, expiresAt
+//
+// expiresAt stands in for DynamoDB's TTL: an item past it reads as absent
+// at once (DynamoDB deletes within days; the adapter hides what it must),
+// and a sweep deletes it later.
+var (
+	bucketMeta       = []byte("meta")
+	bucketTenants    = []byte("tenants")
+	bucketDeliveries = []byte("deliveries")
+	bucketQuarantine = []byte("quarantine")
+	bucketGlobal     = []byte("global")
+
+	keyVersion = []byte("version")
+)
+
+// schemaVersion is the layout above; a file of another version is refused
+// rather than misread.
+const schemaVersion = "1"
+
+// Item kinds, as in the DynamoDB tables.
+const (
+	kindTenant      = "tenant"
+	kindDelivery    = "delivery"
+	kindHeld        = "held"
+	kindGlobal      = "global"
+	kindIdempotency = "idempotency"
+
+	idemPrefix = "idem#"
+)
+
+// timeFormat is the DynamoDB adapter's: RFC 3339 in UTC with milliseconds,
+// fixed width, so that it sorts as text and rounds as the adapter rounds.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func fromUnixMilli(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func fromUnix(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0).UTC()
+}
+
+// unixOrZero is a receipt's expiresAt: 0 (never) for a zero time, which
+// DynamoDB's TTL likewise never deletes (it skips dates years past).
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+type tenantItem struct {
+	Kind         string `json:"kind"`
+	Region       string `json:"region"`
+	RegisteredAt string `json:"registeredAt"`
+	UpdatedAt    string `json:"updatedAt"`
+}
+
+func (it tenantItem) tenant(key string) edge.Tenant {
+	return edge.Tenant{Key: key, Region: it.Region, RegisteredAt: parseTime(it.RegisteredAt), UpdatedAt: parseTime(it.UpdatedAt)}
+}
+
+type deliveryItem struct {
+	Kind        string   `json:"kind"`
+	Provider    string   `json:"provider"`
+	DeliveryID  string   `json:"deliveryId"`
+	TenantHash  string   `json:"tenantHash"`
+	ReceivedIn  string   `json:"receivedIn"`
+	ForwardedTo []string `json:"forwardedTo,omitempty"`
+	State       string   `json:"state"`
+	Outcome     string   `json:"outcome,omitempty"`
+	ReceivedAt  string   `json:"receivedAt"`
+	UpdatedAt   string   `json:"updatedAt"`
+	Claim       string   `json:"claim,omitempty"`
+	LeaseUntil  int64    `json:"leaseUntil,omitempty"`
+	Attempts    int      `json:"attempts"`
+	ExpiresAt   int64    `json:"expiresAt"`
+}
+
+// expired is DynamoDB's TTL rule: the item is gone once expiresAt is
+// before now (epoch seconds).
+func (it deliveryItem) expired(now time.Time) bool {
+	return it.ExpiresAt != 0 && it.ExpiresAt < now.Unix()
+}
+
+func (it deliveryItem) receipt(key string) edge.Receipt {
+	return edge.Receipt{
+		Key:         key,
+		Provider:    it.Provider,
+		DeliveryID:  it.DeliveryID,
+		TenantHash:  it.TenantHash,
+		ReceivedIn:  it.ReceivedIn,
+		ForwardedTo: it.ForwardedTo,
+		State:       edge.State(it.State),
+		Outcome:     it.Outcome,
+		ReceivedAt:  parseTime(it.ReceivedAt),
+		UpdatedAt:   parseTime(it.UpdatedAt),
+		Claim:       it.Claim,
+		LeaseUntil:  fromUnixMilli(it.LeaseUntil),
+		Attempts:    it.Attempts,
+		ExpiresAt:   fromUnix(it.ExpiresAt),
+	}
+}
+
+type heldItem struct {
+	Kind        string              `json:"kind"`
+	DeliveryKey string              `json:"deliveryKey,omitempty"`
+	Provider    string              `json:"provider"`
+	Tenant      string              `json:"tenant,omitempty"`
+	TenantHash  string              `json:"tenantHash"`
+	DeliveryID  string              `json:"deliveryId"`
+	Topic       string              `json:"topic"`
+	Verified    bool                `json:"verified"`
+	Body        []byte              `json:"body,omitempty"`
+	Header      map[string][]string `json:"header,omitempty"`
+	RawQuery    string              `json:"rawQuery,omitempty"`
+	ReceivedAt  string              `json:"receivedAt"`
+	ExpiresAt   int64               `json:"expiresAt"`
+}
+
+// heldListing is what a listing decodes of a held item: no body, headers,
+// query or tenant key (the fields of the adapter's scan projection).
+type heldListing struct {
+	Kind       string `json:"kind"`
+	Provider   string `json:"provider"`
+	TenantHash string `json:"tenantHash"`
+	DeliveryID string `json:"deliveryId"`
+	Topic      string `json:"topic"`
+	Verified   bool   `json:"verified"`
+	ReceivedAt string `json:"receivedAt"`
+	ExpiresAt  int64  `json:"expiresAt"`
+}
+
+// heldGone is the adapter's rule for held deliveries: one whose expiry is
+// now or past is gone (Held and List agree on the boundary).
+func heldGone(expiresAt int64, now time.Time) bool { return expiresAt <= now.Unix() }
+
+func newHeldItem(h edge.Held) heldItem {
+	return heldItem{
+		Kind: kindHeld, DeliveryKey: h.DeliveryKey, Provider: h.Provider, Tenant: h.Tenant, TenantHash: h.TenantHash,
+		DeliveryID: h.DeliveryID, Topic: h.Topic, Verified: h.Verified, Body: h.Body, Header: h.Header, RawQuery: h.RawQuery,
+		ReceivedAt: formatTime(h.ReceivedAt), ExpiresAt: h.ExpiresAt.Unix(),
+	}
+}
+
+func (it heldItem) held(id string) edge.Held {
+	var h http.Header
+	if it.Header != nil {
+		h = http.Header(it.Header)
+	}
+	return edge.Held{
+		ID: id, DeliveryKey: it.DeliveryKey, Provider: it.Provider, Tenant: it.Tenant, TenantHash: it.TenantHash,
+		DeliveryID: it.DeliveryID, Topic: it.Topic, Verified: it.Verified, Body: it.Body, Header: h, RawQuery: it.RawQuery,
+		ReceivedAt: parseTime(it.ReceivedAt), ExpiresAt: fromUnix(it.ExpiresAt),
+	}
+}
+
+func (it heldListing) held(id string) edge.Held {
+	return edge.Held{
+		ID: id, Provider: it.Provider, TenantHash: it.TenantHash, DeliveryID: it.DeliveryID, Topic: it.Topic,
+		Verified: it.Verified, ReceivedAt: parseTime(it.ReceivedAt), ExpiresAt: fromUnix(it.ExpiresAt),
+	}
+}
+
+type globalRegionItem struct {
+	Region    string `json:"region"`
+	RequestID string `json:"requestId"`
+	Status    string `json:"status,omitempty"`
+}
+
+type globalItem struct {
+	Kind      string             `json:"kind"`
+	CreatedAt string             `json:"createdAt"`
+	UpdatedAt string             `json:"updatedAt,omitempty"`
+	Regions   []globalRegionItem `json:"regions"`
+}
+
+func newGlobalRegions(rs []edge.GlobalRegion) []globalRegionItem {
+	out := make([]globalRegionItem, len(rs))
+	for i, r := range rs {
+		out[i] = globalRegionItem(r)
+	}
+	return out
+}
+
+func (it globalItem) global(id string) edge.Global {
+	g := edge.Global{ID: id, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt)}
+	for _, r := range it.Regions {
+		g.Regions = append(g.Regions, edge.GlobalRegion(r))
+	}
+	return g
+}
+
+type idemItem struct {
+	Kind      string `json:"kind"`
+	GlobalID  string `json:"globalId"`
+	PlanHash  string `json:"planHash"`
+	ExpiresAt int64  `json:"expiresAt"`
+}
+
+// idemGone is the adapter's rule for an Idempotency-Key binding: it may be
+// bound anew once its expiry is before now.
+func idemGone(expiresAt int64, now time.Time) bool { return expiresAt < now.Unix() }
+
+// decode reads one item; a value that is not the layout's JSON is a
+// damaged file, reported with the bucket and the operation.
+func decode(op string, bucket []byte, raw []byte, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s: decode %s item: %w", op, bucket, err)
+	}
+	return nil
+}
+
+// encode writes one item.
+func encode(op string, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encode: %w", op, err)
+	}
+	return b, nil
+}

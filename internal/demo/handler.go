@@ -311,10 +311,16 @@ func wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// redactPath hides a subject id in the path an observer sees.
+// redactPath is the path an observer sees: a subject id, or any path of
+// no route (which might hold one, e.g. a base URL with a wrong prefix),
+// is hidden; a ticket is kept.
 func redactPath(p string) string {
-	if strings.HasPrefix(p, "/subjects/") {
+	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	switch {
+	case seg[0] == "erasures" && len(seg) <= 2:
+		return p
+	case seg[0] == "subjects" && len(seg) == 2:
 		return "/subjects/{subjectId}"
 	}
-	return p
+	return "{unknown route}"
 }

@@ -1,0 +1,224 @@
+package local
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+)
+
+// HTTPHandler is a Lambda handler behind an HTTP API (API Gateway v2,
+// payload format 2.0): the edge's functions.
+type HTTPHandler func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// HTTP API limits.
+const (
+	// HTTPAPITimeout is an HTTP API's longest integration timeout.
+	HTTPAPITimeout = 30 * time.Second
+)
+
+// HTTPAPI is an HTTP API with one $default route (the edge stack routes
+// everything to its function, which routes by path) in front of an
+// in-process handler: it builds the events.APIGatewayV2HTTPRequest API
+// Gateway sends and writes back the handler's answer. API Gateway's own
+// answers keep its shape, {"message": "..."}.
+type HTTPAPI struct {
+	handler HTTPHandler
+	stage   string
+	log     *slog.Logger
+	timeout time.Duration
+}
+
+// NewHTTPAPI serves handler on the $default stage.
+func NewHTTPAPI(handler HTTPHandler, log *slog.Logger) *HTTPAPI {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &HTTPAPI{handler: handler, stage: "$default", log: log, timeout: HTTPAPITimeout}
+}
+
+func writeHTTPAPIError(w http.ResponseWriter, status int, message, requestID string) {
+	b, _ := json.Marshal(map[string]string{"message": message})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Apigw-Requestid", requestID)
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// ServeHTTP is one HTTP API request.
+func (a *HTTPAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	requestID := uuid.NewString()
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayloadBytes+1))
+	if err != nil {
+		writeHTTPAPIError(w, http.StatusBadRequest, "Bad Request", requestID)
+		return
+	}
+	if len(body) > MaxPayloadBytes {
+		writeHTTPAPIError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large", requestID)
+		return
+	}
+	ev := HTTPAPIRequest(r, body, a.stage, requestID, time.Now())
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	defer cancel()
+	resp, err := a.handler(ctx, ev)
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		writeHTTPAPIError(w, http.StatusServiceUnavailable, "Service Unavailable", requestID)
+		return
+	case err != nil || resp.StatusCode < 100 || resp.StatusCode > 599:
+		a.log.Error("integration failed", "method", r.Method, "apigwRequestId", requestID, "error", errText(err))
+		writeHTTPAPIError(w, http.StatusInternalServerError, "Internal Server Error", requestID)
+		return
+	}
+	if err := WriteHTTPAPIResponse(w, resp, requestID); err != nil {
+		a.log.Error("malformed integration response", "method", r.Method, "apigwRequestId", requestID, "error", err.Error())
+		writeHTTPAPIError(w, http.StatusInternalServerError, "Internal Server Error", requestID)
+	}
+}
+
+// HTTPAPIRequest builds the payload format 2.0 event of r on the $default
+// route: header names lower-cased and repeated headers joined with commas,
+// cookies moved from Cookie headers into Cookies, query parameters decoded
+// with repeats joined by commas (RawQueryString as sent), RawPath as sent
+// (with "/<stage>" in front for a named stage), and the body base64-encoded
+// unless its Content-Type is text and it is UTF-8.
+func HTTPAPIRequest(r *http.Request, body []byte, stage, requestID string, now time.Time) events.APIGatewayV2HTTPRequest {
+	headers := map[string]string{}
+	var cookies []string
+	for k, vs := range r.Header {
+		name := strings.ToLower(k)
+		if name == "cookie" {
+			for _, v := range vs {
+				for _, c := range strings.Split(v, ";") {
+					if c = strings.TrimSpace(c); c != "" {
+						cookies = append(cookies, c)
+					}
+				}
+			}
+			continue
+		}
+		headers[name] = strings.Join(vs, ",")
+	}
+	if r.Host != "" {
+		headers["host"] = r.Host
+	}
+	if r.ContentLength > 0 {
+		headers["content-length"] = strconv.FormatInt(r.ContentLength, 10)
+	}
+	var query map[string]string
+	if r.URL.RawQuery != "" {
+		query = map[string]string{}
+		for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+			if kv == "" {
+				continue
+			}
+			k, v, _ := strings.Cut(kv, "=")
+			k, v = queryUnescape(k), queryUnescape(v)
+			if old, ok := query[k]; ok {
+				v = old + "," + v
+			}
+			query[k] = v
+		}
+	}
+	path := r.URL.EscapedPath()
+	if stage != "" && stage != "$default" {
+		path = "/" + stage + path
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:               "2.0",
+		RouteKey:              "$default",
+		RawPath:               path,
+		RawQueryString:        r.URL.RawQuery,
+		Cookies:               cookies,
+		Headers:               headers,
+		QueryStringParameters: query,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:     "$default",
+			AccountID:    Account,
+			Stage:        stage,
+			RequestID:    requestID,
+			APIID:        "local",
+			DomainName:   r.Host,
+			DomainPrefix: "local",
+			Time:         now.UTC().Format("02/Jan/2006:15:04:05 -0700"),
+			TimeEpoch:    now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method:    r.Method,
+				Path:      path,
+				Protocol:  r.Proto,
+				SourceIP:  sourceIP(r.RemoteAddr),
+				UserAgent: r.UserAgent(),
+			},
+		},
+	}
+	if len(body) > 0 {
+		if isText(r.Header.Get("Content-Type")) && utf8.Valid(body) {
+			ev.Body = string(body)
+		} else {
+			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+		}
+	}
+	return ev
+}
+
+// isText reports whether an HTTP API passes a body of this type as text.
+func isText(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(mt, "text/"),
+		mt == "application/json", strings.HasSuffix(mt, "+json"),
+		mt == "application/xml", strings.HasSuffix(mt, "+xml"),
+		mt == "application/javascript", mt == "application/x-www-form-urlencoded":
+		return true
+	}
+	return false
+}
+
+// WriteHTTPAPIResponse writes a payload format 2.0 answer: status, headers
+// (a comma-joined value stays one header), multi-value headers, cookies as
+// Set-Cookie, the body base64-decoded when IsBase64Encoded.
+func WriteHTTPAPIResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse, requestID string) error {
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(resp.Body)
+		if err != nil {
+			return errBadBase64
+		}
+		body = b
+	}
+	h := w.Header()
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	for k, v := range resp.Headers {
+		if !containsValue(h.Values(k), v) {
+			h.Add(k, v)
+		}
+	}
+	for _, c := range resp.Cookies {
+		h.Add("Set-Cookie", c)
+	}
+	if h.Get("Content-Type") == "" && len(body) > 0 {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Apigw-Requestid", requestID)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(resp.StatusCode)
+	w.Write(body)
+	return nil
+}

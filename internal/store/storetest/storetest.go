@@ -1,0 +1,633 @@
+// Package storetest is the contract every requests store of Lethe keeps:
+// the DynamoDB adapter (against DynamoDB Local) and the embedded store of
+// `lethe local` run the same suite, so that the handlers behave the same on
+// a laptop as on AWS. A behaviour one store has and the other lacks shows up
+// here as a failure of one of them.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/webhook"
+)
+
+// Store is what the handlers (api, starter, subsystem connectors, outcome,
+// receiver) need of a region's requests table, together.
+type Store interface {
+	Create(ctx context.Context, req erasure.Request, idempotencyKey string) (stored erasure.Request, created bool, err error)
+	Get(ctx context.Context, id string) (erasure.Request, error)
+	List(ctx context.Context, limit int) ([]erasure.Request, error)
+	MarkRunning(ctx context.Context, id string) error
+	SubjectOf(ctx context.Context, requestID string) (string, error)
+	RecordOutcome(ctx context.Context, id string, status erasure.Status, completedAt time.Time, results []erasure.SubsystemResult) (erasure.Request, error)
+	RegisterTenant(ctx context.Context, tenant string) (registeredAt time.Time, created bool, err error)
+	TenantRegistration(ctx context.Context, tenant string) (registeredAt time.Time, ok bool, err error)
+	OwnsTenant(ctx context.Context, tenant string) (bool, error)
+}
+
+// Opener returns a new, empty store of region "eu" whose clock (idempotency
+// key expiry, tenant registration times) is now. It cleans up with
+// t.Cleanup, and skips t when its server is not available.
+type Opener func(t *testing.T, now func() time.Time) Store
+
+// Clock is the suite's clock: the wall clock moved by an offset, so that a
+// test can jump past an Idempotency-Key's lifetime.
+type Clock struct{ offset atomic.Int64 }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// T0 is the receipt time of the suite's requests.
+var T0 = time.Date(2026, 3, 31, 9, 30, 0, 123456789, time.UTC)
+
+// unknownID is a well-formed request id that no test creates.
+const unknownID = "er_eu_0198f0a4-7b1c-7d2e-8f00-000000000000"
+
+// NewRequest returns a pending request as the API handler builds it.
+func NewRequest(t testing.TB, subject string) erasure.Request {
+	t.Helper()
+	id, err := erasure.NewID("eu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return erasure.Request{
+		ID:         id,
+		SubjectID:  subject,
+		Source:     erasure.SourceAPI,
+		Status:     erasure.StatusPending,
+		ReceivedAt: T0,
+		Deadline:   T0.AddDate(0, 1, 0),
+	}
+}
+
+func mustCreate(t *testing.T, s Store, req erasure.Request, key string) erasure.Request {
+	t.Helper()
+	got, created, err := s.Create(context.Background(), req, key)
+	if err != nil {
+		t.Fatalf("Create(%s): %v", req.ID, err)
+	}
+	if !created || got.ID != req.ID {
+		t.Fatalf("Create(%s) = %s, created=%v; want a new request", req.ID, got.ID, created)
+	}
+	return got
+}
+
+// Run runs the contract against stores made by open, one per subtest.
+func Run(t *testing.T, open Opener) {
+	for _, tc := range []struct {
+		name string
+		test func(t *testing.T, s Store, clock *Clock)
+	}{
+		{"CreateGetList", testCreateGetList},
+		{"CreateNormalisesTimes", testCreateNormalisesTimes},
+		{"CreateRejectsBadRequests", testCreateRejectsBadRequests},
+		{"OpenSubjectDedup", testOpenSubjectDedup},
+		{"IdempotencyKey", testIdempotencyKey},
+		{"IdempotencyKeyExpires", testIdempotencyKeyExpires},
+		{"ConcurrentCreatesOneSubject", testConcurrentCreates},
+		{"ConcurrentCreatesOneKey", testConcurrentCreatesOneKey},
+		{"RecordOutcome", testRecordOutcome},
+		{"RecordOutcomeConcurrent", testRecordOutcomeConcurrent},
+		{"MarkRunning", testMarkRunning},
+		{"SubjectOf", testSubjectOf},
+		{"Tenants", testTenants},
+		{"TenantsConcurrent", testTenantsConcurrent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := &Clock{}
+			s := open(t, clock.Now)
+			tc.test(t, s, clock)
+		})
+	}
+}
+
+func ids(reqs []erasure.Request) []string {
+	var out []string
+	for _, r := range reqs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func testCreateGetList(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	var reqs []erasure.Request
+	for i := range 3 {
+		r := NewRequest(t, fmt.Sprintf("user-%d@example.com", i))
+		r.TenantID = "tenant-1"
+		if i == 1 {
+			r.Status = "" // defaults to pending
+			r.Source = erasure.WebhookSource("shopify")
+		}
+		reqs = append(reqs, mustCreate(t, s, r, ""))
+	}
+	for _, want := range reqs {
+		got, err := s.Get(ctx, want.ID)
+		if err != nil {
+			t.Fatalf("Get(%s): %v", want.ID, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Get(%s) (-created +read):\n%s", want.ID, diff)
+		}
+		if got.Status != erasure.StatusPending || !got.ReceivedAt.Equal(T0) || got.CompletedAt != nil || got.Subsystems != nil {
+			t.Errorf("Get(%s) = %+v", want.ID, got)
+		}
+	}
+	for _, tc := range []struct {
+		limit int
+		want  []string
+	}{
+		{1, []string{reqs[2].ID}},
+		{2, []string{reqs[2].ID, reqs[1].ID}},
+		{0, []string{reqs[2].ID, reqs[1].ID, reqs[0].ID}},
+		{-1, []string{reqs[2].ID, reqs[1].ID, reqs[0].ID}},
+		{1000, []string{reqs[2].ID, reqs[1].ID, reqs[0].ID}},
+	} {
+		list, err := s.List(ctx, tc.limit)
+		if err != nil {
+			t.Fatalf("List(%d): %v", tc.limit, err)
+		}
+		if diff := cmp.Diff(tc.want, ids(list)); diff != "" {
+			t.Errorf("List(%d) ids, newest first (-want +got):\n%s", tc.limit, diff)
+		}
+		for _, r := range list {
+			if r.SubjectID == "" {
+				t.Errorf("List(%d): %s has no subject id (the item holds it)", tc.limit, r.ID)
+			}
+		}
+	}
+	for _, id := range []string{unknownID, "", "subject#0000", "tenant#eu-help"} {
+		if _, err := s.Get(ctx, id); !errors.Is(err, erasure.ErrNotFound) {
+			t.Errorf("Get(%q) error = %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+// testCreateNormalisesTimes: what Create returns is what Get reads back,
+// even for times in another location and with monotonic readings.
+func testCreateNormalisesTimes(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	paris := time.FixedZone("CEST", 2*3600)
+	r := NewRequest(t, "nina@example.com")
+	r.ReceivedAt = time.Now().In(paris) // monotonic reading included
+	r.Deadline = r.ReceivedAt.AddDate(0, 1, 0)
+	got := mustCreate(t, s, r, "")
+	if got.ReceivedAt.Location() != time.UTC || !got.ReceivedAt.Equal(r.ReceivedAt) {
+		t.Errorf("Create returned receivedAt %v, want %v in UTC", got.ReceivedAt, r.ReceivedAt)
+	}
+	read, err := s.Get(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, read); diff != "" {
+		t.Errorf("Create's answer differs from Get's (-created +read):\n%s", diff)
+	}
+}
+
+// testCreateRejectsBadRequests: malformed requests are refused before
+// anything is written, with errors that never carry the subject id.
+func testCreateRejectsBadRequests(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	const subject = "secret-subject@example.com"
+	bad := NewRequest(t, subject)
+	bad.ID = "not-a-request-id"
+	noSubject := NewRequest(t, "")
+	for name, req := range map[string]erasure.Request{"bad id": bad, "no subject": noSubject} {
+		_, _, err := s.Create(ctx, req, "")
+		if err == nil {
+			t.Errorf("%s: Create succeeded", name)
+			continue
+		}
+		if strings.Contains(err.Error(), subject) {
+			t.Errorf("%s: error carries the subject id: %v", name, err)
+		}
+	}
+	if list, err := s.List(ctx, 0); err != nil || len(list) != 0 {
+		t.Errorf("after refusals List = %v, %v; want nothing", ids(list), err)
+	}
+	// The refused request took no lock.
+	mustCreate(t, s, NewRequest(t, subject), "")
+}
+
+func testOpenSubjectDedup(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	first := mustCreate(t, s, NewRequest(t, "alice@example.com"), "")
+	second := NewRequest(t, "alice@example.com")
+	got, created, err := s.Create(ctx, second, "")
+	if err != nil || created || got.ID != first.ID {
+		t.Fatalf("second Create = %s, created=%v, %v; want %s, created=false", got.ID, created, err, first.ID)
+	}
+	if diff := cmp.Diff(first, got); diff != "" {
+		t.Errorf("second Create did not return the open request (-first +got):\n%s", diff)
+	}
+	if _, err := s.Get(ctx, second.ID); !errors.Is(err, erasure.ErrNotFound) {
+		t.Errorf("the refused request was stored: Get error = %v", err)
+	}
+	// Running still counts as open.
+	if err := s.MarkRunning(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, created, err := s.Create(ctx, NewRequest(t, "alice@example.com"), "some-key"); err != nil || created || got.ID != first.ID || got.Status != erasure.StatusRunning {
+		t.Fatalf("Create while running = %s %s, created=%v, %v; want %s running", got.ID, got.Status, created, err, first.ID)
+	}
+	// Another subject is not affected; the key of the refused call was not
+	// bound, so it can file bob's request.
+	mustCreate(t, s, NewRequest(t, "bob@example.com"), "some-key")
+	if list, err := s.List(ctx, 0); err != nil || len(list) != 2 {
+		t.Errorf("List = %v, %v; want 2 requests", ids(list), err)
+	}
+}
+
+func testIdempotencyKey(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	first := mustCreate(t, s, NewRequest(t, "alice@example.com"), "key-1")
+
+	// Same key, same subject: the same request, nothing new stored.
+	again := NewRequest(t, "alice@example.com")
+	got, created, err := s.Create(ctx, again, "key-1")
+	if err != nil || created || got.ID != first.ID {
+		t.Fatalf("retry with key-1 = %s, created=%v, %v; want %s", got.ID, created, err, first.ID)
+	}
+	if _, err := s.Get(ctx, again.ID); !errors.Is(err, erasure.ErrNotFound) {
+		t.Errorf("retry stored a second request: %v", err)
+	}
+
+	// Same key, another subject: refused, nothing of it stored, and the
+	// error does not name either subject.
+	other := NewRequest(t, "bob@example.com")
+	_, _, err = s.Create(ctx, other, "key-1")
+	if !errors.Is(err, erasure.ErrIdempotencyKeyReused) {
+		t.Fatalf("key-1 for another subject: error = %v, want ErrIdempotencyKeyReused", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "alice") || strings.Contains(msg, "bob") {
+		t.Errorf("error carries a subject id: %s", msg)
+	}
+	if _, err := s.Get(ctx, other.ID); !errors.Is(err, erasure.ErrNotFound) {
+		t.Errorf("refused request stored: %v", err)
+	}
+	mustCreate(t, s, NewRequest(t, "bob@example.com"), "key-2") // bob's subject was not locked
+
+	// The key keeps answering with its request after the request closed
+	// and the subject's lock was released.
+	if _, err := s.RecordOutcome(ctx, first.ID, erasure.StatusCompleted, T0.Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, created, err = s.Create(ctx, NewRequest(t, "alice@example.com"), "key-1")
+	if err != nil || created || got.ID != first.ID || got.Status != erasure.StatusCompleted {
+		t.Fatalf("key-1 after close = %s %s, created=%v, %v; want %s completed", got.ID, got.Status, created, err, first.ID)
+	}
+	// Without the key, alice can file anew.
+	mustCreate(t, s, NewRequest(t, "alice@example.com"), "")
+}
+
+// testIdempotencyKeyExpires: after IdempotencyTTL (7 days) on the store's
+// clock a key no longer binds, for the same subject or another.
+func testIdempotencyKeyExpires(t *testing.T, s Store, clock *Clock) {
+	ctx := context.Background()
+	first := mustCreate(t, s, NewRequest(t, "alice@example.com"), "key-1")
+	if _, err := s.RecordOutcome(ctx, first.ID, erasure.StatusCompleted, T0, nil); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(6 * 24 * time.Hour) // within the week: still bound
+	if _, _, err := s.Create(ctx, NewRequest(t, "bob@example.com"), "key-1"); !errors.Is(err, erasure.ErrIdempotencyKeyReused) {
+		t.Fatalf("key-1 for bob after 6 days: %v, want ErrIdempotencyKeyReused", err)
+	}
+	clock.Advance(24*time.Hour + time.Minute) // past 7 days
+	second := mustCreate(t, s, NewRequest(t, "bob@example.com"), "key-1")
+	// And the key now belongs to bob's request.
+	got, created, err := s.Create(ctx, NewRequest(t, "bob@example.com"), "key-1")
+	if err != nil || created || got.ID != second.ID {
+		t.Fatalf("key-1 again = %s, created=%v, %v; want %s", got.ID, created, err, second.ID)
+	}
+	if _, _, err := s.Create(ctx, NewRequest(t, "alice@example.com"), "key-1"); !errors.Is(err, erasure.ErrIdempotencyKeyReused) {
+		t.Errorf("key-1 for alice after it was re-bound to bob: %v, want ErrIdempotencyKeyReused", err)
+	}
+}
+
+type createResult struct {
+	id      string
+	created bool
+	err     error
+}
+
+func createAll(s Store, reqs []erasure.Request, key func(i int) string) []createResult {
+	results := make([]createResult, len(reqs))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, req := range reqs {
+		wg.Go(func() {
+			<-start
+			got, created, err := s.Create(context.Background(), req, key(i))
+			results[i] = createResult{got.ID, created, err}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return results
+}
+
+func testConcurrentCreates(t *testing.T, s Store, _ *Clock) {
+	const n = 30
+	reqs := make([]erasure.Request, n)
+	for i := range reqs {
+		reqs[i] = NewRequest(t, "carol@example.com")
+	}
+	results := createAll(s, reqs, func(int) string { return "" })
+	createdCount := 0
+	seen := map[string]int{}
+	for _, r := range results {
+		if r.err != nil {
+			t.Errorf("Create: %v", r.err)
+			continue
+		}
+		seen[r.id]++
+		if r.created {
+			createdCount++
+		}
+	}
+	if createdCount != 1 || len(seen) != 1 {
+		t.Fatalf("%d concurrent Creates of one subject: %d created, ids %v; want exactly one request", n, createdCount, seen)
+	}
+	list, err := s.List(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 {
+		t.Errorf("store holds %d requests, want 1", len(list))
+	}
+}
+
+// testConcurrentCreatesOneKey: one key sent concurrently for several
+// subjects binds to exactly one of them; the others are refused.
+func testConcurrentCreatesOneKey(t *testing.T, s Store, _ *Clock) {
+	const n = 12
+	reqs := make([]erasure.Request, n)
+	for i := range reqs {
+		reqs[i] = NewRequest(t, fmt.Sprintf("user-%d@example.com", i%3))
+	}
+	results := createAll(s, reqs, func(int) string { return "shared-key" })
+	created, reused := 0, 0
+	winner := ""
+	for i, r := range results {
+		switch {
+		case errors.Is(r.err, erasure.ErrIdempotencyKeyReused):
+			reused++
+		case r.err != nil:
+			t.Errorf("Create %d: %v", i, r.err)
+		case r.created:
+			created++
+			winner = r.id
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d creates with one key: %d created, %d refused as reused; want exactly 1 created", n, created, reused)
+	}
+	for i, r := range results {
+		if r.err == nil && r.id != winner {
+			t.Errorf("Create %d = %s; want the key's request %s", i, r.id, winner)
+		}
+	}
+	if reused != n-n/3 {
+		t.Errorf("%d refused as reused, want %d (the other subjects' calls)", reused, n-n/3)
+	}
+}
+
+func testRecordOutcome(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	req := mustCreate(t, s, NewRequest(t, "dave@example.com"), "")
+	if err := s.MarkRunning(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	fin := T0.Add(2 * time.Hour).In(time.FixedZone("X", 3600))
+	results := []erasure.SubsystemResult{
+		{Name: "projects", Mode: "sync", Status: erasure.SubsystemDeleted, Attempts: 1, FinishedAt: &fin, Detail: "204"},
+		{Name: "orders", Mode: "async", Status: erasure.SubsystemFailed, Detail: "SubsystemUnavailable: orders answered 503 (attempt 9)"},
+		{Name: "customers", Mode: "async", Status: erasure.SubsystemNotFound, Attempts: 2},
+	}
+	done := T0.Add(3 * time.Hour)
+	got, err := s.RecordOutcome(ctx, req.ID, erasure.StatusFailed, done, results)
+	if err != nil {
+		t.Fatalf("RecordOutcome: %v", err)
+	}
+	if got.Status != erasure.StatusFailed || got.CompletedAt == nil || !got.CompletedAt.Equal(done) || len(got.Subsystems) != 3 ||
+		got.SubjectID != "dave@example.com" || !got.Subsystems[0].FinishedAt.Equal(fin) {
+		t.Fatalf("RecordOutcome = %+v", got)
+	}
+	read, err := s.Get(ctx, req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, read); diff != "" {
+		t.Errorf("stored outcome differs from returned (-returned +stored):\n%s", diff)
+	}
+
+	// Retried with another outcome: the first one stands.
+	again, err := s.RecordOutcome(ctx, req.ID, erasure.StatusCompleted, done.Add(time.Hour), nil)
+	if err != nil {
+		t.Fatalf("second RecordOutcome: %v", err)
+	}
+	if diff := cmp.Diff(read, again); diff != "" {
+		t.Errorf("second RecordOutcome changed the request (-first +second):\n%s", diff)
+	}
+
+	// The subject's lock is released: a new request can be filed, and
+	// closing it with no results stores none.
+	next := mustCreate(t, s, NewRequest(t, "dave@example.com"), "")
+	closed, err := s.RecordOutcome(ctx, next.ID, erasure.StatusCompleted, done, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := s.Get(ctx, next.ID); !cmp.Equal(closed, stored) || stored.Subsystems != nil {
+		t.Errorf("closed without results: returned %+v, stored %+v", closed, stored)
+	}
+
+	if _, err := s.RecordOutcome(ctx, unknownID, erasure.StatusCompleted, done, nil); !errors.Is(err, erasure.ErrNotFound) {
+		t.Errorf("RecordOutcome of unknown request: %v, want ErrNotFound", err)
+	}
+	for _, status := range []erasure.Status{erasure.StatusRunning, erasure.StatusPending, "done"} {
+		if _, err := s.RecordOutcome(ctx, next.ID, status, done, nil); err == nil {
+			t.Errorf("RecordOutcome with status %q: no error", status)
+		}
+	}
+}
+
+func testRecordOutcomeConcurrent(t *testing.T, s Store, _ *Clock) {
+	req := mustCreate(t, s, NewRequest(t, "erin@example.com"), "")
+	var wg sync.WaitGroup
+	outs := make([]erasure.Request, 8)
+	errs := make([]error, 8)
+	for i := range outs {
+		wg.Go(func() {
+			status := erasure.StatusCompleted
+			if i%2 == 1 {
+				status = erasure.StatusFailed
+			}
+			outs[i], errs[i] = s.RecordOutcome(context.Background(), req.ID, status, T0.Add(time.Duration(i)*time.Minute), nil)
+		})
+	}
+	wg.Wait()
+	stored, err := s.Get(context.Background(), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range outs {
+		if errs[i] != nil {
+			t.Errorf("RecordOutcome %d: %v", i, errs[i])
+			continue
+		}
+		if outs[i].Status != stored.Status || !outs[i].CompletedAt.Equal(*stored.CompletedAt) {
+			t.Errorf("RecordOutcome %d returned %s at %v; stored %s at %v", i, outs[i].Status, outs[i].CompletedAt, stored.Status, stored.CompletedAt)
+		}
+	}
+	mustCreate(t, s, NewRequest(t, "erin@example.com"), "")
+}
+
+func testMarkRunning(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	req := mustCreate(t, s, NewRequest(t, "frank@example.com"), "")
+	for i := range 2 {
+		if err := s.MarkRunning(ctx, req.ID); err != nil {
+			t.Fatalf("MarkRunning #%d: %v", i+1, err)
+		}
+		got, _ := s.Get(ctx, req.ID)
+		if got.Status != erasure.StatusRunning {
+			t.Fatalf("after MarkRunning #%d status = %s", i+1, got.Status)
+		}
+	}
+	if _, err := s.RecordOutcome(ctx, req.ID, erasure.StatusCompleted, T0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkRunning(ctx, req.ID); err != nil {
+		t.Fatalf("MarkRunning of a closed request: %v", err)
+	}
+	if got, _ := s.Get(ctx, req.ID); got.Status != erasure.StatusCompleted {
+		t.Errorf("MarkRunning reopened a closed request: status %s", got.Status)
+	}
+	for _, id := range []string{unknownID, "", "subject#0000"} {
+		if err := s.MarkRunning(ctx, id); !errors.Is(err, erasure.ErrNotFound) {
+			t.Errorf("MarkRunning(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+func testSubjectOf(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	req := mustCreate(t, s, NewRequest(t, "grace@example.com"), "k")
+	got, err := s.SubjectOf(ctx, req.ID)
+	if err != nil || got != "grace@example.com" {
+		t.Fatalf("SubjectOf = %q, %v", got, err)
+	}
+	// Still known once the request closed (a late retry of a connector).
+	if _, err := s.RecordOutcome(ctx, req.ID, erasure.StatusCompleted, T0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SubjectOf(ctx, req.ID); err != nil || got != "grace@example.com" {
+		t.Errorf("SubjectOf a closed request = %q, %v", got, err)
+	}
+	for _, id := range []string{unknownID, "", "idem#0000"} {
+		if _, err := s.SubjectOf(ctx, id); !errors.Is(err, erasure.ErrNotFound) {
+			t.Errorf("SubjectOf(%q) error = %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+func testTenants(t *testing.T, s Store, clock *Clock) {
+	ctx := context.Background()
+	got, created, err := s.RegisterTenant(ctx, "eu-shop.myshopify.com")
+	if err != nil || !created {
+		t.Fatalf("first RegisterTenant = %v, created=%v, %v", got, created, err)
+	}
+	if got.Location() != time.UTC || time.Since(got) > time.Minute || got != got.Round(0) {
+		t.Errorf("first RegisterTenant = %v; want the store's clock, in UTC, without monotonic reading", got)
+	}
+
+	// Again, later: nothing changes, the first registration is returned.
+	clock.Advance(time.Hour)
+	again, created, err := s.RegisterTenant(ctx, "eu-shop.myshopify.com")
+	if err != nil || created {
+		t.Fatalf("second RegisterTenant = %v, created=%v, %v; want created=false", again, created, err)
+	}
+	if diff := cmp.Diff(got, again); diff != "" {
+		t.Errorf("second RegisterTenant (-first +second):\n%s", diff)
+	}
+	read, ok, err := s.TenantRegistration(ctx, "eu-shop.myshopify.com")
+	if err != nil || !ok {
+		t.Fatalf("TenantRegistration = %v, %v", ok, err)
+	}
+	if diff := cmp.Diff(got, read); diff != "" {
+		t.Errorf("TenantRegistration (-registered +read):\n%s", diff)
+	}
+	if _, ok, err := s.TenantRegistration(ctx, "us-shop.myshopify.com"); err != nil || ok {
+		t.Errorf("TenantRegistration of an unregistered tenant = %v, %v", ok, err)
+	}
+
+	req := mustCreate(t, s, NewRequest(t, "alice@example.com"), "")
+	for key, want := range map[string]bool{
+		"eu-shop.myshopify.com": true,
+		"us-shop.myshopify.com": false,
+		"EU-SHOP.myshopify.com": false, // keys are exact
+		"":                      false,
+		"tenant#x":              false,
+		req.ID:                  false,
+	} {
+		owns, err := s.OwnsTenant(ctx, key)
+		if err != nil || owns != want {
+			t.Errorf("OwnsTenant(%q) = %v, %v; want %v", key, owns, err, want)
+		}
+	}
+	for _, key := range []string{"", "Acme", "a/b", "a b", "a:b", "-x"} {
+		_, _, err := s.RegisterTenant(ctx, key)
+		var inv *webhook.InvalidDelivery
+		if !errors.As(err, &inv) || inv.Field != "tenant" {
+			t.Errorf("RegisterTenant(%q) = %v, want *webhook.InvalidDelivery on tenant", key, err)
+		}
+	}
+	// Tenants are not requests.
+	if list, err := s.List(ctx, 0); err != nil || len(list) != 1 || list[0].ID != req.ID {
+		t.Errorf("List = %v, %v; want only %s", ids(list), err, req.ID)
+	}
+	if _, err := s.Get(ctx, "tenant#eu-shop.myshopify.com"); !errors.Is(err, erasure.ErrNotFound) {
+		t.Errorf("Get(tenant item) = %v, want ErrNotFound", err)
+	}
+}
+
+func testTenantsConcurrent(t *testing.T, s Store, _ *Clock) {
+	var createdN atomic.Int32
+	var wg sync.WaitGroup
+	times := make([]time.Time, 20)
+	for i := range times {
+		wg.Go(func() {
+			at, created, err := s.RegisterTenant(context.Background(), "eu-help")
+			if err != nil {
+				t.Errorf("RegisterTenant: %v", err)
+			}
+			if created {
+				createdN.Add(1)
+			}
+			times[i] = at
+		})
+	}
+	wg.Wait()
+	if n := createdN.Load(); n != 1 {
+		t.Errorf("%d registrations reported created, want 1", n)
+	}
+	for i, at := range times {
+		if !at.Equal(times[0]) {
+			t.Errorf("registration %d returned %v, registration 0 %v: want the one registration's time", i, at, times[0])
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package demo
+
+import (
+	"bytes"
+	"os"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/lethe-erasure/lethe/internal/asl"
+	"github.com/lethe-erasure/lethe/internal/config"
+)
+
+// A restarted farm (the file reopened, as after SIGKILL: every answer was
+// given after its commit) keeps what it erased and answers for tickets it
+// issued before.
+func TestStateSurvivesReopen(t *testing.T) {
+	f := newFarm(t)
+	knobs := config.DemoSubsystem{FinishAfterSeconds: 60, Subjects: []string{"dave"}}
+	sync := f.Subsystem("eu", projects, knobs)
+	async := f.Subsystem("eu", orders, knobs)
+	if r := serve(sync, "DELETE", "/subjects/alice", ""); r.status != 204 {
+		t.Fatal(r.status)
+	}
+	done := submit(t, async, "er_eu_done", "bob")
+	f.clock.Advance(time.Minute)
+	if got := status(t, async, done); got.Status != "deleted" {
+		t.Fatalf("before restart: %+v", got)
+	}
+	pending := submit(t, async, "er_eu_pending", "carol")
+
+	f.reopen(t)
+	// The runtime serves the subsystems again, this time configured with
+	// other extra subjects: seeding happened once, on first sight.
+	knobs.Subjects = []string{"erin"}
+	sync = f.Subsystem("eu", projects, knobs)
+	async = f.Subsystem("eu", orders, knobs)
+
+	if r := serve(sync, "DELETE", "/subjects/alice", ""); r.status != 404 {
+		t.Errorf("alice after restart: %d, want 404 (deleted before the crash)", r.status)
+	}
+	if f.Holds("eu", "projects", "alice") || !f.Holds("eu", "projects", "dave") || f.Holds("eu", "projects", "erin") {
+		t.Error("projects' subjects changed across the restart")
+	}
+	if got := status(t, async, done); got != (StatusBody{"deleted", "deleted"}) {
+		t.Errorf("finished ticket after restart: %+v", got)
+	}
+	if got := status(t, async, pending); got.Status != "pending" {
+		t.Errorf("pending ticket after restart: %+v", got)
+	}
+	if again := submit(t, async, "er_eu_pending", "carol"); again != pending {
+		t.Errorf("resubmit after restart got %s, want %s", again, pending)
+	}
+	f.clock.Advance(time.Minute)
+	if got := status(t, async, pending); got != (StatusBody{"deleted", "deleted"}) {
+		t.Errorf("pending ticket, due after restart: %+v", got)
+	}
+	if f.Holds("eu", "orders", "carol") || f.Holds("eu", "orders", "bob") || !f.Holds("eu", "orders", "alice") {
+		t.Error("orders' subjects wrong after restart")
+	}
+}
+
+// A finished erasure does not keep the subject id in the file's ticket log.
+func TestFinishedTicketForgetsTheSubject(t *testing.T) {
+	f := newFarm(t)
+	h := f.Subsystem("eu", orders, config.DemoSubsystem{FinishAfterSeconds: 1, Subjects: []string{"zebulon-the-unique"}})
+	ticket := submit(t, h, "er_eu_z", "zebulon-the-unique")
+	f.clock.Advance(time.Second)
+	if got := status(t, h, ticket); got.Status != "deleted" {
+		t.Fatal(got)
+	}
+	err := f.db.View(func(tx *bolt.Tx) error {
+		rec, err := open(tx, "eu/orders").ticket(ticket)
+		if err != nil || rec.Subject != "" || rec.SubjectHash != subjectHash("zebulon-the-unique") {
+			t.Errorf("record %+v, %v", rec, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenRefusesAFileInUse(t *testing.T) {
+	f := newFarm(t)
+	done := make(chan error, 1)
+	go func() {
+		g, err := Open(f.path, asl.NewFakeClock(t0))
+		if err == nil {
+			g.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a second farm opened the file in use")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Open hangs on a file in use")
+	}
+}
+
+func TestOpenRefusesAnotherFile(t *testing.T) {
+	path := t.TempDir() + "/not-bolt.db"
+	if err := os.WriteFile(path, bytes.Repeat([]byte("x"), 8192), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := Open(path, asl.NewFakeClock(t0)); err == nil {
+		f.Close()
+		t.Error("opened a file that is not a bbolt database")
+	}
+	if _, err := Open(t.TempDir()+"/x.db", nil); err == nil {
+		t.Error("opened without a clock")
+	}
+}
+
+func TestClosedFarmAnswers503(t *testing.T) {
+	f := newFarm(t)
+	h := f.Subsystem("eu", projects, config.DemoSubsystem{})
+	f.Farm.Close()
+	r := serve(h, "DELETE", "/subjects/alice", "")
+	if r.status != 503 || r.errorBody(t).Code != "closed" {
+		t.Errorf("%d %s", r.status, r.body)
+	}
+}

@@ -387,3 +387,24 @@ func TestReceiptsHoldNoTenantKey(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestReceipt(t *testing.T) {
+	ctx := context.Background()
+	clock := edgestoretest.NewClock(t0)
+	d := openTemp(t, clock.Now).Deliveries()
+	k := edge.DeliveryKey("shopify", "eu-shop.myshopify.com", "d-1")
+	if _, err := d.Receipt(ctx, k); !errors.Is(err, edge.ErrNotFound) {
+		t.Fatalf("Receipt before a claim: %v, want ErrNotFound", err)
+	}
+	claimed, _, err := d.Claim(ctx, edgestoretest.Receipt(k, "c1", t0), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.Receipt(ctx, k); err != nil || !cmp.Equal(got, claimed) {
+		t.Fatalf("Receipt = %+v, %v; want %+v", got, err, claimed)
+	}
+	clock.Set(claimed.ExpiresAt.Add(time.Second))
+	if _, err := d.Receipt(ctx, k); !errors.Is(err, edge.ErrNotFound) {
+		t.Fatalf("Receipt past its expiry: %v, want ErrNotFound", err)
+	}
+}

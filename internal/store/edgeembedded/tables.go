@@ -92,6 +92,27 @@ func (d *Deliveries) liveReceipt(tx *bolt.Tx, op, key string) (deliveryItem, boo
 	return it, true, nil
 }
 
+// Receipt returns the delivery's residency receipt, or edge.ErrNotFound
+// when there is none (or it expired): what the local runtime's status page
+// and tests read to show where a delivery went. It is not part of
+// edge.Deliveries, which only claims and settles.
+func (d *Deliveries) Receipt(ctx context.Context, key string) (edge.Receipt, error) {
+	const op = "get receipt"
+	var out edge.Receipt
+	err := d.db.read(ctx, op, func(tx *bolt.Tx) error {
+		cur, found, err := d.liveReceipt(tx, op, key)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return edge.ErrNotFound
+		}
+		out = cur.receipt(key)
+		return nil
+	})
+	return out, err
+}
+
 // Claim implements edge.Deliveries: it succeeds for a new delivery, a
 // released one or one whose claim's lease ended before now, keeping the
 // first receivedAt and the last outcome and counting the attempt.

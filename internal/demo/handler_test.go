@@ -3,6 +3,7 @@ package demo
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,6 +164,9 @@ func TestSubmitIsIdempotentOnRequestID(t *testing.T) {
 	other := submit(t, h, "er_eu_2", "bob")
 	if other == first {
 		t.Fatal("another request got the same ticket")
+	}
+	if n := f.tickets(t, "eu/orders"); n != 2 {
+		t.Errorf("%d tickets filed, want 2", n)
 	}
 	if strings.Contains(first, "alice") || strings.Contains(other, "bob") {
 		t.Errorf("tickets name subjects: %s %s", first, other)
@@ -331,5 +335,29 @@ func TestTicketNeverContainsTheSubject(t *testing.T) {
 				t.Fatalf("ticket %q for subject %q", tk, subject)
 			}
 		}
+	}
+}
+
+// Concurrent submits of one request (a retry racing the original) file one
+// erasure.
+func TestConcurrentSubmitsFileOnce(t *testing.T) {
+	f := newFarm(t)
+	h := f.Subsystem("eu", orders, config.DemoSubsystem{})
+	var wg sync.WaitGroup
+	tickets := make([]string, 20)
+	for i := range tickets {
+		wg.Go(func() {
+			r := serve(h, "POST", "/erasures", `{"requestId":"er_eu_race","subjectId":"alice"}`)
+			tickets[i] = r.body
+		})
+	}
+	wg.Wait()
+	for _, tk := range tickets {
+		if tk != tickets[0] || !strings.Contains(tk, "ticket") {
+			t.Fatalf("answers differ: %q vs %q", tk, tickets[0])
+		}
+	}
+	if n := f.tickets(t, "eu/orders"); n != 1 {
+		t.Errorf("%d tickets, want 1", n)
 	}
 }

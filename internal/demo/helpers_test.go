@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
@@ -137,4 +139,17 @@ func status(t *testing.T, h http.Handler, ticket string) StatusBody {
 		t.Fatalf("check answered %s", a.body)
 	}
 	return sb
+}
+
+// tickets counts the erasures a subsystem has filed.
+func (tf *testFarm) tickets(t *testing.T, k string) int {
+	t.Helper()
+	n := 0
+	if err := tf.db.View(func(tx *bolt.Tx) error {
+		n = open(tx, k).tickets.Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -1,8 +1,15 @@
 package demo
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,4 +131,82 @@ func TestClosedFarmAnswers503(t *testing.T) {
 	if r.status != 503 || r.errorBody(t).Code != "closed" {
 		t.Errorf("%d %s", r.status, r.body)
 	}
+}
+
+// The farm as a child process killed with SIGKILL after answering: what it
+// answered is in the file when it is opened again.
+func TestStateSurvivesSIGKILL(t *testing.T) {
+	if path := os.Getenv("DEMO_TEST_CHILD_DB"); path != "" {
+		childFarm(path)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	path := filepath.Join(t.TempDir(), "subsystems.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStateSurvivesSIGKILL$")
+	cmd.Env = append(os.Environ(), "DEMO_TEST_CHILD_DB="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("child: %v", err)
+	}
+	ticket, ok := strings.CutPrefix(strings.TrimSpace(line), "ticket ")
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if !ok {
+		t.Fatalf("child said %q", line)
+	}
+
+	clock := asl.NewFakeClock(t0)
+	f, err := Open(path, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sync := f.Subsystem("eu", projects, config.DemoSubsystem{})
+	async := f.Subsystem("eu", orders, config.DemoSubsystem{FinishAfterSeconds: 60})
+	if r := serve(sync, "DELETE", "/subjects/alice", ""); r.status != 404 {
+		t.Errorf("alice, deleted before the kill: %d", r.status)
+	}
+	if got := status(t, async, ticket); got.Status != "pending" {
+		t.Errorf("ticket issued before the kill: %+v", got)
+	}
+	clock.Advance(time.Minute)
+	if got := status(t, async, ticket); got != (StatusBody{"deleted", "deleted"}) {
+		t.Errorf("ticket issued before the kill, due: %+v", got)
+	}
+}
+
+// childFarm deletes alice, submits bob's erasure, prints the ticket and
+// waits to be killed.
+func childFarm(path string) {
+	f, err := Open(path, asl.NewFakeClock(t0))
+	if err != nil {
+		fmt.Println("error", err)
+		return
+	}
+	sync := f.Subsystem("eu", projects, config.DemoSubsystem{})
+	async := f.Subsystem("eu", orders, config.DemoSubsystem{FinishAfterSeconds: 60})
+	if r := serve(sync, "DELETE", "/subjects/alice", ""); r.status != 204 {
+		fmt.Println("error delete", r.status)
+		return
+	}
+	r := serve(async, "POST", "/erasures", `{"requestId":"er_eu_k","subjectId":"bob"}`)
+	var tb TicketBody
+	if err := json.Unmarshal([]byte(r.body), &tb); err != nil {
+		fmt.Println("error submit", r.status)
+		return
+	}
+	fmt.Println("ticket " + tb.Ticket)
+	time.Sleep(time.Hour) // until killed
 }

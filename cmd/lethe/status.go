@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -149,7 +150,16 @@ func (o *operator) openRegion(f *regionFlags, region string) (*regionTarget, err
 		}
 	}
 	f2 := &opsFlags{configPath: f.configPath, noSign: f.noSign || isLoopback(t.to.APIURL), json: f.json}
-	t.s = &session{op: o, cfg: cfg, flags: f2, policy: o.policy, calls: map[string]rawAnswer{}}
+	policy := o.policy
+	if isLoopback(t.to.APIURL) {
+		// A local runtime that is down refuses at once; that a retry 3 s
+		// later would find it up is not worth the wait.
+		policy.Backoff = slices.Clone(policy.Backoff)
+		for i, b := range policy.Backoff {
+			policy.Backoff[i] = min(b, 250*time.Millisecond)
+		}
+	}
+	t.s = &session{op: o, cfg: cfg, flags: f2, policy: policy, calls: map[string]rawAnswer{}}
 	return t, nil
 }
 

@@ -35,7 +35,7 @@ type testFarm struct {
 	calls []Call
 }
 
-func newFarm(t *testing.T) *testFarm {
+func newFarm(t testing.TB) *testFarm {
 	t.Helper()
 	clock := asl.NewFakeClock(t0)
 	path := filepath.Join(t.TempDir(), "subsystems.db")

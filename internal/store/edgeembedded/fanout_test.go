@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -238,7 +239,7 @@ func TestFanoutQuarantinesAnUnknownTenant(t *testing.T) {
 	}
 	// Past the quarantine's hours the body is gone.
 	l.clock.Set(edgestoretest.T0.Add(72 * time.Hour))
-	if _, err := l.db.Quarantine().Held(context.Background(), id); err != edge.ErrNotFound {
+	if _, err := l.db.Quarantine().Held(context.Background(), id); !errors.Is(err, edge.ErrNotFound) {
 		t.Errorf("Held after 72 h: %v, want ErrNotFound", err)
 	}
 }

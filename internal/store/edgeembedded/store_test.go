@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -406,5 +407,31 @@ func TestReceipt(t *testing.T) {
 	clock.Set(claimed.ExpiresAt.Add(time.Second))
 	if _, err := d.Receipt(ctx, k); !errors.Is(err, edge.ErrNotFound) {
 		t.Fatalf("Receipt past its expiry: %v, want ErrNotFound", err)
+	}
+}
+
+// BenchmarkClaimSettle is the store's part of one forwarded webhook: a
+// claim and its settle, two committed transactions, with and without the
+// fsync of each commit.
+func BenchmarkClaimSettle(b *testing.B) {
+	for _, noSync := range []bool{false, true} {
+		b.Run(map[bool]string{false: "sync", true: "nosync"}[noSync], func(b *testing.B) {
+			db, err := Open(filepath.Join(b.TempDir(), "edge.db"), Options{NoSync: noSync, Now: func() time.Time { return t0 }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			ctx, d := context.Background(), db.Deliveries()
+			for i := 0; b.Loop(); i++ {
+				r := edgestoretest.Receipt(edge.DeliveryKey("shopify", "eu-shop.myshopify.com", strconv.Itoa(i)), "c", t0)
+				if _, _, err := d.Claim(ctx, r, t0); err != nil {
+					b.Fatal(err)
+				}
+				r.State, r.Outcome, r.ForwardedTo = edge.StateForwarded, edge.OutcomeForwarded, []string{"eu"}
+				if err := d.Settle(ctx, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

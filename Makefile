@@ -55,14 +55,11 @@ synth: setup build
 deploy: setup build
 	cdk deploy Lethe-$(REGION)
 
-## run: run Lethe's main job. Until the embedded default lands this synthesizes every regional stack and prints what each deploys.
-run: synth
-	@for t in cdk.out/Lethe-*.template.json; do \
-		echo "== $$(basename $$t .template.json): $$(jq '.Resources | length' $$t) resources"; \
-		jq -r '.Resources[].Type' $$t | sort | uniq -c | sort -rn; \
-		jq -r '.Resources | to_entries[] | select(.value.Type == "AWS::StepFunctions::StateMachine") | "   state machine  \(.value.Properties.StateMachineName)"' $$t; \
-		jq -r '.Resources | to_entries[] | select(.value.Type == "AWS::SNS::Topic") | "   topic          \(.value.Properties.TopicName)"' $$t; \
-	done
+## run: Lethe's main job on the embedded default (no AWS account): `lethe local` runs every region,
+## files an erasure for alice in eu and shows it going through every subsystem, then keeps serving
+## (status page http://127.0.0.1:8080) until Ctrl-C. ARGS are passed to `lethe local`.
+run: build/lethe
+	@scripts/run-local.sh $(ARGS)
 
 ## bench: the figures: binary sizes, in-process benchmarks, synth time per region.
 bench: setup build

@@ -130,7 +130,7 @@ var allBuckets = [][]byte{bRequests, bSubjects, bIdem, bTenants, bFeed, bCheckpo
 
 func regionKey(name string) []byte { return []byte("region:" + name) }
 
-// writeBuckets returns the region's bucket of the given name in a write
+// writeBucket returns the region's bucket of the given name in a write
 // transaction, creating the region's buckets the first time.
 func writeBucket(tx *bolt.Tx, regionName string, name []byte) (*bolt.Bucket, error) {
 	top := tx.Bucket(regionKey(regionName))

@@ -63,6 +63,12 @@ func TestRequestsSurviveReopen(t *testing.T) {
 	if got, created, err := reqs.Create(ctx, storetest.NewRequest(t, "alice@example.com"), ""); err != nil || created || got.ID != req.ID {
 		t.Errorf("the subject's lock was lost: Create = %s, created=%v, %v", got.ID, created, err)
 	}
+	if n, err := reqs.Count(ctx); err != nil || n != 1 {
+		t.Errorf("Count = %d, %v; want 1 (subject locks and keys are not requests)", n, err)
+	}
+	if n, err := db2.Requests("us").Count(ctx); err != nil || n != 0 {
+		t.Errorf("Count of us = %d, %v; want 0", n, err)
+	}
 	if owns, err := reqs.OwnsTenant(ctx, "eu-help"); err != nil || !owns {
 		t.Errorf("OwnsTenant after reopening = %v, %v", owns, err)
 	}

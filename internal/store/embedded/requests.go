@@ -381,6 +381,19 @@ func (r *Requests) List(ctx context.Context, limit int) ([]erasure.Request, erro
 	return out, nil
 }
 
+// Count is how many requests the region holds: the intake figure checks it
+// against the number of requests the API accepted.
+func (r *Requests) Count(ctx context.Context) (int, error) {
+	n := 0
+	err := r.view("count requests", func(b *bolt.Bucket) error {
+		if b != nil {
+			n = b.Stats().KeyN
+		}
+		return nil
+	})
+	return n, err
+}
+
 // MarkRunning records that the request's execution has started. Only a
 // pending request changes: a request already running or closed counts as
 // success, so a replayed stream record is harmless.

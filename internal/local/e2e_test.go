@@ -1,0 +1,407 @@
+package local
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lethe-erasure/lethe/internal/asl"
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/demo"
+	"github.com/lethe-erasure/lethe/internal/erasure"
+)
+
+// The tests below run the whole runtime in-process over HTTP: the real
+// api handler behind the gateway, the embedded store's stream feeding the
+// real starter, the three state machine files on the interpreter with the
+// real task handlers, the demo subsystems. Time is an asl.FakeClock: an
+// erasure whose async subsystems take ten minutes (and a deadline of a
+// day) completes in milliseconds.
+
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+// calls records every demo subsystem call.
+type calls struct {
+	mu  sync.Mutex
+	all []demo.Call
+}
+
+func (c *calls) record(x demo.Call) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.all = append(c.all, x)
+}
+
+func (c *calls) list() []demo.Call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]demo.Call(nil), c.all...)
+}
+
+func hashOf(subject string) string {
+	h := sha256.Sum256([]byte(subject))
+	return hex.EncodeToString(h[:])
+}
+
+// start runs a runtime on dir with the demo subsystems and a fake clock.
+func start(t *testing.T, cfg *config.Config, dir string, clock asl.Clock, edgePort int) *Runtime {
+	t.Helper()
+	rt, err := Start(context.Background(), Options{Config: cfg, DataDir: dir, Demo: true, Clock: clock, EdgePort: edgePort, Log: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
+// file files an erasure with DELETE /api/user/{id} and returns its id.
+func file(t *testing.T, rt *Runtime, region, subject string) string {
+	t.Helper()
+	reg, ok := rt.Region(region)
+	if !ok {
+		t.Fatalf("no region %s", region)
+	}
+	resp, body := do(t, "DELETE", reg.URL+"/api/user/"+url.PathEscape(subject), nil, "")
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("DELETE in %s = %d %s", region, resp.StatusCode, body)
+	}
+	var v struct{ RequestID string }
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.RequestID
+}
+
+// wait polls GET /erasures/{id} until the request is closed.
+func wait(t *testing.T, rt *Runtime, id string) erasure.Request {
+	t.Helper()
+	region, err := erasure.ParseID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := rt.Region(region)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, body := do(t, "GET", reg.URL+"/erasures/"+id, nil, "")
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s = %d %s", id, resp.StatusCode, body)
+		}
+		var r erasure.Request
+		if err := json.Unmarshal(body, &r); err != nil {
+			t.Fatal(err)
+		}
+		if !r.Status.Open() {
+			// The request closes at RecordOutcome; the execution then
+			// publishes its failure mail and ends.
+			x := ExecutionArn(reg.Engine, reg.Wired.Main, id)
+			waitFor(t, func() bool {
+				e, ok := reg.Engine.Execution(x)
+				if !ok {
+					return true
+				}
+				select {
+				case <-e.Done():
+					return true
+				default:
+					return false
+				}
+			}, "the end of "+x)
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request %s still %s after 30 s: %+v", id, r.Status, r.Subsystems)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func statusOf(r erasure.Request) map[string]erasure.SubsystemStatus {
+	out := map[string]erasure.SubsystemStatus{}
+	for _, s := range r.Subsystems {
+		out[s.Name] = s.Status
+	}
+	return out
+}
+
+func TestErasuresCompleteInEveryRegion(t *testing.T) {
+	rt := start(t, loadConfig(t), t.TempDir(), asl.NewFakeClock(t0), 0)
+	var rec calls
+	rt.Farm().OnCall(rec.record)
+
+	filed := map[string]string{} // request id -> subject
+	for _, f := range []struct{ region, subject string }{{"eu", "alice"}, {"eu", "bob"}, {"us", "carol"}, {"eu", "nobody"}} {
+		filed[file(t, rt, f.region, f.subject)] = f.subject
+	}
+	for id, subject := range filed {
+		r := wait(t, rt, id)
+		if r.Status != erasure.StatusCompleted || len(r.Subsystems) != 3 {
+			t.Errorf("%s (%s): %s %+v", id, subject, r.Status, r.Subsystems)
+		}
+		region, _ := erasure.ParseID(id)
+		for name, st := range statusOf(r) {
+			want := erasure.SubsystemDeleted
+			if subject == "nobody" {
+				want = erasure.SubsystemNotFound
+			}
+			// A sync subsystem answers 404 for a subject it does not
+			// hold; an async one reports its erasure done either way.
+			if st != want && !(subject == "nobody" && st == erasure.SubsystemDeleted) {
+				t.Errorf("%s (%s) in %s: %s, want %s", id, subject, name, st, want)
+			}
+			if rt.Farm().Holds(region, name, subject) {
+				t.Errorf("%s/%s still holds %s after a completed erasure", region, name, subject)
+			}
+		}
+	}
+	if got := statusOf(wait(t, rt, keyOf(filed, "nobody")))["projects"]; got != erasure.SubsystemNotFound {
+		t.Errorf("projects for an unknown subject: %s, want not_found", got)
+	}
+	// Residency: the other region still holds what was erased here, and
+	// no call for a request went to another region's subsystem.
+	for _, s := range []string{"projects", "orders", "customers"} {
+		if !rt.Farm().Holds("us", s, "alice") || !rt.Farm().Holds("us", s, "bob") || !rt.Farm().Holds("eu", s, "carol") {
+			t.Errorf("an erasure reached another region's %s", s)
+		}
+	}
+	homes := map[string]string{hashOf("alice"): "eu", hashOf("bob"): "eu", hashOf("nobody"): "eu", hashOf("carol"): "us"}
+	for _, c := range rec.list() {
+		if c.RequestID != "" {
+			if region, _ := erasure.ParseID(c.RequestID); region != c.Region {
+				t.Errorf("a request of %s called %s/%s: %s %s", region, c.Region, c.Subsystem, c.Method, c.Path)
+			}
+		}
+		if home, ok := homes[c.SubjectHash]; ok && home != c.Region {
+			t.Errorf("a subject filed in %s was sent to %s/%s", home, c.Region, c.Subsystem)
+		}
+	}
+	if n := len(rt.Outbox().Recent(10)); n != 0 {
+		t.Errorf("%d outbox messages for erasures that all completed", n)
+	}
+
+	// The status page lists the requests and their executions, and names
+	// no subject.
+	for _, page := range []string{rt.StatusURL(), rt.EdgeURL() + "/executions/" + url.PathEscape(ExecutionArn(mustRegion(t, rt, "eu").Engine, "Lethe-eu-Erasure", keyOf(filed, "alice")))} {
+		resp, body := do(t, "GET", page, nil, "")
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s = %d %s", page, resp.StatusCode, body)
+		}
+		for _, s := range []string{"alice", "bob", "carol", "nobody"} {
+			if strings.Contains(string(body), s) {
+				t.Errorf("%s names the subject %q", page, s)
+			}
+		}
+		if !strings.Contains(string(body), keyOf(filed, "alice")) || !strings.Contains(string(body), "SUCCEEDED") {
+			t.Errorf("%s does not show the request and its execution", page)
+		}
+	}
+}
+
+func mustRegion(t *testing.T, rt *Runtime, name string) *Region {
+	t.Helper()
+	r, ok := rt.Region(name)
+	if !ok {
+		t.Fatalf("no region %s", name)
+	}
+	return r
+}
+
+func keyOf(m map[string]string, v string) string {
+	for k, x := range m {
+		if x == v {
+			return k
+		}
+	}
+	return ""
+}
+
+// TestFaultsFailOnlyTheFaultySubsystem: a subsystem down for good (or one
+// that never finishes) fails at its retries' end or at the deadline (a
+// day here), the others are still erased, the request fails, and the
+// failure mail names the request, the subsystem and the error, never the
+// subject.
+func TestFaultsFailOnlyTheFaultySubsystem(t *testing.T) {
+	cases := []struct {
+		fault     string
+		subsystem string
+		errName   string
+	}{
+		{"eu/orders=outage", "orders", "SubsystemUnavailable"},
+		{"eu/projects=outage", "projects", "SubsystemUnavailable"},
+		{"eu/customers=neverFinish", "customers", "DeadlinePassed"},
+	}
+	for _, c := range cases {
+		t.Run(c.fault, func(t *testing.T) {
+			cfg := loadConfig(t)
+			cfg.Deadline = config.Deadline{Days: 1}
+			if err := demo.ApplyFaults(cfg, []string{c.fault}); err != nil {
+				t.Fatal(err)
+			}
+			clock := asl.NewFakeClock(t0)
+			rt := start(t, cfg, t.TempDir(), clock, 0)
+			id := file(t, rt, "eu", "alice")
+			r := wait(t, rt, id)
+			if r.Status != erasure.StatusFailed {
+				t.Fatalf("request %s, want failed: %+v", r.Status, r.Subsystems)
+			}
+			for _, s := range r.Subsystems {
+				switch {
+				case s.Name == c.subsystem && (s.Status != erasure.SubsystemFailed || !strings.Contains(s.Detail, c.errName)):
+					t.Errorf("%s: %s %q, want failed with %s", s.Name, s.Status, s.Detail, c.errName)
+				case s.Name != c.subsystem && s.Status != erasure.SubsystemDeleted:
+					t.Errorf("%s: %s, want deleted", s.Name, s.Status)
+				}
+			}
+			if !rt.Farm().Holds("eu", c.subsystem, "alice") {
+				t.Errorf("%s lost alice though it failed", c.subsystem)
+			}
+			if clock.Now().After(r.Deadline.Add(7 * time.Hour)) {
+				t.Errorf("gave up at %s, long after the deadline %s", clock.Now(), r.Deadline)
+			}
+			var admins, ops *OutboxMessage
+			msgs := rt.Outbox().Recent(10)
+			for i, m := range msgs {
+				if strings.Contains(m.Message+m.Subject+fmt.Sprint(m.MessageAttributes), "alice") {
+					t.Errorf("an outbox message names the subject: %+v", m)
+				}
+				switch m.TopicArn {
+				case "arn:aws:sns:eu-west-1:000000000000:lethe-eu-" + c.subsystem + "-failures":
+					admins = &msgs[i]
+				case "arn:aws:sns:eu-west-1:000000000000:lethe-eu-ops":
+					ops = &msgs[i]
+				}
+			}
+			if admins == nil || !strings.Contains(admins.Message, id) || !strings.Contains(admins.Message, c.subsystem) || !strings.Contains(admins.Message, c.errName) {
+				t.Errorf("the %s admins' mail: %+v", c.subsystem, admins)
+			}
+			if ops == nil || !strings.Contains(ops.Message, id) {
+				t.Errorf("the ops mail: %+v", ops)
+			}
+			if len(msgs) != 2 {
+				t.Errorf("%d outbox messages, want 2: %+v", len(msgs), msgs)
+			}
+			b, err := os.ReadFile(filepath.Join(rt.Outbox().Dir(), "lethe-eu-"+c.subsystem+"-failures.jsonl"))
+			if err != nil || !strings.Contains(string(b), id) {
+				t.Errorf("the topic's file: %v %s", err, b)
+			}
+		})
+	}
+}
+
+// TestRestartResumesWithoutRepeating closes the runtime while erasures
+// wait on their async subsystems and starts a new one on the same data
+// directory: the requests complete, each subsystem got one submission and
+// one delete per request (no failure asked for a retry), and each request
+// has one execution.
+func TestRestartResumesWithoutRepeating(t *testing.T) {
+	dir := t.TempDir()
+	cfg := loadConfig(t)
+	clock := asl.NewFakeClock(t0)
+	release := clock.Hold() // executions run their tasks but no time passes
+	rt := start(t, cfg, dir, clock, 0)
+	var rec calls
+	rt.Farm().OnCall(rec.record)
+	ids := []string{file(t, rt, "eu", "alice"), file(t, rt, "eu", "bob"), file(t, rt, "us", "carol")}
+
+	// Each request: one DELETE (projects), two submissions, two first
+	// checks; then its async branches wait on the held clock.
+	waitFor(t, func() bool { return len(rec.list()) == 5*len(ids) }, "the first calls")
+	time.Sleep(50 * time.Millisecond)
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	before := len(rec.list())
+
+	clock2 := asl.NewFakeClock(clock.Now())
+	edgePort := portOf(t, rt.EdgeURL()) // the demo subsystems' URLs are in the checkpoints
+	rt2 := start(t, cfg, dir, clock2, edgePort)
+	rt2.Farm().OnCall(rec.record)
+	resumed := 0
+	for _, reg := range rt2.Regions() {
+		resumed += reg.Resumed
+	}
+	// Three main executions and their six async children.
+	if resumed != 9 {
+		t.Errorf("resumed %d executions, want 9", resumed)
+	}
+	for _, id := range ids {
+		if r := wait(t, rt2, id); r.Status != erasure.StatusCompleted {
+			t.Errorf("%s after the restart: %s %+v", id, r.Status, r.Subsystems)
+		}
+	}
+	all := rec.list()
+	if len(all) == before {
+		t.Fatal("no subsystem call after the restart")
+	}
+	perKind := map[string]int{}
+	for _, c := range all {
+		switch c.Method {
+		case http.MethodDelete:
+			perKind["DELETE "+c.Region+"/"+c.Subsystem+" "+c.SubjectHash]++
+		case http.MethodPost:
+			perKind["POST "+c.Region+"/"+c.Subsystem+" "+c.RequestID]++
+		}
+	}
+	if len(perKind) != 3*len(ids) {
+		t.Errorf("%d distinct deletes and submissions, want %d: %v", len(perKind), 3*len(ids), perKind)
+	}
+	for k, n := range perKind {
+		if n != 1 {
+			t.Errorf("%s was called %d times", k, n)
+		}
+	}
+	for _, id := range ids {
+		region, _ := erasure.ParseID(id)
+		reg := mustRegion(t, rt2, region)
+		cp, err := reg.Checkpoints.Load(context.Background(), ExecutionArn(reg.Engine, reg.Wired.Main, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		started := 0
+		for _, raw := range cp.Events {
+			var e asl.Event
+			json.Unmarshal(raw, &e)
+			if e.Type == "ExecutionStarted" {
+				started++
+			}
+		}
+		if started != 1 || !cp.Finished {
+			t.Errorf("%s: %d ExecutionStarted events, finished %v", id, started, cp.Finished)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func portOf(t *testing.T, rawURL string) int {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p int
+	fmt.Sscan(u.Port(), &p)
+	return p
+}
+
+var _ = io.Discard

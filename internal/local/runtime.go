@@ -1,0 +1,510 @@
+// Package local is the embedded default, `lethe local`: every configured
+// region in one process on 127.0.0.1, running the very handlers the Lambda
+// functions run and the very statemachines/*.asl.json Step Functions runs,
+// through Lethe's own interpreter (internal/asl). Nothing is re-implemented
+// for local use; only the AWS services are stood in for:
+//
+//   - DynamoDB and its stream: the embedded store (internal/store/embedded),
+//     whose change feed calls the starter's handler as the event source
+//     mapping would;
+//   - Step Functions: one asl.Engine per region, its executions checkpointed
+//     in the same file, resumed at start-up;
+//   - Lambda: the handlers registered with the engine under the functions'
+//     deployed names and invoked through aws-lambda-go;
+//   - API Gateway: Gateway, in front of the api and webhook receiver
+//     handlers, on one port per region;
+//   - SNS: Outbox, one JSON-lines file per topic;
+//   - Secrets Manager and SSM: EnvSecrets (only for subsystems of your own;
+//     the demo subsystems take no token).
+//
+// With Options.Demo every subsystem is served by a demo subsystem
+// (internal/demo) on the status port, so that a newcomer can file an
+// erasure and watch it go through with no AWS account and no real system.
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lethe-erasure/lethe/internal/api"
+	"github.com/lethe-erasure/lethe/internal/asl"
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/demo"
+	"github.com/lethe-erasure/lethe/internal/receiver"
+	"github.com/lethe-erasure/lethe/internal/registry"
+	"github.com/lethe-erasure/lethe/internal/secrets"
+	"github.com/lethe-erasure/lethe/internal/starter"
+	"github.com/lethe-erasure/lethe/internal/store/embedded"
+)
+
+// Options configure the runtime.
+type Options struct {
+	// Config is the whole configuration (every region); required.
+	Config *config.Config
+	// DataDir holds the store, the demo subsystems' state, the outbox and
+	// the clock's reading; default DefaultDataDir.
+	DataDir string
+	// Speed runs Lethe's clock this many times faster than the wall clock
+	// (<= 1: real time). Ignored when Clock is set.
+	Speed float64
+	// EdgePort serves the status page (and later the edge) and the demo
+	// subsystems; FirstRegionPort serves the first region's API, the next
+	// region the next port. 0 picks a free port (tests).
+	EdgePort        int
+	FirstRegionPort int
+	// Demo serves every configured subsystem with a demo subsystem,
+	// replacing its baseUrl and token; false calls the configured baseUrls
+	// with tokens from the environment (EnvSecrets).
+	Demo bool
+	// Clock overrides the accelerated clock (tests pass an asl.FakeClock).
+	Clock asl.Clock
+	// Log receives the handlers' and the runtime's log lines; default
+	// discards.
+	Log *slog.Logger
+	// NoSync skips fsync on the store's commits (benchmarks); a process
+	// killed with SIGKILL still loses nothing.
+	NoSync bool
+}
+
+// DefaultDataDir is where `lethe local` keeps its state.
+const DefaultDataDir = ".lethe"
+
+// KeepFinished bounds the finished executions each engine keeps in memory;
+// older ones are read back from the store when asked for.
+const KeepFinished = 1000
+
+// Files and folders of the data directory.
+const (
+	dbFile        = "lethe.db"
+	demoFile      = "subsystems.db"
+	clockFileName = "clock.json"
+	outboxDir     = "outbox"
+)
+
+// Runtime is a running `lethe local`.
+type Runtime struct {
+	cfg    *config.Config // with the demo subsystems' URLs when Demo
+	log    *slog.Logger
+	clock  asl.Clock
+	own    *Clock // the clock the runtime opened (nil when overridden)
+	db     *embedded.DB
+	farm   *demo.Farm
+	outbox *Outbox
+
+	regions []*Region
+	edgeURL string
+	servers []*http.Server
+
+	ctx    context.Context // executions and streams run until Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // streams
+
+	mu      sync.Mutex
+	started []*asl.Execution // executions started or resumed, for Close
+	closed  bool
+}
+
+// Region is one region of the runtime.
+type Region struct {
+	// Config is the region as its functions see it (config.ForRegion),
+	// with the demo subsystems' URLs when Demo.
+	Config config.Region
+	// URL is the base URL of the region's API.
+	URL         string
+	Requests    *embedded.Requests
+	Checkpoints *embedded.Checkpoints
+	Engine      *asl.Engine
+	Wired       Wired
+	// Queue holds the webhooks the receiver queued for the product.
+	Queue *MemoryQueue
+
+	// Resumed counts the executions resumed at start-up.
+	Resumed int
+
+	executions *Executions
+	gateway    *Gateway
+}
+
+// Start builds and starts every region: the store is opened, unfinished
+// executions are resumed before any new request is started, then the
+// streams and the HTTP servers start. Close stops it all.
+func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
+	if o.Config == nil || len(o.Config.Regions) == 0 {
+		return nil, errors.New("local: a configuration with at least one region is required")
+	}
+	if o.DataDir == "" {
+		o.DataDir = DefaultDataDir
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("local: data directory: %w", err)
+	}
+	rt := &Runtime{log: o.Log}
+	rt.ctx, rt.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			rt.Close()
+		}
+	}()
+
+	rt.clock = o.Clock
+	if rt.clock == nil {
+		c, err := OpenClock(filepath.Join(o.DataDir, clockFileName), o.Speed)
+		if err != nil {
+			return nil, err
+		}
+		rt.own, rt.clock = c, c
+	}
+	if rt.db, err = embedded.Open(filepath.Join(o.DataDir, dbFile), embedded.Options{NoSync: o.NoSync, Now: rt.clock.Now}); err != nil {
+		return nil, err
+	}
+	if rt.outbox, err = NewOutbox(filepath.Join(o.DataDir, outboxDir), rt.clock.Now); err != nil {
+		return nil, err
+	}
+
+	// Listen first: the demo subsystems' URLs are on the edge port, and
+	// the ports must be known before the configuration is built.
+	edgeLn, err := listen(o.EdgePort)
+	if err != nil {
+		return nil, fmt.Errorf("local: status port: %w", err)
+	}
+	rt.edgeURL = "http://" + edgeLn.Addr().String()
+	regionLns := make([]net.Listener, len(o.Config.Regions))
+	for i := range o.Config.Regions {
+		port := 0
+		if o.FirstRegionPort != 0 {
+			port = o.FirstRegionPort + i
+		}
+		if regionLns[i], err = listen(port); err != nil {
+			edgeLn.Close()
+			for _, ln := range regionLns[:i] {
+				ln.Close()
+			}
+			return nil, fmt.Errorf("local: API port of region %s: %w", o.Config.Regions[i].Name, err)
+		}
+	}
+
+	edgeMux := http.NewServeMux()
+	rt.cfg = o.Config
+	if o.Demo {
+		if rt.farm, err = demo.Open(filepath.Join(o.DataDir, demoFile), rt.clock); err != nil {
+			closeAll(edgeLn, regionLns)
+			return nil, err
+		}
+		rt.cfg = withDemoSubsystems(o.Config, rt.edgeURL)
+		for _, r := range rt.cfg.Regions {
+			for _, s := range r.Subsystems {
+				prefix := demoPath(r.Name, s.Name)
+				edgeMux.Handle(prefix+"/", http.StripPrefix(prefix, rt.farm.Subsystem(r.Name, s, o.Config.Demo(r.Name, s.Name))))
+			}
+		}
+	}
+
+	tokens := secrets.NewCache(NewEnvSecrets(), NewEnvSecrets(), secrets.DefaultTTL, time.Now)
+	for i, r := range rt.cfg.Regions {
+		reg, err := rt.newRegion(r.Name, tokens)
+		if err != nil {
+			closeAll(edgeLn, regionLns)
+			return nil, err
+		}
+		reg.URL = "http://" + regionLns[i].Addr().String()
+		rt.regions = append(rt.regions, reg)
+	}
+
+	// Resume every unfinished execution before any stream can start a new
+	// one: a request whose execution was under way is continued, never
+	// started again.
+	for _, reg := range rt.regions {
+		xs, err := reg.Engine.Resume(rt.ctx)
+		rt.track(xs...)
+		reg.Resumed = len(xs)
+		if err != nil {
+			closeAll(edgeLn, regionLns)
+			return nil, fmt.Errorf("local: region %s: %w", reg.Config.Name, err)
+		}
+		if len(xs) > 0 {
+			rt.log.Info("executions resumed", "region", reg.Config.Name, "count", len(xs))
+		}
+	}
+	for _, reg := range rt.regions {
+		h := starter.New(reg.executions, reg.Requests, reg.Config.Name, rt.log.With("function", FunctionName(reg.Config.Name, registry.FnStarter)))
+		rt.wg.Add(1)
+		go func() {
+			defer rt.wg.Done()
+			err := reg.Requests.Stream(rt.ctx, h.Handle, embedded.StreamOptions{AWSRegion: reg.Config.AWSRegion})
+			if err != nil && rt.ctx.Err() == nil {
+				rt.log.Error("stream stopped", "region", reg.Config.Name, "error", err.Error())
+			}
+		}()
+	}
+
+	status := NewStatus(rt)
+	edgeMux.Handle("GET /{$}", status)
+	edgeMux.Handle("GET /executions/", status)
+	rt.serve(edgeLn, edgeMux)
+	for i, reg := range rt.regions {
+		rt.serve(regionLns[i], reg.gateway)
+	}
+	return rt, nil
+}
+
+// listen opens a loopback port (0: any free one).
+func listen(port int) (net.Listener, error) {
+	return net.Listen("tcp", net.JoinHostPort(config.LocalHost, fmt.Sprint(port)))
+}
+
+func closeAll(edge net.Listener, regions []net.Listener) {
+	edge.Close()
+	for _, ln := range regions {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+func (rt *Runtime) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	rt.servers = append(rt.servers, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			rt.log.Error("http server stopped", "addr", ln.Addr().String(), "error", err.Error())
+		}
+	}()
+}
+
+// demoPath is where a demo subsystem is served on the status port.
+func demoPath(region, subsystem string) string { return "/demo/" + region + "/" + subsystem }
+
+// withDemoSubsystems returns a copy of cfg whose subsystems are the demo
+// subsystems served at base: their URL replaces baseUrl, and they take no
+// token.
+func withDemoSubsystems(cfg *config.Config, base string) *config.Config {
+	out := *cfg
+	out.Regions = make([]config.Region, len(cfg.Regions))
+	for i, r := range cfg.Regions {
+		r.Subsystems = append([]config.Subsystem(nil), r.Subsystems...)
+		for j := range r.Subsystems {
+			s := &r.Subsystems[j]
+			s.BaseURL = base + demoPath(r.Name, s.Name)
+			s.Token = config.TokenSource{Kind: config.TokenNone}
+		}
+		out.Regions[i] = r
+	}
+	return &out
+}
+
+// newRegion wires one region as its stack and functions are wired on AWS.
+func (rt *Runtime) newRegion(name string, tokens *secrets.Cache) (*Region, error) {
+	// What the region's functions are given: LETHE_CONFIG is
+	// config.ForRegion, so they know nothing of the other regions.
+	own, err := rt.cfg.ForRegion(name)
+	if err != nil {
+		return nil, err
+	}
+	r := own.Regions[0]
+	reg := &Region{
+		Config:      r,
+		Requests:    rt.db.Requests(name),
+		Checkpoints: rt.db.Checkpoints(name),
+		Queue:       NewMemoryQueue(rt.log.With("region", name)),
+	}
+	reg.Engine = asl.NewEngine(asl.Options{
+		Clock: rt.clock, Checkpoints: reg.Checkpoints, Region: r.AWSRegion, Account: Account,
+		Publisher: rt.outbox, KeepFinished: KeepFinished,
+	})
+	fnLog := func(fn string) *slog.Logger { return rt.log.With("function", FunctionName(name, fn)) }
+	handlers, err := TaskHandlers(r, SubsystemTopics(r), tokens, reg.Requests, fnLog("tasks"))
+	if err != nil {
+		return nil, fmt.Errorf("local: region %s: %w", name, err)
+	}
+	if reg.Wired, err = Wire(reg.Engine, r, handlers); err != nil {
+		return nil, err
+	}
+	reg.executions = &Executions{
+		engine: reg.Engine, checkpoints: reg.Checkpoints, machine: reg.Wired.Main,
+		ctx: rt.ctx, track: rt.track,
+	}
+	apiHandler := api.New(reg.Requests, own, r, api.WithClock(rt.clock.Now), api.WithLogger(fnLog(registry.FnAPI)))
+	alerts := &outboxAlerts{outbox: rt.outbox, topic: reg.Wired.OpsTopic}
+	// The receiver checks signatures against the wall clock: a provider
+	// signs with real time, whatever Lethe's clock says.
+	recv := receiver.New(reg.Requests, tokens, reg.Queue, alerts, own, r, receiver.WithLogger(fnLog(registry.FnWebhookReceiver)))
+	reg.gateway = NewGateway(RegionalRoutes, map[string]ProxyHandler{
+		registry.FnAPI:             apiHandler.Handle,
+		registry.FnWebhookReceiver: recv.Handle,
+	}, rt.log.With("region", name))
+	return reg, nil
+}
+
+// track remembers executions so that Close can wait for them to stop.
+func (rt *Runtime) track(xs ...*asl.Execution) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	kept := rt.started[:0]
+	for _, x := range rt.started {
+		select {
+		case <-x.Done():
+		default:
+			kept = append(kept, x)
+		}
+	}
+	rt.started = append(kept, xs...)
+}
+
+// Regions are the running regions, in configuration order.
+func (rt *Runtime) Regions() []*Region { return rt.regions }
+
+// Region returns a region by short name.
+func (rt *Runtime) Region(name string) (*Region, bool) {
+	for _, r := range rt.regions {
+		if r.Config.Name == name {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// StatusURL is the status page.
+func (rt *Runtime) StatusURL() string { return rt.edgeURL + "/" }
+
+// EdgeURL is the base URL of the status (and edge) port.
+func (rt *Runtime) EdgeURL() string { return rt.edgeURL }
+
+// Config is the configuration the regions run with (demo URLs filled).
+func (rt *Runtime) Config() *config.Config { return rt.cfg }
+
+// Farm is the demo subsystems (nil without Demo).
+func (rt *Runtime) Farm() *demo.Farm { return rt.farm }
+
+// Outbox is the SNS stand-in.
+func (rt *Runtime) Outbox() *Outbox { return rt.outbox }
+
+// Clock is Lethe's clock in this process.
+func (rt *Runtime) Clock() asl.Clock { return rt.clock }
+
+// closeWait bounds how long Close waits for executions to notice that
+// they are stopped (a task handler's HTTP call returns on cancellation).
+const closeWait = 10 * time.Second
+
+// Close shuts down as a SIGTERM should: the HTTP servers stop taking
+// requests and finish those in flight; the streams stop; every execution
+// is stopped where it is, its checkpoint left unfinished for the next
+// Start to resume; then the files are closed.
+func (rt *Runtime) Close() error {
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		return nil
+	}
+	rt.closed = true
+	rt.mu.Unlock()
+	var errs []error
+	// The APIs first: no new request is filed while the rest stops.
+	rt.shutdown(rt.servers[min(1, len(rt.servers)):]...)
+	rt.cancel()
+	rt.wg.Wait()
+	rt.mu.Lock()
+	running := rt.started
+	rt.started = nil
+	rt.mu.Unlock()
+	deadline := time.After(closeWait)
+wait:
+	for _, x := range running {
+		select {
+		case <-x.Done():
+		case <-deadline:
+			errs = append(errs, errors.New("local: executions did not stop in time; their checkpoints resume them"))
+			break wait
+		}
+	}
+	// Then the status page and the demo subsystems, which the stopped
+	// executions no longer call.
+	rt.shutdown(rt.servers[:min(1, len(rt.servers))]...)
+	if rt.farm != nil {
+		errs = append(errs, rt.farm.Close())
+	}
+	if rt.outbox != nil {
+		errs = append(errs, rt.outbox.Close())
+	}
+	if rt.db != nil {
+		errs = append(errs, rt.db.Close())
+	}
+	if rt.own != nil {
+		errs = append(errs, rt.own.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// shutdownGrace is how long Close lets requests in flight finish. An HTTP
+// client may hold a connection it dialled but never used, which Shutdown
+// counts as active for 5 s; after the grace the server is closed.
+const shutdownGrace = time.Second
+
+// shutdown stops servers gracefully, then by force.
+func (rt *Runtime) shutdown(servers ...*http.Server) {
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			if err := s.Shutdown(ctx); err != nil {
+				s.Close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Executions is the Step Functions StartExecution the starter calls
+// (starter.Executions), over a region's engine.
+type Executions struct {
+	engine      *asl.Engine
+	checkpoints *embedded.Checkpoints
+	machine     string
+	ctx         context.Context // executions outlive the stream batch that started them
+	track       func(...*asl.Execution)
+}
+
+var _ starter.Executions = (*Executions)(nil)
+
+// Start starts the main machine unless an execution of that name exists,
+// running or finished, in memory or in the store: then it has been
+// started, as StartExecution's ExecutionAlreadyExists tells the starter on
+// AWS. No request ever gets a second execution.
+func (x *Executions) Start(ctx context.Context, name, input string) error {
+	arn := ExecutionArn(x.engine, x.machine, name)
+	exists, err := x.checkpoints.Exists(ctx, arn)
+	if err != nil {
+		return fmt.Errorf("start execution %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	ex, err := x.engine.Start(x.ctx, x.machine, name, json.RawMessage(input))
+	switch {
+	case err != nil && strings.HasPrefix(err.Error(), "ExecutionAlreadyExists"):
+		return nil
+	case err != nil:
+		return fmt.Errorf("start execution %s: %w", name, err)
+	}
+	x.track(ex)
+	return nil
+}
+
+// ExecutionArn is the ARN an engine gives an execution of a machine.
+func ExecutionArn(e *asl.Engine, machine, name string) string {
+	m := e.MachineArn(machine)
+	return strings.Replace(m, ":stateMachine:", ":execution:", 1) + ":" + name
+}

@@ -405,3 +405,31 @@ func portOf(t *testing.T, rawURL string) int {
 }
 
 var _ = io.Discard
+
+// TestStatusPageExecutions: an execution's page lists its children, a
+// child's links back to its parent, and an unknown one is 404.
+func TestStatusPageExecutions(t *testing.T) {
+	rt := start(t, loadConfig(t), t.TempDir(), asl.NewFakeClock(t0), 0)
+	id := file(t, rt, "us", "carol")
+	wait(t, rt, id)
+	reg := mustRegion(t, rt, "us")
+	page := func(arn string) (int, string) {
+		resp, body := do(t, "GET", rt.EdgeURL()+"/executions/"+url.PathEscape(arn), nil, "")
+		return resp.StatusCode, string(body)
+	}
+	main := ExecutionArn(reg.Engine, reg.Wired.Main, id)
+	child := ExecutionArn(reg.Engine, "Lethe-us-AsyncDeletion", id+"-orders")
+	code, body := page(main)
+	if code != 200 || !strings.Contains(body, url.PathEscape(child)) || !strings.Contains(body, "RecordOutcome") || !strings.Contains(body, "ExecutionSucceeded") {
+		t.Errorf("main execution page: %d\n%s", code, body)
+	}
+	code, body = page(child)
+	if code != 200 || !strings.Contains(body, url.PathEscape(main)) || !strings.Contains(body, "WaitForUserDeletion") {
+		t.Errorf("child execution page: %d\n%s", code, body)
+	}
+	for _, arn := range []string{ExecutionArn(reg.Engine, reg.Wired.Main, "er_us_0190b0a0-0000-7000-8000-000000000000"), "arn:aws:states:xx:1:execution:a:b", "%zz"} {
+		if code, _ := page(arn); code != 404 {
+			t.Errorf("GET /executions/%s = %d, want 404", arn, code)
+		}
+	}
+}

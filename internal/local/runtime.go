@@ -111,6 +111,7 @@ type Runtime struct {
 
 	mu      sync.Mutex
 	started []*asl.Execution // executions started or resumed, for Close
+	swept   int              // len(started) after the last sweep
 	closed  bool
 }
 
@@ -349,9 +350,15 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache) (*Region, error
 }
 
 // track remembers executions so that Close can wait for them to stop.
+// Finished ones are dropped whenever the list has doubled since the last
+// sweep, so that tracking costs O(1) per execution however many run.
 func (rt *Runtime) track(xs ...*asl.Execution) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	rt.started = append(rt.started, xs...)
+	if len(rt.started) < 2*rt.swept+64 {
+		return
+	}
 	kept := rt.started[:0]
 	for _, x := range rt.started {
 		select {
@@ -360,7 +367,9 @@ func (rt *Runtime) track(xs ...*asl.Execution) {
 			kept = append(kept, x)
 		}
 	}
-	rt.started = append(kept, xs...)
+	clear(rt.started[len(kept):])
+	rt.started = kept
+	rt.swept = len(kept)
 }
 
 // Regions are the running regions, in configuration order.

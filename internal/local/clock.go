@@ -92,10 +92,19 @@ func (c *Clock) scale(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / c.speed)
 }
 
-// After fires after d of Lethe's time.
+// After fires after d of wall time, not of Lethe's time. The engine arms
+// it for a task's TimeoutSeconds (and HeartbeatSeconds, and an execution's
+// TimeoutSeconds), which bound work that takes real time: a handler's HTTP
+// call to a subsystem is not accelerated. Scaled, the Erasure machines'
+// 90 s task timeout would be 300 ms at 300x, shorter than the subsystem's
+// own 10 s HTTP timeout (which lives in the handler, on the wall clock):
+// a slow answer would time the task out and the machine would submit the
+// erasure again. Unscaled, the timeouts keep the order they have on AWS.
+// Waits and retry intervals, which Lethe's clock does accelerate, go
+// through Sleep.
 func (c *Clock) After(d time.Duration) <-chan time.Time {
 	ch := make(chan time.Time, 1)
-	time.AfterFunc(c.scale(d), func() { ch <- c.Now() })
+	time.AfterFunc(d, func() { ch <- c.Now() })
 	return ch
 }
 

@@ -326,7 +326,9 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache) (*Region, error
 		Publisher: rt.outbox, KeepFinished: KeepFinished,
 	})
 	fnLog := func(fn string) *slog.Logger { return rt.log.With("function", FunctionName(name, fn)) }
-	handlers, err := TaskHandlers(r, SubsystemTopics(r), tokens, reg.Requests, fnLog("tasks"))
+	// One connector serves the three subsystem tasks, as one package does
+	// for their three functions; its log lines name the task (op).
+	handlers, err := TaskHandlers(r, SubsystemTopics(r), tokens, reg.Requests, rt.log.With("region", name))
 	if err != nil {
 		return nil, fmt.Errorf("local: region %s: %w", name, err)
 	}

@@ -39,22 +39,41 @@ type crashWorld struct {
 	epoch atomic.Int32 // how many times lethe local was killed so far
 
 	mu    sync.Mutex
-	calls map[string][]int32 // "<region>/<subsystem> <method> <subject hash or request id>" -> epochs
+	calls map[string][]int32 // "<region>/<subsystem> <method> <subject or request id>" -> epochs
 }
 
-func (w *crashWorld) record(c demo.Call) {
-	var key string
-	switch c.Method {
-	case http.MethodDelete: // a sync subsystem's delete, per subject
-		key = fmt.Sprintf("%s/%s DELETE %s", c.Region, c.Subsystem, c.SubjectHash)
-	case http.MethodPost: // an async subsystem's submission, per request
-		key = fmt.Sprintf("%s/%s POST %s", c.Region, c.Subsystem, c.RequestID)
-	default:
-		return // status checks may repeat
-	}
-	w.mu.Lock()
-	w.calls[key] = append(w.calls[key], w.epoch.Load())
-	w.mu.Unlock()
+// recording wraps one subsystem: every delete (per subject) and submission
+// (per request) is recorded with the epoch in which it ARRIVED, so that a
+// call in flight at a kill counts for the life that made it. Status checks
+// may repeat and are not recorded.
+func (w *crashWorld) recording(name string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		epoch := w.epoch.Load()
+		var key string
+		switch r.Method {
+		case http.MethodDelete:
+			key = name + " DELETE " + r.URL.Path
+		case http.MethodPost:
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var in struct{ RequestID string }
+			_ = json.Unmarshal(body, &in)
+			key = name + " POST " + in.RequestID
+		}
+		h.ServeHTTP(rw, r)
+		if key != "" {
+			w.mu.Lock()
+			w.calls[key] = append(w.calls[key], epoch)
+			w.mu.Unlock()
+		}
+	})
+}
+
+// kill crashes lethe local; calls arriving from now on belong to the next
+// life.
+func (w *crashWorld) kill(c *child) {
+	c.kill()
+	w.epoch.Add(1)
 }
 
 // crashConfig writes a configuration whose two regions' subsystems are the
@@ -70,7 +89,7 @@ func crashConfig(t *testing.T, w *crashWorld, dir string, subjects []string) str
 		for si := range r.Subsystems {
 			s := &r.Subsystems[si]
 			h := w.farm.Subsystem(r.Name, *s, config.DemoSubsystem{FinishAfterSeconds: 1, Subjects: subjects})
-			srv := httptest.NewServer(h)
+			srv := httptest.NewServer(w.recording(r.Name+"/"+s.Name, h))
 			t.Cleanup(srv.Close)
 			s.BaseURL = srv.URL
 			s.Token = config.TokenSource{Kind: config.TokenNone}
@@ -116,8 +135,12 @@ type requestState struct {
 }
 
 func getErasure(base, id string) (requestState, error) {
+	return getErasureWith(http.DefaultClient, base, id)
+}
+
+func getErasureWith(client *http.Client, base, id string) (requestState, error) {
 	var st requestState
-	resp, err := http.Get(base + "/erasures/" + id)
+	resp, err := client.Get(base + "/erasures/" + id)
 	if err != nil {
 		return st, err
 	}
@@ -139,7 +162,6 @@ func TestCrashResume(t *testing.T) {
 	}
 	t.Cleanup(func() { farm.Close() })
 	w := &crashWorld{farm: farm, calls: map[string][]int32{}}
-	farm.OnCall(w.record)
 
 	subjects := make([]string, crashSubjects)
 	for i := range subjects {
@@ -170,8 +192,7 @@ func TestCrashResume(t *testing.T) {
 				if id, err := fileErasure(urls[regionOf(i)], subjects[i]); err == nil {
 					ids[i] = id
 					if filed.Add(1) == int32(killAt) {
-						w.epoch.Add(1)
-						proc.kill()
+						w.kill(proc)
 					}
 				}
 			}
@@ -201,8 +222,7 @@ func TestCrashResume(t *testing.T) {
 
 	// Kill 2: while the executions run.
 	time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
-	w.epoch.Add(1)
-	proc.kill()
+	w.kill(proc)
 	proc = start()
 
 	deadline := time.Now().Add(3 * time.Minute)

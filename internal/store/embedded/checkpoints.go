@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -96,6 +97,13 @@ func (c *Checkpoints) Save(ctx context.Context, executionArn string, cp asl.Chec
 			return err
 		}
 		if cp.Finished {
+			closed, err := top.CreateBucketIfNotExists(bClosed)
+			if err != nil {
+				return err
+			}
+			if err := closed.Put(closedKey(c.db.now(), executionArn), nil); err != nil {
+				return err
+			}
 			return unfinished.Delete(arn)
 		}
 		return unfinished.Put(arn, nil)
@@ -221,3 +229,53 @@ func (c *Checkpoints) Delete(ctx context.Context, executionArn string) error {
 }
 
 var errRunning = fmt.Errorf("execution is not finished")
+
+func closedKey(at time.Time, arn string) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(arn)), uint64(at.UnixNano()))
+	return append(k, arn...)
+}
+
+// Prune forgets up to limit executions that finished before the given time
+// (on the store's clock), oldest first, as Step Functions forgets closed
+// executions 90 days after they close; it returns how many it forgot. The
+// runtime calls it now and then so that the file does not grow with every
+// execution ever run. A request's outcome is on the request, not here.
+func (c *Checkpoints) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+	n := 0
+	err := c.db.commit.do(func(tx *bolt.Tx) error {
+		n = 0
+		top := tx.Bucket(regionKey(c.region))
+		if top == nil || top.Bucket(bClosed) == nil {
+			return nil
+		}
+		states, history, closed := top.Bucket(bCheckpoint), top.Bucket(bEvents), top.Bucket(bClosed)
+		end := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
+		cur := closed.Cursor()
+		for k, _ := cur.First(); k != nil && n < limit && bytes.Compare(k[:8], end) < 0; k, _ = cur.First() {
+			arn := k[8:]
+			// Names are unique (Exists refuses a second execution), so
+			// the execution closed here is the one stored under the ARN.
+			if v := states.Get(arn); v != nil && v[0] == stateFinished {
+				if err := states.Delete(arn); err != nil {
+					return err
+				}
+				prefix := eventPrefix(string(arn))
+				hc := history.Cursor()
+				for hk, _ := hc.Seek(prefix); hk != nil && bytes.HasPrefix(hk, prefix); hk, _ = hc.Seek(prefix) {
+					if err := hc.Delete(); err != nil {
+						return err
+					}
+				}
+				n++
+			}
+			if err := cur.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune executions: %w", err)
+	}
+	return n, nil
+}

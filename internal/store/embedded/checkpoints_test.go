@@ -260,3 +260,45 @@ func TestEngineResumesFromTheFile(t *testing.T) {
 		t.Errorf("stored checkpoint: finished=%v, %d events, %v; history has %d", cp.Finished, len(cp.Events), err, res.History.Len())
 	}
 }
+
+func TestCheckpointsPrune(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	db, _ := openDB(t, embedded.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	cps := db.Checkpoints("eu")
+	save := func(arn string, finished bool) {
+		t.Helper()
+		if err := cps.Save(ctx, arn, asl.Checkpoint{State: []byte(`{}`), FirstEvent: 1, Events: evs(1, 2), Finished: finished}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("old-1", true)
+	save("old-2", true)
+	save("running", false)
+	now = now.Add(100 * 24 * time.Hour)
+	save("recent", true)
+
+	if n, err := cps.Prune(ctx, now.Add(-90*24*time.Hour), 1); err != nil || n != 1 {
+		t.Fatalf("Prune limit 1 = %d, %v", n, err)
+	}
+	if n, err := cps.Prune(ctx, now.Add(-90*24*time.Hour), 100); err != nil || n != 1 {
+		t.Fatalf("second Prune = %d, %v; want the other old one", n, err)
+	}
+	for arn, want := range map[string]bool{"old-1": false, "old-2": false, "running": true, "recent": true} {
+		if ok, err := cps.Exists(ctx, arn); err != nil || ok != want {
+			t.Errorf("Exists(%s) = %v, %v; want %v", arn, ok, err, want)
+		}
+	}
+	if _, err := cps.Load(ctx, "old-1"); !errors.Is(err, asl.ErrNoCheckpoint) {
+		t.Errorf("Load of a pruned execution = %v, want ErrNoCheckpoint", err)
+	}
+	if cp, err := cps.Load(ctx, "recent"); err != nil || len(cp.Events) != 2 {
+		t.Errorf("Load(recent) = %d events, %v", len(cp.Events), err)
+	}
+	if n, err := cps.Prune(ctx, now.Add(time.Hour), 100); err != nil || n != 1 {
+		t.Errorf("Prune of everything closed = %d, %v; want 1 (recent; running is kept)", n, err)
+	}
+	if un, _ := cps.Unfinished(ctx); len(un) != 1 || un[0] != "running" {
+		t.Errorf("Unfinished = %v", un)
+	}
+}

@@ -124,6 +124,9 @@ var (
 	bCheckpoint = []byte("executions")  // execution ARN -> finished flag + state
 	bEvents     = []byte("history")     // execution ARN, 0, big-endian event id -> event JSON
 	bUnfinished = []byte("unfinished")  // execution ARN -> empty: the executions Resume continues
+	// bClosed is created on the first close (files older than it lack it):
+	// big-endian unix nanoseconds of the close, then the ARN -> empty.
+	bClosed = []byte("closed")
 )
 
 var allBuckets = [][]byte{bRequests, bSubjects, bIdem, bTenants, bFeed, bCheckpoint, bEvents, bUnfinished}

@@ -27,24 +27,85 @@ const (
 	HTTPAPITimeout = 30 * time.Second
 )
 
-// HTTPAPI is an HTTP API with one $default route (the edge stack routes
-// everything to its function, which routes by path) in front of an
-// in-process handler: it builds the events.APIGatewayV2HTTPRequest API
-// Gateway sends and writes back the handler's answer. API Gateway's own
-// answers keep its shape, {"message": "..."}.
-type HTTPAPI struct {
-	handler HTTPHandler
-	stage   string
-	log     *slog.Logger
-	timeout time.Duration
+// HTTPRoute is one route of an HTTP API as infra/edge_api.go declares it
+// (EdgeRoutes): a method (AnyMethod for ANY) on a path template ({name} one
+// segment, {name+} the rest), the function its Lambda proxy integration
+// calls, and whether the route is public or IAM-authorised on AWS.
+type HTTPRoute struct {
+	Method   string
+	Path     string
+	Function string // registry.Fn*
+	Public   bool
 }
 
-// NewHTTPAPI serves handler on the $default stage.
+// AnyMethod is an HTTP API route's ANY method.
+const AnyMethod = "ANY"
+
+// Key is the route key API Gateway puts in the event: "POST /webhooks/{provider}".
+func (r HTTPRoute) Key() string { return r.Method + " " + r.Path }
+
+// HTTPAPI is an HTTP API (API Gateway v2, payload format 2.0, $default
+// stage) in front of in-process handlers: it matches the request against
+// the API's routes, builds the events.APIGatewayV2HTTPRequest API Gateway
+// sends (RouteKey and PathParameters of the matched route) and writes back
+// the handler's answer. API Gateway's own answers keep its shape,
+// {"message": "..."}: a request no route matches is 404 "Not Found".
+//
+// What it does not do: IAM (SigV4) authorisation of the routes that are
+// not Public. The local APIs listen on 127.0.0.1 only and the local
+// operator is their only caller, as on the regional Gateway.
+type HTTPAPI struct {
+	handler  HTTPHandler // the $default route's, when routes is nil
+	routes   []HTTPRoute
+	handlers map[string]HTTPHandler
+	stage    string
+	log      *slog.Logger
+	timeout  time.Duration
+}
+
+// NewHTTPAPI serves handler on the $default route of the $default stage.
 func NewHTTPAPI(handler HTTPHandler, log *slog.Logger) *HTTPAPI {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &HTTPAPI{handler: handler, stage: "$default", log: log, timeout: HTTPAPITimeout}
+}
+
+// NewHTTPAPIRoutes serves routes with handlers keyed by HTTPRoute.Function
+// on the $default stage; a route whose function has no handler is left
+// out (as an API deployed without it).
+func NewHTTPAPIRoutes(routes []HTTPRoute, handlers map[string]HTTPHandler, log *slog.Logger) *HTTPAPI {
+	a := NewHTTPAPI(nil, log)
+	a.handlers = handlers
+	a.routes = []HTTPRoute{}
+	for _, r := range routes {
+		if handlers[r.Function] != nil {
+			a.routes = append(a.routes, r)
+		}
+	}
+	return a
+}
+
+// match finds the route of a method and raw path, and its decoded path
+// parameters; a {name+} parameter holds the rest of the path.
+func (a *HTTPAPI) match(method, rawPath string) (HTTPRoute, map[string]string, bool) {
+	path := rawPath
+	if len(path) > 1 {
+		path = strings.TrimSuffix(path, "/")
+	}
+	if !strings.HasPrefix(path, "/") {
+		return HTTPRoute{}, nil, false
+	}
+	segs := strings.Split(path[1:], "/")
+	for _, r := range a.routes {
+		if r.Method != AnyMethod && r.Method != method {
+			continue
+		}
+		if params, ok := matchResource(r.Path, segs); ok {
+			return r, params, true
+		}
+	}
+	return HTTPRoute{}, nil, false
 }
 
 func writeHTTPAPIError(w http.ResponseWriter, status int, message, requestID string) {
@@ -67,10 +128,27 @@ func (a *HTTPAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeHTTPAPIError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large", requestID)
 		return
 	}
+	handler := a.handler
+	var route HTTPRoute
+	var params map[string]string
+	if a.routes != nil {
+		var ok bool
+		if route, params, ok = a.match(r.Method, r.URL.EscapedPath()); !ok {
+			writeHTTPAPIError(w, http.StatusNotFound, "Not Found", requestID)
+			return
+		}
+		handler = a.handlers[route.Function]
+	}
 	ev := HTTPAPIRequest(r, body, a.stage, requestID, time.Now())
+	if a.routes != nil {
+		ev.RouteKey, ev.RequestContext.RouteKey = route.Key(), route.Key()
+		if len(params) > 0 {
+			ev.PathParameters = params
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
 	defer cancel()
-	resp, err := a.handler(ctx, ev)
+	resp, err := handler(ctx, ev)
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:
 		writeHTTPAPIError(w, http.StatusServiceUnavailable, "Service Unavailable", requestID)

@@ -12,10 +12,13 @@
 //   - Lambda: the handlers registered with the engine under the functions'
 //     deployed names and invoked through aws-lambda-go;
 //   - API Gateway: Gateway, in front of the api and webhook receiver
-//     handlers, on one port per region;
+//     handlers, on one port per region; HTTPAPI in front of the edge's two
+//     handlers (see edge.go), on the status port;
 //   - SNS: Outbox, one JSON-lines file per topic;
+//   - the edge's DynamoDB tables: internal/store/edgeembedded;
 //   - Secrets Manager and SSM: EnvSecrets (only for subsystems of your own;
-//     the demo subsystems take no token).
+//     the demo subsystems take no token); WebhookSecrets for the webhook
+//     signing secrets of the edge and the receivers.
 //
 // With Options.Demo every subsystem is served by a demo subsystem
 // (internal/demo) on the status port, so that a newcomer can file an
@@ -32,6 +35,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,7 +61,7 @@ type Options struct {
 	// Speed runs Lethe's clock this many times faster than the wall clock
 	// (<= 1: real time). Ignored when Clock is set.
 	Speed float64
-	// EdgePort serves the status page (and later the edge) and the demo
+	// EdgePort serves the edge, the status page and the demo
 	// subsystems; FirstRegionPort serves the first region's API, the next
 	// region the next port. 0 picks a free port (tests).
 	EdgePort        int
@@ -74,6 +78,12 @@ type Options struct {
 	// NoSync skips fsync on the store's commits (benchmarks); a process
 	// killed with SIGKILL still loses nothing.
 	NoSync bool
+	// WebhookSecrets are the providers' webhook signing secrets, keyed by
+	// provider, which the edge and every region's receiver verify with
+	// (WebhookSecrets); nil reads them from the environment
+	// (WebhookSecretsFromEnv: LETHE_LOCAL_SHOPIFY_SECRET,
+	// LETHE_LOCAL_ZENDESK_SECRET, else the development defaults).
+	WebhookSecrets map[string]string
 }
 
 // DefaultDataDir is where `lethe local` keeps its state.
@@ -103,7 +113,11 @@ type Runtime struct {
 
 	regions []*Region
 	edgeURL string
-	servers []*http.Server
+	edge    *Edge
+
+	secrets    WebhookSecrets
+	devSecrets []string // providers on their development default
+	servers    []*http.Server
 
 	ctx    context.Context // executions and streams run until Close
 	cancel context.CancelFunc
@@ -197,6 +211,13 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 		}
 	}
 
+	rt.secrets, rt.devSecrets = WebhookSecrets(o.WebhookSecrets), nil
+	if o.WebhookSecrets == nil {
+		var m map[string]string
+		m, rt.devSecrets = WebhookSecretsFromEnv(os.LookupEnv)
+		rt.secrets = m
+	}
+
 	edgeMux := http.NewServeMux()
 	rt.cfg = o.Config
 	if o.Demo {
@@ -208,14 +229,18 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 		for _, r := range rt.cfg.Regions {
 			for _, s := range r.Subsystems {
 				prefix := demoPath(r.Name, s.Name)
-				edgeMux.Handle(prefix+"/", http.StripPrefix(prefix, rt.farm.Subsystem(r.Name, s, o.Config.Demo(r.Name, s.Name))))
+				d := o.Config.Demo(r.Name, s.Name)
+				// The demo tenants' customers, whom the banner's example
+				// webhook redacts, are held besides alice, bob and carol.
+				d.Subjects = append(d.Subjects[:len(d.Subjects):len(d.Subjects)], demoSubjectsOf(r.Name)...)
+				edgeMux.Handle(prefix+"/", http.StripPrefix(prefix, rt.farm.Subsystem(r.Name, s, d)))
 			}
 		}
 	}
 
 	tokens := secrets.NewCache(NewEnvSecrets(), NewEnvSecrets(), secrets.DefaultTTL, time.Now)
 	for i, r := range rt.cfg.Regions {
-		reg, err := rt.newRegion(r.Name, tokens)
+		reg, err := rt.newRegion(r.Name, tokens, rt.secrets)
 		if err != nil {
 			closeAll(edgeLn, regionLns)
 			return nil, err
@@ -251,9 +276,24 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 		}()
 	}
 
+	// The edge, on the status port: its routes are patterns of the same
+	// mux as the status page's and the demo subsystems', so that a pattern
+	// that shadowed another would stop Start (ServeMux panics on
+	// conflicting patterns) rather than hide a route.
+	if rt.edge, err = rt.openEdge(o.DataDir, rt.secrets, o.NoSync); err != nil {
+		closeAll(edgeLn, regionLns)
+		return nil, err
+	}
+	if o.Demo {
+		if err := rt.registerDemoTenants(ctx, rt.edge); err != nil {
+			closeAll(edgeLn, regionLns)
+			return nil, err
+		}
+	}
 	status := NewStatus(rt)
 	edgeMux.Handle("GET /{$}", status)
 	edgeMux.Handle("GET /executions/", status)
+	rt.edge.route(edgeMux)
 	rt.serve(edgeLn, edgeMux)
 	for i, reg := range rt.regions {
 		rt.serve(regionLns[i], reg.gateway)
@@ -307,7 +347,7 @@ func withDemoSubsystems(cfg *config.Config, base string) *config.Config {
 }
 
 // newRegion wires one region as its stack and functions are wired on AWS.
-func (rt *Runtime) newRegion(name string, tokens *secrets.Cache) (*Region, error) {
+func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSecrets) (*Region, error) {
 	// What the region's functions are given: LETHE_CONFIG is
 	// config.ForRegion, so they know nothing of the other regions.
 	own, err := rt.cfg.ForRegion(name)
@@ -343,7 +383,8 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache) (*Region, error
 	alerts := &outboxAlerts{outbox: rt.outbox, topic: reg.Wired.OpsTopic}
 	// The receiver checks signatures against the wall clock: a provider
 	// signs with real time, whatever Lethe's clock says.
-	recv := receiver.New(reg.Requests, tokens, reg.Queue, alerts, own, r, receiver.WithLogger(fnLog(registry.FnWebhookReceiver)))
+	// Its webhook secrets are the edge's (WebhookSecrets).
+	recv := receiver.New(reg.Requests, hooks, reg.Queue, alerts, own, r, receiver.WithLogger(fnLog(registry.FnWebhookReceiver)))
 	reg.gateway = NewGateway(RegionalRoutes, map[string]ProxyHandler{
 		registry.FnAPI:             apiHandler.Handle,
 		registry.FnWebhookReceiver: recv.Handle,
@@ -390,8 +431,17 @@ func (rt *Runtime) Region(name string) (*Region, bool) {
 // StatusURL is the status page.
 func (rt *Runtime) StatusURL() string { return rt.edgeURL + "/" }
 
-// EdgeURL is the base URL of the status (and edge) port.
+// EdgeURL is the base URL of the edge (and of the status page).
 func (rt *Runtime) EdgeURL() string { return rt.edgeURL }
+
+// Edge is the local edge.
+func (rt *Runtime) Edge() *Edge { return rt.edge }
+
+// WebhookSecret is the provider's webhook signing secret ("" if none), and
+// whether it is the development default.
+func (rt *Runtime) WebhookSecret(provider string) (secret string, dev bool) {
+	return rt.secrets[provider], slices.Contains(rt.devSecrets, provider)
+}
 
 // Config is the configuration the regions run with (demo URLs filled).
 func (rt *Runtime) Config() *config.Config { return rt.cfg }
@@ -445,6 +495,9 @@ wait:
 	rt.shutdown(rt.servers[:min(1, len(rt.servers))]...)
 	if rt.farm != nil {
 		errs = append(errs, rt.farm.Close())
+	}
+	if rt.edge != nil {
+		errs = append(errs, rt.edge.DB.Close())
 	}
 	if rt.outbox != nil {
 		errs = append(errs, rt.outbox.Close())

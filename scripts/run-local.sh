@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # `make run`: start `lethe local`, file one erasure for the demo subject alice
 # in eu and watch it go through every subsystem of the region, then leave
-# lethe local serving in the foreground until Ctrl-C. Arguments go to
-# `lethe local` (e.g. --speed 1, --fault eu/orders=outage).
+# lethe local serving until Ctrl-C. Arguments go to `lethe local` (e.g.
+# --speed 1, --fault eu/orders=outage). Its log goes to build/lethe-local.log
+# so that the progress display stays readable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lethe=build/lethe
-"$lethe" local "$@" &
+log=build/lethe-local.log
+"$lethe" local "$@" 2>"$log" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT INT TERM
+stop() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; exit 0; }
+trap stop INT TERM
 for _ in $(seq 1 200); do
 	(exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null && break
-	kill -0 $pid 2>/dev/null || { echo "lethe local did not start" >&2; exit 1; }
+	kill -0 "$pid" 2>/dev/null || { echo "lethe local did not start:" >&2; cat "$log" >&2; exit 1; }
 	sleep 0.05
 done
 echo
-echo "== filing an erasure for alice in eu (lethe erase --region eu --watch alice)"
+echo "== filing an erasure for alice in eu: build/lethe erase --region eu --watch alice"
 "$lethe" erase --region eu --watch alice || true
 echo
-echo "== lethe local keeps running: status page http://127.0.0.1:8080, Ctrl-C to stop"
-wait $pid
+echo "== lethe local keeps running (log: $log); file more with build/lethe erase --region us --watch carol; Ctrl-C to stop"
+wait "$pid"

@@ -68,6 +68,10 @@ bench: setup build
 	go test -run '^$$' -bench . -benchmem ./internal/...
 	@echo "== the Erasure machine on Lethe's engine and on aws-local-stepfunctions"
 	LETHE_BENCH=1 go test -count=1 -run '^TestThroughputVersusNpmEngine$$' -v ./internal/asl/difftest/
+	@echo "== P1: cost of one erasure (async times 1 h to 20 days), Lethe's poll back-off vs hourly polling"
+	go test -count=1 -run '^$$' -bench PollingCost -benchtime 1x ./statemachines/
+	@echo "== P2: erasures/s and peak memory of lethe local (accelerated clock); P3: intake on loopback"
+	go test -count=1 -run '^$$' -bench 'ErasureThroughput|Intake' -benchtime 1x -timeout 90m ./cmd/lethe/
 	@echo "== synth time per stack"
 	@for r in $$(go run ./infra/cmd/regions); do s=$$(date +%s.%N); cdk synth --quiet Lethe-$$r >/dev/null; e=$$(date +%s.%N); printf 'Lethe-%s %.1f s\n' $$r $$(echo "$$e - $$s" | bc); done
 

@@ -10,6 +10,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/local"
 	"github.com/lethe-erasure/lethe/internal/registry"
 )
 
@@ -68,11 +69,11 @@ func eraseTakingTimes(tb testing.TB, poll config.PollPolicy, orders, customers t
 	}
 	count(res)
 	for _, s := range reg.cfg.Regions[0].Subsystems {
-		machine := registry.MachineSyncDeletion
+		machine := reg.wired.Machines[registry.MachineSyncDeletion]
 		if s.Mode == config.ModeAsync {
-			machine = registry.MachineAsyncDeletion
+			machine = reg.wired.Machines[registry.MachineAsyncDeletion]
 		}
-		arn := fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s-%s", reg.cfg.Regions[0].AWSRegion, "123456789012", machine, req.ID, s.Name)
+		arn := fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s-%s", reg.cfg.Regions[0].AWSRegion, local.Account, machine, req.ID, s.Name)
 		x, ok := reg.engine.Execution(arn)
 		if !ok {
 			tb.Fatalf("no child execution %s", arn)

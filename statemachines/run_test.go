@@ -15,11 +15,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
-	"github.com/lethe-erasure/lethe/internal/loadsubsystems"
-	"github.com/lethe-erasure/lethe/internal/outcome"
-	"github.com/lethe-erasure/lethe/internal/registry"
-	"github.com/lethe-erasure/lethe/internal/subsystem"
-	"github.com/lethe-erasure/lethe/statemachines"
+	"github.com/lethe-erasure/lethe/internal/local"
 )
 
 // The tests below run the three state machine files on Lethe's interpreter
@@ -173,6 +169,7 @@ type region struct {
 	subsystems map[string]*fakeSubsystem
 	requests   *requests
 	outbox     *outbox
+	wired      local.Wired
 }
 
 // newRegion wires the eu region of cdk.json to fake subsystems.
@@ -203,7 +200,6 @@ func newRegionWith(t testing.TB, adjust func(*config.Region), subjects ...string
 		requests:   &requests{byID: map[string]*erasure.Request{}},
 		outbox:     &outbox{},
 	}
-	topics := map[string]string{}
 	for i := range cfg.Regions[0].Subsystems {
 		s := &cfg.Regions[0].Subsystems[i]
 		f := &fakeSubsystem{mode: s.Mode, subjects: map[string]bool{}, tickets: map[string]string{}, checks: map[string]int{}, doneAfter: 2,
@@ -216,48 +212,18 @@ func newRegionWith(t testing.TB, adjust func(*config.Region), subjects ...string
 		s.BaseURL = srv.URL
 		s.Token = config.TokenSource{Kind: config.TokenNone}
 		reg.subsystems[s.Name] = f
-		topics[s.Name] = "arn:aws:sns:eu-west-1:123456789012:lethe-eu-" + s.Name + "-failures"
 	}
 	r := cfg.Regions[0]
-	reg.engine = asl.NewEngine(asl.Options{Clock: reg.clock, Region: r.AWSRegion, Publisher: reg.outbox, Random: func() float64 { return 0.5 }})
+	reg.engine = asl.NewEngine(asl.Options{Clock: reg.clock, Region: r.AWSRegion, Account: local.Account, Publisher: reg.outbox, Random: func() float64 { return 0.5 }})
 
-	loader, err := loadsubsystems.New(r, topics)
+	// The local runtime's wiring, the one place that fills the files'
+	// placeholders outside the CDK app.
+	handlers, err := local.TaskHandlers(r, local.SubsystemTopics(r), noTokens{}, reg.requests, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := subsystem.New(subsystem.NewHTTPClient(), noTokens{}, reg.requests, subsystem.WithRegion(r))
-	values := map[string]string{}
-	handlers := map[string]any{
-		registry.FnLoadSubsystems: loader.Handle,
-		registry.FnSyncDelete:     conn.SyncDelete,
-		registry.FnAsyncSubmit:    conn.Submit,
-		registry.FnAsyncCheck:     conn.Check,
-		registry.FnRecordOutcome:  outcome.New(reg.requests, r, nil).Handle,
-	}
-	for _, p := range registry.Placeholders {
-		switch p.Kind {
-		case registry.Function:
-			h, ok := handlers[p.Target]
-			if !ok {
-				t.Fatalf("no handler for function %s", p.Target)
-			}
-			values[p.Name] = reg.engine.RegisterLambda("lethe-eu-"+p.Target, h)
-		case registry.StateMachine:
-			values[p.Name] = reg.engine.MachineArn(p.Target)
-		case registry.Topic:
-			values[p.Name] = "arn:aws:sns:eu-west-1:123456789012:lethe-eu-ops"
-		}
-	}
-	for _, m := range registry.Machines {
-		def, err := statemachines.Substituted(m.Name, values)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed, err := asl.Parse([]byte(def))
-		if err != nil {
-			t.Fatalf("%s does not parse: %v", m.Name, err)
-		}
-		reg.engine.RegisterMachine(m.Name, parsed)
+	if reg.wired, err = local.Wire(reg.engine, r, handlers); err != nil {
+		t.Fatal(err)
 	}
 	return reg
 }
@@ -281,7 +247,7 @@ func (reg *region) erase(t testing.TB, subject string) (*erasure.Request, *asl.R
 	in := erasure.ExecutionInput{RequestID: id, Region: "eu", ReceivedAt: now, Deadline: req.Deadline}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	x, err := reg.engine.Start(ctx, registry.MachineErasure, id, in)
+	x, err := reg.engine.Start(ctx, reg.wired.Main, id, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,11 +341,12 @@ func TestSubsystemDownFailsOnlyThatSubsystem(t *testing.T) {
 			t.Errorf("an SNS message names the subject: %s", m.Message)
 		}
 	}
-	mail, ok := topics["arn:aws:sns:eu-west-1:123456789012:lethe-eu-projects-failures"]
+	eu := reg.cfg.Regions[0]
+	mail, ok := topics[local.TopicArn(eu, local.SubsystemTopicName("eu", "projects"))]
 	if !ok || !strings.Contains(mail, req.ID) || !strings.Contains(mail, "SubsystemUnavailable") || !strings.Contains(mail, req.Deadline.Format("2006-01-02")) {
 		t.Errorf("projects' admins got %q; want the request id, the error and the deadline", mail)
 	}
-	if ops, ok := topics["arn:aws:sns:eu-west-1:123456789012:lethe-eu-ops"]; !ok || !strings.Contains(ops, req.ID) {
+	if ops, ok := topics[reg.wired.OpsTopic]; !ok || !strings.Contains(ops, req.ID) {
 		t.Errorf("ops got %q", ops)
 	}
 	if len(reg.outbox.messages) != 2 {

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -26,6 +25,8 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/edge"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/local"
+	"github.com/lethe-erasure/lethe/internal/registry"
 )
 
 // The tests of erase and status run the CLI against httptest servers that
@@ -137,41 +138,9 @@ func (m *memStore) only(t *testing.T) erasure.Request {
 }
 
 // gatewayHandler serves an api.Handler over HTTP as API Gateway's REST
-// proxy integration calls it: the path as sent (percent-encoding kept),
-// headers both single and multi-valued, the body as text.
+// proxy integration calls it, with lethe local's gateway.
 func gatewayHandler(h *api.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		ev := events.APIGatewayProxyRequest{
-			HTTPMethod:        r.Method,
-			Path:              r.URL.EscapedPath(),
-			Headers:           map[string]string{},
-			MultiValueHeaders: map[string][]string{},
-			Body:              string(body),
-		}
-		for k, v := range r.Header {
-			ev.Headers[k] = v[len(v)-1]
-			ev.MultiValueHeaders[k] = v
-		}
-		if q := r.URL.Query(); len(q) > 0 {
-			ev.QueryStringParameters = map[string]string{}
-			ev.MultiValueQueryStringParameters = map[string][]string{}
-			for k, v := range q {
-				ev.QueryStringParameters[k] = v[len(v)-1]
-				ev.MultiValueQueryStringParameters[k] = v
-			}
-		}
-		resp, err := h.Handle(r.Context(), ev)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		for k, v := range resp.Headers {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.WriteString(w, resp.Body)
-	})
+	return local.NewGateway(local.RegionalRoutes, map[string]local.ProxyHandler{registry.FnAPI: h.Handle}, nil)
 }
 
 // cliConfig is a configuration of two regions (eu, us), each with the

@@ -10,10 +10,12 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/demo"
 	"github.com/lethe-erasure/lethe/internal/local"
+	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
 // lethe local runs every configured region in this process (internal/local).
@@ -47,13 +49,21 @@ LETHE_SECRET_LETHE_EU_ORDERS_TOKEN). State survives restarts in
 --data-dir: kill it and start it again, and every execution resumes.
 SIGINT or SIGTERM stops it cleanly.
 
+--port also serves the edge: POST /webhooks/{provider} forwarded to the
+tenant's home region, /t/{tenant}/... redirects, and the operator routes
+(/tenants, /quarantine, /erasures). With --demo the demo tenants
+eu-shop.myshopify.com and us-shop.myshopify.com (Shopify), eu-help and
+us-help (Zendesk) are registered in eu and us, when configured. Their
+webhook secrets are LETHE_LOCAL_SHOPIFY_SECRET and LETHE_LOCAL_ZENDESK_SECRET,
+else development defaults that the banner prints.
+
 flags:
   --config FILE     configuration: context.lethe of a cdk.json (default cdk.json)
   --data-dir DIR    store, demo subsystems, outbox (SNS) and clock (default .lethe)
   --speed N         Lethe's clock runs N times faster than real time (default 300:
                     an erasure with async subsystems completes in about 3 s);
                     1 is real time
-  --port N          status page and demo subsystems (default 8080; 0 = any free port)
+  --port N          edge, status page and demo subsystems (default 8080; 0 = any free port)
   --region-port N   the first region's API; the next regions follow (default 8081)
   --demo            serve every subsystem with a demo subsystem (default true)
   --fault SPEC      a demo subsystem's fault knobs, repeatable: ` + demo.FaultUsage
@@ -131,6 +141,7 @@ func runLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 func printBanner(w io.Writer, rt *local.Runtime, dataDir string, speed float64, demoOn bool) {
 	fmt.Fprintf(w, "lethe local: %d region(s), data in %s, clock at %gx\n", len(rt.Regions()), dataDir, max(speed, 1))
 	fmt.Fprintf(w, "  status page  %s\n", rt.StatusURL())
+	fmt.Fprintf(w, "  edge         %s  (POST /webhooks/{provider}, /t/{tenant}/..., /tenants, /quarantine, /erasures)\n", rt.EdgeURL())
 	for _, r := range rt.Regions() {
 		fmt.Fprintf(w, "  region %-5s %s  (%s)", r.Config.Name, r.URL, r.Config.AWSRegion)
 		if r.Resumed > 0 {
@@ -145,4 +156,47 @@ func printBanner(w io.Writer, rt *local.Runtime, dataDir string, speed float64, 
 	if len(rt.Regions()) > 0 {
 		fmt.Fprintf(w, "try: curl -X DELETE %s/api/user/alice\n", rt.Regions()[0].URL)
 	}
+	printEdgeBanner(w, rt)
+}
+
+// printEdgeBanner names the demo tenants and the webhook secrets, and
+// prints a signed Shopify customers/redact to try the edge with. A secret
+// from the environment is never printed; a development default is, since
+// it is public anyway and the reader needs it to sign their own tests.
+func printEdgeBanner(w io.Writer, rt *local.Runtime) {
+	e := rt.Edge()
+	if e == nil || len(e.Registered) == 0 {
+		return
+	}
+	var tenants []string
+	for _, t := range e.Registered {
+		tenants = append(tenants, fmt.Sprintf("%s %s (%s)", t.Provider, t.Key, t.Region))
+	}
+	fmt.Fprintf(w, "demo tenants: %s\n", strings.Join(tenants, ", "))
+	fmt.Fprintln(w, "webhook secrets (the edge and every region verify with the same one):")
+	for _, p := range []string{webhook.Shopify, webhook.Zendesk} {
+		secret, dev := rt.WebhookSecret(p)
+		switch {
+		case secret == "":
+			continue
+		case dev:
+			fmt.Fprintf(w, "  %-8s %q  DEVELOPMENT DEFAULT, for development only; set %s to use your own\n", p, secret, local.WebhookSecretEnv[p])
+		default:
+			fmt.Fprintf(w, "  %-8s from %s\n", p, local.WebhookSecretEnv[p])
+		}
+	}
+	x, ok := rt.ExampleWebhook(fmt.Sprintf("lethe-local-%d", time.Now().Unix()))
+	if !ok {
+		return
+	}
+	fmt.Fprintf(w, "try the edge: a signed Shopify customers/redact of customer %s of %s, filed in %s only (sent again, it is a duplicate the edge does not forward):\n%s\n",
+		x.Tenant.Customer, x.Tenant.Key, x.Tenant.Region, x.Curl())
+	fmt.Fprintf(w, "  then: curl %s/erasures  (lists it with \"source\": \"webhook:shopify\")\n", localRegionURL(rt, x.Tenant.Region))
+}
+
+func localRegionURL(rt *local.Runtime, name string) string {
+	if r, ok := rt.Region(name); ok {
+		return r.URL
+	}
+	return ""
 }

@@ -145,3 +145,87 @@ func TestLocalRefusesBadFlags(t *testing.T) {
 		})
 	}
 }
+
+var (
+	edgeLine = regexp.MustCompile(`(?m)^  edge\s+(http://127\.0\.0\.1:\d+)\s`)
+	curlLine = regexp.MustCompile(`(?s)curl -i -X POST (\S+)((?: \\\n    -H '[^']*')+) \\\n    --data-binary '([^']*)'`)
+	header   = regexp.MustCompile(`-H '([^:]+): ([^']*)'`)
+)
+
+// TestLocalBannerPrintsTheEdge runs `lethe local` in-process and reads its
+// banner: the edge URL, the demo tenants, the webhook secrets (a
+// development default printed as such, one from the environment not at
+// all) and a curl of a signed Shopify customers/redact, which the test
+// then sends as printed: the edge forwards it to eu.
+func TestLocalBannerPrintsTheEdge(t *testing.T) {
+	t.Setenv("LETHE_LOCAL_SHOPIFY_SECRET", "shpss_from_the_environment")
+	t.Setenv("LETHE_LOCAL_ZENDESK_SECRET", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"local", "--config", filepath.Join("..", "..", "cdk.json"), "--data-dir", t.TempDir(),
+			"--port", "0", "--region-port", "0"}, nil, &stdout, &stderr)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stdout.String(), "then: curl") {
+		select {
+		case c := <-code:
+			t.Fatalf("lethe local exited %d: %s %s", c, stdout.String(), stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no edge example printed: %s", stdout.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := stdout.String()
+	m := edgeLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the banner names no edge URL:\n%s", out)
+	}
+	edgeURL := m[1]
+	for _, want := range []string{
+		"demo tenants: shopify eu-shop.myshopify.com (eu), shopify us-shop.myshopify.com (us), zendesk eu-help (eu), zendesk us-help (us)",
+		"shopify  from LETHE_LOCAL_SHOPIFY_SECRET",
+		`zendesk  "lethe-local-dev-zendesk-secret"  DEVELOPMENT DEFAULT, for development only; set LETHE_LOCAL_ZENDESK_SECRET`,
+		"curl -i -X POST " + edgeURL + "/webhooks/shopify",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the banner lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "shpss_from_the_environment") {
+		t.Error("the banner prints a secret from the environment")
+	}
+
+	c := curlLine.FindStringSubmatch(out)
+	if c == nil {
+		t.Fatalf("no curl command in the banner:\n%s", out)
+	}
+	req, _ := http.NewRequest(http.MethodPost, c[1], strings.NewReader(c[3]))
+	for _, h := range header.FindAllStringSubmatch(c[2], -1) {
+		req.Header.Set(h[1], h[2])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct{ Status string }
+	json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || answer.Status != "forwarded" {
+		t.Errorf("the printed curl = %d %q, want 200 forwarded", resp.StatusCode, answer.Status)
+	}
+
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("exit %d: %s", c, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("lethe local did not stop within 20 s")
+	}
+}

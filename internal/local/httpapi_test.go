@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,5 +125,60 @@ func TestHTTPAPIFailures(t *testing.T) {
 				t.Errorf("= %d %s", resp.StatusCode, body)
 			}
 		})
+	}
+}
+
+// TestHTTPAPIRoutes: with routes, the event carries the matched route's
+// key and decoded path parameters, ANY matches every method, a route
+// whose function has no handler is not served, and what no route matches
+// is API Gateway's 404 {"message":"Not Found"}.
+func TestHTTPAPIRoutes(t *testing.T) {
+	var got []events.APIGatewayV2HTTPRequest
+	var mu sync.Mutex
+	record := func(_ context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		mu.Lock()
+		got = append(got, ev)
+		mu.Unlock()
+		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: "{}"}, nil
+	}
+	routes := []HTTPRoute{
+		{http.MethodPost, "/webhooks/{provider}", "a", true},
+		{AnyMethod, "/t/{tenant}/{proxy+}", "a", true},
+		{http.MethodGet, "/erasures/{globalId}", "b", false},
+		{http.MethodGet, "/quarantine", "missing", false},
+	}
+	srv := httptest.NewServer(NewHTTPAPIRoutes(routes, map[string]HTTPHandler{"a": record, "b": record}, discard()))
+	defer srv.Close()
+	cases := []struct {
+		method, path string
+		routeKey     string
+		params       map[string]string
+	}{
+		{"POST", "/webhooks/shopify", "POST /webhooks/{provider}", map[string]string{"provider": "shopify"}},
+		{"DELETE", "/t/eu-help/a/b%2Fc", "ANY /t/{tenant}/{proxy+}", map[string]string{"tenant": "eu-help", "proxy": "a/b/c"}},
+		{"GET", "/erasures/eg_1", "GET /erasures/{globalId}", map[string]string{"globalId": "eg_1"}},
+		{"PUT", "/erasures/eg_1", "", nil},
+		{"GET", "/quarantine", "", nil},
+		{"GET", "/t/eu-help", "", nil},
+	}
+	for _, c := range cases {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		resp, body := do(t, c.method, srv.URL+c.path, nil, "")
+		if c.routeKey == "" {
+			if resp.StatusCode != 404 || string(body) != `{"message":"Not Found"}` || len(got) != 0 {
+				t.Errorf("%s %s = %d %s, want API Gateway's 404", c.method, c.path, resp.StatusCode, body)
+			}
+			continue
+		}
+		if resp.StatusCode != 200 || len(got) != 1 {
+			t.Errorf("%s %s = %d %s", c.method, c.path, resp.StatusCode, body)
+			continue
+		}
+		ev := got[0]
+		if ev.RouteKey != c.routeKey || ev.RequestContext.RouteKey != c.routeKey || !mapsEqual(ev.PathParameters, c.params) || ev.RawPath != c.path {
+			t.Errorf("%s %s: routeKey %q params %v rawPath %q", c.method, c.path, ev.RouteKey, ev.PathParameters, ev.RawPath)
+		}
 	}
 }

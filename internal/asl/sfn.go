@@ -97,6 +97,14 @@ func (x *Execution) awaitChild(ctx context.Context, arn, pattern string) (any, *
 	r, err := x.e.awaitExecution(ctx, arn)
 	x.e.unpin(arn)
 	if err != nil {
+		if r != nil && r.Status == StatusAborted && ctx.Err() == nil {
+			// The child runs in this execution's base context, so it was
+			// stopped because this execution is being stopped (the
+			// process shutting down), and may have seen it first: the
+			// task did not fail, it is interrupted, and resumes with the
+			// child after a restart. Wait until the stop reaches here.
+			<-ctx.Done()
+		}
 		if ctx.Err() != nil {
 			return nil, nil
 		}

@@ -274,6 +274,8 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 				rt.log.Error("stream stopped", "region", reg.Config.Name, "error", err.Error())
 			}
 		}()
+		rt.wg.Add(1)
+		go rt.pruneExecutions(reg)
 	}
 
 	// The edge, on the status port: its routes are patterns of the same

@@ -78,10 +78,16 @@ func BenchmarkIntake(b *testing.B) {
 // wall time on the accelerated clock (every subsystem of eu, two of them
 // async), and the process's peak memory.
 func BenchmarkErasureThroughput(b *testing.B) {
+	for _, fsync := range []bool{true, false} {
+		b.Run(fmt.Sprintf("fsync=%v", fsync), func(b *testing.B) { erasureThroughput(b, fsync) })
+	}
+}
+
+func erasureThroughput(b *testing.B, fsync bool) {
 	n := benchCount("LETHE_BENCH_ERASURES", 100000)
 	for range b.N {
 		dir := b.TempDir()
-		proc, eu, _ := startBenchLocal(b, dir, "--speed", "100000")
+		proc, eu, _ := startBenchLocal(b, dir, "--speed", "100000", fmt.Sprintf("--fsync=%v", fsync))
 		start := time.Now()
 		res, err := loadgen.Run(context.Background(), loadgen.Options{URL: eu, Requests: n, Concurrency: 32})
 		if err != nil {
@@ -92,7 +98,7 @@ func BenchmarkErasureThroughput(b *testing.B) {
 			b.Fatalf("%d of %d erasures accepted: %+v", s.Accepted, n, s.StatusCodes)
 		}
 		client := loadgen.NewClient(8)
-		deadline := time.Now().Add(30 * time.Minute)
+		deadline := time.Now().Add(60 * time.Minute)
 		for _, id := range res.IDs {
 			for {
 				st, err := getErasureWith(client, eu, id)
@@ -103,7 +109,7 @@ func BenchmarkErasureThroughput(b *testing.B) {
 					break
 				}
 				if time.Now().After(deadline) {
-					b.Fatalf("request %s still %s after 30 minutes", id, st.Status)
+					b.Fatalf("request %s still %s after 60 minutes", id, st.Status)
 				}
 				time.Sleep(20 * time.Millisecond)
 			}

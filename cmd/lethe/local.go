@@ -66,6 +66,8 @@ flags:
   --port N          edge, status page and demo subsystems (default 8080; 0 = any free port)
   --region-port N   the first region's API; the next regions follow (default 8081)
   --demo            serve every subsystem with a demo subsystem (default true)
+  --fsync           flush every commit to disk (default true); --fsync=false is faster
+                    and still survives a killed process, but not a power cut
   --fault SPEC      a demo subsystem's fault knobs, repeatable: ` + demo.FaultUsage
 
 // stringList is a repeatable flag.
@@ -83,6 +85,7 @@ func runLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	port := fs.Int("port", config.LocalEdgePort, "")
 	regionPort := fs.Int("region-port", config.LocalFirstRegionPort, "")
 	demoOn := fs.Bool("demo", true, "")
+	fsync := fs.Bool("fsync", true, "")
 	var faults stringList
 	fs.Var(&faults, "fault", "")
 	err := fs.Parse(args)
@@ -123,7 +126,7 @@ func runLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	rt, err := local.Start(ctx, local.Options{
 		Config: cfg, DataDir: *dataDir, Speed: *speed, EdgePort: *port, FirstRegionPort: *regionPort,
-		Demo: *demoOn, Log: log,
+		Demo: *demoOn, Log: log, NoSync: !*fsync,
 	})
 	if err != nil {
 		return exitCode(stderr, "lethe local", localUsage, err)

@@ -379,7 +379,7 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 	}
 	reg.executions = &Executions{
 		engine: reg.Engine, checkpoints: reg.Checkpoints, machine: reg.Wired.Main,
-		ctx: rt.ctx, track: rt.track,
+		ctx: rt.ctx, track: rt.track, running: make(chan struct{}, MaxRunning),
 	}
 	apiHandler := api.New(reg.Requests, own, r, api.WithClock(rt.clock.Now), api.WithLogger(fnLog(registry.FnAPI)))
 	alerts := &outboxAlerts{outbox: rt.outbox, topic: reg.Wired.OpsTopic}
@@ -541,7 +541,18 @@ type Executions struct {
 	machine     string
 	ctx         context.Context // executions outlive the stream batch that started them
 	track       func(...*asl.Execution)
+	// running holds one token per execution this adapter started that has
+	// not ended: at most MaxRunning run at once. A request beyond waits on
+	// the stream, durable, as a throttled StartExecution would be retried.
+	running chan struct{}
 }
+
+// MaxRunning bounds the executions a region runs at once under lethe
+// local. Every running execution is held in memory (its state, history and
+// goroutines); without a bound, a burst of 100,000 filed requests would
+// hold 100,000 executions at once. The bound does not slow a region down:
+// its store's commits are the limit well before it.
+const MaxRunning = 1000
 
 var _ starter.Executions = (*Executions)(nil)
 
@@ -558,14 +569,25 @@ func (x *Executions) Start(ctx context.Context, name, input string) error {
 	if exists {
 		return nil
 	}
+	select {
+	case x.running <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("start execution %s: %w", name, ctx.Err())
+	}
 	ex, err := x.engine.Start(x.ctx, x.machine, name, json.RawMessage(input))
 	switch {
 	case err != nil && strings.HasPrefix(err.Error(), "ExecutionAlreadyExists"):
+		<-x.running
 		return nil
 	case err != nil:
+		<-x.running
 		return fmt.Errorf("start execution %s: %w", name, err)
 	}
 	x.track(ex)
+	go func() {
+		<-ex.Done()
+		<-x.running
+	}()
 	return nil
 }
 

@@ -7,6 +7,8 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -71,6 +73,14 @@ func NewRequest(t testing.TB, subject string) erasure.Request {
 		ReceivedAt: T0,
 		Deadline:   T0.AddDate(0, 1, 0),
 	}
+}
+
+// itemKey is the key the requests table's layout gives a lock or
+// Idempotency-Key item: prefix + hex(SHA-256(value)). No store may answer
+// such a key as a request.
+func itemKey(prefix, value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return prefix + hex.EncodeToString(sum[:])
 }
 
 func mustCreate(t *testing.T, s Store, req erasure.Request, key string) erasure.Request {
@@ -170,7 +180,7 @@ func testCreateGetList(t *testing.T, s Store, _ *Clock) {
 			}
 		}
 	}
-	for _, id := range []string{unknownID, "", "subject#0000", "tenant#eu-help"} {
+	for _, id := range []string{unknownID, "", "subject#0000", itemKey("subject#", "user-0@example.com"), "tenant#eu-help"} {
 		if _, err := s.Get(ctx, id); !errors.Is(err, erasure.ErrNotFound) {
 			t.Errorf("Get(%q) error = %v, want ErrNotFound", id, err)
 		}
@@ -517,7 +527,7 @@ func testMarkRunning(t *testing.T, s Store, _ *Clock) {
 	if got, _ := s.Get(ctx, req.ID); got.Status != erasure.StatusCompleted {
 		t.Errorf("MarkRunning reopened a closed request: status %s", got.Status)
 	}
-	for _, id := range []string{unknownID, "", "subject#0000"} {
+	for _, id := range []string{unknownID, "", "subject#0000", itemKey("subject#", "frank@example.com")} {
 		if err := s.MarkRunning(ctx, id); !errors.Is(err, erasure.ErrNotFound) {
 			t.Errorf("MarkRunning(%q) = %v, want ErrNotFound", id, err)
 		}
@@ -538,7 +548,7 @@ func testSubjectOf(t *testing.T, s Store, _ *Clock) {
 	if got, err := s.SubjectOf(ctx, req.ID); err != nil || got != "grace@example.com" {
 		t.Errorf("SubjectOf a closed request = %q, %v", got, err)
 	}
-	for _, id := range []string{unknownID, "", "idem#0000"} {
+	for _, id := range []string{unknownID, "", "idem#0000", itemKey("idem#", "k")} {
 		if _, err := s.SubjectOf(ctx, id); !errors.Is(err, erasure.ErrNotFound) {
 			t.Errorf("SubjectOf(%q) error = %v, want ErrNotFound", id, err)
 		}

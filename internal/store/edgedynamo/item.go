@@ -35,21 +35,29 @@ const (
 	KindGlobal      = "global"
 	KindIdempotency = "idempotency"
 
-	idemPrefix = "idem#"
+	// IdempotencyPrefix starts the key of an Idempotency-Key binding in the
+	// global table ("idem#" + hex(SHA-256(key))), which global ids (eg_...)
+	// never start with.
+	IdempotencyPrefix = "idem#"
 )
 
 // timeFormat is RFC 3339 in UTC with milliseconds: fixed width, sorts as
 // text.
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-func formatTime(t time.Time) string {
+// FormatTime is how the edge tables store a time: RFC 3339 in UTC with
+// milliseconds, "" for the zero time. Exported so that the embedded edge
+// store (internal/store/edgeembedded) writes the same values.
+func FormatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
 	return t.UTC().Format(timeFormat)
 }
 
-func parseTime(s string) time.Time {
+// ParseTime reads a time FormatTime wrote; "" or anything unreadable is the
+// zero time.
+func ParseTime(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}
@@ -57,14 +65,18 @@ func parseTime(s string) time.Time {
 	return t.UTC()
 }
 
-func fromUnixMilli(ms int64) time.Time {
+// FromUnixMilli reads an epoch-milliseconds attribute (a delivery's lease);
+// 0 is the zero time.
+func FromUnixMilli(ms int64) time.Time {
 	if ms == 0 {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms).UTC()
 }
 
-func fromUnix(s int64) time.Time {
+// FromUnix reads an epoch-seconds attribute (the TTL attribute expiresAt);
+// 0 is the zero time.
+func FromUnix(s int64) time.Time {
 	if s == 0 {
 		return time.Time{}
 	}
@@ -80,7 +92,7 @@ type tenantItem struct {
 }
 
 func (it tenantItem) tenant() edge.Tenant {
-	return edge.Tenant{Key: it.PK, Region: it.Region, RegisteredAt: parseTime(it.RegisteredAt), UpdatedAt: parseTime(it.UpdatedAt)}
+	return edge.Tenant{Key: it.PK, Region: it.Region, RegisteredAt: ParseTime(it.RegisteredAt), UpdatedAt: ParseTime(it.UpdatedAt)}
 }
 
 type deliveryItem struct {
@@ -111,12 +123,12 @@ func (it deliveryItem) receipt() edge.Receipt {
 		ForwardedTo: it.ForwardedTo,
 		State:       edge.State(it.State),
 		Outcome:     it.Outcome,
-		ReceivedAt:  parseTime(it.ReceivedAt),
-		UpdatedAt:   parseTime(it.UpdatedAt),
+		ReceivedAt:  ParseTime(it.ReceivedAt),
+		UpdatedAt:   ParseTime(it.UpdatedAt),
 		Claim:       it.Claim,
-		LeaseUntil:  fromUnixMilli(it.LeaseUntil),
+		LeaseUntil:  FromUnixMilli(it.LeaseUntil),
 		Attempts:    it.Attempts,
-		ExpiresAt:   fromUnix(it.ExpiresAt),
+		ExpiresAt:   FromUnix(it.ExpiresAt),
 	}
 }
 
@@ -141,7 +153,7 @@ func newHeldItem(h edge.Held) heldItem {
 	return heldItem{
 		PK: h.ID, Kind: KindHeld, DeliveryKey: h.DeliveryKey, Provider: h.Provider, Tenant: h.Tenant, TenantHash: h.TenantHash,
 		DeliveryID: h.DeliveryID, Topic: h.Topic, Verified: h.Verified, Body: h.Body, Header: h.Header, RawQuery: h.RawQuery,
-		ReceivedAt: formatTime(h.ReceivedAt), ExpiresAt: h.ExpiresAt.Unix(),
+		ReceivedAt: FormatTime(h.ReceivedAt), ExpiresAt: h.ExpiresAt.Unix(),
 	}
 }
 
@@ -153,7 +165,7 @@ func (it heldItem) held() edge.Held {
 	return edge.Held{
 		ID: it.PK, DeliveryKey: it.DeliveryKey, Provider: it.Provider, Tenant: it.Tenant, TenantHash: it.TenantHash,
 		DeliveryID: it.DeliveryID, Topic: it.Topic, Verified: it.Verified, Body: it.Body, Header: h, RawQuery: it.RawQuery,
-		ReceivedAt: parseTime(it.ReceivedAt), ExpiresAt: fromUnix(it.ExpiresAt),
+		ReceivedAt: ParseTime(it.ReceivedAt), ExpiresAt: FromUnix(it.ExpiresAt),
 	}
 }
 
@@ -180,11 +192,11 @@ func newGlobalRegions(rs []edge.GlobalRegion) []globalRegionItem {
 }
 
 func newGlobalItem(g edge.Global) globalItem {
-	return globalItem{PK: g.ID, Kind: KindGlobal, CreatedAt: formatTime(g.CreatedAt), UpdatedAt: formatTime(g.UpdatedAt), Regions: newGlobalRegions(g.Regions)}
+	return globalItem{PK: g.ID, Kind: KindGlobal, CreatedAt: FormatTime(g.CreatedAt), UpdatedAt: FormatTime(g.UpdatedAt), Regions: newGlobalRegions(g.Regions)}
 }
 
 func (it globalItem) global() edge.Global {
-	g := edge.Global{ID: it.PK, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt)}
+	g := edge.Global{ID: it.PK, CreatedAt: ParseTime(it.CreatedAt), UpdatedAt: ParseTime(it.UpdatedAt)}
 	for _, r := range it.Regions {
 		g.Regions = append(g.Regions, edge.GlobalRegion(r))
 	}

@@ -168,7 +168,7 @@ func (s *Store) PutTenant(ctx context.Context, k, region string, move bool, now 
 		if found && !move {
 			return edge.Tenant{}, false, false, &edge.TenantConflict{Tenant: k, Current: cur.Region}
 		}
-		next := tenantItem{PK: k, Kind: KindTenant, Region: region, RegisteredAt: formatTime(now), UpdatedAt: formatTime(now)}
+		next := tenantItem{PK: k, Kind: KindTenant, Region: region, RegisteredAt: FormatTime(now), UpdatedAt: FormatTime(now)}
 		cond := "attribute_not_exists(pk)"
 		values := map[string]types.AttributeValue{}
 		if found {
@@ -214,8 +214,8 @@ func (s *Store) Claim(ctx context.Context, r edge.Receipt, now time.Time) (edge.
 			":delivery": str(r.DeliveryID),
 			":tenant":   str(r.TenantHash),
 			":in":       str(r.ReceivedIn),
-			":received": str(formatTime(r.ReceivedAt)),
-			":updated":  str(formatTime(r.UpdatedAt)),
+			":received": str(FormatTime(r.ReceivedAt)),
+			":updated":  str(FormatTime(r.UpdatedAt)),
 			":claimed":  str(string(edge.StateClaimed)),
 			":released": str(string(edge.StateReleased)),
 			":claim":    str(r.Claim),
@@ -257,7 +257,7 @@ func (s *Store) Settle(ctx context.Context, r edge.Receipt) error {
 			":state":   str(string(r.State)),
 			":outcome": str(r.Outcome),
 			":to":      strList(r.ForwardedTo),
-			":updated": str(formatTime(r.UpdatedAt)),
+			":updated": str(FormatTime(r.UpdatedAt)),
 			":claim":   str(r.Claim),
 		},
 	})
@@ -283,7 +283,7 @@ func (s *Store) Released(ctx context.Context, k string, regions []string, now ti
 			":quarantined": str(string(edge.StateQuarantined)),
 			":outcome":     str(edge.OutcomeReleased),
 			":to":          strList(regions),
-			":updated":     str(formatTime(now)),
+			":updated":     str(FormatTime(now)),
 		},
 	})
 	if _, ok := conditionFailed(err); ok {
@@ -399,7 +399,7 @@ func (s *Store) CreateGlobal(ctx context.Context, g edge.Global) error {
 		if err != nil {
 			return err
 		}
-		if !sameRequests(cur.Regions, g.Regions) {
+		if !SameRequests(cur.Regions, g.Regions) {
 			return fmt.Errorf("create global erasure %s: stored with other regional requests", g.ID)
 		}
 		return nil
@@ -410,7 +410,10 @@ func (s *Store) CreateGlobal(ctx context.Context, g edge.Global) error {
 	return nil
 }
 
-func sameRequests(a, b []edge.GlobalRegion) bool {
+// SameRequests reports whether two records of a global erasure name the
+// same regional requests (their states aside): a replayed creation is
+// accepted only then. Exported for the embedded edge store.
+func SameRequests(a, b []edge.GlobalRegion) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -448,7 +451,7 @@ func (s *Store) RecordStates(ctx context.Context, id string, regions []edge.Glob
 		UpdateExpression:    aws.String("SET regions = :regions, updatedAt = :updated"),
 		ConditionExpression: aws.String("attribute_exists(pk) AND kind = :kind"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":regions": rs, ":updated": str(formatTime(now)), ":kind": str(KindGlobal),
+			":regions": rs, ":updated": str(FormatTime(now)), ":kind": str(KindGlobal),
 		},
 	})
 	if _, ok := conditionFailed(err); ok {
@@ -463,7 +466,7 @@ func (s *Store) RecordStates(ctx context.Context, id string, regions []edge.Glob
 // ClaimIdempotencyKey implements edge.Globals: a put that only creates (or
 // replaces a binding past its expiry); the existing binding otherwise.
 func (s *Store) ClaimIdempotencyKey(ctx context.Context, keyHash, globalID, planHash string, expires time.Time) (string, string, bool, error) {
-	item, err := attributevalue.MarshalMap(idemItem{PK: idemPrefix + keyHash, Kind: KindIdempotency, GlobalID: globalID,
+	item, err := attributevalue.MarshalMap(idemItem{PK: IdempotencyPrefix + keyHash, Kind: KindIdempotency, GlobalID: globalID,
 		PlanHash: planHash, ExpiresAt: expires.Unix()})
 	if err != nil {
 		return "", "", false, fmt.Errorf("claim idempotency key: %w", err)
@@ -477,7 +480,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, keyHash, globalID, plan
 	})
 	if cf, ok := conditionFailed(err); ok {
 		var cur idemItem
-		if err := s.oldItem(ctx, cf, "claim idempotency key", s.tables.Global, idemPrefix+keyHash, &cur); err != nil {
+		if err := s.oldItem(ctx, cf, "claim idempotency key", s.tables.Global, IdempotencyPrefix+keyHash, &cur); err != nil {
 			return "", "", false, err
 		}
 		return cur.GlobalID, cur.PlanHash, false, nil

@@ -24,6 +24,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/lethe-erasure/lethe/internal/edge"
+	"github.com/lethe-erasure/lethe/internal/store/edgedynamo"
 )
 
 // Options tune the store.
@@ -262,9 +263,9 @@ func (e expiry) gone(bucket string, now time.Time) bool {
 	case string(bucketDeliveries):
 		return deliveryItem{ExpiresAt: e.ExpiresAt}.expired(now)
 	case string(bucketQuarantine):
-		return e.Kind == kindHeld && heldGone(e.ExpiresAt, now)
+		return e.Kind == edgedynamo.KindHeld && heldGone(e.ExpiresAt, now)
 	case string(bucketGlobal):
-		return e.Kind == kindIdempotency && idemGone(e.ExpiresAt, now)
+		return e.Kind == edgedynamo.KindIdempotency && idemGone(e.ExpiresAt, now)
 	}
 	return false
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lethe-erasure/lethe/internal/edge"
+	"github.com/lethe-erasure/lethe/internal/store/edgedynamo"
 )
 
 // The file's layout: one bbolt bucket per edge table, keyed by the table's
@@ -42,49 +43,9 @@ var (
 // rather than misread.
 const schemaVersion = "1"
 
-// Item kinds, as in the DynamoDB tables.
-const (
-	kindTenant      = "tenant"
-	kindDelivery    = "delivery"
-	kindHeld        = "held"
-	kindGlobal      = "global"
-	kindIdempotency = "idempotency"
-
-	idemPrefix = "idem#"
-)
-
-// timeFormat is the DynamoDB adapter's: RFC 3339 in UTC with milliseconds,
-// fixed width, so that it sorts as text and rounds as the adapter rounds.
-const timeFormat = "2006-01-02T15:04:05.000Z07:00"
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(timeFormat)
-}
-
-func parseTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-func fromUnixMilli(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
-func fromUnix(s int64) time.Time {
-	if s == 0 {
-		return time.Time{}
-	}
-	return time.Unix(s, 0).UTC()
-}
+// Item kinds, key prefixes and time encodings are the DynamoDB adapter's
+// (edgedynamo.Kind*, edgedynamo.IdempotencyPrefix, edgedynamo.FormatTime and
+// its readers), so that a field holds the same value in either store.
 
 // unixOrZero is a receipt's expiresAt: 0 (never) for a zero time, which
 // DynamoDB's TTL likewise never deletes (it skips dates years past).
@@ -103,7 +64,7 @@ type tenantItem struct {
 }
 
 func (it tenantItem) tenant(key string) edge.Tenant {
-	return edge.Tenant{Key: key, Region: it.Region, RegisteredAt: parseTime(it.RegisteredAt), UpdatedAt: parseTime(it.UpdatedAt)}
+	return edge.Tenant{Key: key, Region: it.Region, RegisteredAt: edgedynamo.ParseTime(it.RegisteredAt), UpdatedAt: edgedynamo.ParseTime(it.UpdatedAt)}
 }
 
 type deliveryItem struct {
@@ -139,12 +100,12 @@ func (it deliveryItem) receipt(key string) edge.Receipt {
 		ForwardedTo: it.ForwardedTo,
 		State:       edge.State(it.State),
 		Outcome:     it.Outcome,
-		ReceivedAt:  parseTime(it.ReceivedAt),
-		UpdatedAt:   parseTime(it.UpdatedAt),
+		ReceivedAt:  edgedynamo.ParseTime(it.ReceivedAt),
+		UpdatedAt:   edgedynamo.ParseTime(it.UpdatedAt),
 		Claim:       it.Claim,
-		LeaseUntil:  fromUnixMilli(it.LeaseUntil),
+		LeaseUntil:  edgedynamo.FromUnixMilli(it.LeaseUntil),
 		Attempts:    it.Attempts,
-		ExpiresAt:   fromUnix(it.ExpiresAt),
+		ExpiresAt:   edgedynamo.FromUnix(it.ExpiresAt),
 	}
 }
 
@@ -183,9 +144,9 @@ func heldGone(expiresAt int64, now time.Time) bool { return expiresAt <= now.Uni
 
 func newHeldItem(h edge.Held) heldItem {
 	return heldItem{
-		Kind: kindHeld, DeliveryKey: h.DeliveryKey, Provider: h.Provider, Tenant: h.Tenant, TenantHash: h.TenantHash,
+		Kind: edgedynamo.KindHeld, DeliveryKey: h.DeliveryKey, Provider: h.Provider, Tenant: h.Tenant, TenantHash: h.TenantHash,
 		DeliveryID: h.DeliveryID, Topic: h.Topic, Verified: h.Verified, Body: h.Body, Header: h.Header, RawQuery: h.RawQuery,
-		ReceivedAt: formatTime(h.ReceivedAt), ExpiresAt: h.ExpiresAt.Unix(),
+		ReceivedAt: edgedynamo.FormatTime(h.ReceivedAt), ExpiresAt: h.ExpiresAt.Unix(),
 	}
 }
 
@@ -197,14 +158,14 @@ func (it heldItem) held(id string) edge.Held {
 	return edge.Held{
 		ID: id, DeliveryKey: it.DeliveryKey, Provider: it.Provider, Tenant: it.Tenant, TenantHash: it.TenantHash,
 		DeliveryID: it.DeliveryID, Topic: it.Topic, Verified: it.Verified, Body: it.Body, Header: h, RawQuery: it.RawQuery,
-		ReceivedAt: parseTime(it.ReceivedAt), ExpiresAt: fromUnix(it.ExpiresAt),
+		ReceivedAt: edgedynamo.ParseTime(it.ReceivedAt), ExpiresAt: edgedynamo.FromUnix(it.ExpiresAt),
 	}
 }
 
 func (it heldListing) held(id string) edge.Held {
 	return edge.Held{
 		ID: id, Provider: it.Provider, TenantHash: it.TenantHash, DeliveryID: it.DeliveryID, Topic: it.Topic,
-		Verified: it.Verified, ReceivedAt: parseTime(it.ReceivedAt), ExpiresAt: fromUnix(it.ExpiresAt),
+		Verified: it.Verified, ReceivedAt: edgedynamo.ParseTime(it.ReceivedAt), ExpiresAt: edgedynamo.FromUnix(it.ExpiresAt),
 	}
 }
 
@@ -230,7 +191,7 @@ func newGlobalRegions(rs []edge.GlobalRegion) []globalRegionItem {
 }
 
 func (it globalItem) global(id string) edge.Global {
-	g := edge.Global{ID: id, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt)}
+	g := edge.Global{ID: id, CreatedAt: edgedynamo.ParseTime(it.CreatedAt), UpdatedAt: edgedynamo.ParseTime(it.UpdatedAt)}
 	for _, r := range it.Regions {
 		g.Regions = append(g.Regions, edge.GlobalRegion(r))
 	}

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/lethe-erasure/lethe/internal/edge"
+	"github.com/lethe-erasure/lethe/internal/store/edgedynamo"
 )
 
 var (
@@ -31,7 +32,7 @@ func (d *Directory) Tenant(ctx context.Context, key string) (edge.Tenant, error)
 		if err != nil {
 			return err
 		}
-		if !found || it.Kind != kindTenant {
+		if !found || it.Kind != edgedynamo.KindTenant {
 			return edge.ErrNotFound
 		}
 		t = it.tenant(key)
@@ -62,7 +63,7 @@ func (d *Directory) PutTenant(ctx context.Context, key, region string, move bool
 		if found && !move {
 			return &edge.TenantConflict{Tenant: key, Current: cur.Region}
 		}
-		next := tenantItem{Kind: kindTenant, Region: region, RegisteredAt: formatTime(now), UpdatedAt: formatTime(now)}
+		next := tenantItem{Kind: edgedynamo.KindTenant, Region: region, RegisteredAt: edgedynamo.FormatTime(now), UpdatedAt: edgedynamo.FormatTime(now)}
 		if found {
 			next.RegisteredAt = cur.RegisteredAt
 		}
@@ -86,7 +87,7 @@ type Deliveries struct{ db *DB }
 func (d *Deliveries) liveReceipt(tx *bolt.Tx, op, key string) (deliveryItem, bool, error) {
 	var it deliveryItem
 	found, err := get(tx, op, bucketDeliveries, key, &it)
-	if err != nil || !found || it.Kind != kindDelivery || it.expired(d.db.now()) {
+	if err != nil || !found || it.Kind != edgedynamo.KindDelivery || it.expired(d.db.now()) {
 		return deliveryItem{}, false, err
 	}
 	return it, true, nil
@@ -132,8 +133,8 @@ func (d *Deliveries) Claim(ctx context.Context, r edge.Receipt, now time.Time) (
 			return errNoWrite
 		}
 		next := deliveryItem{
-			Kind: kindDelivery, Provider: r.Provider, DeliveryID: r.DeliveryID, TenantHash: r.TenantHash, ReceivedIn: r.ReceivedIn,
-			State: string(edge.StateClaimed), ReceivedAt: formatTime(r.ReceivedAt), UpdatedAt: formatTime(r.UpdatedAt),
+			Kind: edgedynamo.KindDelivery, Provider: r.Provider, DeliveryID: r.DeliveryID, TenantHash: r.TenantHash, ReceivedIn: r.ReceivedIn,
+			State: string(edge.StateClaimed), ReceivedAt: edgedynamo.FormatTime(r.ReceivedAt), UpdatedAt: edgedynamo.FormatTime(r.UpdatedAt),
 			Claim: r.Claim, Attempts: 1, ExpiresAt: unixOrZero(r.ExpiresAt),
 		}
 		if !r.LeaseUntil.IsZero() {
@@ -178,7 +179,7 @@ func (d *Deliveries) Settle(ctx context.Context, r edge.Receipt) error {
 		if !found || edge.State(cur.State) != edge.StateClaimed || cur.Claim != r.Claim {
 			return edge.ErrClaimLost
 		}
-		cur.State, cur.Outcome, cur.ForwardedTo, cur.UpdatedAt = string(r.State), r.Outcome, r.ForwardedTo, formatTime(r.UpdatedAt)
+		cur.State, cur.Outcome, cur.ForwardedTo, cur.UpdatedAt = string(r.State), r.Outcome, r.ForwardedTo, edgedynamo.FormatTime(r.UpdatedAt)
 		cur.Claim, cur.LeaseUntil = "", 0
 		return put(tx, op, bucketDeliveries, r.Key, cur)
 	})
@@ -197,7 +198,7 @@ func (d *Deliveries) Released(ctx context.Context, key string, regions []string,
 		if !found || (edge.State(cur.State) != edge.StateQuarantined && edge.State(cur.State) != edge.StateForwarded) {
 			return errNoWrite // expired, or settled otherwise: nothing to record
 		}
-		cur.State, cur.Outcome, cur.ForwardedTo, cur.UpdatedAt = string(edge.StateForwarded), edge.OutcomeReleased, regions, formatTime(now)
+		cur.State, cur.Outcome, cur.ForwardedTo, cur.UpdatedAt = string(edge.StateForwarded), edge.OutcomeReleased, regions, edgedynamo.FormatTime(now)
 		return put(tx, op, bucketDeliveries, key, cur)
 	})
 }
@@ -232,7 +233,7 @@ func (q *Quarantine) Held(ctx context.Context, id string) (edge.Held, error) {
 		if err != nil {
 			return err
 		}
-		if !found || it.Kind != kindHeld || heldGone(it.ExpiresAt, q.db.now()) {
+		if !found || it.Kind != edgedynamo.KindHeld || heldGone(it.ExpiresAt, q.db.now()) {
 			return edge.ErrNotFound
 		}
 		h = it.held(id)
@@ -253,7 +254,7 @@ func (q *Quarantine) List(ctx context.Context, limit int) ([]edge.Held, error) {
 			if err := decode(op, bucketQuarantine, v, &it); err != nil {
 				return err
 			}
-			if it.Kind == kindHeld && !heldGone(it.ExpiresAt, now) {
+			if it.Kind == edgedynamo.KindHeld && !heldGone(it.ExpiresAt, now) {
 				out = append(out, it.held(string(k)))
 			}
 			return nil
@@ -308,29 +309,17 @@ func (g *Globals) CreateGlobal(ctx context.Context, gl edge.Global) error {
 			return err
 		}
 		if found {
-			if cur.Kind != kindGlobal {
+			if cur.Kind != edgedynamo.KindGlobal {
 				return edge.ErrNotFound
 			}
-			if !sameRequests(cur.global(gl.ID).Regions, gl.Regions) {
+			if !edgedynamo.SameRequests(cur.global(gl.ID).Regions, gl.Regions) {
 				return fmt.Errorf("create global erasure %s: stored with other regional requests", gl.ID)
 			}
 			return errNoWrite
 		}
-		return put(tx, op, bucketGlobal, gl.ID, globalItem{Kind: kindGlobal, CreatedAt: formatTime(gl.CreatedAt),
-			UpdatedAt: formatTime(gl.UpdatedAt), Regions: newGlobalRegions(gl.Regions)})
+		return put(tx, op, bucketGlobal, gl.ID, globalItem{Kind: edgedynamo.KindGlobal, CreatedAt: edgedynamo.FormatTime(gl.CreatedAt),
+			UpdatedAt: edgedynamo.FormatTime(gl.UpdatedAt), Regions: newGlobalRegions(gl.Regions)})
 	})
-}
-
-func sameRequests(a, b []edge.GlobalRegion) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Region != b[i].Region || a[i].RequestID != b[i].RequestID {
-			return false
-		}
-	}
-	return true
 }
 
 // Global implements edge.Globals.
@@ -343,7 +332,7 @@ func (g *Globals) Global(ctx context.Context, id string) (edge.Global, error) {
 		if err != nil {
 			return err
 		}
-		if !found || it.Kind != kindGlobal {
+		if !found || it.Kind != edgedynamo.KindGlobal {
 			return edge.ErrNotFound
 		}
 		out = it.global(id)
@@ -362,10 +351,10 @@ func (g *Globals) RecordStates(ctx context.Context, id string, regions []edge.Gl
 		if err != nil {
 			return err
 		}
-		if !found || cur.Kind != kindGlobal {
+		if !found || cur.Kind != edgedynamo.KindGlobal {
 			return edge.ErrNotFound
 		}
-		cur.Regions, cur.UpdatedAt = newGlobalRegions(regions), formatTime(now)
+		cur.Regions, cur.UpdatedAt = newGlobalRegions(regions), edgedynamo.FormatTime(now)
 		return put(tx, op, bucketGlobal, id, cur)
 	})
 }
@@ -378,7 +367,7 @@ func (g *Globals) ClaimIdempotencyKey(ctx context.Context, keyHash, globalID, pl
 	boundID, boundPlan, created := globalID, planHash, true
 	err := g.db.update(ctx, op, func(tx *bolt.Tx) error {
 		var cur idemItem
-		found, err := get(tx, op, bucketGlobal, idemPrefix+keyHash, &cur)
+		found, err := get(tx, op, bucketGlobal, edgedynamo.IdempotencyPrefix+keyHash, &cur)
 		if err != nil {
 			return err
 		}
@@ -386,7 +375,7 @@ func (g *Globals) ClaimIdempotencyKey(ctx context.Context, keyHash, globalID, pl
 			boundID, boundPlan, created = cur.GlobalID, cur.PlanHash, false
 			return errNoWrite
 		}
-		return put(tx, op, bucketGlobal, idemPrefix+keyHash, idemItem{Kind: kindIdempotency, GlobalID: globalID,
+		return put(tx, op, bucketGlobal, edgedynamo.IdempotencyPrefix+keyHash, idemItem{Kind: edgedynamo.KindIdempotency, GlobalID: globalID,
 			PlanHash: planHash, ExpiresAt: expires.Unix()})
 	})
 	if err != nil {

@@ -129,7 +129,7 @@ func TestCreateLockPointsAtClosedRequest(t *testing.T) {
 		tx: []error{cancelled("None", "ConditionalCheckFailed")},
 		items: map[string]map[string]types.AttributeValue{
 			subjectKey("judy@example.com"): marshal(t, lockItem{PK: subjectKey("judy@example.com"), Kind: KindSubject, RequestID: closedReq.ID}),
-			closedReq.ID:                   marshal(t, requestItem{requestFields: toFields(closedReq), SubjectID: "judy@example.com"}),
+			closedReq.ID:                   marshal(t, NewRequestItem(closedReq)),
 		},
 	}
 	req := newRequest(t, "judy@example.com")

@@ -47,30 +47,49 @@ const (
 // The stream decoder reads only these, so nothing it returns or reports
 // can carry the subject.
 type requestFields struct {
-	PK          string          `dynamodbav:"pk"`
-	Kind        string          `dynamodbav:"kind"`
-	TenantID    string          `dynamodbav:"tenantId,omitempty"`
-	Source      string          `dynamodbav:"source"`
-	Status      string          `dynamodbav:"status"`
-	ReceivedAt  string          `dynamodbav:"receivedAt"`
-	Deadline    string          `dynamodbav:"deadline"`
-	CompletedAt string          `dynamodbav:"completedAt,omitempty"`
-	Subsystems  []subsystemItem `dynamodbav:"subsystems,omitempty"`
+	PK          string          `dynamodbav:"pk" json:"pk"`
+	Kind        string          `dynamodbav:"kind" json:"-"`
+	TenantID    string          `dynamodbav:"tenantId,omitempty" json:"tenantId,omitempty"`
+	Source      string          `dynamodbav:"source" json:"source"`
+	Status      string          `dynamodbav:"status" json:"status"`
+	ReceivedAt  string          `dynamodbav:"receivedAt" json:"receivedAt"`
+	Deadline    string          `dynamodbav:"deadline" json:"deadline"`
+	CompletedAt string          `dynamodbav:"completedAt,omitempty" json:"completedAt,omitempty"`
+	Subsystems  []subsystemItem `dynamodbav:"subsystems,omitempty" json:"subsystems,omitempty"`
 }
 
-// requestItem is a request as stored.
-type requestItem struct {
+// RequestItem is a request as stored, subject id included. The embedded
+// store of `lethe local` (internal/store/embedded) stores the same
+// attributes as JSON (without kind, which its buckets imply), so that a
+// request reads back alike from either store.
+type RequestItem struct {
 	requestFields
-	SubjectID string `dynamodbav:"subjectId"`
+	SubjectID string `dynamodbav:"subjectId" json:"subjectId"`
+}
+
+// NewRequestItem is the item that stores r.
+func NewRequestItem(r erasure.Request) RequestItem {
+	return RequestItem{requestFields: toFields(r), SubjectID: r.SubjectID}
+}
+
+// Request turns a stored item back into the request, subject id included.
+// Errors name the attribute, never its value.
+func (it RequestItem) Request() (erasure.Request, error) {
+	r, err := it.request()
+	if err != nil {
+		return erasure.Request{}, err
+	}
+	r.SubjectID = it.SubjectID
+	return r, nil
 }
 
 type subsystemItem struct {
-	Name       string `dynamodbav:"name"`
-	Mode       string `dynamodbav:"mode"`
-	Status     string `dynamodbav:"status"`
-	Attempts   int    `dynamodbav:"attempts"`
-	FinishedAt string `dynamodbav:"finishedAt,omitempty"`
-	Detail     string `dynamodbav:"detail,omitempty"`
+	Name       string `dynamodbav:"name" json:"name"`
+	Mode       string `dynamodbav:"mode" json:"mode"`
+	Status     string `dynamodbav:"status" json:"status"`
+	Attempts   int    `dynamodbav:"attempts" json:"attempts"`
+	FinishedAt string `dynamodbav:"finishedAt,omitempty" json:"finishedAt,omitempty"`
+	Detail     string `dynamodbav:"detail,omitempty" json:"detail,omitempty"`
 }
 
 type lockItem struct {
@@ -87,22 +106,28 @@ type idemItem struct {
 	ExpiresAt   int64  `dynamodbav:"expiresAt"`
 }
 
-func hash(s string) string {
+// Hash is how the layout keys a subject's lock and an Idempotency-Key:
+// hex(SHA-256), so that neither is stored in clear. The embedded store keys
+// its locks and keys the same way.
+func Hash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 
-func subjectKey(subjectID string) string { return subjectPrefix + hash(subjectID) }
+func subjectKey(subjectID string) string { return subjectPrefix + Hash(subjectID) }
 
-func idemKey(key string) string { return idemPrefix + hash(key) }
+func idemKey(key string) string { return idemPrefix + Hash(key) }
 
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// FormatTime is how a request's times are stored: RFC 3339 in UTC with
+// nanoseconds. Shared with the embedded store, so that both store (and
+// round) alike.
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func formatTimePtr(t *time.Time) string {
 	if t == nil || t.IsZero() {
 		return ""
 	}
-	return formatTime(*t)
+	return FormatTime(*t)
 }
 
 func parseTimePtr(s string) (*time.Time, error) {
@@ -141,8 +166,8 @@ func toFields(r erasure.Request) requestFields {
 		TenantID:    r.TenantID,
 		Source:      r.Source,
 		Status:      string(r.Status),
-		ReceivedAt:  formatTime(r.ReceivedAt),
-		Deadline:    formatTime(r.Deadline),
+		ReceivedAt:  FormatTime(r.ReceivedAt),
+		Deadline:    FormatTime(r.Deadline),
 		CompletedAt: formatTimePtr(r.CompletedAt),
 		Subsystems:  toSubsystemItems(r.Subsystems),
 	}

@@ -72,6 +72,23 @@ func transient(code string) bool {
 	return false
 }
 
+// CheckNew is what every requests store checks and fills in before its
+// Create writes anything: a well-formed id and a subject (errors never carry
+// the subject id), and status pending when unset. The embedded store calls
+// it too.
+func CheckNew(req erasure.Request) (erasure.Request, error) {
+	if _, err := erasure.ParseID(req.ID); err != nil {
+		return erasure.Request{}, fmt.Errorf("create request: %w", err)
+	}
+	if req.SubjectID == "" {
+		return erasure.Request{}, fmt.Errorf("create request %s: no subject id", req.ID)
+	}
+	if req.Status == "" {
+		req.Status = erasure.StatusPending
+	}
+	return req, nil
+}
+
 // Create stores a new pending request unless its subject already has an
 // open request (then that request is returned with created=false) or the
 // idempotency key was used before (then the key's request is returned, or
@@ -80,20 +97,15 @@ func transient(code string) bool {
 // conditional transaction: there is no read before the write, so 30
 // concurrent intakes of one subject create exactly one request.
 func (s *Store) Create(ctx context.Context, req erasure.Request, idempotencyKey string) (stored erasure.Request, created bool, err error) {
-	if _, err := erasure.ParseID(req.ID); err != nil {
-		return erasure.Request{}, false, fmt.Errorf("create request: %w", err)
+	req, err = CheckNew(req)
+	if err != nil {
+		return erasure.Request{}, false, err
 	}
-	if req.SubjectID == "" {
-		return erasure.Request{}, false, fmt.Errorf("create request %s: no subject id", req.ID)
-	}
-	if req.Status == "" {
-		req.Status = erasure.StatusPending
-	}
-	item, err := attributevalue.MarshalMap(requestItem{requestFields: toFields(req), SubjectID: req.SubjectID})
+	item, err := attributevalue.MarshalMap(NewRequestItem(req))
 	if err != nil {
 		return erasure.Request{}, false, fmt.Errorf("create request %s: %w", req.ID, err)
 	}
-	subjectHash := hash(req.SubjectID)
+	subjectHash := Hash(req.SubjectID)
 	lock, err := attributevalue.MarshalMap(lockItem{PK: subjectPrefix + subjectHash, Kind: KindSubject, RequestID: req.ID})
 	if err != nil {
 		return erasure.Request{}, false, fmt.Errorf("create request %s: %w", req.ID, err)
@@ -142,7 +154,7 @@ func (s *Store) Create(ctx context.Context, req erasure.Request, idempotencyKey 
 		}
 		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 		if err == nil {
-			return normalise(req), true, nil
+			return Normalise(req), true, nil
 		}
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) {
@@ -262,14 +274,14 @@ func (s *Store) sleep(ctx context.Context, attempt int) error {
 	}
 }
 
-// normalise returns the request as Get will read it back: times in UTC,
-// without monotonic clock readings.
-func normalise(r erasure.Request) erasure.Request {
-	n, err := toFields(r).request()
+// Normalise returns the request as Get will read it back: times in UTC,
+// without monotonic clock readings. Both stores answer Create and
+// RecordOutcome with it.
+func Normalise(r erasure.Request) erasure.Request {
+	n, err := NewRequestItem(r).Request()
 	if err != nil {
 		return r // cannot happen: the fields were just formatted
 	}
-	n.SubjectID = r.SubjectID
 	return n
 }
 
@@ -298,19 +310,14 @@ func decodeRequest(item map[string]types.AttributeValue) (erasure.Request, error
 	if item == nil {
 		return erasure.Request{}, erasure.ErrNotFound
 	}
-	var it requestItem
+	var it RequestItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return erasure.Request{}, fmt.Errorf("decode request: %w", err)
 	}
 	if it.Kind != KindRequest {
 		return erasure.Request{}, erasure.ErrNotFound
 	}
-	r, err := it.request()
-	if err != nil {
-		return erasure.Request{}, err
-	}
-	r.SubjectID = it.SubjectID
-	return r, nil
+	return it.Request()
 }
 
 // List returns the most recent requests, newest first (request ids are
@@ -444,7 +451,7 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, status erasure.Sta
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":status":      &types.AttributeValueMemberS{Value: string(status)},
-			":completedAt": &types.AttributeValueMemberS{Value: formatTime(completedAt)},
+			":completedAt": &types.AttributeValueMemberS{Value: FormatTime(completedAt)},
 			":subsystems":  subs,
 			":pending":     &types.AttributeValueMemberS{Value: string(erasure.StatusPending)},
 			":running":     &types.AttributeValueMemberS{Value: string(erasure.StatusRunning)},
@@ -460,7 +467,7 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, status erasure.Sta
 	closed.Status = status
 	closed.CompletedAt = &completedAt
 	closed.Subsystems = results
-	closed = normalise(closed)
+	closed = Normalise(closed)
 
 	for attempt := 0; attempt < s.attempts; attempt++ {
 		if attempt > 0 {

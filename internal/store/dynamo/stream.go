@@ -64,7 +64,7 @@ func RequestFromImage(image map[string]events.DynamoDBAttributeValue) (erasure.R
 // runtime's embedded store and the starter's tests use it so that they
 // feed the starter exactly what the table's stream would.
 func NewImage(req erasure.Request) (map[string]events.DynamoDBAttributeValue, error) {
-	item, err := attributevalue.MarshalMap(requestItem{requestFields: toFields(req), SubjectID: req.SubjectID})
+	item, err := attributevalue.MarshalMap(NewRequestItem(req))
 	if err != nil {
 		return nil, fmt.Errorf("image of request %s: %w", req.ID, err)
 	}

@@ -57,7 +57,7 @@ func (s *Store) RegisterTenant(ctx context.Context, tenant string) (registeredAt
 		return time.Time{}, false, fmt.Errorf("register tenant: %w", err)
 	}
 	now := s.now().UTC().Round(0) // as read back: UTC, no monotonic reading
-	item, err := attributevalue.MarshalMap(tenantItem{PK: tenantKey(tenant), Kind: KindTenant, Tenant: tenant, RegisteredAt: formatTime(now)})
+	item, err := attributevalue.MarshalMap(tenantItem{PK: tenantKey(tenant), Kind: KindTenant, Tenant: tenant, RegisteredAt: FormatTime(now)})
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("register tenant: %w", err)
 	}

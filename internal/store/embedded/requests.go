@@ -2,8 +2,6 @@ package embedded
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,122 +53,17 @@ const (
 	MaxListLimit = dynamo.MaxListLimit
 )
 
-// requestRecord is a request as stored: the DynamoDB item's attributes,
-// times as RFC 3339 text in UTC, so that a request reads back exactly as
-// the DynamoDB adapter reads it (no monotonic clock reading, no location).
-// The subject id is stored here as in the DynamoDB item, and nowhere else.
-type requestRecord struct {
-	ID          string            `json:"pk"`
-	SubjectID   string            `json:"subjectId"`
-	TenantID    string            `json:"tenantId,omitempty"`
-	Source      string            `json:"source"`
-	Status      string            `json:"status"`
-	ReceivedAt  string            `json:"receivedAt"`
-	Deadline    string            `json:"deadline"`
-	CompletedAt string            `json:"completedAt,omitempty"`
-	Subsystems  []subsystemRecord `json:"subsystems,omitempty"`
-}
-
-type subsystemRecord struct {
-	Name       string `json:"name"`
-	Mode       string `json:"mode"`
-	Status     string `json:"status"`
-	Attempts   int    `json:"attempts"`
-	FinishedAt string `json:"finishedAt,omitempty"`
-	Detail     string `json:"detail,omitempty"`
-}
+// requestRecord is a request as stored: the DynamoDB item's attributes
+// (dynamo.RequestItem, as JSON), times as RFC 3339 text in UTC, so that a
+// request reads back exactly as the DynamoDB adapter reads it (no monotonic
+// clock reading, no location). The subject id is stored here as in the
+// DynamoDB item, and nowhere else.
+type requestRecord = dynamo.RequestItem
 
 type idemRecord struct {
 	RequestID   string `json:"requestId"`
 	SubjectHash string `json:"subjectHash"`
 	ExpiresAt   int64  `json:"expiresAt"` // epoch seconds, as the table's TTL attribute
-}
-
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-func formatTimePtr(t *time.Time) string {
-	if t == nil || t.IsZero() {
-		return ""
-	}
-	return formatTime(*t)
-}
-
-func parseTimePtr(s string) (*time.Time, error) {
-	if s == "" {
-		return nil, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
-func toRecord(r erasure.Request) requestRecord {
-	rec := requestRecord{
-		ID:          r.ID,
-		SubjectID:   r.SubjectID,
-		TenantID:    r.TenantID,
-		Source:      r.Source,
-		Status:      string(r.Status),
-		ReceivedAt:  formatTime(r.ReceivedAt),
-		Deadline:    formatTime(r.Deadline),
-		CompletedAt: formatTimePtr(r.CompletedAt),
-	}
-	for _, s := range r.Subsystems {
-		rec.Subsystems = append(rec.Subsystems, subsystemRecord{
-			Name: s.Name, Mode: s.Mode, Status: string(s.Status), Attempts: s.Attempts,
-			FinishedAt: formatTimePtr(s.FinishedAt), Detail: s.Detail,
-		})
-	}
-	return rec
-}
-
-// request turns a record back into a request. Errors name the attribute,
-// never its value.
-func (rec requestRecord) request() (erasure.Request, error) {
-	r := erasure.Request{
-		ID:        rec.ID,
-		SubjectID: rec.SubjectID,
-		TenantID:  rec.TenantID,
-		Source:    rec.Source,
-		Status:    erasure.Status(rec.Status),
-	}
-	var err error
-	if r.ReceivedAt, err = time.Parse(time.RFC3339Nano, rec.ReceivedAt); err != nil {
-		return erasure.Request{}, fmt.Errorf("request %s: receivedAt is not an RFC 3339 time", rec.ID)
-	}
-	if r.Deadline, err = time.Parse(time.RFC3339Nano, rec.Deadline); err != nil {
-		return erasure.Request{}, fmt.Errorf("request %s: deadline is not an RFC 3339 time", rec.ID)
-	}
-	if r.CompletedAt, err = parseTimePtr(rec.CompletedAt); err != nil {
-		return erasure.Request{}, fmt.Errorf("request %s: completedAt is not an RFC 3339 time", rec.ID)
-	}
-	for i, s := range rec.Subsystems {
-		fin, err := parseTimePtr(s.FinishedAt)
-		if err != nil {
-			return erasure.Request{}, fmt.Errorf("request %s: subsystems[%d].finishedAt is not an RFC 3339 time", rec.ID, i)
-		}
-		r.Subsystems = append(r.Subsystems, erasure.SubsystemResult{
-			Name: s.Name, Mode: s.Mode, Status: erasure.SubsystemStatus(s.Status), Attempts: s.Attempts,
-			FinishedAt: fin, Detail: s.Detail,
-		})
-	}
-	return r, nil
-}
-
-// normalise returns the request as Get will read it back.
-func normalise(r erasure.Request) erasure.Request {
-	n, err := toRecord(r).request()
-	if err != nil {
-		return r // cannot happen: the fields were just formatted
-	}
-	return n
-}
-
-func hash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
 }
 
 // unavailable wraps a failure of the file itself (closed, disk full) as the
@@ -214,24 +107,19 @@ func putJSON(b *bolt.Bucket, key string, v any) error {
 // it is stored. As in DynamoDB, the key decides first: a retried call with
 // the same key gets the same answer even after its request has closed.
 func (r *Requests) Create(ctx context.Context, req erasure.Request, idempotencyKey string) (stored erasure.Request, created bool, err error) {
-	if _, err := erasure.ParseID(req.ID); err != nil {
-		return erasure.Request{}, false, fmt.Errorf("create request: %w", err)
+	req, err = dynamo.CheckNew(req)
+	if err != nil {
+		return erasure.Request{}, false, err
 	}
-	if req.SubjectID == "" {
-		return erasure.Request{}, false, fmt.Errorf("create request %s: no subject id", req.ID)
-	}
-	if req.Status == "" {
-		req.Status = erasure.StatusPending
-	}
-	rec := toRecord(req)
+	rec := dynamo.NewRequestItem(req)
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return erasure.Request{}, false, fmt.Errorf("create request %s: %w", req.ID, err)
 	}
-	subjectHash := hash(req.SubjectID)
+	subjectHash := dynamo.Hash(req.SubjectID)
 	var idemHash string
 	if idempotencyKey != "" {
-		idemHash = hash(idempotencyKey)
+		idemHash = dynamo.Hash(idempotencyKey)
 	}
 	var existing requestRecord
 	var found, refused bool
@@ -306,11 +194,11 @@ func (r *Requests) Create(ctx context.Context, req erasure.Request, idempotencyK
 	case refused:
 		return erasure.Request{}, false, erasure.ErrIdempotencyKeyReused
 	case found:
-		got, err := existing.request()
+		got, err := existing.Request()
 		return got, false, err
 	}
 	r.region.notify()
-	return normalise(req), true, nil
+	return dynamo.Normalise(req), true, nil
 }
 
 var errDuplicateID = errors.New("a request with this id already exists")
@@ -340,7 +228,7 @@ func (r *Requests) Get(ctx context.Context, id string) (erasure.Request, error) 
 	if !ok {
 		return erasure.Request{}, erasure.ErrNotFound
 	}
-	return rec.request()
+	return rec.Request()
 }
 
 // List returns the most recent requests, newest first (request ids are
@@ -372,7 +260,7 @@ func (r *Requests) List(ctx context.Context, limit int) ([]erasure.Request, erro
 	}
 	out := make([]erasure.Request, 0, len(recs))
 	for _, rec := range recs {
-		req, err := rec.request()
+		req, err := rec.Request()
 		if err != nil {
 			return nil, err
 		}
@@ -468,20 +356,20 @@ func (r *Requests) RecordOutcome(ctx context.Context, id string, status erasure.
 		if !erasure.Status(rec.Status).Open() {
 			return nil // the first outcome stands
 		}
-		closed, err := rec.request()
+		closed, err := rec.Request()
 		if err != nil {
 			return err
 		}
 		closed.Status = status
 		closed.CompletedAt = &completedAt
 		closed.Subsystems = results
-		out = toRecord(closed)
+		out = dynamo.NewRequestItem(closed)
 		if err := putJSON(reqs, id, out); err != nil {
 			return err
 		}
 		// Release the lock only if it is this request's.
 		subjects := tx.Bucket(regionKey(r.region.name)).Bucket(bSubjects)
-		key := []byte(hash(rec.SubjectID))
+		key := []byte(dynamo.Hash(rec.SubjectID))
 		if string(subjects.Get(key)) == id {
 			return subjects.Delete(key)
 		}
@@ -497,7 +385,7 @@ func (r *Requests) RecordOutcome(ctx context.Context, id string, status erasure.
 		}
 		return erasure.Request{}, unavailable("record outcome of "+id, err)
 	}
-	return out.request()
+	return out.Request()
 }
 
 // RegisterTenant records that this region owns the tenant. It is
@@ -510,7 +398,7 @@ func (r *Requests) RegisterTenant(ctx context.Context, tenant string) (registere
 	var at string
 	err = r.db.commit.do(func(tx *bolt.Tx) error {
 		now := r.db.now().UTC().Round(0)
-		at, created = formatTime(now), false
+		at, created = dynamo.FormatTime(now), false
 		b, err := writeBucket(tx, r.region.name, bTenants)
 		if err != nil {
 			return err

@@ -173,23 +173,33 @@ func errText(err error) string {
 // is not valid percent-encoding is left out; the handler then reads the
 // raw path and refuses it with a 400 naming the field.
 func (g *Gateway) match(method, rawPath string) (Route, map[string]string, bool) {
+	return matchRoute(g.routes, rawPath, func(r Route) (string, bool) { return r.Resource, r.Method == method })
+}
+
+// matchRoute finds the first of routes that accepts the request (template
+// returns its path template and whether its method fits) and matches the
+// raw (escaped) path, with its decoded path parameters: the matching both
+// API Gateway flavours do. A trailing slash is ignored.
+func matchRoute[R any](routes []R, rawPath string, template func(R) (string, bool)) (R, map[string]string, bool) {
+	var none R
 	path := rawPath
 	if len(path) > 1 {
 		path = strings.TrimSuffix(path, "/")
 	}
 	if !strings.HasPrefix(path, "/") {
-		return Route{}, nil, false
+		return none, nil, false
 	}
 	segs := strings.Split(path[1:], "/")
-	for _, r := range g.routes {
-		if r.Method != method {
+	for _, r := range routes {
+		tmpl, ok := template(r)
+		if !ok {
 			continue
 		}
-		if params, ok := matchResource(r.Resource, segs); ok {
+		if params, ok := matchResource(tmpl, segs); ok {
 			return r, params, true
 		}
 	}
-	return Route{}, nil, false
+	return none, nil, false
 }
 
 // matchResource matches path segments against a resource template.
@@ -295,13 +305,19 @@ func ProxyRequest(r *http.Request, resource string, params map[string]string, bo
 		},
 	}
 	if len(body) > 0 {
-		if r.Header.Get("Content-Type") != "" || !utf8.Valid(body) {
-			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-		} else {
-			ev.Body = string(body)
-		}
+		// A REST API without binary media types: a typed body is binary.
+		ev.Body, ev.IsBase64Encoded = eventBody(body, r.Header.Get("Content-Type") == "")
 	}
 	return ev
+}
+
+// eventBody is a request body as an API Gateway event carries it: as sent
+// when the API passes it as text and it is UTF-8, else base64-encoded.
+func eventBody(body []byte, text bool) (string, bool) {
+	if text && utf8.Valid(body) {
+		return string(body), false
+	}
+	return base64.StdEncoding.EncodeToString(body), true
 }
 
 // queryUnescape decodes a query key or value as API Gateway does; what is
@@ -330,32 +346,58 @@ var errBadBase64 = errors.New("body is marked base64 but is not valid base64")
 // base64 that is not is a malformed response: nothing is written and the
 // caller answers 502.
 func WriteProxyResponse(w http.ResponseWriter, resp events.APIGatewayProxyResponse, requestID string) error {
-	body := []byte(resp.Body)
-	if resp.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(resp.Body)
+	return writeAnswer(w, answer{
+		status: resp.StatusCode, headers: resp.Headers, multiValueHeaders: resp.MultiValueHeaders,
+		body: resp.Body, base64: resp.IsBase64Encoded,
+	}, "x-amzn-RequestId", requestID, true)
+}
+
+// answer is an integration's answer, in the fields both payload formats
+// share (cookies only in 2.0).
+type answer struct {
+	status            int
+	headers           map[string]string
+	multiValueHeaders map[string][]string
+	cookies           []string
+	body              string
+	base64            bool
+}
+
+// writeAnswer writes an integration's answer as API Gateway does: the
+// status, MultiValueHeaders then each of Headers not already among them,
+// cookies as Set-Cookie, the request id under idHeader, and the body,
+// base64-decoded when so marked. Content-Type defaults to
+// application/json (for an empty body too when typeEmpty). A body marked
+// base64 that is not is errBadBase64, and nothing is written.
+func writeAnswer(w http.ResponseWriter, a answer, idHeader, requestID string, typeEmpty bool) error {
+	body := []byte(a.body)
+	if a.base64 {
+		b, err := base64.StdEncoding.DecodeString(a.body)
 		if err != nil {
 			return errBadBase64
 		}
 		body = b
 	}
 	h := w.Header()
-	for k, vs := range resp.MultiValueHeaders {
+	for k, vs := range a.multiValueHeaders {
 		for _, v := range vs {
 			h.Add(k, v)
 		}
 	}
-	for k, v := range resp.Headers {
+	for k, v := range a.headers {
 		if !containsValue(h.Values(k), v) {
 			h.Add(k, v)
 		}
 	}
-	if h.Get("Content-Type") == "" {
-		// API Gateway's default for a proxy response without one.
+	for _, c := range a.cookies {
+		h.Add("Set-Cookie", c)
+	}
+	if h.Get("Content-Type") == "" && (typeEmpty || len(body) > 0) {
 		h.Set("Content-Type", "application/json")
 	}
-	h.Set("x-amzn-RequestId", requestID)
+	h.Set(idHeader, requestID)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(resp.StatusCode)
+	w.WriteHeader(a.status)
 	w.Write(body) // an error here is a client gone away: nothing to answer
 	return nil
 }

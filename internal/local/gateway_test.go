@@ -340,12 +340,7 @@ func mapsEqual(a, b map[string]string) bool {
 // TestGatewayIntegrationFailures: what API Gateway answers for a handler
 // that fails, answers nonsense or takes too long.
 func TestGatewayIntegrationFailures(t *testing.T) {
-	cases := []struct {
-		name    string
-		handler ProxyHandler
-		status  int
-		code    string
-	}{
+	testFailures(t, []failureCase[ProxyHandler]{
 		{"error", func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 			return events.APIGatewayProxyResponse{}, io.ErrUnexpectedEOF
 		}, 502, "INTEGRATION_FAILURE"},
@@ -359,21 +354,15 @@ func TestGatewayIntegrationFailures(t *testing.T) {
 			<-ctx.Done()
 			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
 		}, 504, "INTEGRATION_TIMEOUT"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			g := NewGateway(RegionalRoutes, map[string]ProxyHandler{registry.FnAPI: c.handler}, discard())
-			g.timeout = 50 * time.Millisecond
-			srv := httptest.NewServer(g)
-			defer srv.Close()
-			resp, body := do(t, "GET", srv.URL+"/erasures", nil, "")
-			var e errorBody
-			json.Unmarshal(body, &e)
-			if resp.StatusCode != c.status || e.Error.Code != c.code {
-				t.Errorf("= %d %s, want %d %s", resp.StatusCode, body, c.status, c.code)
-			}
-		})
-	}
+	}, func(h ProxyHandler, timeout time.Duration) http.Handler {
+		g := NewGateway(RegionalRoutes, map[string]ProxyHandler{registry.FnAPI: h}, discard())
+		g.timeout = timeout
+		return g
+	}, "GET", "/erasures", "", func(body []byte) string {
+		var e errorBody
+		json.Unmarshal(body, &e)
+		return e.Error.Code
+	})
 	t.Run("too large", func(t *testing.T) {
 		srv, store := apiServer(t)
 		resp, body := do(t, "POST", srv.URL+"/erasures", http.Header{"Content-Type": {"application/json"}}, strings.Repeat(" ", MaxPayloadBytes+1))

@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
@@ -89,23 +87,9 @@ func NewHTTPAPIRoutes(routes []HTTPRoute, handlers map[string]HTTPHandler, log *
 // match finds the route of a method and raw path, and its decoded path
 // parameters; a {name+} parameter holds the rest of the path.
 func (a *HTTPAPI) match(method, rawPath string) (HTTPRoute, map[string]string, bool) {
-	path := rawPath
-	if len(path) > 1 {
-		path = strings.TrimSuffix(path, "/")
-	}
-	if !strings.HasPrefix(path, "/") {
-		return HTTPRoute{}, nil, false
-	}
-	segs := strings.Split(path[1:], "/")
-	for _, r := range a.routes {
-		if r.Method != AnyMethod && r.Method != method {
-			continue
-		}
-		if params, ok := matchResource(r.Path, segs); ok {
-			return r, params, true
-		}
-	}
-	return HTTPRoute{}, nil, false
+	return matchRoute(a.routes, rawPath, func(r HTTPRoute) (string, bool) {
+		return r.Path, r.Method == AnyMethod || r.Method == method
+	})
 }
 
 func writeHTTPAPIError(w http.ResponseWriter, status int, message, requestID string) {
@@ -240,11 +224,7 @@ func HTTPAPIRequest(r *http.Request, body []byte, stage, requestID string, now t
 		},
 	}
 	if len(body) > 0 {
-		if isText(r.Header.Get("Content-Type")) && utf8.Valid(body) {
-			ev.Body = string(body)
-		} else {
-			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-		}
+		ev.Body, ev.IsBase64Encoded = eventBody(body, isText(r.Header.Get("Content-Type")))
 	}
 	return ev
 }
@@ -269,34 +249,8 @@ func isText(contentType string) bool {
 // (a comma-joined value stays one header), multi-value headers, cookies as
 // Set-Cookie, the body base64-decoded when IsBase64Encoded.
 func WriteHTTPAPIResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse, requestID string) error {
-	body := []byte(resp.Body)
-	if resp.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(resp.Body)
-		if err != nil {
-			return errBadBase64
-		}
-		body = b
-	}
-	h := w.Header()
-	for k, vs := range resp.MultiValueHeaders {
-		for _, v := range vs {
-			h.Add(k, v)
-		}
-	}
-	for k, v := range resp.Headers {
-		if !containsValue(h.Values(k), v) {
-			h.Add(k, v)
-		}
-	}
-	for _, c := range resp.Cookies {
-		h.Add("Set-Cookie", c)
-	}
-	if h.Get("Content-Type") == "" && len(body) > 0 {
-		h.Set("Content-Type", "application/json")
-	}
-	h.Set("Apigw-Requestid", requestID)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(resp.StatusCode)
-	w.Write(body)
-	return nil
+	return writeAnswer(w, answer{
+		status: resp.StatusCode, headers: resp.Headers, multiValueHeaders: resp.MultiValueHeaders,
+		cookies: resp.Cookies, body: resp.Body, base64: resp.IsBase64Encoded,
+	}, "Apigw-Requestid", requestID, false)
 }

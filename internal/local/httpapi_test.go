@@ -95,12 +95,7 @@ func TestHTTPAPIRequestShape(t *testing.T) {
 }
 
 func TestHTTPAPIFailures(t *testing.T) {
-	cases := []struct {
-		name    string
-		handler HTTPHandler
-		status  int
-		message string
-	}{
+	testFailures(t, []failureCase[HTTPHandler]{
 		{"error", func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 			return events.APIGatewayV2HTTPResponse{}, io.ErrUnexpectedEOF
 		}, 500, "Internal Server Error"},
@@ -111,21 +106,15 @@ func TestHTTPAPIFailures(t *testing.T) {
 			<-ctx.Done()
 			return events.APIGatewayV2HTTPResponse{StatusCode: 200}, nil
 		}, 503, "Service Unavailable"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			a := NewHTTPAPI(c.handler, discard())
-			a.timeout = 50 * time.Millisecond
-			srv := httptest.NewServer(a)
-			defer srv.Close()
-			resp, body := do(t, "POST", srv.URL+"/webhooks/x", nil, "{}")
-			var m struct{ Message string }
-			json.Unmarshal(body, &m)
-			if resp.StatusCode != c.status || m.Message != c.message {
-				t.Errorf("= %d %s", resp.StatusCode, body)
-			}
-		})
-	}
+	}, func(h HTTPHandler, timeout time.Duration) http.Handler {
+		a := NewHTTPAPI(h, discard())
+		a.timeout = timeout
+		return a
+	}, "POST", "/webhooks/x", "{}", func(body []byte) string {
+		var m struct{ Message string }
+		json.Unmarshal(body, &m)
+		return m.Message
+	})
 }
 
 // TestHTTPAPIRoutes: with routes, the event carries the matched route's

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/lethe-erasure/lethe/internal/api"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 )
 
@@ -154,14 +155,14 @@ func checkKey(k string) error {
 
 // file sends POST /erasures and returns the request and the lines that
 // report it. The answer is recorded under "erasure" for --json.
-func (t *regionTarget) file(ctx context.Context, subject, key string) (requestView, []string, error) {
+func (t *regionTarget) file(ctx context.Context, subject, key string) (api.IntakeView, []string, error) {
 	s := t.s
 	if err := s.connect(ctx); err != nil {
-		return requestView{}, nil, err
+		return api.IntakeView{}, nil, err
 	}
 	body, err := json.Marshal(map[string]string{"subjectId": subject})
 	if err != nil {
-		return requestView{}, nil, err
+		return api.IntakeView{}, nil, err
 	}
 	h := http.Header{"Content-Type": {"application/json"}}
 	if key != "" {
@@ -171,13 +172,13 @@ func (t *regionTarget) file(ctx context.Context, subject, key string) (requestVi
 	status, answer, err := s.client.Call(ctx, t.to, http.MethodPost, path, h, body)
 	if err != nil {
 		// edge's errors never quote a body; the subject is only in ours.
-		return requestView{}, nil, fmt.Errorf("%s POST %s: no answer: %w", apiName(t.to), path, err)
+		return api.IntakeView{}, nil, fmt.Errorf("%s POST %s: no answer: %w", apiName(t.to), path, err)
 	}
 	s.record("erasure", status, answer)
 	if status != http.StatusAccepted && status != http.StatusOK {
-		return requestView{}, nil, refusal(t.to, http.MethodPost, path, status, answer)
+		return api.IntakeView{}, nil, refusal(t.to, http.MethodPost, path, status, answer)
 	}
-	var v requestView
+	var v api.IntakeView
 	if err := json.Unmarshal(answer, &v); err != nil || v.RequestID == "" {
 		return v, nil, fmt.Errorf("%s POST %s: HTTP %d, but the answer is not an erasure request", apiName(t.to), path, status)
 	}

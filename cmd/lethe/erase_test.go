@@ -384,8 +384,8 @@ func TestEraseJSON(t *testing.T) {
 	}
 	var got struct {
 		Erasure struct {
-			Status int         `json:"status"`
-			Body   requestView `json:"body"`
+			Status int             `json:"status"`
+			Body   api.RequestView `json:"body"`
 		} `json:"erasure"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/lethe-erasure/lethe/internal/api"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 )
@@ -173,30 +174,6 @@ func (t *regionTarget) hint(err error) error {
 		err, t.to.APIURL, t.to.Name)
 }
 
-// requestView is what GET /erasures/{requestId} answers (internal/api
-// view.go) and, without subsystems, what intake answers.
-type requestView struct {
-	RequestID   string          `json:"requestId"`
-	Status      erasure.Status  `json:"status"`
-	Source      string          `json:"source"`
-	TenantID    string          `json:"tenantId,omitempty"`
-	ReceivedAt  string          `json:"receivedAt"`
-	Deadline    string          `json:"deadline"`
-	CompletedAt *string         `json:"completedAt"`
-	StatusURL   string          `json:"statusUrl,omitempty"`
-	Subsystems  []subsystemView `json:"subsystems"`
-}
-
-// subsystemView is one subsystem's line of a requestView.
-type subsystemView struct {
-	Name       string                  `json:"name"`
-	Mode       string                  `json:"mode"`
-	Status     erasure.SubsystemStatus `json:"status"`
-	Attempts   int                     `json:"attempts"`
-	FinishedAt *string                 `json:"finishedAt"`
-	Detail     string                  `json:"detail"`
-}
-
 func (o *operator) status(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("lethe status", flag.ContinueOnError)
 	var f regionFlags
@@ -251,8 +228,8 @@ func (o *operator) status(ctx context.Context, args []string, _ io.Reader, stdou
 
 // get reads the request once; its answer is recorded under "status" for
 // --json.
-func (t *regionTarget) get(ctx context.Context, id string) (requestView, error) {
-	var v requestView
+func (t *regionTarget) get(ctx context.Context, id string) (api.RequestView, error) {
+	var v api.RequestView
 	_, err := t.s.expect(ctx, "status", t.to, http.MethodGet, "/erasures/"+url.PathEscape(id), nil, &v, http.StatusOK)
 	return v, err
 }
@@ -294,17 +271,17 @@ type watcher struct {
 	tty      bool
 	now      func() time.Time
 
-	drawn    int          // lines of the last frame on a terminal
-	last     *requestView // the last answer seen
-	lastBody string       // its raw body, for --json
-	failures int          // polls in a row that got no answer
+	drawn    int              // lines of the last frame on a terminal
+	last     *api.RequestView // the last answer seen
+	lastBody string           // its raw body, for --json
+	failures int              // polls in a row that got no answer
 	sleep    func(context.Context, time.Duration) error
 }
 
 // run polls until the request is completed or failed, ctx is done, or the
 // API refuses. A poll that gets no answer (network, 5xx after retries) is
 // reported and the watch goes on, once the API has answered at least once.
-func (w *watcher) run(ctx context.Context, id string) (requestView, error) {
+func (w *watcher) run(ctx context.Context, id string) (api.RequestView, error) {
 	if w.sleep == nil {
 		w.sleep = sleepCtx
 	}
@@ -350,7 +327,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // show prints the answer: the raw answer with --json (when it changed), the
 // whole frame redrawn on a terminal, else the lines that changed.
-func (w *watcher) show(v requestView) {
+func (w *watcher) show(v api.RequestView) {
 	prev := w.last
 	w.last = &v
 	if w.json {
@@ -398,7 +375,7 @@ func (w *watcher) clear() {
 }
 
 // closing prints the verdict once the request has ended.
-func (w *watcher) closing(v requestView) {
+func (w *watcher) closing(v api.RequestView) {
 	if w.json {
 		return
 	}
@@ -406,7 +383,7 @@ func (w *watcher) closing(v requestView) {
 }
 
 // verdict says how a closed request ended, and whether inside its deadline.
-func verdict(v requestView) string {
+func verdict(v api.RequestView) string {
 	when := ""
 	if v.CompletedAt != nil {
 		when = " at " + *v.CompletedAt
@@ -434,7 +411,7 @@ func verdict(v requestView) string {
 
 // progress is the bar of a request: one mark per subsystem (# done, !
 // failed, - pending), at most 20 marks, and how many are done.
-func progress(v requestView) string {
+func progress(v api.RequestView) string {
 	n := len(v.Subsystems)
 	done, failed := 0, 0
 	for _, s := range v.Subsystems {
@@ -458,12 +435,12 @@ func progress(v requestView) string {
 	return fmt.Sprintf("[%s] %d/%d subsystems done", bar, done, n)
 }
 
-func progressLine(v requestView) string {
+func progressLine(v api.RequestView) string {
 	return fmt.Sprintf("%-9s %s", v.Status, progress(v))
 }
 
 // frame is the whole display of a request.
-func frame(v requestView, now time.Time) []string {
+func frame(v api.RequestView, now time.Time) []string {
 	lines := []string{
 		"request   " + v.RequestID,
 		"status    " + progressLine(v),
@@ -482,7 +459,7 @@ func frame(v requestView, now time.Time) []string {
 	return lines
 }
 
-func subsystemLine(s subsystemView) string {
+func subsystemLine(s api.SubsystemView) string {
 	l := fmt.Sprintf("  %-12s %-5s %-9s %s", s.Name, s.Mode, s.Status, plural(s.Attempts, "attempt"))
 	if s.FinishedAt != nil {
 		l += "  finished " + *s.FinishedAt
@@ -502,7 +479,7 @@ func plural(n int, what string) string {
 
 // untilDeadline is " (in 29d 23h)" for an open request, " (overdue by
 // ...)" past it, "" for a closed one (verdict says).
-func untilDeadline(v requestView, now time.Time) string {
+func untilDeadline(v api.RequestView, now time.Time) string {
 	d, err := time.Parse(time.RFC3339, v.Deadline)
 	if err != nil || !v.Status.Open() {
 		return ""

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-erasure/lethe/internal/api"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 )
 
@@ -137,8 +138,8 @@ func TestStatusShows(t *testing.T) {
 
 	out, _, code = cliRun(context.Background(), cliOperator(), "", "status", "--url", a.srv.URL, "--json", id)
 	var got map[string]struct {
-		Status int         `json:"status"`
-		Body   requestView `json:"body"`
+		Status int             `json:"status"`
+		Body   api.RequestView `json:"body"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 || got["status"].Status != 200 || got["status"].Body.Subsystems[1].Attempts != 3 {
 		t.Errorf("--json: exit %d, %v\n%s", code, err, out)
@@ -229,12 +230,12 @@ func TestStatusWatchJSON(t *testing.T) {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 	sc := bufio.NewScanner(strings.NewReader(out))
-	var last requestView
+	var last api.RequestView
 	lines := 0
 	for sc.Scan() {
 		var l map[string]struct {
-			Status int         `json:"status"`
-			Body   requestView `json:"body"`
+			Status int             `json:"status"`
+			Body   api.RequestView `json:"body"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l["status"].Status != http.StatusOK {
 			t.Fatalf("line %q: %v", sc.Text(), err)
@@ -295,10 +296,10 @@ func TestWatchTerminal(t *testing.T) {
 }
 
 func TestProgress(t *testing.T) {
-	v := func(ss ...erasure.SubsystemStatus) requestView {
-		var r requestView
+	v := func(ss ...erasure.SubsystemStatus) api.RequestView {
+		var r api.RequestView
 		for _, s := range ss {
-			r.Subsystems = append(r.Subsystems, subsystemView{Status: s})
+			r.Subsystems = append(r.Subsystems, api.SubsystemView{Status: s})
 		}
 		return r
 	}
@@ -309,7 +310,7 @@ func TestProgress(t *testing.T) {
 	}
 	many[0] = d
 	for _, tc := range []struct {
-		in   requestView
+		in   api.RequestView
 		want string
 	}{
 		{v(p, p, p), "[---] 0/3 subsystems done"},

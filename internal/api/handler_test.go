@@ -228,7 +228,7 @@ func TestList(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := call(t, h, getEvent("/erasures", tc.query))
-			var got listView
+			var got ListView
 			if err := json.Unmarshal([]byte(resp.Body), &got); err != nil || resp.StatusCode != http.StatusOK {
 				t.Fatalf("%d %s %v", resp.StatusCode, resp.Body, err)
 			}

@@ -46,7 +46,7 @@ func (h *Handler) listErasures(ctx context.Context, ev events.APIGatewayProxyReq
 	if err != nil {
 		return reply{}, "", &storeError{op: "list", err: err}
 	}
-	out := listView{Erasures: make([]requestView, 0, len(rs))}
+	out := ListView{Erasures: make([]RequestView, 0, len(rs))}
 	for _, r := range rs {
 		out.Erasures = append(out.Erasures, newRequestView(r))
 	}

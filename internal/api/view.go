@@ -20,11 +20,13 @@ func formatTimePtr(t *time.Time) *string {
 	return &s
 }
 
-// The views below are what callers see. None has a subjectId: the caller
-// knows whom it asked about, and answers are logged by proxies and clients.
+// The views below are what callers see: the API's contract, which the
+// operator CLI (cmd/lethe erase and status) decodes with these very types.
+// None has a subjectId: the caller knows whom it asked about, and answers
+// are logged by proxies and clients.
 
-// intakeView answers POST /erasures and DELETE /api/user/{id}.
-type intakeView struct {
+// IntakeView answers POST /erasures and DELETE /api/user/{id}.
+type IntakeView struct {
 	RequestID  string         `json:"requestId"`
 	Status     erasure.Status `json:"status"`
 	ReceivedAt string         `json:"receivedAt"`
@@ -34,9 +36,9 @@ type intakeView struct {
 	TenantID   string         `json:"tenantId,omitempty"`
 }
 
-// requestView answers GET /erasures/{requestId} and is one item of
+// RequestView answers GET /erasures/{requestId} and is one item of
 // GET /erasures.
-type requestView struct {
+type RequestView struct {
 	RequestID   string          `json:"requestId"`
 	Status      erasure.Status  `json:"status"`
 	Source      string          `json:"source"`
@@ -44,10 +46,12 @@ type requestView struct {
 	ReceivedAt  string          `json:"receivedAt"`
 	Deadline    string          `json:"deadline"`
 	CompletedAt *string         `json:"completedAt"`
-	Subsystems  []subsystemView `json:"subsystems"`
+	Subsystems  []SubsystemView `json:"subsystems"`
 }
 
-type subsystemView struct {
+// SubsystemView is one subsystem's line of a RequestView: how its deletion
+// went, so that an operator sees which system holds the request up.
+type SubsystemView struct {
 	Name       string                  `json:"name"`
 	Mode       string                  `json:"mode"`
 	Status     erasure.SubsystemStatus `json:"status"`
@@ -56,13 +60,13 @@ type subsystemView struct {
 	Detail     string                  `json:"detail"`
 }
 
-// listView answers GET /erasures.
-type listView struct {
-	Erasures []requestView `json:"erasures"`
+// ListView answers GET /erasures.
+type ListView struct {
+	Erasures []RequestView `json:"erasures"`
 }
 
-func newIntakeView(r erasure.Request, statusURL string) intakeView {
-	return intakeView{
+func newIntakeView(r erasure.Request, statusURL string) IntakeView {
+	return IntakeView{
 		RequestID:  r.ID,
 		Status:     r.Status,
 		ReceivedAt: formatTime(r.ReceivedAt),
@@ -73,10 +77,10 @@ func newIntakeView(r erasure.Request, statusURL string) intakeView {
 	}
 }
 
-func newRequestView(r erasure.Request) requestView {
-	subs := make([]subsystemView, len(r.Subsystems))
+func newRequestView(r erasure.Request) RequestView {
+	subs := make([]SubsystemView, len(r.Subsystems))
 	for i, s := range r.Subsystems {
-		subs[i] = subsystemView{
+		subs[i] = SubsystemView{
 			Name:       s.Name,
 			Mode:       s.Mode,
 			Status:     s.Status,
@@ -85,7 +89,7 @@ func newRequestView(r erasure.Request) requestView {
 			Detail:     s.Detail,
 		}
 	}
-	return requestView{
+	return RequestView{
 		RequestID:   r.ID,
 		Status:      r.Status,
 		Source:      r.Source,

@@ -24,6 +24,7 @@ import (
 // next process starts from the later of that reading and the wall clock.
 type Clock struct {
 	speed     float64
+	sleeper   *asl.RealClock // Sleep: asl's accelerated wall clock at speed
 	wallBase  time.Time
 	clockBase time.Time
 
@@ -70,7 +71,7 @@ func OpenClock(path string, speed float64) (*Clock, error) {
 	case !os.IsNotExist(err):
 		return nil, fmt.Errorf("clock: %w", err)
 	}
-	c := &Clock{speed: speed, wallBase: wall, clockBase: start, path: path,
+	c := &Clock{speed: speed, sleeper: asl.NewRealClock(speed), wallBase: wall, clockBase: start, path: path,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if err := c.save(); err != nil {
 		return nil, err
@@ -86,10 +87,6 @@ func (c *Clock) Speed() float64 { return c.speed }
 func (c *Clock) Now() time.Time {
 	el := time.Since(c.wallBase)
 	return c.clockBase.Add(time.Duration(float64(el) * c.speed))
-}
-
-func (c *Clock) scale(d time.Duration) time.Duration {
-	return time.Duration(float64(d) / c.speed)
 }
 
 // After fires after d of wall time, not of Lethe's time. The engine arms
@@ -108,19 +105,11 @@ func (c *Clock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
-// Sleep waits d of Lethe's time, or until ctx ends.
+// Sleep waits d of Lethe's time, or until ctx ends: d divided by the
+// speed in wall time, as asl.RealClock sleeps (Lethe's time runs at the
+// same speed; only its starting point differs).
 func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(c.scale(d))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return c.sleeper.Sleep(ctx, d)
 }
 
 func (c *Clock) saveLoop() {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,6 +221,46 @@ func TestRegionalClientSignsRequests(t *testing.T) {
 	}
 	if problems != nil {
 		t.Errorf("signature problems: %v", problems)
+	}
+}
+
+// TestRegionalClientWithoutCredentials: a client built with nil
+// credentials sends every call unsigned (File, Status, Call and the
+// release forwarder), as for a local API, rather than failing or panicking.
+func TestRegionalClientWithoutCredentials(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") != "" || r.Header.Get("X-Amz-Date") != "" {
+			t.Errorf("%s %s was signed", r.Method, r.URL.Path)
+		}
+		calls = append(calls, r.Method+" "+r.URL.Path)
+		if r.Method == http.MethodPost && r.URL.Path == "/erasures" {
+			w.WriteHeader(http.StatusAccepted)
+		}
+		_, _ = w.Write([]byte(`{"requestId":"er_eu_0196a0a0-0000-7000-8000-00000000000a","status":"pending"}`))
+	}))
+	t.Cleanup(srv.Close)
+	c := NewRegionalClient(NewHTTPClient(), nil, fastRetry)
+	r := config.RegionEndpoint{Name: "eu", AWSRegion: "eu-west-1", APIURL: srv.URL}
+	ctx := context.Background()
+	if id, err := c.File(ctx, r, Filing{SubjectID: "alice@example.com", IdempotencyKey: "k"}); err != nil || id == "" {
+		t.Errorf("File = %q, %v", id, err)
+	}
+	if s, err := c.Status(ctx, r, "er_eu_0196a0a0-0000-7000-8000-00000000000a"); err != nil || s != "pending" {
+		t.Errorf("Status = %q, %v", s, err)
+	}
+	if status, _, err := c.Call(ctx, r, http.MethodGet, "/tenants", http.Header{}, nil); err != nil || status != 200 {
+		t.Errorf("Call = %d, %v", status, err)
+	}
+	if err := c.Releaser().Forward(ctx, r, webhookPost{provider: "shopify", body: []byte("{}"), header: http.Header{}}); err != nil {
+		t.Errorf("release: %v", err)
+	}
+	want := []string{"POST /erasures", "GET /erasures/er_eu_0196a0a0-0000-7000-8000-00000000000a", "GET /tenants", "POST /webhooks/shopify/release"}
+	if !slices.Equal(calls, want) {
+		t.Errorf("calls %v, want %v", calls, want)
 	}
 }
 

@@ -19,10 +19,8 @@ func (c *RegionalClient) Call(ctx context.Context, to config.RegionEndpoint, met
 	if to.APIURL == "" {
 		return 0, nil, &RegionNotDeployed{Region: to.Name}
 	}
-	o := outgoing{method: method, url: regionURL(to.APIURL, escapedPath), header: header, body: body}
-	if c.creds != nil {
-		o.sign = c.sign(to.AWSRegion)
-	}
-	a, err := callRegion(ctx, c.client, c.policy, c.sleep, to.Name, o)
+	a, err := callRegion(ctx, c.client, c.policy, c.sleep, to.Name, outgoing{
+		method: method, url: regionURL(to.APIURL, escapedPath), header: header, body: body, sign: c.sign(to.AWSRegion),
+	})
 	return a.status, a.body, err
 }

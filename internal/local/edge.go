@@ -34,9 +34,8 @@ import (
 //   - The operator routes are IAM-authorised on AWS; locally no route is
 //     (127.0.0.1 only, as the regional APIs). The edge's calls to the
 //     regions' IAM-only routes (POST /erasures, GET /erasures/{id}, the
-//     receiver's release route) are still SigV4-signed, by the same
-//     client, with LocalCredentials: placeholder keys that no gateway
-//     here checks.
+//     receiver's release route) go through the same client, built without
+//     credentials, so unsigned: no gateway here checks SigV4.
 //   - Alerts go to the outbox, topic lethe-edge-ops (the edge stack's ops
 //     topic name).
 //   - Webhook secrets come from WebhookSecrets, one per provider, which
@@ -79,13 +78,6 @@ const edgeFile = "edge.db"
 // EdgeReceivedIn is what the local edge's residency receipts name as the
 // AWS region that received a delivery.
 const EdgeReceivedIn = "local"
-
-// LocalCredentials sign the edge's calls to the regions' IAM-authorised
-// routes. No local gateway checks SigV4; they exist because the edge's
-// client signs every such call, exactly as it does on AWS.
-var LocalCredentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-	return aws.Credentials{AccessKeyID: "LOCAL", SecretAccessKey: "local", Source: "lethe local"}, nil
-})
 
 // Webhook secrets of the demo tenants.
 const (
@@ -258,7 +250,7 @@ func (rt *Runtime) openEdge(dataDir string, secrets WebhookSecrets, noSync bool)
 		Alerts:     edge.NewSNSAlerter(outboxSNS{rt.outbox}, e.OpsTopic),
 		Forwarder:  edge.NewForwarder(edge.NewHTTPClient(), edge.DefaultRetry),
 	}, opts(registry.FnWebhookFanout)...)
-	regions := edge.NewRegionalClient(edge.NewHTTPClient(), LocalCredentials, edge.DefaultRetry)
+	regions := edge.NewRegionalClient(edge.NewHTTPClient(), nil, edge.DefaultRetry)
 	e.API = edge.NewAPI(view, edge.APIDeps{
 		Directory:  db.Directory(),
 		Deliveries: db.Deliveries(),

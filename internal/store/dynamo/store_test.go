@@ -95,14 +95,7 @@ func newRequest(t *testing.T, subject string) erasure.Request {
 
 func mustCreate(t *testing.T, s *Store, req erasure.Request, key string) erasure.Request {
 	t.Helper()
-	got, created, err := s.Create(context.Background(), req, key)
-	if err != nil {
-		t.Fatalf("Create(%s): %v", req.ID, err)
-	}
-	if !created || got.ID != req.ID {
-		t.Fatalf("Create(%s) = %s, created=%v; want a new request", req.ID, got.ID, created)
-	}
-	return got
+	return storetest.MustCreate(t, s, req, key)
 }
 
 // The behaviours every requests store shares (create, idempotency, open

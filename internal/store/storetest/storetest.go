@@ -83,7 +83,9 @@ func itemKey(prefix, value string) string {
 	return prefix + hex.EncodeToString(sum[:])
 }
 
-func mustCreate(t *testing.T, s Store, req erasure.Request, key string) erasure.Request {
+// MustCreate creates req with the key and fails t unless a new request
+// was stored.
+func MustCreate(t *testing.T, s Store, req erasure.Request, key string) erasure.Request {
 	t.Helper()
 	got, created, err := s.Create(context.Background(), req, key)
 	if err != nil {
@@ -143,7 +145,7 @@ func testCreateGetList(t *testing.T, s Store, _ *Clock) {
 			r.Status = "" // defaults to pending
 			r.Source = erasure.WebhookSource("shopify")
 		}
-		reqs = append(reqs, mustCreate(t, s, r, ""))
+		reqs = append(reqs, MustCreate(t, s, r, ""))
 	}
 	for _, want := range reqs {
 		got, err := s.Get(ctx, want.ID)
@@ -195,7 +197,7 @@ func testCreateNormalisesTimes(t *testing.T, s Store, _ *Clock) {
 	r := NewRequest(t, "nina@example.com")
 	r.ReceivedAt = time.Now().In(paris) // monotonic reading included
 	r.Deadline = r.ReceivedAt.AddDate(0, 1, 0)
-	got := mustCreate(t, s, r, "")
+	got := MustCreate(t, s, r, "")
 	if got.ReceivedAt.Location() != time.UTC || !got.ReceivedAt.Equal(r.ReceivedAt) {
 		t.Errorf("Create returned receivedAt %v, want %v in UTC", got.ReceivedAt, r.ReceivedAt)
 	}
@@ -230,12 +232,12 @@ func testCreateRejectsBadRequests(t *testing.T, s Store, _ *Clock) {
 		t.Errorf("after refusals List = %v, %v; want nothing", ids(list), err)
 	}
 	// The refused request took no lock.
-	mustCreate(t, s, NewRequest(t, subject), "")
+	MustCreate(t, s, NewRequest(t, subject), "")
 }
 
 func testOpenSubjectDedup(t *testing.T, s Store, _ *Clock) {
 	ctx := context.Background()
-	first := mustCreate(t, s, NewRequest(t, "alice@example.com"), "")
+	first := MustCreate(t, s, NewRequest(t, "alice@example.com"), "")
 	second := NewRequest(t, "alice@example.com")
 	got, created, err := s.Create(ctx, second, "")
 	if err != nil || created || got.ID != first.ID {
@@ -256,7 +258,7 @@ func testOpenSubjectDedup(t *testing.T, s Store, _ *Clock) {
 	}
 	// Another subject is not affected; the key of the refused call was not
 	// bound, so it can file bob's request.
-	mustCreate(t, s, NewRequest(t, "bob@example.com"), "some-key")
+	MustCreate(t, s, NewRequest(t, "bob@example.com"), "some-key")
 	if list, err := s.List(ctx, 0); err != nil || len(list) != 2 {
 		t.Errorf("List = %v, %v; want 2 requests", ids(list), err)
 	}
@@ -264,7 +266,7 @@ func testOpenSubjectDedup(t *testing.T, s Store, _ *Clock) {
 
 func testIdempotencyKey(t *testing.T, s Store, _ *Clock) {
 	ctx := context.Background()
-	first := mustCreate(t, s, NewRequest(t, "alice@example.com"), "key-1")
+	first := MustCreate(t, s, NewRequest(t, "alice@example.com"), "key-1")
 
 	// Same key, same subject: the same request, nothing new stored.
 	again := NewRequest(t, "alice@example.com")
@@ -289,7 +291,7 @@ func testIdempotencyKey(t *testing.T, s Store, _ *Clock) {
 	if _, err := s.Get(ctx, other.ID); !errors.Is(err, erasure.ErrNotFound) {
 		t.Errorf("refused request stored: %v", err)
 	}
-	mustCreate(t, s, NewRequest(t, "bob@example.com"), "key-2") // bob's subject was not locked
+	MustCreate(t, s, NewRequest(t, "bob@example.com"), "key-2") // bob's subject was not locked
 
 	// The key keeps answering with its request after the request closed
 	// and the subject's lock was released.
@@ -301,14 +303,14 @@ func testIdempotencyKey(t *testing.T, s Store, _ *Clock) {
 		t.Fatalf("key-1 after close = %s %s, created=%v, %v; want %s completed", got.ID, got.Status, created, err, first.ID)
 	}
 	// Without the key, alice can file anew.
-	mustCreate(t, s, NewRequest(t, "alice@example.com"), "")
+	MustCreate(t, s, NewRequest(t, "alice@example.com"), "")
 }
 
 // testIdempotencyKeyExpires: after IdempotencyTTL (7 days) on the store's
 // clock a key no longer binds, for the same subject or another.
 func testIdempotencyKeyExpires(t *testing.T, s Store, clock *Clock) {
 	ctx := context.Background()
-	first := mustCreate(t, s, NewRequest(t, "alice@example.com"), "key-1")
+	first := MustCreate(t, s, NewRequest(t, "alice@example.com"), "key-1")
 	if _, err := s.RecordOutcome(ctx, first.ID, erasure.StatusCompleted, T0, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +319,7 @@ func testIdempotencyKeyExpires(t *testing.T, s Store, clock *Clock) {
 		t.Fatalf("key-1 for bob after 6 days: %v, want ErrIdempotencyKeyReused", err)
 	}
 	clock.Advance(24*time.Hour + time.Minute) // past 7 days
-	second := mustCreate(t, s, NewRequest(t, "bob@example.com"), "key-1")
+	second := MustCreate(t, s, NewRequest(t, "bob@example.com"), "key-1")
 	// And the key now belongs to bob's request.
 	got, created, err := s.Create(ctx, NewRequest(t, "bob@example.com"), "key-1")
 	if err != nil || created || got.ID != second.ID {
@@ -418,7 +420,7 @@ func testConcurrentCreatesOneKey(t *testing.T, s Store, _ *Clock) {
 
 func testRecordOutcome(t *testing.T, s Store, _ *Clock) {
 	ctx := context.Background()
-	req := mustCreate(t, s, NewRequest(t, "dave@example.com"), "")
+	req := MustCreate(t, s, NewRequest(t, "dave@example.com"), "")
 	if err := s.MarkRunning(ctx, req.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +458,7 @@ func testRecordOutcome(t *testing.T, s Store, _ *Clock) {
 
 	// The subject's lock is released: a new request can be filed, and
 	// closing it with no results stores none.
-	next := mustCreate(t, s, NewRequest(t, "dave@example.com"), "")
+	next := MustCreate(t, s, NewRequest(t, "dave@example.com"), "")
 	closed, err := s.RecordOutcome(ctx, next.ID, erasure.StatusCompleted, done, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -476,7 +478,7 @@ func testRecordOutcome(t *testing.T, s Store, _ *Clock) {
 }
 
 func testRecordOutcomeConcurrent(t *testing.T, s Store, _ *Clock) {
-	req := mustCreate(t, s, NewRequest(t, "erin@example.com"), "")
+	req := MustCreate(t, s, NewRequest(t, "erin@example.com"), "")
 	var wg sync.WaitGroup
 	outs := make([]erasure.Request, 8)
 	errs := make([]error, 8)
@@ -503,12 +505,12 @@ func testRecordOutcomeConcurrent(t *testing.T, s Store, _ *Clock) {
 			t.Errorf("RecordOutcome %d returned %s at %v; stored %s at %v", i, outs[i].Status, outs[i].CompletedAt, stored.Status, stored.CompletedAt)
 		}
 	}
-	mustCreate(t, s, NewRequest(t, "erin@example.com"), "")
+	MustCreate(t, s, NewRequest(t, "erin@example.com"), "")
 }
 
 func testMarkRunning(t *testing.T, s Store, _ *Clock) {
 	ctx := context.Background()
-	req := mustCreate(t, s, NewRequest(t, "frank@example.com"), "")
+	req := MustCreate(t, s, NewRequest(t, "frank@example.com"), "")
 	for i := range 2 {
 		if err := s.MarkRunning(ctx, req.ID); err != nil {
 			t.Fatalf("MarkRunning #%d: %v", i+1, err)
@@ -536,7 +538,7 @@ func testMarkRunning(t *testing.T, s Store, _ *Clock) {
 
 func testSubjectOf(t *testing.T, s Store, _ *Clock) {
 	ctx := context.Background()
-	req := mustCreate(t, s, NewRequest(t, "grace@example.com"), "k")
+	req := MustCreate(t, s, NewRequest(t, "grace@example.com"), "k")
 	got, err := s.SubjectOf(ctx, req.ID)
 	if err != nil || got != "grace@example.com" {
 		t.Fatalf("SubjectOf = %q, %v", got, err)
@@ -585,7 +587,7 @@ func testTenants(t *testing.T, s Store, clock *Clock) {
 		t.Errorf("TenantRegistration of an unregistered tenant = %v, %v", ok, err)
 	}
 
-	req := mustCreate(t, s, NewRequest(t, "alice@example.com"), "")
+	req := MustCreate(t, s, NewRequest(t, "alice@example.com"), "")
 	for key, want := range map[string]bool{
 		"eu-shop.myshopify.com": true,
 		"us-shop.myshopify.com": false,

@@ -45,6 +45,19 @@ type Config struct {
 type Deadline struct {
 	Months int `json:"months"`
 	Days   int `json:"days"`
+	// AtRiskBeforeHours marks an open request at risk once its deadline is
+	// this close: subsystem admins are mailed once, and the deadline watch
+	// counts it. Default 168 (seven days).
+	AtRiskBeforeHours int `json:"atRiskBeforeHours,omitempty"`
+}
+
+// AtRiskBefore is how long before its deadline an open request is at risk.
+func (d Deadline) AtRiskBefore() time.Duration { return time.Duration(d.AtRiskBeforeHours) * time.Hour }
+
+// AtRisk reports whether a request with this deadline is at risk at now
+// (past-deadline requests are at risk too; callers tell overdue apart).
+func (d Deadline) AtRisk(deadline, now time.Time) bool {
+	return !now.Before(deadline.Add(-d.AtRiskBefore()))
 }
 
 // Region is one independent regional stack, Lethe-<Name>.
@@ -79,6 +92,23 @@ type Subsystem struct {
 	Token TokenSource `json:"token"`
 	// Poll is the polling policy of an async subsystem.
 	Poll *PollPolicy `json:"poll,omitempty"`
+	// Retry is how Lethe persists while the subsystem is unavailable (429,
+	// 5xx, timeouts, refused connections), for sync deletes, async submits
+	// and status checks alike.
+	Retry *RetryPolicy `json:"retry,omitempty"`
+}
+
+// RetryPolicy is the capped back-off of calls to an unavailable subsystem:
+// the first retry after InitialSeconds, each wait Multiplier times the last,
+// capped at MaxSeconds, until GiveUpBeforeHours before the request's
+// deadline. Its admins are mailed once when it has been unavailable for
+// AlertAfterHours.
+type RetryPolicy struct {
+	InitialSeconds    int     `json:"initialSeconds"`
+	MaxSeconds        int     `json:"maxSeconds"`
+	Multiplier        float64 `json:"multiplier"`
+	GiveUpBeforeHours int     `json:"giveUpBeforeHours"`
+	AlertAfterHours   int     `json:"alertAfterHours"`
 }
 
 // TokenSource names where a subsystem's bearer token lives. With Kind
@@ -147,6 +177,15 @@ const (
 	// DefaultSignatureToleranceSeconds is the replay window of signed
 	// webhook timestamps.
 	DefaultSignatureToleranceSeconds = 300
+	// DefaultAtRiskBeforeHours: a request is at risk in its last week.
+	DefaultAtRiskBeforeHours = 7 * 24
+	// Defaults of RetryPolicy: from one minute doubling to six hours, until
+	// one day before the deadline; admins mailed after six hours down.
+	DefaultRetryInitialSeconds    = 60
+	DefaultRetryMaxSeconds        = 6 * 3600
+	DefaultRetryMultiplier        = 2.0
+	DefaultRetryGiveUpBeforeHours = 24
+	DefaultRetryAlertAfterHours   = 6
 )
 
 // Error names the configuration key that is wrong and why.
@@ -205,6 +244,9 @@ func (c *Config) applyDefaults() {
 	if c.Deadline.Months == 0 && c.Deadline.Days == 0 {
 		c.Deadline.Months = 1
 	}
+	if c.Deadline.AtRiskBeforeHours == 0 {
+		c.Deadline.AtRiskBeforeHours = DefaultAtRiskBeforeHours
+	}
 	c.Edge.applyDefaults()
 	for r := range c.Regions {
 		for s := range c.Regions[r].Subsystems {
@@ -215,6 +257,10 @@ func (c *Config) applyDefaults() {
 			if sub.Token.Kind == "" {
 				sub.Token.Kind = TokenSecretsManager
 			}
+			if sub.Retry == nil {
+				sub.Retry = &RetryPolicy{}
+			}
+			sub.Retry.applyDefaults()
 			if sub.Mode == ModeAsync && sub.Poll == nil {
 				sub.Poll = &PollPolicy{}
 			}
@@ -240,6 +286,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Deadline.Months*31+c.Deadline.Days > 31 {
 		return &Error{"deadline", "must not be later than one month after receipt (GDPR Art. 12(3))"}
+	}
+	if h := c.Deadline.AtRiskBeforeHours; h < 1 || h > 30*24 {
+		return &Error{"deadline.atRiskBeforeHours", "must be between 1 and 720 (30 days)"}
 	}
 	if len(c.Regions) == 0 {
 		return &Error{"regions", "at least one region is required"}
@@ -374,6 +423,9 @@ func validateSubsystems(regionKey string, subs []Subsystem) error {
 		default:
 			return &Error{key + ".token.kind", fmt.Sprintf("%q must be secretsmanager, ssm or none", s.Token.Kind)}
 		}
+		if err := s.Retry.validate(key + ".retry"); err != nil {
+			return err
+		}
 		if s.Mode == ModeSync && s.Poll != nil {
 			return &Error{key + ".poll", "only async subsystems are polled"}
 		}
@@ -396,6 +448,64 @@ func validateSubsystems(regionKey string, subs []Subsystem) error {
 	}
 	return nil
 }
+
+func (p *RetryPolicy) applyDefaults() {
+	if p.InitialSeconds == 0 {
+		p.InitialSeconds = DefaultRetryInitialSeconds
+	}
+	if p.MaxSeconds == 0 {
+		p.MaxSeconds = DefaultRetryMaxSeconds
+	}
+	if p.Multiplier == 0 {
+		p.Multiplier = DefaultRetryMultiplier
+	}
+	if p.GiveUpBeforeHours == 0 {
+		p.GiveUpBeforeHours = DefaultRetryGiveUpBeforeHours
+	}
+	if p.AlertAfterHours == 0 {
+		p.AlertAfterHours = DefaultRetryAlertAfterHours
+	}
+}
+
+func (p *RetryPolicy) validate(key string) error {
+	if p == nil {
+		return nil
+	}
+	switch {
+	case p.InitialSeconds < 1:
+		return &Error{key + ".initialSeconds", "must be at least 1"}
+	case p.MaxSeconds < p.InitialSeconds:
+		return &Error{key + ".maxSeconds", "must not be less than initialSeconds"}
+	case p.MaxSeconds > 12*3600:
+		// A wait of at most 12 h keeps the last retry before the give-up
+		// point comfortably inside the final day.
+		return &Error{key + ".maxSeconds", "must be at most 43200 (12 hours)"}
+	case p.Multiplier < 1 || p.Multiplier > 10:
+		return &Error{key + ".multiplier", "must be between 1 and 10"}
+	case p.GiveUpBeforeHours < 1 || p.GiveUpBeforeHours > 14*24:
+		return &Error{key + ".giveUpBeforeHours", "must be between 1 and 336 (two weeks)"}
+	case p.AlertAfterHours < 1 || p.AlertAfterHours > 14*24:
+		return &Error{key + ".alertAfterHours", "must be between 1 and 336 (two weeks)"}
+	}
+	return nil
+}
+
+// Wait is the back-off before retry n (0 for the first retry after the
+// first unavailable answer), capped at MaxSeconds, and never ending past
+// giveUpAt (but at least one second).
+func (p RetryPolicy) Wait(n int, now, giveUpAt time.Time) int {
+	return PollPolicy{InitialSeconds: p.InitialSeconds, MaxSeconds: p.MaxSeconds, Multiplier: p.Multiplier}.NextPollSeconds(n, now, giveUpAt)
+}
+
+// GiveUpAt is when Lethe stops retrying an unavailable subsystem of a
+// request with this deadline.
+func (p RetryPolicy) GiveUpAt(deadline time.Time) time.Time {
+	return deadline.Add(-time.Duration(p.GiveUpBeforeHours) * time.Hour)
+}
+
+// AlertAfter is how long a subsystem may be unavailable before its admins
+// are mailed.
+func (p RetryPolicy) AlertAfter() time.Duration { return time.Duration(p.AlertAfterHours) * time.Hour }
 
 func validateEmails(key string, emails []string) error {
 	for j, e := range emails {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -73,9 +74,21 @@ type Request struct {
 	Deadline    time.Time         `json:"deadline"`
 	CompletedAt *time.Time        `json:"completedAt"`
 	Subsystems  []SubsystemResult `json:"subsystems"`
+	// Run counts the operators' retries: 0 for the first execution, n for
+	// the execution named RunName(ID, n).
+	Run int `json:"run,omitempty"`
+	// RetryOnly, when set, limits the latest retry to these subsystems.
+	RetryOnly []string `json:"retryOnly,omitempty"`
+	// Extensions are the deadline's extensions under Art. 12(3), oldest
+	// first.
+	Extensions []Extension `json:"extensions,omitempty"`
+	// Rev grows with every write of the request; stores write
+	// conditionally on it, so that concurrent writers never lose an update.
+	Rev int64 `json:"rev,omitempty"`
 }
 
-// SubsystemResult is one subsystem's part of a request's report.
+// SubsystemResult is one subsystem's part of a request: its live progress
+// while the request runs, its result once it is settled.
 type SubsystemResult struct {
 	Name       string          `json:"name"`
 	Mode       string          `json:"mode"`
@@ -83,6 +96,127 @@ type SubsystemResult struct {
 	Attempts   int             `json:"attempts"`
 	FinishedAt *time.Time      `json:"finishedAt"`
 	Detail     string          `json:"detail,omitempty"`
+	// LastError is the latest failed call's error, cleared by a success.
+	LastError string `json:"lastError,omitempty"`
+	// UnavailableSince is when the current run of unavailable answers
+	// began; Streak counts them (the back-off's exponent).
+	UnavailableSince *time.Time `json:"unavailableSince,omitempty"`
+	Streak           int        `json:"streak,omitempty"`
+	// NextAttemptAt is when Lethe calls the subsystem again.
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+	// Alerts are the escalation mails already sent for this request and
+	// subsystem (AlertUnavailable, AlertAtRisk): each goes out once.
+	Alerts []string `json:"alerts,omitempty"`
+	// Attestation is set when an operator settled the subsystem by hand.
+	Attestation *Attestation `json:"attestation,omitempty"`
+}
+
+// Escalation mails, each sent at most once per request and subsystem.
+const (
+	AlertUnavailable = "unavailable"
+	AlertAtRisk      = "at_risk"
+)
+
+// Alerted reports whether the escalation mail was already sent.
+func (s SubsystemResult) Alerted(alert string) bool {
+	for _, a := range s.Alerts {
+		if a == alert {
+			return true
+		}
+	}
+	return false
+}
+
+// Settled reports whether the subsystem needs nothing more: its data is
+// gone, or an operator attested it.
+func (s SubsystemResult) Settled() bool { return s.Status.Done() }
+
+// Attestation records an operator settling a subsystem by hand: who, when
+// and why. Outcome is deleted or not_found.
+type Attestation struct {
+	By      string          `json:"by"`
+	At      time.Time       `json:"at"`
+	Outcome SubsystemStatus `json:"outcome"`
+	Note    string          `json:"note"`
+}
+
+// Extension is one extension of a request's deadline (GDPR Art. 12(3)).
+type Extension struct {
+	By          string    `json:"by"`
+	At          time.Time `json:"at"`
+	Months      int       `json:"months"`
+	Reason      string    `json:"reason"`
+	OldDeadline time.Time `json:"oldDeadline"`
+	NewDeadline time.Time `json:"newDeadline"`
+}
+
+// ExtendedMonths is how many months the deadline was extended in total.
+func (r Request) ExtendedMonths() int {
+	n := 0
+	for _, e := range r.Extensions {
+		n += e.Months
+	}
+	return n
+}
+
+// Subsystem returns the request's entry for a subsystem, and its index (-1
+// when the request has none).
+func (r Request) Subsystem(name string) (SubsystemResult, int) {
+	for i, s := range r.Subsystems {
+		if s.Name == name {
+			return s, i
+		}
+	}
+	return SubsystemResult{}, -1
+}
+
+// Clone returns a copy that shares no slice or pointer with r, for writers
+// that change a request read from a store.
+func (r Request) Clone() Request {
+	c := r
+	c.Subsystems = make([]SubsystemResult, len(r.Subsystems))
+	for i, s := range r.Subsystems {
+		s.Alerts = append([]string(nil), s.Alerts...)
+		if s.Attestation != nil {
+			a := *s.Attestation
+			s.Attestation = &a
+		}
+		c.Subsystems[i] = s
+	}
+	if r.Subsystems == nil {
+		c.Subsystems = nil
+	}
+	c.RetryOnly = append([]string(nil), r.RetryOnly...)
+	c.Extensions = append([]Extension(nil), r.Extensions...)
+	return c
+}
+
+// MaxRuns bounds the retries of one request: an execution name is at most
+// 80 characters, and RunName's suffix must leave room for a subsystem name.
+const MaxRuns = 99
+
+// RunName is the execution name of a request's run: the request id for the
+// first, "<id>-r<n>" for the n-th retry. Child executions append
+// "-<subsystem>", so every run's children have names of their own.
+func RunName(id string, run int) string {
+	if run == 0 {
+		return id
+	}
+	return fmt.Sprintf("%s-r%d", id, run)
+}
+
+// ParseRunName splits an execution name made by RunName.
+func ParseRunName(name string) (id string, run int, err error) {
+	id = name
+	if i := strings.LastIndex(name, "-r"); i > 0 {
+		if n, perr := strconv.Atoi(name[i+2:]); perr == nil && n > 0 && n <= MaxRuns && name[i+2] != '0' {
+			id, run = name[:i], n
+		}
+	}
+	if _, err := ParseID(id); err != nil {
+		return "", 0, fmt.Errorf("execution name %q is not a request id or <id>-r<n>", name)
+	}
+	return id, run, nil
 }
 
 // ExecutionInput is the input of the main erasure state machine. It carries
@@ -144,7 +278,7 @@ func ValidateSubjectID(s string) error {
 // Outcome computes a request's final status from its subsystems' results.
 func Outcome(results []SubsystemResult) Status {
 	for _, r := range results {
-		if !r.Status.Done() {
+		if !r.Settled() {
 			return StatusFailed
 		}
 	}
@@ -158,6 +292,9 @@ var (
 	// ErrIdempotencyKeyReused means an Idempotency-Key was first used for
 	// another subject.
 	ErrIdempotencyKeyReused = errors.New("idempotency key already used for another request")
+	// ErrUnchanged is what a Change function returns to leave the request
+	// as it is: the store then writes nothing and answers the request read.
+	ErrUnchanged = errors.New("request unchanged")
 )
 
 // StoreUnavailable means the requests table could not be read or written

@@ -56,6 +56,26 @@ type requestFields struct {
 	Deadline    string          `dynamodbav:"deadline" json:"deadline"`
 	CompletedAt string          `dynamodbav:"completedAt,omitempty" json:"completedAt,omitempty"`
 	Subsystems  []subsystemItem `dynamodbav:"subsystems,omitempty" json:"subsystems,omitempty"`
+	Run         int             `dynamodbav:"run,omitempty" json:"run,omitempty"`
+	RetryOnly   []string        `dynamodbav:"retryOnly,omitempty" json:"retryOnly,omitempty"`
+	Extensions  []extensionItem `dynamodbav:"extensions,omitempty" json:"extensions,omitempty"`
+	Rev         int64           `dynamodbav:"rev,omitempty" json:"rev,omitempty"`
+}
+
+type extensionItem struct {
+	By          string `dynamodbav:"by" json:"by"`
+	At          string `dynamodbav:"at" json:"at"`
+	Months      int    `dynamodbav:"months" json:"months"`
+	Reason      string `dynamodbav:"reason" json:"reason"`
+	OldDeadline string `dynamodbav:"oldDeadline" json:"oldDeadline"`
+	NewDeadline string `dynamodbav:"newDeadline" json:"newDeadline"`
+}
+
+type attestationItem struct {
+	By      string `dynamodbav:"by" json:"by"`
+	At      string `dynamodbav:"at" json:"at"`
+	Outcome string `dynamodbav:"outcome" json:"outcome"`
+	Note    string `dynamodbav:"note" json:"note"`
 }
 
 // RequestItem is a request as stored, subject id included. The embedded
@@ -90,6 +110,13 @@ type subsystemItem struct {
 	Attempts   int    `dynamodbav:"attempts" json:"attempts"`
 	FinishedAt string `dynamodbav:"finishedAt,omitempty" json:"finishedAt,omitempty"`
 	Detail     string `dynamodbav:"detail,omitempty" json:"detail,omitempty"`
+
+	LastError        string           `dynamodbav:"lastError,omitempty" json:"lastError,omitempty"`
+	UnavailableSince string           `dynamodbav:"unavailableSince,omitempty" json:"unavailableSince,omitempty"`
+	Streak           int              `dynamodbav:"streak,omitempty" json:"streak,omitempty"`
+	NextAttemptAt    string           `dynamodbav:"nextAttemptAt,omitempty" json:"nextAttemptAt,omitempty"`
+	Alerts           []string         `dynamodbav:"alerts,omitempty" json:"alerts,omitempty"`
+	Attestation      *attestationItem `dynamodbav:"attestation,omitempty" json:"attestation,omitempty"`
 }
 
 type lockItem struct {
@@ -154,7 +181,25 @@ func toSubsystemItems(rs []erasure.SubsystemResult) []subsystemItem {
 			Attempts:   r.Attempts,
 			FinishedAt: formatTimePtr(r.FinishedAt),
 			Detail:     r.Detail,
+
+			LastError:        r.LastError,
+			UnavailableSince: formatTimePtr(r.UnavailableSince),
+			Streak:           r.Streak,
+			NextAttemptAt:    formatTimePtr(r.NextAttemptAt),
+			Alerts:           r.Alerts,
 		}
+		if a := r.Attestation; a != nil {
+			out[i].Attestation = &attestationItem{By: a.By, At: FormatTime(a.At), Outcome: string(a.Outcome), Note: a.Note}
+		}
+	}
+	return out
+}
+
+func toExtensionItems(es []erasure.Extension) []extensionItem {
+	var out []extensionItem
+	for _, e := range es {
+		out = append(out, extensionItem{By: e.By, At: FormatTime(e.At), Months: e.Months, Reason: e.Reason,
+			OldDeadline: FormatTime(e.OldDeadline), NewDeadline: FormatTime(e.NewDeadline)})
 	}
 	return out
 }
@@ -170,6 +215,10 @@ func toFields(r erasure.Request) requestFields {
 		Deadline:    FormatTime(r.Deadline),
 		CompletedAt: formatTimePtr(r.CompletedAt),
 		Subsystems:  toSubsystemItems(r.Subsystems),
+		Run:         r.Run,
+		RetryOnly:   r.RetryOnly,
+		Extensions:  toExtensionItems(r.Extensions),
+		Rev:         r.Rev,
 	}
 }
 
@@ -177,10 +226,13 @@ func toFields(r erasure.Request) requestFields {
 // Errors name the attribute, never its value.
 func (f requestFields) request() (erasure.Request, error) {
 	r := erasure.Request{
-		ID:       f.PK,
-		TenantID: f.TenantID,
-		Source:   f.Source,
-		Status:   erasure.Status(f.Status),
+		ID:        f.PK,
+		TenantID:  f.TenantID,
+		Source:    f.Source,
+		Status:    erasure.Status(f.Status),
+		Run:       f.Run,
+		RetryOnly: f.RetryOnly,
+		Rev:       f.Rev,
 	}
 	var err error
 	if r.ReceivedAt, err = time.Parse(time.RFC3339Nano, f.ReceivedAt); err != nil {
@@ -197,14 +249,44 @@ func (f requestFields) request() (erasure.Request, error) {
 		if err != nil {
 			return erasure.Request{}, fmt.Errorf("request %s: subsystems[%d].finishedAt is not an RFC 3339 time", f.PK, i)
 		}
-		r.Subsystems = append(r.Subsystems, erasure.SubsystemResult{
+		sub := erasure.SubsystemResult{
 			Name:       s.Name,
 			Mode:       s.Mode,
 			Status:     erasure.SubsystemStatus(s.Status),
 			Attempts:   s.Attempts,
 			FinishedAt: fin,
 			Detail:     s.Detail,
-		})
+			LastError:  s.LastError,
+			Streak:     s.Streak,
+			Alerts:     s.Alerts,
+		}
+		if sub.UnavailableSince, err = parseTimePtr(s.UnavailableSince); err != nil {
+			return erasure.Request{}, fmt.Errorf("request %s: subsystems[%d].unavailableSince is not an RFC 3339 time", f.PK, i)
+		}
+		if sub.NextAttemptAt, err = parseTimePtr(s.NextAttemptAt); err != nil {
+			return erasure.Request{}, fmt.Errorf("request %s: subsystems[%d].nextAttemptAt is not an RFC 3339 time", f.PK, i)
+		}
+		if a := s.Attestation; a != nil {
+			at, err := time.Parse(time.RFC3339Nano, a.At)
+			if err != nil {
+				return erasure.Request{}, fmt.Errorf("request %s: subsystems[%d].attestation.at is not an RFC 3339 time", f.PK, i)
+			}
+			sub.Attestation = &erasure.Attestation{By: a.By, At: at, Outcome: erasure.SubsystemStatus(a.Outcome), Note: a.Note}
+		}
+		r.Subsystems = append(r.Subsystems, sub)
+	}
+	for i, e := range f.Extensions {
+		ext := erasure.Extension{By: e.By, Months: e.Months, Reason: e.Reason}
+		for _, t := range []struct {
+			dst  *time.Time
+			src  string
+			name string
+		}{{&ext.At, e.At, "at"}, {&ext.OldDeadline, e.OldDeadline, "oldDeadline"}, {&ext.NewDeadline, e.NewDeadline, "newDeadline"}} {
+			if *t.dst, err = time.Parse(time.RFC3339Nano, t.src); err != nil {
+				return erasure.Request{}, fmt.Errorf("request %s: extensions[%d].%s is not an RFC 3339 time", f.PK, i, t.name)
+			}
+		}
+		r.Extensions = append(r.Extensions, ext)
 	}
 	return r, nil
 }

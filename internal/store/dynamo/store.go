@@ -210,6 +210,17 @@ func (s *Store) Create(ctx context.Context, req erasure.Request, idempotencyKey 
 			if !r.Status.Open() {
 				continue // closed and its lock released since the put
 			}
+			if idempotencyKey != "" {
+				// Bind the key to the open request, so that a replay after
+				// it closed answers it again instead of filing a new one.
+				bound, err := s.bindKey(ctx, idempotencyKey, r.ID, subjectHash)
+				if err != nil {
+					return erasure.Request{}, false, err
+				}
+				if !bound {
+					continue // the key was bound meanwhile: it decides
+				}
+			}
 			return r, false, nil
 		}
 		if code(iRequest) == reasonConditionFailed {
@@ -226,6 +237,32 @@ func (s *Store) Create(ctx context.Context, req erasure.Request, idempotencyKey 
 		}
 	}
 	return erasure.Request{}, false, &erasure.StoreUnavailable{Op: "create request " + req.ID, Err: fmt.Errorf("still conflicting after %d attempts", s.attempts)}
+}
+
+// bindKey records that an Idempotency-Key answers requestID, unless the key
+// is bound already (bound=false).
+func (s *Store) bindKey(ctx context.Context, key, requestID, subjectHash string) (bound bool, err error) {
+	now := s.now()
+	item, err := attributevalue.MarshalMap(idemItem{PK: idemKey(key), Kind: KindIdempotency, RequestID: requestID,
+		SubjectHash: subjectHash, ExpiresAt: now.Add(IdempotencyTTL).Unix()})
+	if err != nil {
+		return false, fmt.Errorf("bind idempotency key: %w", err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 &s.table,
+		Item:                      item,
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt < :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": &types.AttributeValueMemberN{Value: fmt.Sprint(now.Unix())}},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ccf):
+		return false, nil
+	default:
+		return false, classify("bind idempotency key", err)
+	}
 }
 
 // existing decodes the item a failed condition returned, or reads it when
@@ -363,10 +400,12 @@ func (s *Store) MarkRunning(ctx context.Context, id string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &s.table,
 		Key:                      key(id),
-		UpdateExpression:         aws.String("SET #status = :running"),
+		UpdateExpression:         aws.String("SET #status = :running, #rev = if_not_exists(#rev, :zero) + :one"),
 		ConditionExpression:      aws.String("#kind = :request AND #status = :pending"),
-		ExpressionAttributeNames: map[string]string{"#status": "status", "#kind": AttrKind},
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#kind": AttrKind, "#rev": "rev"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":zero":    &types.AttributeValueMemberN{Value: "0"},
+			":one":     &types.AttributeValueMemberN{Value: "1"},
 			":running": &types.AttributeValueMemberS{Value: string(erasure.StatusRunning)},
 			":pending": &types.AttributeValueMemberS{Value: string(erasure.StatusPending)},
 			":request": &types.AttributeValueMemberS{Value: KindRequest},
@@ -446,10 +485,12 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, status erasure.Sta
 	update := types.Update{
 		TableName:                &s.table,
 		Key:                      key(id),
-		UpdateExpression:         aws.String("SET #status = :status, completedAt = :completedAt, subsystems = :subsystems"),
+		UpdateExpression:         aws.String("SET #status = :status, completedAt = :completedAt, subsystems = :subsystems, #rev = if_not_exists(#rev, :zero) + :one"),
 		ConditionExpression:      aws.String("#status IN (:pending, :running)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#rev": "rev"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":zero":        &types.AttributeValueMemberN{Value: "0"},
+			":one":         &types.AttributeValueMemberN{Value: "1"},
 			":status":      &types.AttributeValueMemberS{Value: string(status)},
 			":completedAt": &types.AttributeValueMemberS{Value: FormatTime(completedAt)},
 			":subsystems":  subs,
@@ -464,6 +505,7 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, status erasure.Sta
 		ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberS{Value: id}},
 	}
 	closed := cur
+	closed.Rev++
 	closed.Status = status
 	closed.CompletedAt = &completedAt
 	closed.Subsystems = results

@@ -121,6 +121,7 @@ var (
 	bIdem       = []byte("idempotency") // hex(SHA-256(key)) -> idemRecord (JSON)
 	bTenants    = []byte("tenants")     // tenant key -> registeredAt (RFC 3339)
 	bFeed       = []byte("feed")        // big-endian sequence number -> feedRecord (JSON)
+	bAudit      = []byte("audit")       // dynamo.AuditKey -> dynamo.AuditItem (JSON)
 	bCheckpoint = []byte("executions")  // execution ARN -> finished flag + state
 	bEvents     = []byte("history")     // execution ARN, 0, big-endian event id -> event JSON
 	bUnfinished = []byte("unfinished")  // execution ARN -> empty: the executions Resume continues
@@ -129,7 +130,7 @@ var (
 	bClosed = []byte("closed")
 )
 
-var allBuckets = [][]byte{bRequests, bSubjects, bIdem, bTenants, bFeed, bCheckpoint, bEvents, bUnfinished}
+var allBuckets = [][]byte{bRequests, bSubjects, bIdem, bTenants, bFeed, bCheckpoint, bEvents, bUnfinished, bAudit}
 
 func regionKey(name string) []byte { return []byte("region:" + name) }
 

@@ -165,7 +165,12 @@ func (r *Requests) Create(ctx context.Context, req erasure.Request, idempotencyK
 			// A lock whose request is gone or closed is stale: replaced.
 			if ok && erasure.Status(got.Status).Open() {
 				existing, found = got, true
-				return nil
+				if idemHash == "" {
+					return nil
+				}
+				// Bind the key to the open request, so that a replay after
+				// it closed answers it again instead of filing a new one.
+				return putJSON(idem, idemHash, idemRecord{RequestID: got.PK, SubjectHash: subjectHash, ExpiresAt: now.Add(dynamo.IdempotencyTTL).Unix()})
 			}
 		}
 		if reqs.Get([]byte(req.ID)) != nil {
@@ -302,6 +307,7 @@ func (r *Requests) MarkRunning(ctx context.Context, id string) error {
 			return nil
 		}
 		rec.Status = string(erasure.StatusRunning)
+		rec.Rev++
 		return putJSON(reqs, id, rec)
 	})
 	switch {
@@ -363,6 +369,7 @@ func (r *Requests) RecordOutcome(ctx context.Context, id string, status erasure.
 		closed.Status = status
 		closed.CompletedAt = &completedAt
 		closed.Subsystems = results
+		closed.Rev++
 		out = dynamo.NewRequestItem(closed)
 		if err := putJSON(reqs, id, out); err != nil {
 			return err

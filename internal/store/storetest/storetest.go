@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
@@ -35,6 +36,8 @@ type Store interface {
 	RegisterTenant(ctx context.Context, tenant string) (registeredAt time.Time, created bool, err error)
 	TenantRegistration(ctx context.Context, tenant string) (registeredAt time.Time, ok bool, err error)
 	OwnsTenant(ctx context.Context, tenant string) (bool, error)
+	Change(ctx context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error)
+	Audit(ctx context.Context, requestID string, limit int) ([]audit.Record, error)
 }
 
 // Opener returns a new, empty store of region "eu" whose clock (idempotency
@@ -109,6 +112,8 @@ func Run(t *testing.T, open Opener) {
 		{"OpenSubjectDedup", testOpenSubjectDedup},
 		{"IdempotencyKey", testIdempotencyKey},
 		{"IdempotencyKeyExpires", testIdempotencyKeyExpires},
+		{"IdempotencyKeyBoundToOpenRequest", testIdempotencyKeyBoundToOpenRequest},
+		{"Change", testChange},
 		{"ConcurrentCreatesOneSubject", testConcurrentCreates},
 		{"ConcurrentCreatesOneKey", testConcurrentCreatesOneKey},
 		{"RecordOutcome", testRecordOutcome},
@@ -256,11 +261,154 @@ func testOpenSubjectDedup(t *testing.T, s Store, _ *Clock) {
 	if got, created, err := s.Create(ctx, NewRequest(t, "alice@example.com"), "some-key"); err != nil || created || got.ID != first.ID || got.Status != erasure.StatusRunning {
 		t.Fatalf("Create while running = %s %s, created=%v, %v; want %s running", got.ID, got.Status, created, err, first.ID)
 	}
-	// Another subject is not affected; the key of the refused call was not
-	// bound, so it can file bob's request.
-	MustCreate(t, s, NewRequest(t, "bob@example.com"), "some-key")
+	// The key answered with the open request is bound to it: it cannot file
+	// bob's request, and another subject is not affected.
+	if _, _, err := s.Create(ctx, NewRequest(t, "bob@example.com"), "some-key"); !errors.Is(err, erasure.ErrIdempotencyKeyReused) {
+		t.Errorf("some-key for bob: error = %v; want ErrIdempotencyKeyReused", err)
+	}
+	MustCreate(t, s, NewRequest(t, "bob@example.com"), "other-key")
 	if list, err := s.List(ctx, 0); err != nil || len(list) != 2 {
 		t.Errorf("List = %v, %v; want 2 requests", ids(list), err)
+	}
+}
+
+// testIdempotencyKeyBoundToOpenRequest: a key first answered with the
+// subject's already-open request, replayed after that request closed,
+// returns that request again and files nothing.
+func testIdempotencyKeyBoundToOpenRequest(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	first := MustCreate(t, s, NewRequest(t, "alice@example.com"), "")
+	got, created, err := s.Create(ctx, NewRequest(t, "alice@example.com"), "webhook-1")
+	if err != nil || created || got.ID != first.ID {
+		t.Fatalf("Create with webhook-1 = %s, created=%v, %v; want %s", got.ID, created, err, first.ID)
+	}
+	if _, err := s.RecordOutcome(ctx, first.ID, erasure.StatusCompleted, T0.Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	replay := NewRequest(t, "alice@example.com")
+	got, created, err = s.Create(ctx, replay, "webhook-1")
+	if err != nil || created || got.ID != first.ID {
+		t.Fatalf("replay of webhook-1 after close = %s, created=%v, %v; want %s, created=false", got.ID, created, err, first.ID)
+	}
+	if _, err := s.Get(ctx, replay.ID); !errors.Is(err, erasure.ErrNotFound) {
+		t.Errorf("the replay stored a second request: Get error = %v", err)
+	}
+	// Without the key, the closed request no longer holds the subject.
+	MustCreate(t, s, NewRequest(t, "alice@example.com"), "")
+}
+
+// testChange: Change writes what fn made of the request with its audit
+// records, bumps rev, writes nothing on ErrUnchanged or a refusal, and
+// loses no update among concurrent writers.
+func testChange(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	req := MustCreate(t, s, NewRequest(t, "alice@example.com"), "")
+	if err := s.MarkRunning(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	running, err := s.Get(ctx, req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if running.Rev != 1 {
+		t.Errorf("rev after MarkRunning = %d; want 1", running.Rev)
+	}
+	rec, err := audit.New(req.ID, T0, "arn:aws:iam::123456789012:user/ops", audit.ActionExtension, map[string]string{"months": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newDeadline := req.Deadline.AddDate(0, 1, 0)
+	at := T0.Add(time.Hour)
+	changed, err := s.Change(ctx, req.ID, func(r *erasure.Request) ([]audit.Record, error) {
+		r.Extensions = append(r.Extensions, erasure.Extension{By: "ops", At: at, Months: 1, Reason: "complex", OldDeadline: r.Deadline, NewDeadline: newDeadline})
+		r.Deadline = newDeadline
+		r.Subsystems = append(r.Subsystems, erasure.SubsystemResult{Name: "orders", Mode: "async", Status: erasure.SubsystemPending,
+			Attempts: 3, LastError: "503", UnavailableSince: &at, Streak: 2, NextAttemptAt: &newDeadline, Alerts: []string{erasure.AlertUnavailable},
+			Attestation: &erasure.Attestation{By: "ops", At: at, Outcome: erasure.SubsystemNotFound, Note: "checked"}})
+		return []audit.Record{rec}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(changed, got); diff != "" {
+		t.Errorf("Change's answer differs from Get (-answer +get):\n%s", diff)
+	}
+	if got.Rev != 2 || !got.Deadline.Equal(newDeadline) || len(got.Extensions) != 1 || got.Extensions[0].Reason != "complex" ||
+		len(got.Subsystems) != 1 || got.Subsystems[0].Attestation == nil || got.Subsystems[0].Streak != 2 || !got.Subsystems[0].Alerted(erasure.AlertUnavailable) {
+		t.Errorf("after Change: %+v", got)
+	}
+	if sub, _ := s.SubjectOf(ctx, req.ID); sub != "alice@example.com" {
+		t.Errorf("SubjectOf after Change = %q", sub)
+	}
+	recs, err := s.Audit(ctx, req.ID, 0)
+	if err != nil || len(recs) != 1 || recs[0].ID != rec.ID || recs[0].Actor != rec.Actor || recs[0].Detail["months"] != "1" || !recs[0].At.Equal(T0) {
+		t.Errorf("Audit = %+v, %v; want the one record", recs, err)
+	}
+
+	// Refusals and ErrUnchanged write nothing.
+	refusal := errors.New("not allowed")
+	if _, err := s.Change(ctx, req.ID, func(r *erasure.Request) ([]audit.Record, error) {
+		r.Status = erasure.StatusFailed
+		return nil, refusal
+	}); !errors.Is(err, refusal) {
+		t.Errorf("refused Change error = %v; want the function's", err)
+	}
+	if _, err := s.Change(ctx, req.ID, func(r *erasure.Request) ([]audit.Record, error) {
+		r.Status = erasure.StatusFailed
+		return nil, erasure.ErrUnchanged
+	}); err != nil {
+		t.Errorf("unchanged Change error = %v", err)
+	}
+	if after, _ := s.Get(ctx, req.ID); after.Rev != 2 || after.Status != erasure.StatusRunning {
+		t.Errorf("after refused changes: rev %d status %s; want 2 running", after.Rev, after.Status)
+	}
+	if _, err := s.Change(ctx, unknownID, func(*erasure.Request) ([]audit.Record, error) { return nil, nil }); !errors.Is(err, erasure.ErrNotFound) {
+		t.Errorf("Change of an unknown id: %v; want ErrNotFound", err)
+	}
+
+	// Concurrent writers each add one attempt: none is lost.
+	const writers = 8
+	var wg sync.WaitGroup
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Change(ctx, req.ID, func(r *erasure.Request) ([]audit.Record, error) {
+				r.Subsystems[0].Attempts++
+				return nil, nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if after, _ := s.Get(ctx, req.ID); after.Subsystems[0].Attempts != 3+writers || after.Rev != 2+writers {
+		t.Errorf("after %d concurrent changes: attempts %d rev %d; want %d and %d", writers, after.Subsystems[0].Attempts, after.Rev, 3+writers, 2+writers)
+	}
+
+	// RecordOutcome bumps rev too, so a write that read before it fails over.
+	if _, err := s.RecordOutcome(ctx, req.ID, erasure.StatusFailed, T0.Add(2*time.Hour), got.Subsystems); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := s.Get(ctx, req.ID); after.Rev != 3+writers {
+		t.Errorf("rev after RecordOutcome = %d; want %d", after.Rev, 3+writers)
+	}
+	// Region-wide audit listing.
+	other := MustCreate(t, s, NewRequest(t, "bob@example.com"), "")
+	rec2, _ := audit.New(other.ID, T0, "ops", audit.ActionRetry, nil)
+	if _, err := s.Change(ctx, other.ID, func(*erasure.Request) ([]audit.Record, error) { return []audit.Record{rec2}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Audit(ctx, "", 0)
+	if err != nil || len(all) != 2 {
+		t.Errorf("Audit of the region = %+v, %v; want 2 records", all, err)
+	}
+	if only, _ := s.Audit(ctx, other.ID, 0); len(only) != 1 || only[0].Action != audit.ActionRetry {
+		t.Errorf("Audit of %s = %+v", other.ID, only)
 	}
 }
 

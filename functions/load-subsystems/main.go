@@ -1,20 +1,23 @@
 // Command load-subsystems is the Lambda function behind
 // ${LoadSubsystemsFunctionArn} in statemachines/erasure.asl.json: it lists
-// the region's subsystems for the Map state (internal/loadsubsystems).
+// the subsystems a run erases in for the Map state, and starts the run's
+// progress on the request (internal/loadsubsystems).
 package main
 
 import (
+	"context"
 	"log"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/lambdaenv"
 	"github.com/lethe-erasure/lethe/internal/loadsubsystems"
 )
 
 func main() {
-	_, region, err := config.FromEnv(os.Getenv(config.EnvConfig))
+	env, err := lambdaenv.Load(context.Background())
 	if err != nil {
 		log.Fatalf("load-subsystems: %v", err)
 	}
@@ -22,7 +25,11 @@ func main() {
 	if err != nil {
 		log.Fatalf("load-subsystems: %v", err)
 	}
-	l, err := loadsubsystems.New(region, topics)
+	requests, err := env.Requests()
+	if err != nil {
+		log.Fatalf("load-subsystems: %v", err)
+	}
+	l, err := loadsubsystems.New(env.Region, topics, env.Progress(requests))
 	if err != nil {
 		log.Fatalf("load-subsystems: %v", err)
 	}

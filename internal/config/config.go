@@ -497,6 +497,17 @@ func (p RetryPolicy) Wait(n int, now, giveUpAt time.Time) int {
 	return PollPolicy{InitialSeconds: p.InitialSeconds, MaxSeconds: p.MaxSeconds, Multiplier: p.Multiplier}.NextPollSeconds(n, now, giveUpAt)
 }
 
+// RetryPolicy is the subsystem's retry policy, defaults filled even where
+// the configuration was not parsed (a payload's target, a test's literal).
+func (s Subsystem) RetryPolicy() RetryPolicy {
+	var p RetryPolicy
+	if s.Retry != nil {
+		p = *s.Retry
+	}
+	p.applyDefaults()
+	return p
+}
+
 // GiveUpAt is when Lethe stops retrying an unavailable subsystem of a
 // request with this deadline.
 func (p RetryPolicy) GiveUpAt(deadline time.Time) time.Time {

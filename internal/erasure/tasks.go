@@ -26,6 +26,9 @@ type Target struct {
 // LoadSubsystemsInput is the input of the LoadSubsystems task.
 type LoadSubsystemsInput struct {
 	RequestID string `json:"requestId"`
+	// Execution is $$.Execution.Name: RunName(RequestID, run), which says
+	// which run this is.
+	Execution string `json:"execution"`
 }
 
 // LoadSubsystemsOutput lists the subsystems the Map state iterates over.
@@ -33,35 +36,56 @@ type LoadSubsystemsOutput struct {
 	Subsystems []Target `json:"subsystems"`
 }
 
+// CallUnavailable is the status a task answers when the subsystem was
+// unavailable (429, 5xx, a timeout, a refused connection): the machine
+// waits WaitSeconds and calls again, until GiveUp.
+const CallUnavailable = "unavailable"
+
+// CallSubmitted is the status of an async submission the subsystem took.
+const CallSubmitted = "submitted"
+
 // DeleteInput is the input of a sync delete or an async submit
-// (DeleteUserData). Attempt is $$.State.RetryCount: 0 on the first call.
+// (DeleteUserData). Now is $$.State.EnteredTime, the machine's clock.
 type DeleteInput struct {
-	RequestID string `json:"requestId"`
-	Subsystem Target `json:"subsystem"`
-	Attempt   int    `json:"attempt"`
+	RequestID string    `json:"requestId"`
+	Subsystem Target    `json:"subsystem"`
+	Now       time.Time `json:"now"`
+}
+
+// Persist is what a task answers about persisting through an outage: how
+// long to wait before the next call, and whether Lethe gave up (the
+// request's deadline minus the subsystem's giveUpBefore was reached).
+type Persist struct {
+	WaitSeconds int  `json:"waitSeconds"`
+	GiveUp      bool `json:"giveUp"`
 }
 
 // SyncDeleteOutput is a sync subsystem's answer.
 type SyncDeleteOutput struct {
-	// Status is deleted or not_found.
-	Status   SubsystemStatus `json:"status"`
-	Attempts int             `json:"attempts"`
-	Detail   string          `json:"detail"`
+	// Status is deleted, not_found or unavailable.
+	Status SubsystemStatus `json:"status"`
+	// Attempts counts the calls made to the subsystem for the request.
+	Attempts int    `json:"attempts"`
+	Detail   string `json:"detail"`
+	Persist
 }
 
-// SubmitOutput is an async subsystem's acceptance of an erasure.
+// SubmitOutput is an async subsystem's acceptance of an erasure, or its
+// unavailability.
 type SubmitOutput struct {
+	// Status is submitted or unavailable.
+	Status   string `json:"status"`
 	Ticket   string `json:"ticket"`
 	Attempts int    `json:"attempts"`
+	Detail   string `json:"detail"`
+	Persist
 }
 
 // CheckInput is the input of an async status check (CheckUserDeleted).
 type CheckInput struct {
 	RequestID string    `json:"requestId"`
-	Deadline  time.Time `json:"deadline"`
 	Subsystem Target    `json:"subsystem"`
 	Ticket    string    `json:"ticket"`
-	Attempts  int       `json:"attempts"`
 	PollCount int       `json:"pollCount"`
 	// Now is $$.State.EnteredTime: the state machine's clock, so that the
 	// local runtime's accelerated clock and AWS's agree with the files.
@@ -73,14 +97,32 @@ type CheckOutput struct {
 	Ticket    string `json:"ticket"`
 	Attempts  int    `json:"attempts"`
 	PollCount int    `json:"pollCount"`
-	// Status is pending, deleted or failed.
+	// Status is pending, deleted, failed or unavailable.
 	Status string `json:"status"`
 	Detail string `json:"detail"`
-	// NextPollSeconds is the back-off wait before the next check, never
-	// past the deadline.
-	NextPollSeconds int `json:"nextPollSeconds"`
-	// PastDeadline is set once the deadline has passed while still pending.
+	// PastDeadline is set once the request's current deadline has passed
+	// while still pending.
 	PastDeadline bool `json:"pastDeadline"`
+	// Deadline is the request's current deadline.
+	Deadline time.Time `json:"deadline"`
+	// WaitSeconds is the poll back-off while pending, the retry back-off
+	// while unavailable; never past the deadline or the give-up point.
+	Persist
+}
+
+// ReportFailureInput is the input of the RecordFailure task: a subsystem's
+// erasure ended in the error a Catch passed on.
+type ReportFailureInput struct {
+	RequestID string     `json:"requestId"`
+	Subsystem Target     `json:"subsystem"`
+	Error     *TaskError `json:"error"`
+	Now       time.Time  `json:"now"`
+}
+
+// Mail is a plain-text mail the state machine publishes to SNS.
+type Mail struct {
+	Subject string `json:"subject"`
+	Message string `json:"message"`
 }
 
 // RecordOutcomeInput is what the Map state produced: one entry per
@@ -104,10 +146,12 @@ type TaskError struct {
 	Cause string `json:"Cause"`
 }
 
-// RecordOutcomeOutput is the request's final report.
+// RecordOutcomeOutput is the request's final report, and the ops mail
+// NotifyFailure publishes when it failed.
 type RecordOutcomeOutput struct {
 	RequestID  string            `json:"requestId"`
 	Status     Status            `json:"status"`
 	Deadline   time.Time         `json:"deadline"`
 	Subsystems []SubsystemResult `json:"subsystems"`
+	Mail       *Mail             `json:"mail"`
 }

@@ -15,9 +15,11 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/progress"
 	"github.com/lethe-erasure/lethe/internal/secrets"
 	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 	"github.com/lethe-erasure/lethe/internal/subsystem"
@@ -77,6 +79,21 @@ func (e *Env) Connector() (*subsystem.Connector, error) {
 	}
 	tokens := secrets.NewCache(secrets.NewSecretsManager(secretsmanager.NewFromConfig(e.AWS)),
 		secrets.NewSSM(ssm.NewFromConfig(e.AWS)), secrets.DefaultTTL, time.Now)
-	return subsystem.New(subsystem.NewHTTPClient(), tokens, requests,
+	return subsystem.New(subsystem.NewHTTPClient(), tokens, requests, e.Progress(requests),
 		subsystem.WithRegion(e.Region), subsystem.WithLogger(e.Log)), nil
+}
+
+// Progress is the progress tracker of the tasks that write a request's
+// progress; its escalation mails go to the subsystems' SNS topics.
+func (e *Env) Progress(requests *dynamo.Store) *progress.Tracker {
+	return progress.New(requests, SNSMailer{sns.NewFromConfig(e.AWS)}, e.Config, e.Region, e.Log)
+}
+
+// SNSMailer publishes plain-text mail to SNS topics.
+type SNSMailer struct{ Client *sns.Client }
+
+// Publish sends one message to the topic.
+func (m SNSMailer) Publish(ctx context.Context, topicArn, subject, message string) error {
+	_, err := m.Client.Publish(ctx, &sns.PublishInput{TopicArn: &topicArn, Subject: &subject, Message: &message})
+	return err
 }

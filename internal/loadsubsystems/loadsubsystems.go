@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lethe-erasure/lethe/internal/config"
@@ -58,16 +59,24 @@ func ParseTopicArns(value string) (map[string]string, error) {
 	return topics, nil
 }
 
+// Runs is where LoadSubsystems starts a run's progress on the request
+// (progress.Tracker): every subsystem listed, pending where it has no entry
+// yet, and a retry's request marked running.
+type Runs interface {
+	Start(ctx context.Context, id string, run int, targets []erasure.Target) (erasure.Request, error)
+}
+
 // Loader is the LoadSubsystems task's handler for one region.
 type Loader struct {
 	region  string
 	targets []erasure.Target
+	runs    Runs
 }
 
 // New builds the region's targets once, at cold start. Every subsystem must
 // have a topic in the region's AWS region; topics of subsystems that are
 // not configured are ignored.
-func New(region config.Region, topics map[string]string) (*Loader, error) {
+func New(region config.Region, topics map[string]string, runs Runs) (*Loader, error) {
 	targets := make([]erasure.Target, 0, len(region.Subsystems))
 	for _, s := range region.Subsystems {
 		arn := topics[s.Name]
@@ -93,7 +102,7 @@ func New(region config.Region, topics map[string]string) (*Loader, error) {
 			TopicArn:       arn,
 		})
 	}
-	return &Loader{region: region.Name, targets: targets}, nil
+	return &Loader{region: region.Name, targets: targets, runs: runs}, nil
 }
 
 // checkArn returns why arn is not an SNS topic ARN of awsRegion, or "".
@@ -108,9 +117,12 @@ func checkArn(arn, awsRegion string) string {
 	return ""
 }
 
-// Handle returns the region's subsystems. The request id is checked to
-// belong to this region; nothing else about the request matters here.
-func (l *Loader) Handle(_ context.Context, in erasure.LoadSubsystemsInput) (erasure.LoadSubsystemsOutput, error) {
+// Handle returns the subsystems this run erases in: on the first run every
+// subsystem of the region; on a retry (the execution is named
+// erasure.RunName(id, n)) only those not settled yet, and of those only the
+// ones the retry names, if it names any. Subsystems already settled are not
+// called again.
+func (l *Loader) Handle(ctx context.Context, in erasure.LoadSubsystemsInput) (erasure.LoadSubsystemsOutput, error) {
 	region, err := erasure.ParseID(in.RequestID)
 	if err != nil {
 		return erasure.LoadSubsystemsOutput{}, &InvalidInput{Field: "requestId", Reason: "is not a request id (er_<region>_<uuidv7>)"}
@@ -118,13 +130,31 @@ func (l *Loader) Handle(_ context.Context, in erasure.LoadSubsystemsInput) (eras
 	if region != l.region {
 		return erasure.LoadSubsystemsOutput{}, &InvalidInput{Field: "requestId", Reason: fmt.Sprintf("belongs to region %q, not %q", region, l.region)}
 	}
-	out := make([]erasure.Target, len(l.targets))
-	for i, t := range l.targets {
-		out[i] = t
+	run := 0
+	if in.Execution != "" {
+		id, n, err := erasure.ParseRunName(in.Execution)
+		if err != nil || id != in.RequestID {
+			return erasure.LoadSubsystemsOutput{}, &InvalidInput{Field: "execution", Reason: "is not the request id or <request id>-r<n>"}
+		}
+		run = n
+	}
+	req, err := l.runs.Start(ctx, in.RequestID, run, l.targets)
+	if err != nil {
+		return erasure.LoadSubsystemsOutput{}, err
+	}
+	out := make([]erasure.Target, 0, len(l.targets))
+	for _, t := range l.targets {
+		if sub, i := req.Subsystem(t.Name); i >= 0 && sub.Settled() {
+			continue
+		}
+		if run > 0 && run == req.Run && len(req.RetryOnly) > 0 && !slices.Contains(req.RetryOnly, t.Name) {
+			continue
+		}
 		if t.Poll != nil {
 			p := *t.Poll
-			out[i].Poll = &p
+			t.Poll = &p
 		}
+		out = append(out, t)
 	}
 	return erasure.LoadSubsystemsOutput{Subsystems: out}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lethe-erasure/lethe/internal/progress"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -199,3 +200,14 @@ type snsError struct {
 func (e *snsError) Error() string     { return e.err.Error() }
 func (e *snsError) Unwrap() error     { return e.err }
 func (e *snsError) ErrorCode() string { return e.code }
+
+// Mailer is the outbox as the tasks' progress.Mailer: a plain-text mail to
+// a topic, as the functions publish it to SNS.
+func (o *Outbox) Mailer() progress.Mailer { return outboxMailer{o} }
+
+type outboxMailer struct{ o *Outbox }
+
+func (m outboxMailer) Publish(ctx context.Context, topicArn, subject, message string) error {
+	_, err := m.o.Publish(ctx, asl.PublishInput{TopicArn: topicArn, Subject: subject, Message: message})
+	return err
+}

@@ -370,7 +370,7 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 	fnLog := func(fn string) *slog.Logger { return rt.log.With("function", FunctionName(name, fn)) }
 	// One connector serves the three subsystem tasks, as one package does
 	// for their three functions; its log lines name the task (op).
-	handlers, err := TaskHandlers(r, SubsystemTopics(r), tokens, reg.Requests, rt.log.With("region", name))
+	handlers, err := TaskHandlers(own, r, SubsystemTopics(r), tokens, reg.Requests, rt.outbox.Mailer(), rt.log.With("region", name))
 	if err != nil {
 		return nil, fmt.Errorf("local: region %s: %w", name, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/loadsubsystems"
 	"github.com/lethe-erasure/lethe/internal/outcome"
+	"github.com/lethe-erasure/lethe/internal/progress"
 	"github.com/lethe-erasure/lethe/internal/registry"
 	"github.com/lethe-erasure/lethe/internal/subsystem"
 	"github.com/lethe-erasure/lethe/statemachines"
@@ -62,10 +63,11 @@ func SubsystemTopics(region config.Region) map[string]string {
 }
 
 // TaskStore is what the task handlers need of a region's requests table:
-// the connectors' subject lookup and RecordOutcome's reads and writes.
-// The embedded store and *dynamo.Store have all of it.
+// the connectors' subject lookup, progress writes and RecordOutcome's reads
+// and writes. The embedded store and *dynamo.Store have all of it.
 type TaskStore interface {
 	outcome.Requests
+	progress.Requests
 	SubjectOf(ctx context.Context, requestID string) (string, error)
 }
 
@@ -78,16 +80,18 @@ type Tokens interface {
 // TaskHandlers builds the handlers of the state machines' Lambda tasks as
 // the functions' mains build them (functions/*/main.go through
 // internal/lambdaenv): keyed by function folder (registry.Fn*), ready for
-// Wire. topics are the subsystems' failure topics (SubsystemTopics).
-func TaskHandlers(region config.Region, topics map[string]string, tokens Tokens, requests TaskStore, log *slog.Logger) (map[string]any, error) {
+// Wire. topics are the subsystems' failure topics (SubsystemTopics); mail
+// publishes the escalation mails to them (the outbox).
+func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]string, tokens Tokens, requests TaskStore, mail progress.Mailer, log *slog.Logger) (map[string]any, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	loader, err := loadsubsystems.New(region, topics)
+	tracker := progress.New(requests, mail, cfg, region, log)
+	loader, err := loadsubsystems.New(region, topics, tracker)
 	if err != nil {
 		return nil, err
 	}
-	conn := subsystem.New(subsystem.NewHTTPClient(), tokens, requests,
+	conn := subsystem.New(subsystem.NewHTTPClient(), tokens, requests, tracker,
 		subsystem.WithRegion(region), subsystem.WithLogger(log))
 	return map[string]any{
 		registry.FnLoadSubsystems: loader.Handle,
@@ -95,6 +99,7 @@ func TaskHandlers(region config.Region, topics map[string]string, tokens Tokens,
 		registry.FnAsyncSubmit:    conn.Submit,
 		registry.FnAsyncCheck:     conn.Check,
 		registry.FnRecordOutcome:  outcome.New(requests, region, log).Handle,
+		registry.FnReportFailure:  outcome.NewReporter(requests, tracker, log).Handle,
 	}, nil
 }
 

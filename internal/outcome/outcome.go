@@ -15,6 +15,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/progress"
 )
 
 // Requests is the part of the requests table RecordOutcome uses.
@@ -87,12 +88,23 @@ func (r *Recorder) storeError(id string, err error) error {
 	return &erasure.StoreUnavailable{Op: "record the outcome of " + id, Err: err}
 }
 
+// report is the execution's output; a failed request's carries the ops
+// mail that NotifyFailure publishes.
 func report(req erasure.Request) erasure.RecordOutcomeOutput {
 	subs := req.Subsystems
 	if subs == nil {
 		subs = []erasure.SubsystemResult{}
 	}
-	return erasure.RecordOutcomeOutput{RequestID: req.ID, Status: req.Status, Deadline: req.Deadline, Subsystems: subs}
+	out := erasure.RecordOutcomeOutput{RequestID: req.ID, Status: req.Status, Deadline: req.Deadline, Subsystems: subs}
+	if req.Status == erasure.StatusFailed {
+		at := req.Deadline
+		if req.CompletedAt != nil {
+			at = *req.CompletedAt
+		}
+		subject, message := progress.OpsFailureMail(req, at)
+		out.Mail = &erasure.Mail{Subject: subject, Message: message}
+	}
+	return out
 }
 
 // results builds the report: the region's subsystems in configuration
@@ -100,6 +112,7 @@ func report(req erasure.Request) erasure.RecordOutcomeOutput {
 // its normalised result, or failed with DetailNoResult.
 func (r *Recorder) results(in erasure.RecordOutcomeInput, cur erasure.Request, completedAt time.Time) []erasure.SubsystemResult {
 	byName := map[string]erasure.SubsystemResult{}
+	stored := map[string]erasure.SubsystemResult{}
 	var order []string
 	add := func(name, mode string) {
 		if _, ok := byName[name]; !ok {
@@ -112,6 +125,21 @@ func (r *Recorder) results(in erasure.RecordOutcomeInput, cur erasure.Request, c
 	}
 	for _, s := range cur.Subsystems {
 		add(s.Name, s.Mode)
+		stored[s.Name] = s
+		// What this run did not touch keeps its progress: settled in an
+		// earlier run or by an operator, or failed and not retried.
+		if s.Settled() || s.Status == erasure.SubsystemFailed {
+			byName[s.Name] = s
+			continue
+		}
+		// Loaded but without a result: failed, its attempts and last error kept.
+		res := s
+		res.Status, res.Detail, res.NextAttemptAt, res.UnavailableSince, res.Streak = erasure.SubsystemFailed, DetailNoResult, nil, nil, 0
+		if res.FinishedAt == nil {
+			at := completedAt
+			res.FinishedAt = &at
+		}
+		byName[s.Name] = res
 	}
 	got := map[string]bool{}
 	for i, m := range in.Results {
@@ -126,8 +154,19 @@ func (r *Recorder) results(in erasure.RecordOutcomeInput, cur erasure.Request, c
 		}
 		got[name] = true
 		add(name, m.Mode)
+		if prev, ok := stored[name]; ok && prev.Settled() {
+			continue // settled by an operator while this run ran: it stands
+		}
 		res := normalise(m, byName[name].Mode, completedAt, cur.SubjectID)
 		res.Name = name
+		if prev, ok := stored[name]; ok {
+			// The progress written while it ran counts the calls really made.
+			res.Attempts = max(res.Attempts, prev.Attempts)
+			res.LastError, res.Alerts = prev.LastError, prev.Alerts
+			if res.Status.Done() {
+				res.LastError = ""
+			}
+		}
 		byName[name] = res
 	}
 	out := make([]erasure.SubsystemResult, 0, len(order))

@@ -50,6 +50,9 @@ const (
 	FnAsyncSubmit    = "async-submit"
 	FnAsyncCheck     = "async-check"
 	FnRecordOutcome  = "record-outcome"
+	// FnReportFailure records a subsystem's failed erasure on the request
+	// and writes its admins' mail (RecordFailure in the deletion machines).
+	FnReportFailure = "report-failure"
 	// FnWebhookReceiver takes the webhooks the edge forwards to a region.
 	FnWebhookReceiver = "webhook-receiver"
 )
@@ -88,6 +91,7 @@ var Placeholders = []Placeholder{
 	{Name: "AsyncSubmitFunctionArn", Kind: Function, Target: FnAsyncSubmit},
 	{Name: "AsyncCheckFunctionArn", Kind: Function, Target: FnAsyncCheck},
 	{Name: "RecordOutcomeFunctionArn", Kind: Function, Target: FnRecordOutcome},
+	{Name: "ReportFailureFunctionArn", Kind: Function, Target: FnReportFailure},
 	{Name: "SyncDeletionStateMachineArn", Kind: StateMachine, Target: MachineSyncDeletion},
 	{Name: "AsyncDeletionStateMachineArn", Kind: StateMachine, Target: MachineAsyncDeletion},
 	{Name: "OpsTopicArn", Kind: Topic, Target: TopicOps},
@@ -95,7 +99,7 @@ var Placeholders = []Placeholder{
 
 // Functions lists every regional Lambda function folder, tasks and
 // non-tasks alike.
-var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome, FnWebhookReceiver}
+var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome, FnReportFailure, FnWebhookReceiver}
 
 // EdgeFunctions lists the edge stack's Lambda function folders.
 var EdgeFunctions = []string{FnWebhookFanout, FnEdgeAPI}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/progress"
 	"github.com/lethe-erasure/lethe/internal/eventstest"
 )
 
@@ -118,17 +119,19 @@ func TestASLErrorNames(t *testing.T) {
 		{"async-deletion.asl.json", "CheckUserDeleted", config.ModeAsync,
 			func(c *Connector) any { return c.Check },
 			func(id string, tg erasure.Target) any {
-				return erasure.CheckInput{RequestID: id, Subsystem: tg, Ticket: "t-1", Deadline: checkDeadline, Now: checkNow}
+				return erasure.CheckInput{RequestID: id, Subsystem: tg, Ticket: "t-1", Now: checkNow}
 			}},
 	}
 	for _, task := range tasks {
 		asl := loadTask(t, task.file, task.state)
 		for _, ec := range errorCases() {
-			// The file retries no outage during a check: the handler reports
-			// the erasure still pending instead, and the poll loop looks again
-			// after its back-off. The subject is read during a check only to
-			// scrub a detail; failing that, the detail is withheld.
-			absorbed := task.state == "CheckUserDeleted" && (ec.retryable || ec.name == "RequestNotFound")
+			// The files retry no outage: the handler records it and answers
+			// status unavailable with the back-off, and the machine's own
+			// loop calls again until the give-up point. The subject is read
+			// during a check only to scrub a detail; failing that, the detail
+			// is withheld.
+			outage := ec.name == "SubsystemUnavailable" || ec.name == "TokenUnavailable"
+			absorbed := outage || (task.state == "CheckUserDeleted" && ec.name == "RequestNotFound")
 			t.Run(task.file+"/"+task.state+"/"+ec.name, func(t *testing.T) {
 				e := newEnv()
 				tg := target(ec.setup(t, e), task.mode)
@@ -146,9 +149,19 @@ func TestASLErrorNames(t *testing.T) {
 				// unwrapped, so its type is what Lambda names.
 				out, invokeErr := lambda.NewHandler(fn).Invoke(context.Background(), payload)
 				if absorbed {
-					var got erasure.CheckOutput
-					if invokeErr != nil || json.Unmarshal(out, &got) != nil || got.Status != AsyncPending || got.NextPollSeconds < 1 {
-						t.Fatalf("Invoke = %s, %v; want a pending status", out, invokeErr)
+					var got struct {
+						Status      string `json:"status"`
+						WaitSeconds int    `json:"waitSeconds"`
+					}
+					want := AsyncPending
+					if outage {
+						want = erasure.CallUnavailable
+					}
+					if invokeErr != nil || json.Unmarshal(out, &got) != nil || got.Status != want || got.WaitSeconds < 1 {
+						t.Fatalf("Invoke = %s, %v; want status %s with a wait", out, invokeErr, want)
+					}
+					if outage && e.progress.last().Answer != progress.Unavailable {
+						t.Errorf("recorded %+v; want an unavailable step", e.progress.last())
 					}
 					if retry := asl.retriedBy(ec.name); retry >= 0 {
 						t.Errorf("%s %s retries %s, which its handler never returns", task.file, task.state, ec.name)
@@ -192,8 +205,8 @@ func TestASLErrorNames(t *testing.T) {
 				case !ec.retryable && retry >= 0:
 					t.Errorf("%s is permanent but Retry %d of %s %s retries it", reported.Type, retry, task.file, task.state)
 				}
-				if next := asl.caughtBy(reported.Type); next != "UserDeletionFailed" {
-					t.Errorf("%s is caught to %q, want UserDeletionFailed", reported.Type, next)
+				if next := asl.caughtBy(reported.Type); next != "RecordFailure" {
+					t.Errorf("%s is caught to %q, want RecordFailure", reported.Type, next)
 				}
 			})
 		}

@@ -3,7 +3,6 @@ package subsystem
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"unicode"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/progress"
 )
 
 // Async statuses of the contract's GET {base}/erasures/{ticket}.
@@ -30,7 +30,7 @@ func (c *Connector) Submit(ctx context.Context, in erasure.DeleteInput) (erasure
 	if err != nil {
 		return erasure.SubmitOutput{}, c.fail(ctx, in.RequestID, in.Subsystem.Name, opSubmit, err)
 	}
-	call := Call{Subsystem: t.Name, Op: opSubmit, Attempt: in.Attempt + 1}
+	call := Call{Subsystem: t.Name, Op: opSubmit}
 	subject, err := c.subject(ctx, in.RequestID)
 	if err != nil {
 		return erasure.SubmitOutput{}, c.fail(ctx, in.RequestID, t.Name, opSubmit, err)
@@ -53,12 +53,18 @@ func (c *Connector) Submit(ctx context.Context, in erasure.DeleteInput) (erasure
 	if err == nil {
 		ticket, err = readTicket(call, a, subject)
 	}
+	d, step, err := c.track(ctx, in.RequestID, t, call, err, progress.Step{Called: true, Answer: progress.Accepted, Detail: "submitted"}, in.Now)
 	if err != nil {
-		return erasure.SubmitOutput{}, c.fail(ctx, in.RequestID, t.Name, opSubmit, err)
+		return erasure.SubmitOutput{}, err
 	}
-	c.log.InfoContext(ctx, "erasure submitted", "requestId", in.RequestID, "subsystem", t.Name, "op", opSubmit,
-		"ticket", ticket, "attempts", call.Attempt)
-	return erasure.SubmitOutput{Ticket: ticket, Attempts: call.Attempt}, nil
+	out := erasure.SubmitOutput{Status: erasure.CallSubmitted, Ticket: ticket, Attempts: d.Attempts, Detail: step.Detail}
+	if step.Answer == progress.Unavailable {
+		out.Status, out.Detail = erasure.CallUnavailable, step.Error
+		out.Persist = erasure.Persist{WaitSeconds: d.WaitSeconds, GiveUp: d.GiveUp}
+	}
+	c.log.InfoContext(ctx, "erasure submission answered", "requestId", in.RequestID, "subsystem", t.Name, "op", opSubmit,
+		"status", out.Status, "ticket", ticket, "attempts", out.Attempts, "waitSeconds", out.WaitSeconds, "giveUp", out.GiveUp)
+	return out, nil
 }
 
 // protocolOrRejected reads a status no handler expects: a 404 is a refusal
@@ -93,16 +99,12 @@ func readTicket(call Call, a answer, subject string) (string, error) {
 }
 
 // Check is the CheckUserDeleted task of the AsyncDeletion machine: GET
-// {base}/erasures/{ticket}. It counts the poll, echoes the ticket and the
-// submit attempts, and says how long to wait before the next check
-// (NextPollSeconds) from the subsystem's poll policy and the state machine's
-// own clock (in.Now), so the local runtime's accelerated clock and AWS agree.
-//
-// A subsystem or token store that is unavailable during a check is reported
-// as still pending, with the outage as detail: the check is idempotent and
-// the poll loop looks again after the back-off, until the deadline, so the
-// file retries only Lambda's own faults here. A refusal or an answer outside
-// the contract is an error, caught by the file.
+// {base}/erasures/{ticket}. It counts the poll, echoes the ticket, and says
+// how long to wait before the next check from the subsystem's poll policy
+// (while pending) or retry policy (while unavailable) and the request's
+// current deadline, on the state machine's own clock (in.Now), so that the
+// local runtime's accelerated clock and AWS agree. A refusal or an answer
+// outside the contract is an error, caught by the file.
 func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.CheckOutput, error) {
 	t, err := c.target(in.RequestID, in.Subsystem, config.ModeAsync)
 	if err == nil {
@@ -113,34 +115,33 @@ func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.C
 	}
 	call := Call{Subsystem: t.Name, Op: opCheck, Attempt: in.PollCount + 1}
 	status, detail, err := c.check(ctx, in, t, call)
-	var unavailable *SubsystemUnavailable
-	var noToken *TokenUnavailable
-	switch {
-	case errors.As(err, &unavailable) || errors.As(err, &noToken):
-		c.log.WarnContext(ctx, "subsystem unavailable during a check, still pending", "requestId", in.RequestID,
-			"subsystem", t.Name, "op", opCheck, "errorType", errorName(err), "error", err.Error())
-		status, detail = AsyncPending, cleanDetail(err.Error(), "")
-	case err != nil:
-		return erasure.CheckOutput{}, c.fail(ctx, in.RequestID, t.Name, opCheck, err)
+	step := progress.Step{Called: true, Answer: progress.Pending, Detail: detail, PollCount: in.PollCount}
+	switch status {
+	case AsyncDeleted:
+		step.Answer, step.Status = progress.Done, erasure.SubsystemDeleted
+	case AsyncFailed:
+		step.Answer, step.Error = progress.Refused, "the subsystem reported the erasure failed: "+detail
+	}
+	d, step, err := c.track(ctx, in.RequestID, t, call, err, step, in.Now)
+	if err != nil {
+		return erasure.CheckOutput{}, err
 	}
 	out := erasure.CheckOutput{
-		Ticket:    in.Ticket,
-		Attempts:  in.Attempts,
-		PollCount: in.PollCount + 1,
-		Status:    status,
-		Detail:    detail,
+		Ticket:       in.Ticket,
+		Attempts:     d.Attempts,
+		PollCount:    in.PollCount + 1,
+		Status:       status,
+		Detail:       detail,
+		PastDeadline: d.PastDeadline,
+		Deadline:     d.Deadline,
+		Persist:      erasure.Persist{WaitSeconds: d.WaitSeconds, GiveUp: d.GiveUp},
 	}
-	if out.Status == AsyncPending {
-		policy := config.PollPolicy{}
-		if t.Poll != nil {
-			policy = *t.Poll
-		}
-		out.NextPollSeconds = policy.NextPollSeconds(in.PollCount, in.Now, in.Deadline)
-		out.PastDeadline = !in.Now.Before(in.Deadline)
+	if step.Answer == progress.Unavailable {
+		out.Status, out.Detail = erasure.CallUnavailable, step.Error
 	}
 	c.log.InfoContext(ctx, "erasure checked", "requestId", in.RequestID, "subsystem", t.Name, "op", opCheck,
-		"ticket", in.Ticket, "status", out.Status, "pollCount", out.PollCount,
-		"nextPollSeconds", out.NextPollSeconds, "pastDeadline", out.PastDeadline)
+		"ticket", in.Ticket, "status", out.Status, "pollCount", out.PollCount, "attempts", out.Attempts,
+		"waitSeconds", out.WaitSeconds, "pastDeadline", out.PastDeadline, "giveUp", out.GiveUp)
 	return out, nil
 }
 
@@ -189,8 +190,6 @@ func checkFields(in erasure.CheckInput) error {
 	switch {
 	case in.Ticket == "":
 		return &InvalidInput{Field: "ticket", Reason: "is missing"}
-	case in.Deadline.IsZero():
-		return &InvalidInput{Field: "deadline", Reason: "is missing"}
 	case in.Now.IsZero():
 		return &InvalidInput{Field: "now", Reason: "is missing (the files pass $$.State.EnteredTime)"}
 	case in.PollCount < 0:

@@ -22,6 +22,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/progress"
 	"github.com/lethe-erasure/lethe/internal/secrets"
 )
 
@@ -53,12 +54,22 @@ const MaxDetailBytes = 1024
 // MaxTicketBytes bounds a ticket, which travels through execution history.
 const MaxTicketBytes = 512
 
+// tracker records each call's answer on the request and decides what
+// comes next (internal/progress).
+type tracker interface {
+	Record(ctx context.Context, id string, target erasure.Target, s progress.Step, now time.Time) (progress.Decision, error)
+}
+
+var _ tracker = (*progress.Tracker)(nil)
+
 // Connector holds what the three task handlers share: one HTTP client, the
-// token cache and the subject lookup, built once per Lambda container.
+// token cache, the subject lookup and the progress tracker, built once per
+// Lambda container.
 type Connector struct {
 	client   *http.Client
 	tokens   tokenSource
 	subjects subjectLookup
+	progress tracker
 	log      *slog.Logger
 	region   *config.Region
 }
@@ -79,8 +90,8 @@ func WithLogger(l *slog.Logger) Option { return func(c *Connector) { c.log = l }
 func WithRegion(r config.Region) Option { return func(c *Connector) { c.region = &r } }
 
 // New builds the connector. client should come from NewHTTPClient.
-func New(client *http.Client, tokens tokenSource, subjects subjectLookup, opts ...Option) *Connector {
-	c := &Connector{client: client, tokens: tokens, subjects: subjects, log: slog.New(slog.DiscardHandler)}
+func New(client *http.Client, tokens tokenSource, subjects subjectLookup, progress tracker, opts ...Option) *Connector {
+	c := &Connector{client: client, tokens: tokens, subjects: subjects, progress: progress, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(c)
 	}
@@ -237,4 +248,38 @@ func classify(call Call, a answer) error {
 		return &SubsystemProtocolError{Call: call, StatusCode: s, Reason: "informational status as final answer"}
 	}
 	return nil
+}
+
+// track records the answer of one call (err, or step when err is nil) on
+// the request. An unavailable subsystem (or token store) is not an error of
+// the task: it is recorded, and the decision says how long to wait and
+// whether to give up. Any other err is recorded as a refusal and returned.
+func (c *Connector) track(ctx context.Context, id string, t erasure.Target, call Call, err error, step progress.Step, now time.Time) (progress.Decision, progress.Step, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var unavailable *SubsystemUnavailable
+	var noToken *TokenUnavailable
+	var se *erasure.StoreUnavailable
+	switch {
+	case errors.As(err, &unavailable) || errors.As(err, &noToken):
+		c.log.WarnContext(ctx, "subsystem unavailable; persisting", "requestId", id, "subsystem", t.Name, "op", call.Op,
+			"errorType", errorName(err), "error", err.Error())
+		step = progress.Step{Called: unavailable != nil, Answer: progress.Unavailable, Error: cleanDetail(err.Error(), "")}
+	case errors.As(err, &se):
+		return progress.Decision{}, step, c.fail(ctx, id, t.Name, call.Op, err)
+	case err != nil:
+		var in *InvalidInput
+		var nf *RequestNotFound
+		called := !errors.As(err, &in) && !errors.As(err, &nf)
+		if _, rerr := c.progress.Record(ctx, id, t, progress.Step{Called: called, Answer: progress.Refused, Error: cleanDetail(err.Error(), "")}, now); rerr != nil {
+			c.log.WarnContext(ctx, "progress not recorded", "requestId", id, "subsystem", t.Name, "error", rerr.Error())
+		}
+		return progress.Decision{}, step, c.fail(ctx, id, t.Name, call.Op, err)
+	}
+	d, rerr := c.progress.Record(ctx, id, t, step, now)
+	if rerr != nil {
+		return progress.Decision{}, step, c.fail(ctx, id, t.Name, call.Op, rerr)
+	}
+	return d, step, nil
 }

@@ -10,12 +10,15 @@ import (
 // reports the type name of the returned error as errorType), and the state
 // machine files retry or catch them by those names:
 //
-//	retried:  SubsystemUnavailable, TokenUnavailable, StoreUnavailable
+//	retried:  StoreUnavailable
 //	caught (States.ALL, then the subsystem's admins are mailed):
 //	          SubsystemRejected, SubsystemProtocolError, RequestNotFound, InvalidInput
 //
-// Check never returns the retried three: an outage during a status check is
-// reported as still pending, and the poll loop is the retry.
+// SubsystemUnavailable and TokenUnavailable are not returned: they are
+// recorded as progress and answered as status "unavailable" with the
+// back-off to wait, and the machine's own loop persists until the give-up
+// point before the deadline (an ASL Retry cannot read the deadline, nor a
+// back-off configured per subsystem).
 //
 // The handlers return them unwrapped, because aws-lambda-go names the
 // outermost type. Their messages end up in execution history (the Catch's
@@ -33,8 +36,12 @@ type Call struct {
 	Attempt int
 }
 
-// String renders the call for error messages: "delete, attempt 3", "check 4".
+// String renders the call for error messages: "delete", "delete, attempt
+// 3", "check 4".
 func (c Call) String() string {
+	if c.Attempt == 0 {
+		return c.Op
+	}
 	if c.Op == opCheck {
 		return "check " + strconv.Itoa(c.Attempt)
 	}

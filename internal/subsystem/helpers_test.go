@@ -15,6 +15,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/progress"
 )
 
 const (
@@ -163,7 +164,46 @@ type env struct {
 	c        *Connector
 	subjects *fakeSubjects
 	tokens   *fakeTokens
+	progress *fakeProgress
 	log      *bytes.Buffer
+}
+
+// fakeProgress records the steps the connector reports and decides as
+// progress.Tracker does for a request far from its deadline: wait
+// waitSeconds, never give up, unless giveUp is set.
+type fakeProgress struct {
+	mu       sync.Mutex
+	steps    []progress.Step
+	attempts int
+	giveUp   bool
+	err      error
+}
+
+func (f *fakeProgress) Record(_ context.Context, _ string, _ erasure.Target, s progress.Step, _ time.Time) (progress.Decision, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return progress.Decision{}, f.err
+	}
+	f.steps = append(f.steps, s)
+	if s.Called {
+		f.attempts++
+	}
+	d := progress.Decision{Attempts: f.attempts}
+	if s.Answer == progress.Unavailable || s.Answer == progress.Pending {
+		d.WaitSeconds, d.GiveUp = 60, f.giveUp && s.Answer == progress.Unavailable
+	}
+	return d, nil
+}
+
+// last is the last step recorded.
+func (f *fakeProgress) last() progress.Step {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.steps) == 0 {
+		return progress.Step{}
+	}
+	return f.steps[len(f.steps)-1]
 }
 
 type lockedBuffer struct {
@@ -181,10 +221,11 @@ func newEnv(opts ...Option) *env {
 	e := &env{
 		subjects: &fakeSubjects{subjects: map[string]string{testRequestID: testSubject}},
 		tokens:   &fakeTokens{tokens: map[config.TokenSource]string{testToken: "tok-1"}, rotated: map[config.TokenSource]string{}},
+		progress: &fakeProgress{},
 		log:      &bytes.Buffer{},
 	}
 	logger := slog.New(slog.NewJSONHandler(&lockedBuffer{b: e.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.c = New(NewHTTPClient(), e.tokens, e.subjects, append([]Option{WithLogger(logger)}, opts...)...)
+	e.c = New(NewHTTPClient(), e.tokens, e.subjects, e.progress, append([]Option{WithLogger(logger)}, opts...)...)
 	return e
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/progress"
 )
 
 // SyncDelete is the DeleteUserData task of the SyncDeletion machine: one
@@ -18,7 +19,7 @@ func (c *Connector) SyncDelete(ctx context.Context, in erasure.DeleteInput) (era
 	if err != nil {
 		return erasure.SyncDeleteOutput{}, c.fail(ctx, in.RequestID, in.Subsystem.Name, opDelete, err)
 	}
-	call := Call{Subsystem: t.Name, Op: opDelete, Attempt: in.Attempt + 1}
+	call := Call{Subsystem: t.Name, Op: opDelete}
 	subject, err := c.subject(ctx, in.RequestID)
 	if err != nil {
 		return erasure.SyncDeleteOutput{}, c.fail(ctx, in.RequestID, t.Name, opDelete, err)
@@ -27,21 +28,28 @@ func (c *Connector) SyncDelete(ctx context.Context, in erasure.DeleteInput) (era
 	if err == nil {
 		err = classify(call, a)
 	}
+	step := progress.Step{Called: true, Answer: progress.Done}
+	if err == nil {
+		switch a.status {
+		case http.StatusOK, http.StatusNoContent:
+			step.Status, step.Detail = erasure.SubsystemDeleted, fmt.Sprintf("deleted (%d)", a.status)
+		case http.StatusNotFound:
+			step.Status, step.Detail = erasure.SubsystemNotFound, "nothing held (404)"
+		default:
+			err = &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "a sync subsystem answers 200, 204 or 404 once the data is gone"}
+		}
+	}
+	d, step, err := c.track(ctx, in.RequestID, t, call, err, step, in.Now)
 	if err != nil {
-		return erasure.SyncDeleteOutput{}, c.fail(ctx, in.RequestID, t.Name, opDelete, err)
+		return erasure.SyncDeleteOutput{}, err
 	}
-	out := erasure.SyncDeleteOutput{Attempts: call.Attempt}
-	switch a.status {
-	case http.StatusOK, http.StatusNoContent:
-		out.Status, out.Detail = erasure.SubsystemDeleted, fmt.Sprintf("deleted (%d)", a.status)
-	case http.StatusNotFound:
-		out.Status, out.Detail = erasure.SubsystemNotFound, "nothing held (404)"
-	default:
-		return erasure.SyncDeleteOutput{}, c.fail(ctx, in.RequestID, t.Name, opDelete, &SubsystemProtocolError{
-			Call: call, StatusCode: a.status, Reason: "a sync subsystem answers 200, 204 or 404 once the data is gone"})
+	out := erasure.SyncDeleteOutput{Status: step.Status, Attempts: d.Attempts, Detail: step.Detail}
+	if step.Answer == progress.Unavailable {
+		out.Status, out.Detail = erasure.CallUnavailable, step.Error
+		out.Persist = erasure.Persist{WaitSeconds: d.WaitSeconds, GiveUp: d.GiveUp}
 	}
-	c.log.InfoContext(ctx, "erasure done", "requestId", in.RequestID, "subsystem", t.Name, "op", opDelete,
-		"status", out.Status, "attempts", out.Attempts)
+	c.log.InfoContext(ctx, "erasure call answered", "requestId", in.RequestID, "subsystem", t.Name, "op", opDelete,
+		"status", out.Status, "attempts", out.Attempts, "waitSeconds", out.WaitSeconds, "giveUp", out.GiveUp)
 	return out, nil
 }
 

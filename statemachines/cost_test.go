@@ -44,6 +44,12 @@ func completionTimes(n int) []time.Duration {
 // the given times, with the poll policy given, and adds up its cost over the
 // main execution and its three child executions.
 func eraseTakingTimes(tb testing.TB, poll config.PollPolicy, orders, customers time.Duration) costRun {
+	return eraseWith(tb, poll, orders, customers, 0)
+}
+
+// eraseWith is eraseTakingTimes with orders down (503) for the first
+// ordersDown of the erasure.
+func eraseWith(tb testing.TB, poll config.PollPolicy, orders, customers, ordersDown time.Duration) costRun {
 	reg := newRegionWith(tb, func(r *config.Region) {
 		for i := range r.Subsystems {
 			if r.Subsystems[i].Mode == config.ModeAsync {
@@ -54,6 +60,7 @@ func eraseTakingTimes(tb testing.TB, poll config.PollPolicy, orders, customers t
 	}, "erin")
 	reg.subsystems["orders"].finishAfter = orders
 	reg.subsystems["customers"].finishAfter = customers
+	reg.subsystems["orders"].downUntil = reg.clock.Now().Add(ordersDown)
 	req, res := reg.erase(tb, "erin")
 	if res.Status != "SUCCEEDED" || req.Status != erasure.StatusCompleted {
 		tb.Fatalf("erasure %s (%s %s), request %s", res.Status, res.Error, res.Cause, req.Status)
@@ -155,5 +162,26 @@ func TestBackoffCostsLessThanHourlyPolling(t *testing.T) {
 	}
 	if worst := bl[len(bl)-1]; worst > 1 || bl[0] < 0 {
 		t.Errorf("detection lag share %v: want between 0 and 100%% of the subsystem's time", bl)
+	}
+}
+
+// BenchmarkOutageCost prints the figure of issue 10: billed transitions and
+// Lambda invocations of one erasure (every execution of it) whose async
+// subsystem orders is down for its first three days, next to the healthy
+// case; both subsystems finish one hour after they take the erasure.
+func BenchmarkOutageCost(b *testing.B) {
+	full, err := config.Load("../cdk.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	eu, _ := full.Region("eu")
+	orders, _ := eu.Subsystem("orders")
+	for range b.N {
+		healthy := eraseWith(b, *orders.Poll, time.Hour, time.Hour, 0)
+		down := eraseWith(b, *orders.Poll, time.Hour, time.Hour, 72*time.Hour)
+		b.ReportMetric(float64(healthy.transitions), "healthy-transitions")
+		b.ReportMetric(float64(healthy.invocations), "healthy-invocations")
+		b.ReportMetric(float64(down.transitions), "outage3d-transitions")
+		b.ReportMetric(float64(down.invocations), "outage3d-invocations")
 	}
 }

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/lethe-erasure/lethe/internal/asl"
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/local"
+	"github.com/lethe-erasure/lethe/internal/store/embedded"
 )
 
 // The tests below run the three state machine files on Lethe's interpreter
@@ -39,16 +41,28 @@ type fakeSubsystem struct {
 	submitted   map[string]time.Time // ticket -> submission time
 	// seen is when a check first answered deleted, per ticket.
 	seen map[string]time.Time
-	// down answers 503 to everything.
-	down  bool
-	calls int
+	// reject answers 422 to everything.
+	reject bool
+	// down answers 503 to everything; downUntil does until then on clock.
+	down      bool
+	downUntil time.Time
+	calls     int
+	// onCheck, when set, is called (unlocked) before each status check.
+	onCheck func()
 }
 
 func (f *fakeSubsystem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.onCheck != nil && r.Method == http.MethodGet {
+		f.onCheck()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	if f.down {
+	if f.reject {
+		http.Error(w, "refused", http.StatusUnprocessableEntity)
+		return
+	}
+	if f.down || (f.clock != nil && f.clock.Now().Before(f.downUntil)) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
 	}
@@ -106,43 +120,6 @@ func (f *fakeSubsystem) holds(subject string) bool {
 	return f.subjects[subject]
 }
 
-// requests is the requests table for one test: the store interfaces of the
-// connectors and of RecordOutcome.
-type requests struct {
-	mu   sync.Mutex
-	byID map[string]*erasure.Request
-}
-
-func (s *requests) SubjectOf(_ context.Context, id string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.byID[id]
-	if !ok {
-		return "", erasure.ErrNotFound
-	}
-	return r.SubjectID, nil
-}
-
-func (s *requests) Get(_ context.Context, id string) (erasure.Request, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.byID[id]
-	if !ok {
-		return erasure.Request{}, erasure.ErrNotFound
-	}
-	return *r, nil
-}
-
-func (s *requests) RecordOutcome(_ context.Context, id string, status erasure.Status, at time.Time, results []erasure.SubsystemResult) (erasure.Request, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.byID[id]
-	if r.Status.Open() {
-		r.Status, r.CompletedAt, r.Subsystems = status, &at, results
-	}
-	return *r, nil
-}
-
 // noTokens serves subsystems configured with token kind none.
 type noTokens struct{}
 
@@ -162,12 +139,37 @@ func (o *outbox) Publish(_ context.Context, in asl.PublishInput) (string, error)
 	return fmt.Sprintf("msg-%d", len(o.messages)), nil
 }
 
+// Mail is the outbox as the tasks' escalation mailer.
+func (o *outbox) Mail(ctx context.Context, topicArn, subject, message string) error {
+	_, err := o.Publish(ctx, asl.PublishInput{TopicArn: topicArn, Subject: subject, Message: message})
+	return err
+}
+
+type outboxMailer struct{ o *outbox }
+
+func (m outboxMailer) Publish(ctx context.Context, topicArn, subject, message string) error {
+	return m.o.Mail(ctx, topicArn, subject, message)
+}
+
+// to returns the subjects of the messages published to a topic.
+func (o *outbox) to(topicArn string) []asl.PublishInput {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []asl.PublishInput
+	for _, m := range o.messages {
+		if m.TopicArn == topicArn {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 type region struct {
 	engine     *asl.Engine
 	clock      *asl.FakeClock
 	cfg        *config.Config
 	subsystems map[string]*fakeSubsystem
-	requests   *requests
+	requests   *embedded.Requests
 	outbox     *outbox
 	wired      local.Wired
 }
@@ -197,9 +199,14 @@ func newRegionWith(t testing.TB, adjust func(*config.Region), subjects ...string
 		clock:      asl.NewFakeClock(time.Date(2026, 1, 31, 9, 0, 0, 0, time.UTC)),
 		cfg:        cfg,
 		subsystems: map[string]*fakeSubsystem{},
-		requests:   &requests{byID: map[string]*erasure.Request{}},
 		outbox:     &outbox{},
 	}
+	db, err := embedded.Open(filepath.Join(t.TempDir(), "lethe.db"), embedded.Options{NoSync: true, Now: reg.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reg.requests = db.Requests("eu")
 	for i := range cfg.Regions[0].Subsystems {
 		s := &cfg.Regions[0].Subsystems[i]
 		f := &fakeSubsystem{mode: s.Mode, subjects: map[string]bool{}, tickets: map[string]string{}, checks: map[string]int{}, doneAfter: 2,
@@ -218,7 +225,7 @@ func newRegionWith(t testing.TB, adjust func(*config.Region), subjects ...string
 
 	// The local runtime's wiring, the one place that fills the files'
 	// placeholders outside the CDK app.
-	handlers, err := local.TaskHandlers(r, local.SubsystemTopics(r), noTokens{}, reg.requests, nil)
+	handlers, err := local.TaskHandlers(cfg, r, local.SubsystemTopics(r), noTokens{}, reg.requests, outboxMailer{reg.outbox}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,16 +244,16 @@ func (reg *region) erase(t testing.TB, subject string) (*erasure.Request, *asl.R
 		t.Fatal(err)
 	}
 	now := reg.clock.Now()
-	req := &erasure.Request{ID: id, SubjectID: subject, Source: erasure.SourceAPI, Status: erasure.StatusRunning, ReceivedAt: now, Deadline: reg.cfg.Deadline.After(now)}
-	for _, s := range reg.cfg.Regions[0].Subsystems {
-		req.Subsystems = append(req.Subsystems, erasure.SubsystemResult{Name: s.Name, Mode: string(s.Mode), Status: erasure.SubsystemPending})
-	}
-	reg.requests.mu.Lock()
-	reg.requests.byID[id] = req
-	reg.requests.mu.Unlock()
-	in := erasure.ExecutionInput{RequestID: id, Region: "eu", ReceivedAt: now, Deadline: req.Deadline}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	req, _, err := reg.requests.Create(ctx, erasure.Request{ID: id, SubjectID: subject, Source: erasure.SourceAPI, ReceivedAt: now, Deadline: reg.cfg.Deadline.After(now)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.requests.MarkRunning(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	in := erasure.ExecutionInput{RequestID: id, Region: "eu", ReceivedAt: now, Deadline: req.Deadline}
 	x, err := reg.engine.Start(ctx, reg.wired.Main, id, in)
 	if err != nil {
 		t.Fatal(err)
@@ -310,7 +317,12 @@ func TestUnknownSubjectCompletesNotFound(t *testing.T) {
 	}
 }
 
-func TestSubsystemDownFailsOnlyThatSubsystem(t *testing.T) {
+// TestOutageOutlastingTheDeadlineFailsAtTheGiveUpPoint: a sync subsystem
+// down for good is retried with its back-off (60 s doubling to 6 h) until
+// the deadline minus giveUpBefore (24 h), not before; its admins get one
+// "unavailable" mail, one "at risk" mail and the failure mail, ops one mail;
+// the other subsystems complete.
+func TestOutageOutlastingTheDeadlineFailsAtTheGiveUpPoint(t *testing.T) {
 	reg := newRegion(t, "carol")
 	reg.subsystems["projects"].down = true
 	req, res := reg.erase(t, "carol")
@@ -321,38 +333,119 @@ func TestSubsystemDownFailsOnlyThatSubsystem(t *testing.T) {
 	if req.Status != erasure.StatusFailed || got["projects"] != erasure.SubsystemFailed || got["orders"] != erasure.SubsystemDeleted || got["customers"] != erasure.SubsystemDeleted {
 		t.Fatalf("request %s, subsystems %+v", req.Status, req.Subsystems)
 	}
-	for _, s := range req.Subsystems {
-		if s.Name == "projects" && !strings.Contains(s.Detail, "SubsystemUnavailable") {
-			t.Errorf("projects detail = %q, want the error name", s.Detail)
-		}
+	projects, _ := req.Subsystem("projects")
+	if !strings.Contains(projects.Detail, "SubsystemUnavailable") || !strings.Contains(projects.LastError, "503") {
+		t.Errorf("projects detail %q, last error %q; want the error name and the 503", projects.Detail, projects.LastError)
 	}
-	// 1 call + 8 retries of SubsystemUnavailable.
-	for _, s := range req.Subsystems {
-		t.Logf("%s: %s", s.Name, s.Detail)
+	retry := reg.cfg.Regions[0].Subsystems[0].RetryPolicy()
+	giveUpAt := retry.GiveUpAt(req.Deadline)
+	if projects.FinishedAt == nil || projects.FinishedAt.Before(giveUpAt) || !projects.FinishedAt.Before(req.Deadline) {
+		t.Errorf("projects failed at %v; want from the give-up point %s and before the deadline %s", projects.FinishedAt, giveUpAt, req.Deadline)
 	}
-	t.Logf("sleeps: %v", reg.clock.Sleeps())
-	if calls := reg.subsystems["projects"].calls; calls != 9 {
-		t.Errorf("projects was called %d times, want 9 (1 + 8 retries)", calls)
-	}
-	topics := map[string]string{}
-	for _, m := range reg.outbox.messages {
-		topics[m.TopicArn] = m.Message
-		if strings.Contains(m.Message+m.Subject, "carol") {
-			t.Errorf("an SNS message names the subject: %s", m.Message)
-		}
+	calls := reg.subsystems["projects"].calls
+	want := retry.Rounds(req.ReceivedAt, req.Deadline, 10000)
+	if calls != want || projects.Attempts != calls {
+		t.Errorf("projects was called %d times, attempts %d; want %d (the retry policy's rounds until the give-up point)", calls, projects.Attempts, want)
 	}
 	eu := reg.cfg.Regions[0]
-	mail, ok := topics[local.TopicArn(eu, local.SubsystemTopicName("eu", "projects"))]
-	if !ok || !strings.Contains(mail, req.ID) || !strings.Contains(mail, "SubsystemUnavailable") || !strings.Contains(mail, req.Deadline.Format("2006-01-02")) {
-		t.Errorf("projects' admins got %q; want the request id, the error and the deadline", mail)
+	mails := reg.outbox.to(local.TopicArn(eu, local.SubsystemTopicName("eu", "projects")))
+	var kinds []string
+	for _, m := range mails {
+		kinds = append(kinds, m.Subject)
+		if !strings.Contains(m.Message, req.ID) || strings.Contains(m.Message+m.Subject, "carol") {
+			t.Errorf("mail %q: want the request id and never the subject:\n%s", m.Subject, m.Message)
+		}
 	}
-	if ops, ok := topics[reg.wired.OpsTopic]; !ok || !strings.Contains(ops, req.ID) {
-		t.Errorf("ops got %q", ops)
+	if len(mails) != 3 || !strings.Contains(kinds[0], "unavailable") || !strings.Contains(kinds[1], "at risk") || !strings.Contains(kinds[2], "failed") {
+		t.Errorf("projects' admins got %q; want one unavailable, one at-risk and one failure mail", kinds)
 	}
-	if len(reg.outbox.messages) != 2 {
-		t.Errorf("%d messages, want 2 (projects' admins, ops)", len(reg.outbox.messages))
+	if len(mails) == 3 && (!strings.Contains(mails[2].Message, "lethe retry "+req.ID+" --subsystem projects") || !strings.Contains(mails[2].Message, "lethe attest "+req.ID+" projects")) {
+		t.Errorf("failure mail without the commands:\n%s", mails[2].Message)
+	}
+	if ops := reg.outbox.to(reg.wired.OpsTopic); len(ops) != 1 || !strings.Contains(ops[0].Message, "lethe retry "+req.ID) {
+		t.Errorf("ops got %+v", ops)
 	}
 	assertNoSubject(t, res, "carol")
+}
+
+// TestOutageOfThreeDaysEndsDeleted: a subsystem down for three days of a
+// one-month deadline is deleted once it is back, with exactly one
+// "unavailable" mail to its admins and nothing to ops.
+func TestOutageOfThreeDaysEndsDeleted(t *testing.T) {
+	for _, name := range []string{"projects", "orders"} {
+		t.Run(name, func(t *testing.T) {
+			reg := newRegion(t, "carol")
+			reg.subsystems[name].downUntil = reg.clock.Now().Add(72 * time.Hour)
+			req, res := reg.erase(t, "carol")
+			if res.Status != "SUCCEEDED" || req.Status != erasure.StatusCompleted {
+				t.Fatalf("execution %s (%s %s), request %s", res.Status, res.Error, res.Cause, req.Status)
+			}
+			sub, _ := req.Subsystem(name)
+			if sub.Status != erasure.SubsystemDeleted || sub.Attempts < 10 || sub.LastError != "" {
+				t.Errorf("%s: %+v; want deleted after some ten attempts, no last error", name, sub)
+			}
+			mails := reg.outbox.to(local.TopicArn(reg.cfg.Regions[0], local.SubsystemTopicName("eu", name)))
+			if len(mails) != 1 || !strings.Contains(mails[0].Subject, "unavailable") {
+				t.Errorf("%s's admins got %d mails (%+v); want one unavailable mail", name, len(mails), mails)
+			}
+			if ops := reg.outbox.to(reg.wired.OpsTopic); len(ops) != 0 {
+				t.Errorf("ops got %d mails", len(ops))
+			}
+		})
+	}
+}
+
+// TestPermanentRefusalFailsAtOnce: another 4xx is not retried.
+func TestPermanentRefusalFailsAtOnce(t *testing.T) {
+	reg := newRegion(t, "carol")
+	reg.subsystems["projects"].reject = true
+	req, res := reg.erase(t, "carol")
+	sub, _ := req.Subsystem("projects")
+	if res.Status != "FAILED" || sub.Status != erasure.SubsystemFailed || reg.subsystems["projects"].calls != 1 || sub.Attempts != 1 {
+		t.Fatalf("execution %s, projects %+v after %d calls; want failed after one call", res.Status, sub, reg.subsystems["projects"].calls)
+	}
+	if !strings.Contains(sub.Detail, "SubsystemRejected") {
+		t.Errorf("detail %q", sub.Detail)
+	}
+}
+
+// TestExtensionMovesTheDeadlineOfARunningErasure: an async subsystem that
+// never finishes keeps being polled past the first deadline once the
+// request's deadline is extended while it runs.
+func TestExtensionMovesTheDeadlineOfARunningErasure(t *testing.T) {
+	reg := newRegion(t, "dave")
+	orders := reg.subsystems["orders"]
+	orders.doneAfter = -1
+	var extended time.Time
+	orders.onCheck = func() {
+		if !extended.IsZero() {
+			return
+		}
+		for id := range orders.tickets {
+			id = strings.TrimPrefix(id, "t-")
+			r, err := reg.requests.Change(context.Background(), id, func(r *erasure.Request) ([]audit.Record, error) {
+				old := r.Deadline
+				r.Deadline = config.Deadline{Months: 1}.After(old)
+				r.Extensions = append(r.Extensions, erasure.Extension{By: "test", Months: 1, Reason: "test", OldDeadline: old, NewDeadline: r.Deadline})
+				return nil, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			extended = r.Deadline
+		}
+	}
+	req, res := reg.erase(t, "dave")
+	if res.Status != "FAILED" || extended.IsZero() {
+		t.Fatalf("execution %s, extended to %v", res.Status, extended)
+	}
+	sub, _ := req.Subsystem("orders")
+	if !strings.Contains(sub.Detail, "DeadlinePassed") || sub.FinishedAt == nil || sub.FinishedAt.Before(extended) {
+		t.Errorf("orders %+v; want DeadlinePassed at the extended deadline %s", sub, extended)
+	}
+	if !req.Deadline.Equal(extended) {
+		t.Errorf("request deadline %s, want %s", req.Deadline, extended)
+	}
 }
 
 func TestAsyncNeverFinishingFailsAtTheDeadline(t *testing.T) {
@@ -371,6 +464,13 @@ func TestAsyncNeverFinishingFailsAtTheDeadline(t *testing.T) {
 	checks := reg.subsystems["orders"].checks["t-"+req.ID]
 	if checks < 100 || checks > 140 {
 		t.Errorf("orders was checked %d times in a month; the back-off should make it about 121", checks)
+	}
+	if sub, _ := req.Subsystem("orders"); sub.Attempts != checks+1 {
+		t.Errorf("orders attempts %d; want %d (one submission and %d checks)", sub.Attempts, checks+1, checks)
+	}
+	mails := reg.outbox.to(local.TopicArn(reg.cfg.Regions[0], local.SubsystemTopicName("eu", "orders")))
+	if len(mails) != 2 || !strings.Contains(mails[0].Subject, "at risk") || !strings.Contains(mails[1].Subject, "failed") {
+		t.Errorf("orders' admins got %+v; want the at-risk mail once, then the failure mail", mails)
 	}
 	if now := reg.clock.Now(); now.Before(req.Deadline) {
 		t.Errorf("gave up at %s, before the deadline %s", now, req.Deadline)

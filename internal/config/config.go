@@ -441,8 +441,8 @@ func validateSubsystems(regionKey string, subs []Subsystem) error {
 				return &Error{key + ".poll.multiplier", "must be between 1 and 10"}
 			}
 			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			if n := p.Checks(start, start.Add(longestDeadline), MaxChecksPerErasure); n > MaxChecksPerErasure {
-				return &Error{key + ".poll", fmt.Sprintf("would check more than %d times in a month; raise initialSeconds, multiplier or maxSeconds", MaxChecksPerErasure)}
+			if n := p.Checks(start, start.Add(LongestDeadline), MaxChecksPerErasure); n > MaxChecksPerErasure {
+				return &Error{key + ".poll", fmt.Sprintf("would check more than %d times in three months (a deadline extended to the limit); raise initialSeconds, multiplier or maxSeconds", MaxChecksPerErasure)}
 			}
 		}
 	}
@@ -487,7 +487,18 @@ func (p *RetryPolicy) validate(key string) error {
 	case p.AlertAfterHours < 1 || p.AlertAfterHours > 14*24:
 		return &Error{key + ".alertAfterHours", "must be between 1 and 336 (two weeks)"}
 	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if n := p.Rounds(start, start.Add(LongestDeadline), MaxChecksPerErasure); n > MaxChecksPerErasure {
+		return &Error{key, fmt.Sprintf("would retry more than %d times in three months (a deadline extended to the limit); raise initialSeconds, multiplier or maxSeconds", MaxChecksPerErasure)}
+	}
 	return nil
+}
+
+// Rounds counts the calls to a subsystem that stays unavailable from start
+// until the give-up point before deadline, stopping past limit.
+func (p RetryPolicy) Rounds(start, deadline time.Time, limit int) int {
+	poll := PollPolicy{InitialSeconds: p.InitialSeconds, MaxSeconds: p.MaxSeconds, Multiplier: p.Multiplier}
+	return poll.Checks(start, p.GiveUpAt(deadline), limit)
 }
 
 // Wait is the back-off before retry n (0 for the first retry after the

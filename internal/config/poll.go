@@ -5,14 +5,17 @@ import (
 	"time"
 )
 
-// MaxChecksPerErasure bounds the status checks one async erasure may make
-// before its deadline. Each check adds a handful of events to the
-// AsyncDeletion execution's history, which Step Functions caps at 25,000;
-// statemachines' worst-case test turns this bound into events.
-const MaxChecksPerErasure = 1000
+// MaxChecksPerErasure bounds the calls of each loop of one subsystem's
+// erasure before the longest deadline: status checks under the poll policy,
+// and retries of an unavailable subsystem under the retry policy. Each
+// round adds a handful of events to the deletion execution's history, which
+// Step Functions caps at 25,000; statemachines' worst-case test turns this
+// bound into events.
+const MaxChecksPerErasure = 400
 
-// longestDeadline is the longest time a request may run: one month.
-const longestDeadline = 31 * 24 * time.Hour
+// LongestDeadline is the longest time a request may run: one month, and
+// two more when the deadline is extended (GDPR Art. 12(3)).
+const LongestDeadline = 92 * 24 * time.Hour
 
 // NextPollSeconds is the back-off between two status checks of an async
 // erasure. pollCount is the number of checks made before the one that just

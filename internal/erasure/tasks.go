@@ -83,10 +83,10 @@ type SubmitOutput struct {
 
 // CheckInput is the input of an async status check (CheckUserDeleted).
 type CheckInput struct {
-	RequestID string    `json:"requestId"`
-	Subsystem Target    `json:"subsystem"`
-	Ticket    string    `json:"ticket"`
-	PollCount int       `json:"pollCount"`
+	RequestID string `json:"requestId"`
+	Subsystem Target `json:"subsystem"`
+	Ticket    string `json:"ticket"`
+	PollCount int    `json:"pollCount"`
 	// Now is $$.State.EnteredTime: the state machine's clock, so that the
 	// local runtime's accelerated clock and AWS's agree with the files.
 	Now time.Time `json:"now"`

@@ -6,12 +6,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/progress"
+	"github.com/lethe-erasure/lethe/internal/store/embedded"
 	"github.com/lethe-erasure/lethe/internal/subsystem"
 )
 
@@ -26,29 +27,13 @@ type noTokens struct{}
 func (noTokens) Token(context.Context, config.TokenSource) (string, error) { return "", nil }
 func (noTokens) Invalidate(config.TokenSource)                             {}
 
-// subjects is the requests table's SubjectOf for the test's requests.
-type subjects struct {
-	mu   sync.Mutex
-	byID map[string]string
-}
-
-func (s *subjects) SubjectOf(_ context.Context, id string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	subject, ok := s.byID[id]
-	if !ok {
-		return "", erasure.ErrNotFound
-	}
-	return subject, nil
-}
-
 // demoRegion is the default configuration's region with its subsystems
 // served by one farm.
 type demoRegion struct {
 	farm     *testFarm
 	conn     *subsystem.Connector
 	region   config.Region
-	subjects *subjects
+	requests *embedded.Requests
 }
 
 func newDemoRegion(t *testing.T, name string) *demoRegion {
@@ -75,9 +60,14 @@ func (f *testFarm) region(t *testing.T, cfg *config.Config, name string) *demoRe
 		s.BaseURL = srv.URL
 		s.Token = config.TokenSource{Kind: config.TokenNone}
 	}
-	subs := &subjects{byID: map[string]string{}}
-	conn := subsystem.New(subsystem.NewHTTPClient(), noTokens{}, subs, subsystem.WithRegion(r))
-	return &demoRegion{farm: f, conn: conn, region: r, subjects: subs}
+	db, err := embedded.Open(filepath.Join(t.TempDir(), name+".db"), embedded.Options{NoSync: true, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reqs := db.Requests(name)
+	conn := subsystem.New(subsystem.NewHTTPClient(), noTokens{}, reqs, progress.New(reqs, nil, cfg, r, nil), subsystem.WithRegion(r))
+	return &demoRegion{farm: f, conn: conn, region: r, requests: reqs}
 }
 
 // request files a request for subject and returns its id.
@@ -87,9 +77,19 @@ func (d *demoRegion) request(t *testing.T, subject string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.subjects.mu.Lock()
-	d.subjects.byID[id] = subject
-	d.subjects.mu.Unlock()
+	ctx, now := context.Background(), d.farm.clock.Now()
+	req := erasure.Request{ID: id, SubjectID: subject, Source: erasure.SourceAPI, ReceivedAt: now, Deadline: now.AddDate(0, 1, 0)}
+	got, created, err := d.requests.Create(ctx, req, "")
+	if err == nil && !created {
+		// The subject's earlier request is still open: close it, as its
+		// execution would have, so that this is a request of its own.
+		if _, err = d.requests.RecordOutcome(ctx, got.ID, erasure.StatusCompleted, now, nil); err == nil {
+			_, created, err = d.requests.Create(ctx, req, "")
+		}
+	}
+	if err != nil || !created {
+		t.Fatalf("request for %s: created=%v, %v", subject, created, err)
+	}
 	return id
 }
 
@@ -106,8 +106,7 @@ func (d *demoRegion) check(t *testing.T, requestID, name, ticket string) (erasur
 	t.Helper()
 	now := d.farm.clock.Now()
 	return d.conn.Check(context.Background(), erasure.CheckInput{
-		RequestID: requestID, Subsystem: d.target(t, name), Ticket: ticket, Attempts: 1,
-		Deadline: now.AddDate(0, 1, 0), Now: now,
+		RequestID: requestID, Subsystem: d.target(t, name), Ticket: ticket, Now: now,
 	})
 }
 
@@ -149,7 +148,6 @@ func TestConnectorAsync(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The state machine retries a submit whose answer was lost: same ticket.
-	in.Attempt = 1
 	again, err := d.conn.Submit(ctx, in)
 	if err != nil || again.Ticket != first.Ticket || again.Attempts != 2 {
 		t.Fatalf("retried submit: %+v, %v (first ticket %s)", again, err, first.Ticket)
@@ -160,7 +158,7 @@ func TestConnectorAsync(t *testing.T) {
 	}
 
 	out, err := d.check(t, alice, "orders", first.Ticket)
-	if err != nil || out.Status != subsystem.AsyncPending || out.NextPollSeconds <= 0 || out.PollCount != 1 {
+	if err != nil || out.Status != subsystem.AsyncPending || out.WaitSeconds <= 0 || out.PollCount != 1 {
 		t.Fatalf("first check: %+v, %v", out, err)
 	}
 	d.farm.clock.Advance(time.Duration(config.DefaultDemoFinishAfterSeconds) * time.Second)
@@ -190,20 +188,18 @@ func TestConnectorFaults(t *testing.T) {
 	d := newDemoRegion(t, "eu")
 	ctx := context.Background()
 	alice := d.request(t, "alice")
-	var unavailable *subsystem.SubsystemUnavailable
-
 	d.farm.SetFaults("eu", "projects", config.DemoSubsystem{Outage: true})
-	_, err := d.conn.SyncDelete(ctx, erasure.DeleteInput{RequestID: alice, Subsystem: d.target(t, "projects")})
-	if !errors.As(err, &unavailable) || unavailable.StatusCode != 503 {
-		t.Fatalf("sync delete in an outage: %v, want SubsystemUnavailable 503", err)
+	del, err := d.conn.SyncDelete(ctx, erasure.DeleteInput{RequestID: alice, Subsystem: d.target(t, "projects")})
+	if err != nil || del.Status != erasure.CallUnavailable || !strings.Contains(del.Detail, "503") || del.WaitSeconds < 1 {
+		t.Fatalf("sync delete in an outage: %+v, %v; want unavailable (503) with a wait", del, err)
 	}
-	if strings.Contains(err.Error(), "alice") {
-		t.Errorf("error names the subject: %v", err)
+	if strings.Contains(del.Detail, "alice") {
+		t.Errorf("detail names the subject: %v", del.Detail)
 	}
 
 	d.farm.SetFaults("eu", "orders", config.DemoSubsystem{ErrorRate: 1})
-	if _, err := d.conn.Submit(ctx, erasure.DeleteInput{RequestID: alice, Subsystem: d.target(t, "orders")}); !errors.As(err, &unavailable) {
-		t.Fatalf("submit at error rate 1: %v", err)
+	if sub, err := d.conn.Submit(ctx, erasure.DeleteInput{RequestID: alice, Subsystem: d.target(t, "orders")}); err != nil || sub.Status != erasure.CallUnavailable {
+		t.Fatalf("submit at error rate 1: %+v, %v", sub, err)
 	}
 	d.farm.SetFaults("eu", "orders", config.DemoSubsystem{NeverFinish: true})
 	sub, err := d.conn.Submit(ctx, erasure.DeleteInput{RequestID: alice, Subsystem: d.target(t, "orders")})
@@ -215,11 +211,11 @@ func TestConnectorFaults(t *testing.T) {
 	if err != nil || out.Status != subsystem.AsyncPending {
 		t.Fatalf("never finish: %+v, %v", out, err)
 	}
-	// An outage during a check is still pending to the connector: the poll
-	// loop is the retry.
+	// An outage during a check is answered unavailable: the machine's loop
+	// checks again after the retry back-off.
 	d.farm.SetFaults("eu", "orders", config.DemoSubsystem{Outage: true})
 	out, err = d.check(t, alice, "orders", sub.Ticket)
-	if err != nil || out.Status != subsystem.AsyncPending || !strings.Contains(out.Detail, "503") {
+	if err != nil || out.Status != erasure.CallUnavailable || !strings.Contains(out.Detail, "503") {
 		t.Fatalf("check in an outage: %+v, %v", out, err)
 	}
 	// A ticket the subsystem does not know is a refusal.

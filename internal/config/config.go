@@ -51,8 +51,14 @@ type Deadline struct {
 	AtRiskBeforeHours int `json:"atRiskBeforeHours,omitempty"`
 }
 
-// AtRiskBefore is how long before its deadline an open request is at risk.
-func (d Deadline) AtRiskBefore() time.Duration { return time.Duration(d.AtRiskBeforeHours) * time.Hour }
+// AtRiskBefore is how long before its deadline an open request is at risk
+// (the default where the configuration was not parsed).
+func (d Deadline) AtRiskBefore() time.Duration {
+	if d.AtRiskBeforeHours == 0 {
+		return DefaultAtRiskBeforeHours * time.Hour
+	}
+	return time.Duration(d.AtRiskBeforeHours) * time.Hour
+}
 
 // AtRisk reports whether a request with this deadline is at risk at now
 // (past-deadline requests are at risk too; callers tell overdue apart).

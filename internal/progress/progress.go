@@ -188,7 +188,10 @@ func (t *Tracker) Record(ctx context.Context, id string, target erasure.Target, 
 		default:
 			return nil, fmt.Errorf("record progress: unknown answer %q", s.Answer)
 		}
-		if (s.Answer == Pending || s.Answer == Unavailable) && t.deadline.AtRisk(r.Deadline, now) && !sub.Alerted(erasure.AlertAtRisk) {
+		// The at-risk mail goes to the admins of a subsystem Lethe is
+		// persisting through an outage; a slow but answering subsystem is
+		// the deadline watch's business.
+		if s.Answer == Unavailable && t.deadline.AtRisk(r.Deadline, now) && !sub.Alerted(erasure.AlertAtRisk) {
 			due = append(due, erasure.AlertAtRisk)
 		}
 		sub.Alerts = append(sub.Alerts, due...)

@@ -115,7 +115,10 @@ func TestRunCountsEveryAnswer(t *testing.T) {
 	if s.Verified == nil || *s.Verified != len(a.accepted) || res.VerifyErrors != 0 || a.gets != len(a.accepted) {
 		t.Errorf("verified %v (errors %d) with %d GETs, want %d", s.Verified, res.VerifyErrors, a.gets, len(a.accepted))
 	}
-	if len(a.conns) > c {
+	// Without keep-alive there would be a connection per request (2000);
+	// with it, about one per worker, a few more when a worker dials before
+	// another's connection is back in the pool (seen on a busy machine).
+	if len(a.conns) > 2*c {
 		t.Errorf("%d connections for %d workers: keep-alive does not hold", len(a.conns), c)
 	}
 	l := s.LatencyMs

@@ -15,7 +15,9 @@ import (
 // the calls internal/store/dynamo makes for it: the api creates a request
 // with TransactWriteItems of conditional Puts (authorised per item as
 // PutItem), reads with GetItem and lists through the recent index; the
-// starter marks a request running; the connectors look up the subject;
+// starter marks a request running; the connectors look up the subject and,
+// with load-subsystems and report-failure, write each step's progress on
+// the request (Change: GetItem, then a conditional Put in a transaction);
 // record-outcome updates the request and releases the subject lock in one
 // transaction (UpdateItem + DeleteItem); the webhook receiver reads the
 // region's tenant item and files requests as the api does (Create's
@@ -26,10 +28,12 @@ var TableActions = map[string][]string{
 	registry.FnAPI:             {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
 	registry.FnWebhookReceiver: {"dynamodb:GetItem", "dynamodb:PutItem"},
 	registry.FnStarter:         {"dynamodb:UpdateItem"},
-	registry.FnSyncDelete:      {"dynamodb:GetItem"},
-	registry.FnAsyncSubmit:     {"dynamodb:GetItem"},
-	registry.FnAsyncCheck:      {"dynamodb:GetItem"},
+	registry.FnLoadSubsystems:  {"dynamodb:GetItem", "dynamodb:PutItem"},
+	registry.FnSyncDelete:      {"dynamodb:GetItem", "dynamodb:PutItem"},
+	registry.FnAsyncSubmit:     {"dynamodb:GetItem", "dynamodb:PutItem"},
+	registry.FnAsyncCheck:      {"dynamodb:GetItem", "dynamodb:PutItem"},
 	registry.FnRecordOutcome:   {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+	registry.FnReportFailure:   {"dynamodb:GetItem", "dynamodb:PutItem"},
 }
 
 // connectors are the functions that call subsystems with a bearer token.
@@ -127,10 +131,15 @@ func NewFunctions(scope constructs.Construct, p FunctionsProps) (Functions, erro
 	for _, fn := range connectors {
 		f := newFunction(scope, fn, p, nil, "Lethe task "+fn+": calls one subsystem with its bearer token")
 		p.Tokens.GrantRead(f.Role)
+		// The escalation mails (unavailable for a while, at risk) go from
+		// the connector that saw the threshold pass to the admins' topic.
+		p.Topics.GrantPublish(f.Role, p.Topics.SubsystemTopics(p.Region)...)
 		fns[fn] = f
 	}
 	fns[registry.FnRecordOutcome] = newFunction(scope, registry.FnRecordOutcome, p, nil,
 		"Lethe task RecordOutcome: records the per-subsystem outcome on the request")
+	fns[registry.FnReportFailure] = newFunction(scope, registry.FnReportFailure, p, nil,
+		"Lethe task RecordFailure: records a subsystem's failure on the request and writes its admins' mail")
 	for _, fn := range registry.Functions {
 		if _, ok := fns[fn]; !ok && fn != registry.FnStarter && fn != registry.FnWebhookReceiver {
 			return nil, fmt.Errorf("registry function %q has no wiring in infra/functions.go", fn)

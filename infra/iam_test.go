@@ -14,7 +14,6 @@ var (
 	fnCommon   = []string{"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments"}
 	sfnCommon  = []string{"logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery", "xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments"}
 	tableWrite = []string{"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
-	tableRead  = []string{"kms:Decrypt", "kms:DescribeKey"}
 	publish    = []string{"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey"}
 	// wildcardOK are the only actions AWS requires on Resource "*".
 	wildcardOK = map[string]bool{}
@@ -44,11 +43,13 @@ func set(parts ...[]string) []string {
 func TestIAMActionsPerRole(t *testing.T) {
 	forEachRegion(t, func(t *testing.T, s *synthesized, st *RegionalStack, tpl map[string]any) {
 		byRole := roleStatements(t, tpl)
-		connector := set(fnCommon, []string{"dynamodb:GetItem"}, tableRead, []string{"secretsmanager:GetSecretValue"})
+		connector := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, []string{"secretsmanager:GetSecretValue"}, publish)
+		progress := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite)
 		want := map[string][]string{
 			registry.FnAPI:            set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, tableWrite),
 			registry.FnStarter:        set(fnCommon, []string{"dynamodb:UpdateItem"}, tableWrite, []string{"states:StartExecution", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}),
-			registry.FnLoadSubsystems: set(fnCommon),
+			registry.FnLoadSubsystems: progress,
+			registry.FnReportFailure:  progress,
 			registry.FnSyncDelete:     connector,
 			registry.FnAsyncSubmit:    connector,
 			registry.FnAsyncCheck:     connector,
@@ -114,14 +115,15 @@ func TestIAMResourcesAreNamed(t *testing.T) {
 			{machineRole(registry.MachineErasure), "lambda:InvokeFunction", []string{fnID(registry.FnLoadSubsystems), fnID(registry.FnRecordOutcome)}},
 			{machineRole(registry.MachineErasure), "states:StartExecution", []string{cfnID(t, st, st.StateMachines[registry.MachineSyncDeletion].Machine), cfnID(t, st, st.StateMachines[registry.MachineAsyncDeletion].Machine)}},
 			{machineRole(registry.MachineErasure), "sns:Publish", []string{cfnID(t, st, st.Topics.Ops)}},
-			{machineRole(registry.MachineSyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnSyncDelete)}},
+			{machineRole(registry.MachineSyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnSyncDelete), fnID(registry.FnReportFailure)}},
 			{machineRole(registry.MachineSyncDeletion), "sns:Publish", topicIDs},
-			{machineRole(registry.MachineAsyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnAsyncSubmit), fnID(registry.FnAsyncCheck)}},
+			{machineRole(registry.MachineAsyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnAsyncSubmit), fnID(registry.FnAsyncCheck), fnID(registry.FnReportFailure)}},
 			{machineRole(registry.MachineAsyncDeletion), "sns:Publish", topicIDs},
 			{cfnID(t, st, st.Functions[registry.FnStarter].Role), "states:StartExecution", []string{cfnID(t, st, st.StateMachines.Main().Machine)}},
 		}
 		for _, fn := range connectors {
-			checks = append(checks, check{cfnID(t, st, st.Functions[fn].Role), "secretsmanager:GetSecretValue", secretIDs})
+			checks = append(checks, check{cfnID(t, st, st.Functions[fn].Role), "secretsmanager:GetSecretValue", secretIDs},
+				check{cfnID(t, st, st.Functions[fn].Role), "sns:Publish", topicIDs})
 		}
 		allIDs := map[string]bool{}
 		for id := range tpl["Resources"].(map[string]any) {

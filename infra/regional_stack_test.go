@@ -253,11 +253,12 @@ func TestFunctions(t *testing.T) {
 		want := map[string][]string{
 			registry.FnAPI:            {config.EnvTableName},
 			registry.FnStarter:        {config.EnvTableName, config.EnvStateMachineArn},
-			registry.FnLoadSubsystems: {config.EnvTopicArns},
+			registry.FnLoadSubsystems: {config.EnvTableName, config.EnvTopicArns},
 			registry.FnSyncDelete:     {config.EnvTableName},
 			registry.FnAsyncSubmit:    {config.EnvTableName},
 			registry.FnAsyncCheck:     {config.EnvTableName},
 			registry.FnRecordOutcome:  {config.EnvTableName},
+			registry.FnReportFailure:  {config.EnvTableName},
 			// The receiver files erasures (table), alerts ops on a misrouted
 			// tenant and queues other topics.
 			registry.FnWebhookReceiver: {config.EnvTableName, config.EnvOpsTopicArn, config.EnvWebhookQueueURL},

@@ -445,3 +445,51 @@ func TestStatusPageExecutions(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressVisibleWhileRunning: while an erasure runs, GET
+// /erasures/{id} already shows each subsystem's progress: the sync one
+// deleted with its one attempt, the async ones pending with the calls made
+// so far and when Lethe looks again (at --speed 1 the demo's async
+// subsystems take ten minutes).
+func TestProgressVisibleWhileRunning(t *testing.T) {
+	cfg := loadConfig(t)
+	if err := demo.ApplyFaults(cfg, []string{"eu/orders=neverFinish"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rt, err := Start(context.Background(), Options{Config: cfg, DataDir: dir, Demo: true, Speed: 1, Log: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	id := file(t, rt, "eu", "alice")
+	reg, _ := rt.Region("eu")
+	var r erasure.Request
+	waitFor(t, func() bool {
+		resp, body := do(t, "GET", reg.URL+"/erasures/"+id, nil, "")
+		if resp.StatusCode != 200 || json.Unmarshal(body, &r) != nil {
+			t.Fatalf("GET = %d %s", resp.StatusCode, body)
+		}
+		s := statusOf(r)
+		orders, _ := r.Subsystem("orders")
+		return s["projects"] == erasure.SubsystemDeleted && orders.Attempts >= 2
+	}, "projects deleted and orders checked while the request runs")
+	if r.Status != erasure.StatusRunning {
+		t.Fatalf("request %s; want running", r.Status)
+	}
+	projects, _ := r.Subsystem("projects")
+	orders, _ := r.Subsystem("orders")
+	if projects.Attempts != 1 || projects.FinishedAt == nil {
+		t.Errorf("projects %+v; want deleted after 1 attempt, with its finish time", projects)
+	}
+	if orders.Status != erasure.SubsystemPending || orders.FinishedAt != nil {
+		t.Errorf("orders %+v; want pending", orders)
+	}
+	stored, err := reg.Requests.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := stored.Subsystem("orders"); o.NextAttemptAt == nil {
+		t.Errorf("orders %+v; want the next check's time", o)
+	}
+}

@@ -47,13 +47,18 @@ type fakeSubsystem struct {
 	down      bool
 	downUntil time.Time
 	calls     int
-	// onCheck, when set, is called (unlocked) before each status check.
+	// onCheck, when set, is called (unlocked) before each status check;
+	// onCall before every call.
 	onCheck func()
+	onCall  func()
 }
 
 func (f *fakeSubsystem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.onCheck != nil && r.Method == http.MethodGet {
 		f.onCheck()
+	}
+	if f.onCall != nil {
+		f.onCall()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -392,6 +397,42 @@ func TestOutageOfThreeDaysEndsDeleted(t *testing.T) {
 				t.Errorf("ops got %d mails", len(ops))
 			}
 		})
+	}
+}
+
+// TestAttestationWhilePersistingEndsTheLoop: an operator who erased by hand
+// while Lethe persists through an outage attests it; the next call ends
+// the loop and the request completes with the attestation.
+func TestAttestationWhilePersistingEndsTheLoop(t *testing.T) {
+	reg := newRegion(t, "carol")
+	projects := reg.subsystems["projects"]
+	projects.down = true
+	calls := 0
+	projects.onCall = func() {
+		if calls++; calls != 3 {
+			return
+		}
+		list, err := reg.requests.List(context.Background(), 1)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("list: %v %v", list, err)
+		}
+		if _, err := reg.requests.Change(context.Background(), list[0].ID, func(r *erasure.Request) ([]audit.Record, error) {
+			_, i := r.Subsystem("projects")
+			at := reg.clock.Now()
+			r.Subsystems[i].Status, r.Subsystems[i].FinishedAt = erasure.SubsystemDeleted, &at
+			r.Subsystems[i].Attestation = &erasure.Attestation{By: "ops", At: at, Outcome: erasure.SubsystemDeleted, Note: "erased by hand"}
+			return nil, nil
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+	req, res := reg.erase(t, "carol")
+	sub, _ := req.Subsystem("projects")
+	if res.Status != "SUCCEEDED" || req.Status != erasure.StatusCompleted || sub.Attestation == nil || sub.Status != erasure.SubsystemDeleted {
+		t.Fatalf("execution %s, request %s, projects %+v; want completed with the attestation", res.Status, req.Status, sub)
+	}
+	if projects.calls != 3 || sub.Attempts != 3 {
+		t.Errorf("projects called %d times (attempts %d); want 3: the loop ends at the attestation", projects.calls, sub.Attempts)
 	}
 }
 

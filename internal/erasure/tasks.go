@@ -44,6 +44,10 @@ const CallUnavailable = "unavailable"
 // CallSubmitted is the status of an async submission the subsystem took.
 const CallSubmitted = "submitted"
 
+// CallAttested is the status a task answers when an operator attested the
+// subsystem's erasure while Lethe was still at it: the loop ends there.
+const CallAttested = "attested"
+
 // DeleteInput is the input of a sync delete or an async submit
 // (DeleteUserData). Now is $$.State.EnteredTime, the machine's clock.
 type DeleteInput struct {

@@ -18,6 +18,21 @@ import (
 // mailTime is how mails print times: to the minute, in UTC.
 func mailTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
+// span says a duration as people do: "8 h 35 min", "6 h", "3 days".
+func span(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch days, h, m := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute); {
+	case days >= 2:
+		return fmt.Sprintf("%d days", days)
+	case d >= time.Hour && m == 0:
+		return fmt.Sprintf("%d h", int(d/time.Hour))
+	case d >= time.Hour:
+		return fmt.Sprintf("%d h %d min", days*24+h, m)
+	default:
+		return fmt.Sprintf("%d min", m)
+	}
+}
+
 // left says how long until t, in days or hours.
 func left(t, now time.Time) string {
 	d := t.Sub(now)
@@ -103,8 +118,8 @@ func UnavailableMail(r erasure.Request, name string, retry config.RetryPolicy, n
 		since = *sub.UnavailableSince
 	}
 	fmt.Fprintf(&b, "Lethe cannot reach subsystem %s to erase a person's data: it has been unavailable since %s (%s).\n",
-		name, mailTime(since), now.Sub(since).Round(time.Minute))
-	fmt.Fprintf(&b, "Lethe keeps retrying with a back-off of up to %s", time.Duration(retry.MaxSeconds)*time.Second)
+		name, mailTime(since), span(now.Sub(since)))
+	fmt.Fprintf(&b, "Lethe keeps retrying with a back-off of up to %s", span(time.Duration(retry.MaxSeconds)*time.Second))
 	if sub.NextAttemptAt != nil {
 		fmt.Fprintf(&b, " (next attempt %s)", mailTime(*sub.NextAttemptAt))
 	}

@@ -86,6 +86,9 @@ type Decision struct {
 	// Deadline is the request's current deadline (it may have been
 	// extended since the execution started).
 	Deadline time.Time
+	// Attested is the outcome an operator attested for the subsystem while
+	// Lethe was still at it (deleted or not_found): the loop ends there.
+	Attested erasure.SubsystemStatus
 }
 
 // Tracker records steps for one region.
@@ -140,6 +143,11 @@ func (t *Tracker) Record(ctx context.Context, id string, target erasure.Target, 
 			sub.Attempts++
 		}
 		d.Attempts = sub.Attempts
+		if sub.Attestation != nil && sub.Settled() {
+			// An operator settled it by hand meanwhile: that stands.
+			d.Attested = sub.Status
+			return nil, nil
+		}
 		switch s.Answer {
 		case Done:
 			sub.Status, sub.Detail, sub.FinishedAt = s.Status, s.Detail, &now

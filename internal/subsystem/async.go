@@ -58,7 +58,10 @@ func (c *Connector) Submit(ctx context.Context, in erasure.DeleteInput) (erasure
 		return erasure.SubmitOutput{}, err
 	}
 	out := erasure.SubmitOutput{Status: erasure.CallSubmitted, Ticket: ticket, Attempts: d.Attempts, Detail: step.Detail}
-	if step.Answer == progress.Unavailable {
+	switch {
+	case d.Attested != "":
+		out.Status, out.Detail = erasure.CallAttested, "attested by an operator"
+	case step.Answer == progress.Unavailable:
 		out.Status, out.Detail = erasure.CallUnavailable, step.Error
 		out.Persist = erasure.Persist{WaitSeconds: d.WaitSeconds, GiveUp: d.GiveUp}
 	}
@@ -136,7 +139,10 @@ func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.C
 		Deadline:     d.Deadline,
 		Persist:      erasure.Persist{WaitSeconds: d.WaitSeconds, GiveUp: d.GiveUp},
 	}
-	if step.Answer == progress.Unavailable {
+	switch {
+	case d.Attested != "":
+		out.Status, out.Detail = erasure.CallAttested, "attested by an operator"
+	case step.Answer == progress.Unavailable:
 		out.Status, out.Detail = erasure.CallUnavailable, step.Error
 	}
 	c.log.InfoContext(ctx, "erasure checked", "requestId", in.RequestID, "subsystem", t.Name, "op", opCheck,

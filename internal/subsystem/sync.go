@@ -44,7 +44,10 @@ func (c *Connector) SyncDelete(ctx context.Context, in erasure.DeleteInput) (era
 		return erasure.SyncDeleteOutput{}, err
 	}
 	out := erasure.SyncDeleteOutput{Status: step.Status, Attempts: d.Attempts, Detail: step.Detail}
-	if step.Answer == progress.Unavailable {
+	switch {
+	case d.Attested != "":
+		out.Status, out.Detail = erasure.CallAttested, "attested by an operator"
+	case step.Answer == progress.Unavailable:
 		out.Status, out.Detail = erasure.CallUnavailable, step.Error
 		out.Persist = erasure.Persist{WaitSeconds: d.WaitSeconds, GiveUp: d.GiveUp}
 	}

@@ -110,11 +110,11 @@ type Subsystem struct {
 // deadline. Its admins are mailed once when it has been unavailable for
 // AlertAfterHours.
 type RetryPolicy struct {
-	InitialSeconds    int     `json:"initialSeconds"`
-	MaxSeconds        int     `json:"maxSeconds"`
-	Multiplier        float64 `json:"multiplier"`
-	GiveUpBeforeHours int     `json:"giveUpBeforeHours"`
-	AlertAfterHours   int     `json:"alertAfterHours"`
+	// PollPolicy is the back-off (initialSeconds, maxSeconds, multiplier),
+	// the same shape and rule as an async subsystem's polling.
+	PollPolicy
+	GiveUpBeforeHours int `json:"giveUpBeforeHours"`
+	AlertAfterHours   int `json:"alertAfterHours"`
 }
 
 // TokenSource names where a subsystem's bearer token lives. With Kind
@@ -271,15 +271,7 @@ func (c *Config) applyDefaults() {
 				sub.Poll = &PollPolicy{}
 			}
 			if p := sub.Poll; p != nil {
-				if p.InitialSeconds == 0 {
-					p.InitialSeconds = DefaultPollInitialSeconds
-				}
-				if p.MaxSeconds == 0 {
-					p.MaxSeconds = DefaultPollMaxSeconds
-				}
-				if p.Multiplier == 0 {
-					p.Multiplier = DefaultPollMultiplier
-				}
+				p.fill(DefaultPollInitialSeconds, DefaultPollMaxSeconds, DefaultPollMultiplier)
 			}
 		}
 	}
@@ -436,35 +428,50 @@ func validateSubsystems(regionKey string, subs []Subsystem) error {
 			return &Error{key + ".poll", "only async subsystems are polled"}
 		}
 		if p := s.Poll; p != nil {
-			switch {
-			case p.InitialSeconds < 1:
-				return &Error{key + ".poll.initialSeconds", "must be at least 1"}
-			case p.MaxSeconds < p.InitialSeconds:
-				return &Error{key + ".poll.maxSeconds", "must not be less than initialSeconds"}
-			case p.MaxSeconds > 7*24*3600:
-				return &Error{key + ".poll.maxSeconds", "must be at most one week"}
-			case p.Multiplier < 1 || p.Multiplier > 10:
-				return &Error{key + ".poll.multiplier", "must be between 1 and 10"}
-			}
-			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			if n := p.Checks(start, start.Add(LongestDeadline), MaxChecksPerErasure); n > MaxChecksPerErasure {
-				return &Error{key + ".poll", fmt.Sprintf("would check more than %d times in three months (a deadline extended to the limit); raise initialSeconds, multiplier or maxSeconds", MaxChecksPerErasure)}
+			if err := p.validate(key+".poll", 7*24*3600, "one week", func(t time.Time) time.Time { return t }); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-func (p *RetryPolicy) applyDefaults() {
+// fill sets the back-off's unset fields to the given defaults.
+func (p *PollPolicy) fill(initial, maxSeconds int, multiplier float64) {
 	if p.InitialSeconds == 0 {
-		p.InitialSeconds = DefaultRetryInitialSeconds
+		p.InitialSeconds = initial
 	}
 	if p.MaxSeconds == 0 {
-		p.MaxSeconds = DefaultRetryMaxSeconds
+		p.MaxSeconds = maxSeconds
 	}
 	if p.Multiplier == 0 {
-		p.Multiplier = DefaultRetryMultiplier
+		p.Multiplier = multiplier
 	}
+}
+
+// validate checks a back-off: its waits, and its rounds from a start until
+// the longest deadline (or the point until maps it to, e.g. the give-up
+// point before it) against MaxChecksPerErasure.
+func (p PollPolicy) validate(key string, maxSeconds int, maxText string, until func(time.Time) time.Time) error {
+	switch {
+	case p.InitialSeconds < 1:
+		return &Error{key + ".initialSeconds", "must be at least 1"}
+	case p.MaxSeconds < p.InitialSeconds:
+		return &Error{key + ".maxSeconds", "must not be less than initialSeconds"}
+	case p.MaxSeconds > maxSeconds:
+		return &Error{key + ".maxSeconds", "must be at most " + maxText}
+	case p.Multiplier < 1 || p.Multiplier > 10:
+		return &Error{key + ".multiplier", "must be between 1 and 10"}
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if n := p.Checks(start, until(start.Add(LongestDeadline)), MaxChecksPerErasure); n > MaxChecksPerErasure {
+		return &Error{key, fmt.Sprintf("would call more than %d times in three months (a deadline extended to the limit); raise initialSeconds, multiplier or maxSeconds", MaxChecksPerErasure)}
+	}
+	return nil
+}
+
+func (p *RetryPolicy) applyDefaults() {
+	p.fill(DefaultRetryInitialSeconds, DefaultRetryMaxSeconds, DefaultRetryMultiplier)
 	if p.GiveUpBeforeHours == 0 {
 		p.GiveUpBeforeHours = DefaultRetryGiveUpBeforeHours
 	}
@@ -478,40 +485,27 @@ func (p *RetryPolicy) validate(key string) error {
 		return nil
 	}
 	switch {
-	case p.InitialSeconds < 1:
-		return &Error{key + ".initialSeconds", "must be at least 1"}
-	case p.MaxSeconds < p.InitialSeconds:
-		return &Error{key + ".maxSeconds", "must not be less than initialSeconds"}
-	case p.MaxSeconds > 12*3600:
-		// A wait of at most 12 h keeps the last retry before the give-up
-		// point comfortably inside the final day.
-		return &Error{key + ".maxSeconds", "must be at most 43200 (12 hours)"}
-	case p.Multiplier < 1 || p.Multiplier > 10:
-		return &Error{key + ".multiplier", "must be between 1 and 10"}
 	case p.GiveUpBeforeHours < 1 || p.GiveUpBeforeHours > 14*24:
 		return &Error{key + ".giveUpBeforeHours", "must be between 1 and 336 (two weeks)"}
 	case p.AlertAfterHours < 1 || p.AlertAfterHours > 14*24:
 		return &Error{key + ".alertAfterHours", "must be between 1 and 336 (two weeks)"}
 	}
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if n := p.Rounds(start, start.Add(LongestDeadline), MaxChecksPerErasure); n > MaxChecksPerErasure {
-		return &Error{key, fmt.Sprintf("would retry more than %d times in three months (a deadline extended to the limit); raise initialSeconds, multiplier or maxSeconds", MaxChecksPerErasure)}
-	}
-	return nil
+	// A wait of at most 12 h keeps the last retry before the give-up point
+	// comfortably inside the final day.
+	return p.PollPolicy.validate(key, 12*3600, "43200 (12 hours)", p.GiveUpAt)
 }
 
 // Rounds counts the calls to a subsystem that stays unavailable from start
 // until the give-up point before deadline, stopping past limit.
 func (p RetryPolicy) Rounds(start, deadline time.Time, limit int) int {
-	poll := PollPolicy{InitialSeconds: p.InitialSeconds, MaxSeconds: p.MaxSeconds, Multiplier: p.Multiplier}
-	return poll.Checks(start, p.GiveUpAt(deadline), limit)
+	return p.Checks(start, p.GiveUpAt(deadline), limit)
 }
 
 // Wait is the back-off before retry n (0 for the first retry after the
 // first unavailable answer), capped at MaxSeconds, and never ending past
 // giveUpAt (but at least one second).
 func (p RetryPolicy) Wait(n int, now, giveUpAt time.Time) int {
-	return PollPolicy{InitialSeconds: p.InitialSeconds, MaxSeconds: p.MaxSeconds, Multiplier: p.Multiplier}.NextPollSeconds(n, now, giveUpAt)
+	return p.NextPollSeconds(n, now, giveUpAt)
 }
 
 // RetryPolicy is the subsystem's retry policy, defaults filled even where

@@ -98,6 +98,14 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"polls too often for a month", func(m map[string]any) {
 			sub(m, 1)["poll"] = map[string]any{"initialSeconds": 60, "maxSeconds": 600, "multiplier": 1}
 		}, "regions[0].subsystems[1].poll"},
+		{"retry max over 12 h", func(m map[string]any) { sub(m, 0)["retry"] = map[string]any{"maxSeconds": 86400} }, "regions[0].subsystems[0].retry.maxSeconds"},
+		{"retry multiplier", func(m map[string]any) { sub(m, 0)["retry"] = map[string]any{"multiplier": 20} }, "regions[0].subsystems[0].retry.multiplier"},
+		{"retries too often", func(m map[string]any) {
+			sub(m, 0)["retry"] = map[string]any{"initialSeconds": 60, "maxSeconds": 600, "multiplier": 1}
+		}, "regions[0].subsystems[0].retry"},
+		{"give up too early", func(m map[string]any) { sub(m, 0)["retry"] = map[string]any{"giveUpBeforeHours": 400} }, "regions[0].subsystems[0].retry.giveUpBeforeHours"},
+		{"alert after nothing", func(m map[string]any) { sub(m, 0)["retry"] = map[string]any{"alertAfterHours": -1} }, "regions[0].subsystems[0].retry.alertAfterHours"},
+		{"at risk too early", func(m map[string]any) { m["deadline"] = map[string]any{"months": 1, "atRiskBeforeHours": 1000} }, "deadline.atRiskBeforeHours"},
 		{"ssm name", func(m map[string]any) { sub(m, 0)["token"] = map[string]any{"kind": "ssm", "name": "x"} }, "regions[0].subsystems[0].token.name"},
 		{"token kind", func(m map[string]any) { sub(m, 0)["token"] = map[string]any{"kind": "vault"} }, "regions[0].subsystems[0].token.kind"},
 		{"deadline past a month", func(m map[string]any) { m["deadline"] = map[string]any{"months": 1, "days": 3} }, "deadline"},

@@ -493,3 +493,71 @@ func TestProgressVisibleWhileRunning(t *testing.T) {
 		t.Errorf("orders %+v; want the next check's time", o)
 	}
 }
+
+// outboxTo returns the subjects of the outbox's messages to a topic of eu.
+func outboxTo(rt *Runtime, topic string) []string {
+	var out []string
+	msgs := rt.Outbox().Recent(100)
+	for i := len(msgs) - 1; i >= 0; i-- { // oldest first
+		if msgs[i].TopicArn == "arn:aws:sns:eu-west-1:000000000000:"+topic {
+			out = append(out, msgs[i].Subject)
+		}
+	}
+	return out
+}
+
+// TestOutagesOnLetheLocal: on lethe local with its default one-month
+// deadline, a subsystem down for three days is deleted once it is back,
+// with exactly one "unavailable" mail to its admins; one down for good
+// fails at the deadline minus giveUpBefore, not before, after one
+// "unavailable" and one "at risk" mail.
+func TestOutagesOnLetheLocal(t *testing.T) {
+	t.Run("three days", func(t *testing.T) {
+		cfg := loadConfig(t)
+		if err := demo.ApplyFaults(cfg, []string{"eu/orders=outage"}); err != nil {
+			t.Fatal(err)
+		}
+		clock := asl.NewFakeClock(t0)
+		rt := start(t, cfg, t.TempDir(), clock, 0)
+		var once sync.Once
+		rt.Farm().OnCall(func(demo.Call) {
+			if clock.Now().Sub(t0) >= 72*time.Hour {
+				once.Do(func() { go rt.Farm().SetFaults("eu", "orders", config.DemoSubsystem{}) })
+			}
+		})
+		id := file(t, rt, "eu", "alice")
+		r := wait(t, rt, id)
+		orders, _ := r.Subsystem("orders")
+		if r.Status != erasure.StatusCompleted || orders.Status != erasure.SubsystemDeleted || orders.Attempts < 10 {
+			t.Fatalf("request %s, orders %+v; want completed, orders deleted after its outage", r.Status, orders)
+		}
+		if got := outboxTo(rt, "lethe-eu-orders-failures"); len(got) != 1 || !strings.Contains(got[0], "unavailable") {
+			t.Errorf("orders' admins got %q; want one unavailable mail", got)
+		}
+		if got := outboxTo(rt, "lethe-eu-ops"); len(got) != 0 {
+			t.Errorf("ops got %q", got)
+		}
+	})
+	t.Run("past the deadline", func(t *testing.T) {
+		cfg := loadConfig(t)
+		if err := demo.ApplyFaults(cfg, []string{"eu/projects=outage"}); err != nil {
+			t.Fatal(err)
+		}
+		rt := start(t, cfg, t.TempDir(), asl.NewFakeClock(t0), 0)
+		id := file(t, rt, "eu", "alice")
+		r := wait(t, rt, id)
+		projects, _ := r.Subsystem("projects")
+		giveUpAt := cfg.Regions[0].Subsystems[0].RetryPolicy().GiveUpAt(r.Deadline)
+		if r.Status != erasure.StatusFailed || projects.Status != erasure.SubsystemFailed || projects.FinishedAt == nil ||
+			projects.FinishedAt.Before(giveUpAt) || !projects.FinishedAt.Before(r.Deadline) {
+			t.Fatalf("request %s, projects %+v; want failed between %s and the deadline %s", r.Status, projects, giveUpAt, r.Deadline)
+		}
+		got := outboxTo(rt, "lethe-eu-projects-failures")
+		if len(got) != 3 || !strings.Contains(got[0], "unavailable") || !strings.Contains(got[1], "at risk") || !strings.Contains(got[2], "failed") {
+			t.Errorf("projects' admins got %q; want unavailable, at risk, failed", got)
+		}
+		if got := outboxTo(rt, "lethe-eu-ops"); len(got) != 1 {
+			t.Errorf("ops got %q; want one mail", got)
+		}
+	})
+}

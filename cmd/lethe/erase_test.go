@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/lethe-erasure/lethe/internal/api"
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/edge"
 	"github.com/lethe-erasure/lethe/internal/erasure"
@@ -497,3 +498,25 @@ func TestEraseWatch(t *testing.T) {
 		t.Errorf("the subject id is printed:\n%s%s", out, errOut)
 	}
 }
+
+// Change applies fn to a copy of the request and keeps it unless fn
+// refuses, as the stores' conditional Change does; no audit is kept.
+func (m *memStore) Change(_ context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.byID[id]
+	if !ok {
+		return erasure.Request{}, erasure.ErrNotFound
+	}
+	next := cur.Clone()
+	if _, err := fn(&next); err != nil {
+		if errors.Is(err, erasure.ErrUnchanged) {
+			return cur, nil
+		}
+		return cur, err
+	}
+	m.byID[id] = next
+	return next, nil
+}
+
+func (m *memStore) Audit(context.Context, string, int) ([]audit.Record, error) { return nil, nil }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 )
 
@@ -26,6 +27,7 @@ type fakeStore struct {
 	tenants map[string]time.Time // tenant -> registered at
 	now     time.Time            // the time RegisterTenant records
 	puts    int                  // RegisterTenant calls
+	audit   []audit.Record       // records Change kept
 }
 
 type keyUse struct{ id, subject string }
@@ -183,4 +185,48 @@ func (f *fakeStore) TenantRegistration(_ context.Context, tenant string) (time.T
 	}
 	at, ok := f.tenants[tenant]
 	return at, ok, nil
+}
+
+// Change applies fn to a copy of the request and keeps it with the audit
+// records unless fn refuses, as the stores' conditional Change does.
+func (f *fakeStore) Change(_ context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	call := fakeCall{op: "change", id: id, outcome: "ok"}
+	defer func() { f.calls = append(f.calls, call) }()
+	if f.fail != nil {
+		call.outcome = "error"
+		return erasure.Request{}, f.fail
+	}
+	cur, ok := f.byID[id]
+	if !ok {
+		call.outcome = "error"
+		return erasure.Request{}, erasure.ErrNotFound
+	}
+	next := cur.Clone()
+	recs, err := fn(&next)
+	if errors.Is(err, erasure.ErrUnchanged) {
+		return cur, nil
+	}
+	if err != nil {
+		call.outcome = "error"
+		return cur, err
+	}
+	next.Rev++
+	f.byID[id] = next
+	f.audit = append(f.audit, recs...)
+	return next, nil
+}
+
+// Audit lists the records kept by Change, of one request or all.
+func (f *fakeStore) Audit(_ context.Context, requestID string, limit int) ([]audit.Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []audit.Record
+	for _, r := range f.audit {
+		if (requestID == "" || r.RequestID == requestID) && len(out) < limit {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

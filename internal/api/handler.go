@@ -33,6 +33,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
@@ -57,6 +58,10 @@ type requestStore interface {
 	// TenantRegistration returns when the tenant was registered; ok is
 	// false when the region does not own it.
 	TenantRegistration(ctx context.Context, tenant string) (registeredAt time.Time, ok bool, err error)
+	// Change changes a request conditionally, with its audit records.
+	Change(ctx context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error)
+	// Audit lists audit records of a request, or of the region.
+	Audit(ctx context.Context, requestID string, limit int) ([]audit.Record, error)
 }
 
 // Limits of the API. They bound what one caller can make a Lambda parse and
@@ -77,12 +82,14 @@ const (
 // Handler serves the API of one region. It holds no per-request state and
 // is safe for concurrent use.
 type Handler struct {
-	store    requestStore
-	region   config.Region
-	deadline config.Deadline
-	now      func() time.Time
-	newID    func(region string) (string, error)
-	log      *slog.Logger
+	store      requestStore
+	executions Executions
+	notices    Notices
+	region     config.Region
+	deadline   config.Deadline
+	now        func() time.Time
+	newID      func(region string) (string, error)
+	log        *slog.Logger
 }
 
 // Option changes a Handler's defaults; tests and the local runtime use them
@@ -120,6 +127,7 @@ type reply struct {
 	body      any
 	location  string
 	requestID string // the erasure request the answer is about, for the log
+	noStore   bool   // Cache-Control: no-store (the answer holds a subject id)
 }
 
 // Handle answers one API Gateway REST proxy event. It never returns an
@@ -167,6 +175,9 @@ func (h *Handler) respond(rep reply, err error) (events.APIGatewayProxyResponse,
 	if a.Code == "" && rep.location != "" {
 		a.Headers["Location"] = rep.location
 	}
+	if a.Code == "" && rep.noStore {
+		a.Headers["Cache-Control"] = "no-store"
+	}
 	return events.APIGatewayProxyResponse{StatusCode: a.Status, Headers: a.Headers, Body: a.Body}, a.Status, a.Code, a.Err
 }
 
@@ -191,6 +202,9 @@ func match(ev events.APIGatewayProxyRequest) (route, error) {
 	}
 	segs := strings.Split(path[1:], "/")
 	method := ev.HTTPMethod
+	if rt, err, ok := operatorRoute(ev, segs); ok {
+		return rt, err
+	}
 	switch {
 	case len(segs) == 1 && segs[0] == "erasures":
 		switch method {
@@ -227,7 +241,8 @@ func match(ev events.APIGatewayProxyRequest) (route, error) {
 }
 
 var errNoRoute = &httpjson.Error{Status: http.StatusNotFound, Code: CodeRouteNotFound,
-	Message: "no such route; the API has POST /erasures, GET /erasures, GET /erasures/{requestId}, DELETE /api/user/{id} and PUT|GET /tenants/{tenant}"}
+	Message: "no such route; the API has POST /erasures, GET /erasures, GET /erasures/{requestId}, DELETE /api/user/{id}, PUT|GET /tenants/{tenant}, " +
+		"POST /erasures/{requestId}/retry, POST /erasures/{requestId}/subsystems/{name}/attestation, GET /erasures/{requestId}/subject, POST /erasures/{requestId}/extension and GET /audit"}
 
 func methodNotAllowed(allow string) error {
 	return httpjson.MethodNotAllowed(CodeMethodNotAllowed, "method not allowed on this route; allowed: "+allow, allow)

@@ -242,75 +242,92 @@ func readBody(ev events.APIGatewayProxyRequest) ([]byte, error) {
 	return b, nil
 }
 
-// decodeIntake decodes exactly one JSON object whose keys are subjectId and
-// tenantId, each at most once. It walks the tokens itself because
-// encoding/json matches keys without regard to case and keeps the last of
-// duplicates: {"subjectId":"a","SUBJECTID":"b"} must not mean "b" here and
-// "a" to a proxy that checked the body.
+// decodeIntake decodes the body of POST /erasures.
 func decodeIntake(body []byte) (intakeBody, error) {
 	var in intakeBody
+	err := decodeFields(body, map[string]any{"subjectId": &in.SubjectID, "tenantId": &in.TenantID}, "subjectId, tenantId",
+		"send a JSON object {\"subjectId\": ...}")
+	return in, err
+}
+
+// decodeFields decodes exactly one JSON object whose keys are those of
+// fields, each at most once, into the pointers fields holds (null counts as
+// absent). It walks the tokens itself because encoding/json matches keys
+// without regard to case and keeps the last of duplicates:
+// {"subjectId":"a","SUBJECTID":"b"} must not mean "b" here and "a" to a
+// proxy that checked the body. allowed lists the keys for error messages;
+// emptyHint says what to send when the body is empty.
+func decodeFields(body []byte, fields map[string]any, allowed, emptyHint string) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return in, httpjson.BadRequest(CodeInvalidJSON, "", "body is empty; send a JSON object {\"subjectId\": ...}")
+		return httpjson.BadRequest(CodeInvalidJSON, "", "body is empty; "+emptyHint)
 	}
 	if !utf8.Valid(body) {
 		// encoding/json would turn bad bytes into U+FFFD: a subject id
 		// that is not the one the caller meant.
-		return in, httpjson.BadRequest(CodeInvalidJSON, "", "body must be UTF-8 (RFC 8259 §8.1)")
+		return httpjson.BadRequest(CodeInvalidJSON, "", "body must be UTF-8 (RFC 8259 §8.1)")
 	}
 	notObject := httpjson.BadRequest(CodeInvalidJSON, "", "body must be a JSON object")
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
-		return in, jsonError(err)
+		return jsonError(err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return in, notObject
+		return notObject
 	}
+	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return in, jsonError(err)
+			return jsonError(err)
 		}
 		key, _ := tok.(string)
-		var dst **string
-		switch key {
-		case "subjectId":
-			dst = &in.SubjectID
-		case "tenantId":
-			dst = &in.TenantID
-		default:
+		dst, ok := fields[key]
+		if !ok {
 			if !fieldNameRE.MatchString(key) {
-				return in, httpjson.BadRequest(CodeUnknownField, "", "body has an unknown field; allowed: subjectId, tenantId")
+				return httpjson.BadRequest(CodeUnknownField, "", "body has an unknown field; allowed: "+allowed)
 			}
-			return in, httpjson.BadRequest(CodeUnknownField, key, "unknown field "+key+"; allowed: subjectId, tenantId")
-		}
-		if *dst != nil {
-			return in, httpjson.BadRequest(CodeDuplicateField, key, key+" is given twice")
+			return httpjson.BadRequest(CodeUnknownField, key, "unknown field "+key+"; allowed: "+allowed)
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return in, jsonError(err)
+			return jsonError(err)
 		}
-		switch raw[0] {
-		case 'n': // null: as if absent
+		if raw[0] == 'n' { // null: as if absent
 			continue
-		case '"':
-		default:
-			return in, httpjson.BadRequest(CodeInvalidType, key, key+" must be a string")
 		}
-		var v string
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return in, jsonError(err)
+		if seen[key] {
+			return httpjson.BadRequest(CodeDuplicateField, key, key+" is given twice")
 		}
-		*dst = &v
+		seen[key] = true
+		if err := json.Unmarshal(raw, dst); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return httpjson.BadRequest(CodeInvalidType, key, key+" must be "+typeName(dst))
+			}
+			return jsonError(err)
+		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return in, jsonError(err)
+		return jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return in, httpjson.BadRequest(CodeInvalidJSON, "", "body must hold exactly one JSON object")
+		return httpjson.BadRequest(CodeInvalidJSON, "", "body must hold exactly one JSON object")
 	}
-	return in, nil
+	return nil
+}
+
+// typeName says what JSON a decoding destination takes.
+func typeName(dst any) string {
+	switch dst.(type) {
+	case **string:
+		return "a string"
+	case **int:
+		return "a whole number"
+	case *[]string:
+		return "an array of strings"
+	}
+	return "of another type"
 }
 
 // jsonError turns a decoding error into an answer that never echoes a

@@ -16,15 +16,10 @@ import (
 // with code wrong_region and the store is not asked: each region's API only
 // knows its own requests, and the id itself says where to ask.
 func (h *Handler) getErasure(ctx context.Context, _ events.APIGatewayProxyRequest, id string) (reply, string, error) {
-	region, err := erasure.ParseID(id)
-	if err != nil {
-		// ParseID's message quotes the id; a mistyped path may hold a
-		// subject id, so the answer does not.
-		return reply{}, "", httpjson.BadRequest(CodeInvalidRequestID, "requestId", "requestId must look like er_<region>_<uuidv7>")
-	}
-	if region != h.region.Name {
-		return reply{}, "", httpjson.NotFound(CodeWrongRegion, "requestId",
-			fmt.Sprintf("this request belongs to region %s; ask that region's API (this is region %s)", region, h.region.Name))
+	// ownID's answers never quote the id: a mistyped path may hold a
+	// subject id.
+	if err := h.ownID(id); err != nil {
+		return reply{}, "", err
 	}
 	r, err := h.store.Get(ctx, id)
 	if err != nil {

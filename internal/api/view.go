@@ -47,6 +47,27 @@ type RequestView struct {
 	Deadline    string          `json:"deadline"`
 	CompletedAt *string         `json:"completedAt"`
 	Subsystems  []SubsystemView `json:"subsystems"`
+	// Run is how many times operators retried the request.
+	Run        int             `json:"run,omitempty"`
+	Extensions []ExtensionView `json:"extensions,omitempty"`
+}
+
+// ExtensionView is one extension of the deadline (GDPR Art. 12(3)).
+type ExtensionView struct {
+	By          string `json:"by"`
+	At          string `json:"at"`
+	Months      int    `json:"months"`
+	Reason      string `json:"reason"`
+	OldDeadline string `json:"oldDeadline"`
+	NewDeadline string `json:"newDeadline"`
+}
+
+// AttestationView is an operator's attestation of a subsystem.
+type AttestationView struct {
+	By      string                  `json:"by"`
+	At      string                  `json:"at"`
+	Outcome erasure.SubsystemStatus `json:"outcome"`
+	Note    string                  `json:"note"`
 }
 
 // SubsystemView is one subsystem's line of a RequestView: how its deletion
@@ -58,6 +79,11 @@ type SubsystemView struct {
 	Attempts   int                     `json:"attempts"`
 	FinishedAt *string                 `json:"finishedAt"`
 	Detail     string                  `json:"detail"`
+	// LastError is the latest failed call's error while it runs.
+	LastError        string           `json:"lastError,omitempty"`
+	UnavailableSince *string          `json:"unavailableSince,omitempty"`
+	NextAttemptAt    *string          `json:"nextAttemptAt,omitempty"`
+	Attestation      *AttestationView `json:"attestation,omitempty"`
 }
 
 // ListView answers GET /erasures.
@@ -81,13 +107,24 @@ func newRequestView(r erasure.Request) RequestView {
 	subs := make([]SubsystemView, len(r.Subsystems))
 	for i, s := range r.Subsystems {
 		subs[i] = SubsystemView{
-			Name:       s.Name,
-			Mode:       s.Mode,
-			Status:     s.Status,
-			Attempts:   s.Attempts,
-			FinishedAt: formatTimePtr(s.FinishedAt),
-			Detail:     s.Detail,
+			Name:             s.Name,
+			Mode:             s.Mode,
+			Status:           s.Status,
+			Attempts:         s.Attempts,
+			FinishedAt:       formatTimePtr(s.FinishedAt),
+			Detail:           s.Detail,
+			LastError:        s.LastError,
+			UnavailableSince: formatTimePtr(s.UnavailableSince),
+			NextAttemptAt:    formatTimePtr(s.NextAttemptAt),
 		}
+		if a := s.Attestation; a != nil {
+			subs[i].Attestation = &AttestationView{By: a.By, At: formatTime(a.At), Outcome: a.Outcome, Note: a.Note}
+		}
+	}
+	var exts []ExtensionView
+	for _, e := range r.Extensions {
+		exts = append(exts, ExtensionView{By: e.By, At: formatTime(e.At), Months: e.Months, Reason: e.Reason,
+			OldDeadline: formatTime(e.OldDeadline), NewDeadline: formatTime(e.NewDeadline)})
 	}
 	return RequestView{
 		RequestID:   r.ID,
@@ -98,5 +135,7 @@ func newRequestView(r erasure.Request) RequestView {
 		Deadline:    formatTime(r.Deadline),
 		CompletedAt: formatTimePtr(r.CompletedAt),
 		Subsystems:  subs,
+		Run:         r.Run,
+		Extensions:  exts,
 	}
 }

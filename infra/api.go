@@ -158,7 +158,17 @@ func NewAPI(scope constructs.Construct, id string, p APIProps) API {
 	erasures := api.Root().AddResource(jsii.String("erasures"), nil)
 	method(erasures, "POST", apiIntegration, iam)
 	method(erasures, "GET", apiIntegration, iam)
-	method(erasures.AddResource(jsii.String("{requestId}"), nil), "GET", apiIntegration, iam, "requestId")
+	request := erasures.AddResource(jsii.String("{requestId}"), nil)
+	method(request, "GET", apiIntegration, iam, "requestId")
+	// The operator routes. The subject route is a resource of its own, so
+	// that reading a subject id can be granted apart (execute-api:Invoke on
+	// .../GET/erasures/*/subject).
+	method(request.AddResource(jsii.String("retry"), nil), "POST", apiIntegration, iam, "requestId")
+	method(request.AddResource(jsii.String("extension"), nil), "POST", apiIntegration, iam, "requestId")
+	method(request.AddResource(jsii.String("subject"), nil), "GET", apiIntegration, iam, "requestId")
+	method(request.AddResource(jsii.String("subsystems"), nil).AddResource(jsii.String("{name}"), nil).
+		AddResource(jsii.String("attestation"), nil), "POST", apiIntegration, iam, "requestId", "name")
+	method(api.Root().AddResource(jsii.String("audit"), nil), "GET", apiIntegration, iam)
 	method(api.Root().AddResource(jsii.String("api"), nil).
 		AddResource(jsii.String("user"), nil).
 		AddResource(jsii.String("{id}"), nil), "DELETE", apiIntegration, iam, "id")

@@ -46,7 +46,7 @@ func TestIAMActionsPerRole(t *testing.T) {
 		connector := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, []string{"secretsmanager:GetSecretValue"}, publish)
 		progress := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite)
 		want := map[string][]string{
-			registry.FnAPI:            set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, tableWrite),
+			registry.FnAPI:            set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "states:StartExecution"}, tableWrite, publish),
 			registry.FnStarter:        set(fnCommon, []string{"dynamodb:UpdateItem"}, tableWrite, []string{"states:StartExecution", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}),
 			registry.FnLoadSubsystems: progress,
 			registry.FnReportFailure:  progress,
@@ -120,6 +120,8 @@ func TestIAMResourcesAreNamed(t *testing.T) {
 			{machineRole(registry.MachineAsyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnAsyncSubmit), fnID(registry.FnAsyncCheck), fnID(registry.FnReportFailure)}},
 			{machineRole(registry.MachineAsyncDeletion), "sns:Publish", topicIDs},
 			{cfnID(t, st, st.Functions[registry.FnStarter].Role), "states:StartExecution", []string{cfnID(t, st, st.StateMachines.Main().Machine)}},
+			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "states:StartExecution", []string{cfnID(t, st, st.StateMachines.Main().Machine)}},
+			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "sns:Publish", []string{cfnID(t, st, st.Topics.Notices)}},
 		}
 		for _, fn := range connectors {
 			checks = append(checks, check{cfnID(t, st, st.Functions[fn].Role), "secretsmanager:GetSecretValue", secretIDs},

@@ -90,6 +90,13 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 		return nil, fmt.Errorf("%s: %w", id, err)
 	}
 	s.Starter = NewStarter(stack, StarterProps{Functions: fnProps, StateMachine: s.StateMachines.Main()})
+	// The api starts a retry's execution of the main machine (and no
+	// other) and publishes extension notices.
+	apiFn := s.Functions[registry.FnAPI]
+	apiFn.Function.AddEnvironment(jsii.String(config.EnvStateMachineArn), s.StateMachines.Main().Machine.StateMachineArn(), nil)
+	apiFn.Function.AddEnvironment(jsii.String(config.EnvNoticesTopicArn), s.Topics.Notices.TopicArn(), nil)
+	s.StateMachines.Main().Machine.GrantStartExecution(apiFn.Role)
+	s.Topics.GrantPublish(apiFn.Role, s.Topics.Notices)
 	s.Functions[registry.FnStarter] = s.Starter.GoFunction
 	apiProps := APIProps{RegionName: region.Name, Handler: s.Functions[registry.FnAPI].Function, LogsKey: s.Keys.Logs}
 	if slices.Contains(registry.Functions, registry.FnWebhookReceiver) {
@@ -105,6 +112,9 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("RequestsTableName"), &awscdk.CfnOutputProps{
 		Value: s.Table.Table.TableName(), Description: jsii.String("The Requests table: the record of every erasure"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("SubjectNoticesTopicArn"), &awscdk.CfnOutputProps{
+		Value: s.Topics.Notices.TopicArn(), Description: jsii.String("Notices to data subjects (deadline extensions) for the product that holds their contact details; subscribers need kms:Decrypt on the data key through SNS"),
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("ErasureStateMachineArn"), &awscdk.CfnOutputProps{
 		Value: s.StateMachines.Main().Machine.StateMachineArn(), Description: jsii.String("The main Erasure state machine"),

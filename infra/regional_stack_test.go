@@ -177,15 +177,17 @@ func TestResourceCounts(t *testing.T) {
 			emails += len(sub.AdminEmails)
 		}
 		emails += len(st.Region.OpsEmails)
-		queues, methods := 1, 4
+		// The intake's four routes and the operators' five (retry,
+		// extension, subject, attestation, audit).
+		queues, methods := 1, 9
 		if st.Webhooks != nil {
-			queues, methods = 3, 8 // the webhook queue and its DLQ; POST /webhooks and its release, PUT and GET /tenants
+			queues, methods = 3, 13 // the webhook queue and its DLQ; POST /webhooks and its release, PUT and GET /tenants
 		}
 		template := s.templates[st.Region.Name]
 		for typ, want := range map[string]int{
 			"AWS::Lambda::Function":            len(registry.Functions),
 			"AWS::DynamoDB::Table":             1,
-			"AWS::SNS::Topic":                  len(st.Region.Subsystems) + 1,
+			"AWS::SNS::Topic":                  len(st.Region.Subsystems) + 2, // and ops, subject notices
 			"AWS::SNS::Subscription":           emails,
 			"AWS::StepFunctions::StateMachine": len(registry.Machines),
 			"AWS::SecretsManager::Secret":      secrets,
@@ -251,7 +253,7 @@ func TestFunctions(t *testing.T) {
 			})
 		})
 		want := map[string][]string{
-			registry.FnAPI:            {config.EnvTableName},
+			registry.FnAPI:            {config.EnvTableName, config.EnvStateMachineArn, config.EnvNoticesTopicArn},
 			registry.FnStarter:        {config.EnvTableName, config.EnvStateMachineArn},
 			registry.FnLoadSubsystems: {config.EnvTableName, config.EnvTopicArns},
 			registry.FnSyncDelete:     {config.EnvTableName},
@@ -556,9 +558,11 @@ func TestAPI(t *testing.T) {
 			}
 		}
 		sort.Strings(routes)
-		want := []string{"DELETE /api/user/{id}", "GET /erasures", "GET /erasures/{requestId}", "POST /erasures"}
+		want := []string{"DELETE /api/user/{id}", "GET /audit", "GET /erasures", "GET /erasures/{requestId}", "GET /erasures/{requestId}/subject",
+			"POST /erasures", "POST /erasures/{requestId}/extension", "POST /erasures/{requestId}/retry", "POST /erasures/{requestId}/subsystems/{name}/attestation"}
 		if st.Webhooks != nil {
-			want = []string{"DELETE /api/user/{id}", "GET /erasures", "GET /erasures/{requestId}", "GET /tenants/{tenant}", "POST /erasures", "POST /webhooks/{provider}", "POST /webhooks/{provider}/release", "PUT /tenants/{tenant}"}
+			want = append(want, "GET /tenants/{tenant}", "POST /webhooks/{provider}", "POST /webhooks/{provider}/release", "PUT /tenants/{tenant}")
+			sort.Strings(want)
 		}
 		if diff := cmp.Diff(want, routes); diff != "" {
 			t.Errorf("routes (-want +got):\n%s", diff)

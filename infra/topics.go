@@ -24,6 +24,10 @@ type Topics struct {
 	// Subsystem maps a subsystem name to its topic.
 	Subsystem map[string]awssns.Topic
 	Ops       awssns.Topic
+	// Notices carries the subject notices (a deadline's extension) for the
+	// product that holds the person's contact details to relay; its
+	// subscribers are that product's, not e-mails Lethe configures.
+	Notices   awssns.Topic
 	key       awskms.IKey
 	awsRegion string
 }
@@ -35,6 +39,9 @@ func SubsystemTopicName(region, subsystem string) string {
 
 // OpsTopicName is the name of a region's ops topic.
 func OpsTopicName(region string) string { return fmt.Sprintf("lethe-%s-ops", region) }
+
+// NoticesTopicName is the name of a region's subject-notices topic.
+func NoticesTopicName(region string) string { return fmt.Sprintf("lethe-%s-subject-notices", region) }
 
 // NewTopics creates the topics, encrypted with the data key and refusing
 // publishers that do not use TLS, and subscribes each subsystem's admin
@@ -64,6 +71,12 @@ func NewTopics(scope constructs.Construct, id string, p TopicsProps) Topics {
 	for _, email := range p.Region.OpsEmails {
 		t.Ops.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
 	}
+	t.Notices = awssns.NewTopic(c, jsii.String("Notices"), &awssns.TopicProps{
+		TopicName:   jsii.String(NoticesTopicName(p.Region.Name)),
+		DisplayName: jsii.String(fmt.Sprintf("Lethe %s: notices to data subjects (ids and dates only)", p.Region.Name)),
+		MasterKey:   p.Key,
+		EnforceSSL:  jsii.Bool(true),
+	})
 	return t
 }
 

@@ -1,5 +1,7 @@
 // Command api is the regional API Lambda: API Gateway REST proxy events in,
-// erasure requests into the requests table. The logic is internal/api.
+// erasure requests into the requests table, and the operators' retries,
+// attestations, subject reads, extensions and audit. The logic is
+// internal/api.
 package main
 
 import (
@@ -7,9 +9,12 @@ import (
 	"log"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/lethe-erasure/lethe/internal/api"
+	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/lambdaenv"
+	"github.com/lethe-erasure/lethe/internal/starter"
 )
 
 func main() {
@@ -21,5 +26,15 @@ func main() {
 	if err != nil {
 		log.Fatalf("api: %v", err)
 	}
-	lambda.Start(api.New(requests, env.Config, env.Region, api.WithLogger(env.Log)).Handle)
+	machine, err := lambdaenv.Get(config.EnvStateMachineArn)
+	if err != nil {
+		log.Fatalf("api: %v", err)
+	}
+	notices, err := lambdaenv.Get(config.EnvNoticesTopicArn)
+	if err != nil {
+		log.Fatalf("api: %v", err)
+	}
+	lambda.Start(api.New(requests, env.Config, env.Region, api.WithLogger(env.Log),
+		api.WithExecutions(starter.NewSFN(sfn.NewFromConfig(env.AWS), machine)),
+		api.WithNotices(env.Notices(notices))).Handle)
 }

@@ -599,11 +599,15 @@ const (
 	EnvRegion = "LETHE_REGION"
 	// EnvTableName names the region's requests table.
 	EnvTableName = "LETHE_TABLE_NAME"
-	// EnvStateMachineArn is the main Erasure machine the starter starts.
+	// EnvStateMachineArn is the main Erasure machine the starter starts (and
+	// the api, for an operator's retry).
 	EnvStateMachineArn = "LETHE_STATE_MACHINE_ARN"
 	// EnvTopicArns maps each subsystem's name to its admins' SNS topic ARN
 	// (a JSON object).
 	EnvTopicArns = "LETHE_TOPIC_ARNS"
+	// EnvNoticesTopicArn is the SNS topic of notices to data subjects (a
+	// deadline's extension), which the api publishes.
+	EnvNoticesTopicArn = "LETHE_NOTICES_TOPIC_ARN"
 	// EnvOpsTopicArn is the SNS topic of ops alerts (a misrouted webhook in a
 	// region; a quarantined or undeliverable one at the edge).
 	EnvOpsTopicArn = "LETHE_OPS_TOPIC_ARN"

@@ -89,6 +89,22 @@ func (e *Env) Progress(requests *dynamo.Store) *progress.Tracker {
 	return progress.New(requests, SNSMailer{sns.NewFromConfig(e.AWS)}, e.Config, e.Region, e.Log)
 }
 
+// Notices publishes the api's notices to data subjects to the topic.
+func (e *Env) Notices(topicArn string) NoticeTopic {
+	return NoticeTopic{mailer: SNSMailer{sns.NewFromConfig(e.AWS)}, topic: topicArn}
+}
+
+// NoticeTopic is the subject-notices topic as the api publishes to it.
+type NoticeTopic struct {
+	mailer SNSMailer
+	topic  string
+}
+
+// PublishNotice sends one notice (JSON) to the topic.
+func (n NoticeTopic) PublishNotice(ctx context.Context, message string) error {
+	return n.mailer.Publish(ctx, n.topic, "Lethe: notice to a data subject", message)
+}
+
 // SNSMailer publishes plain-text mail to SNS topics.
 type SNSMailer struct{ Client *sns.Client }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -40,11 +41,32 @@ var RegionalRoutes = []Route{
 	{http.MethodPost, "/erasures", registry.FnAPI},
 	{http.MethodGet, "/erasures", registry.FnAPI},
 	{http.MethodGet, "/erasures/{requestId}", registry.FnAPI},
+	{http.MethodPost, "/erasures/{requestId}/retry", registry.FnAPI},
+	{http.MethodPost, "/erasures/{requestId}/extension", registry.FnAPI},
+	{http.MethodGet, "/erasures/{requestId}/subject", registry.FnAPI},
+	{http.MethodPost, "/erasures/{requestId}/subsystems/{name}/attestation", registry.FnAPI},
+	{http.MethodGet, "/audit", registry.FnAPI},
 	{http.MethodDelete, "/api/user/{id}", registry.FnAPI},
 	{http.MethodPut, "/tenants/{tenant}", registry.FnAPI},
 	{http.MethodGet, "/tenants/{tenant}", registry.FnAPI},
 	{http.MethodPost, "/webhooks/{provider}", registry.FnWebhookReceiver},
 	{http.MethodPost, "/webhooks/{provider}/release", registry.FnWebhookReceiver},
+}
+
+// OperatorHeader names the operator under lethe local (`lethe ...
+// --operator NAME`): API Gateway would put the caller's IAM ARN where the
+// local gateway puts local:<name>. A deployed API ignores the header.
+const OperatorHeader = "X-Lethe-Operator"
+
+var operatorRE = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,64}$`)
+
+// Operator is the identity the local gateway gives a caller: local:<name>
+// for a well-formed name, local:operator otherwise.
+func Operator(name string) string {
+	if !operatorRE.MatchString(name) {
+		name = "operator"
+	}
+	return "local:" + name
 }
 
 // Limits API Gateway itself enforces on a REST API.
@@ -294,6 +316,7 @@ func ProxyRequest(r *http.Request, resource string, params map[string]string, bo
 			Identity: events.APIGatewayRequestIdentity{
 				SourceIP:  sourceIP(r.RemoteAddr),
 				UserAgent: r.UserAgent(),
+				UserArn:   Operator(r.Header.Get(OperatorHeader)),
 			},
 			ResourcePath: resource,
 			// The local API has no stage in its URLs.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lethe-erasure/lethe/internal/api"
 	"github.com/lethe-erasure/lethe/internal/progress"
 	"os"
 	"path/filepath"
@@ -210,4 +211,16 @@ type outboxMailer struct{ o *Outbox }
 func (m outboxMailer) Publish(ctx context.Context, topicArn, subject, message string) error {
 	_, err := m.o.Publish(ctx, asl.PublishInput{TopicArn: topicArn, Subject: subject, Message: message})
 	return err
+}
+
+// Notices is the outbox as the api's notices to data subjects: one topic.
+func (o *Outbox) Notices(topicArn string) api.Notices { return outboxNotices{o: o, topic: topicArn} }
+
+type outboxNotices struct {
+	o     *Outbox
+	topic string
+}
+
+func (n outboxNotices) PublishNotice(ctx context.Context, message string) error {
+	return n.o.Mailer().Publish(ctx, n.topic, "Lethe: notice to a data subject", message)
 }

@@ -45,6 +45,9 @@ func SubsystemTopicName(region, subsystem string) string {
 // OpsTopicName is the name of a region's ops topic.
 func OpsTopicName(region string) string { return fmt.Sprintf("lethe-%s-ops", region) }
 
+// NoticesTopicName is the name of a region's subject-notices topic.
+func NoticesTopicName(region string) string { return fmt.Sprintf("lethe-%s-subject-notices", region) }
+
 // TopicArn is the ARN of a region's topic, as SNS would mint it in the
 // region's AWS region under Account.
 func TopicArn(region config.Region, topicName string) string {

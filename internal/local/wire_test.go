@@ -21,6 +21,7 @@ func TestNamesMatchInfra(t *testing.T) {
 		"topics.go": {
 			`return fmt.Sprintf("lethe-%s-%s-failures", region, subsystem)`,
 			`func OpsTopicName(region string) string { return fmt.Sprintf("lethe-%s-ops", region) }`,
+			`func NoticesTopicName(region string) string { return fmt.Sprintf("lethe-%s-subject-notices", region) }`,
 		},
 	}
 	for file, lines := range want {

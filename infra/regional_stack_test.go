@@ -386,6 +386,18 @@ func TestTopicsAndTokens(t *testing.T) {
 		if p := props(topics[opsID]); p["TopicName"] != OpsTopicName(st.Region.Name) || p["KmsMasterKeyId"] == nil {
 			t.Errorf("ops topic: %v", p)
 		}
+		// The subject-notices topic: encrypted with the region's data key,
+		// and no subscription of Lethe's (the product subscribes).
+		noticesID := cfnID(t, st, st.Topics.Notices)
+		if p := props(topics[noticesID]); p["TopicName"] != NoticesTopicName(st.Region.Name) ||
+			toJSON(t, p["KmsMasterKeyId"]) != toJSON(t, map[string]any{"Fn::GetAtt": []any{cfnID(t, st, st.Keys.Data), "Arn"}}) {
+			t.Errorf("notices topic: %v", p)
+		}
+		for _, sp := range subs {
+			if toJSON(t, props(sp)["TopicArn"]) == toJSON(t, map[string]any{"Ref": noticesID}) {
+				t.Errorf("the notices topic has a subscription: %v", props(sp))
+			}
+		}
 		var ops []string
 		for _, sp := range subs {
 			if toJSON(t, props(sp)["TopicArn"]) == toJSON(t, map[string]any{"Ref": opsID}) && props(sp)["Protocol"] == "email" {

@@ -157,6 +157,8 @@ type session struct {
 	policy edge.RetryPolicy
 	// calls collects every answer, for --json.
 	calls map[string]rawAnswer
+	// headers go with every call (the operator's name to lethe local).
+	headers http.Header
 }
 
 // rawAnswer is one API answer as --json prints it.
@@ -271,14 +273,17 @@ func (s *session) call(ctx context.Context, key string, to config.RegionEndpoint
 	if err := s.connect(ctx); err != nil {
 		return 0, nil, err
 	}
-	var h http.Header
+	h := s.headers.Clone()
 	var b []byte
 	if body != nil {
 		var err error
 		if b, err = json.Marshal(body); err != nil {
 			return 0, nil, err
 		}
-		h = http.Header{"Content-Type": {"application/json"}}
+		if h == nil {
+			h = http.Header{}
+		}
+		h.Set("Content-Type", "application/json")
 	}
 	status, answer, err := s.client.Call(ctx, to, method, escapedPath, h, b)
 	if err != nil {

@@ -16,8 +16,8 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
-	"github.com/lethe-erasure/lethe/internal/progress"
 	"github.com/lethe-erasure/lethe/internal/eventstest"
+	"github.com/lethe-erasure/lethe/internal/progress"
 )
 
 // aslTask is the part of a Task state this test reads.
@@ -89,7 +89,10 @@ func errorCases() []errorCase {
 			return server(204, "")(t, e)
 		}},
 		{name: "StoreUnavailable", retryable: true, setup: func(t *testing.T, e *env) string {
+			// The table is down for the subject's lookup and for the
+			// progress a check records.
 			e.subjects.err = errors.New("RequestLimitExceeded")
+			e.progress.err = &erasure.StoreUnavailable{Op: "record progress", Err: e.subjects.err}
 			return server(200, `{"status":"pending","detail":"queued"}`)(t, e)
 		}},
 		{name: "SubsystemRejected", setup: server(403, "")},

@@ -11,6 +11,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/eventstest"
+	"github.com/lethe-erasure/lethe/internal/progress"
 )
 
 func TestSubmit(t *testing.T) {
@@ -19,14 +20,15 @@ func TestSubmit(t *testing.T) {
 		name       string
 		handler    http.HandlerFunc
 		refused    bool
-		attempt    int
 		wantTicket string
+		// wantDetail is the detail of an unavailable answer.
+		wantDetail string
 		wantErr    string
 		wantMsg    string
 	}{
 		{name: "202 ticket", handler: answerWith(202, `{"ticket":"t-1"}`), wantTicket: "t-1"},
-		{name: "200 ticket (already submitted)", handler: answerWith(200, `{"ticket":"t-1","status":"pending"}`), attempt: 3, wantTicket: "t-1"},
-		{name: "202 without ticket", handler: answerWith(202, `{}`), wantErr: "SubsystemProtocolError", wantMsg: "test answered 202 outside the contract: answer has no ticket (submit, attempt 1)"},
+		{name: "200 ticket (already submitted)", handler: answerWith(200, `{"ticket":"t-1","status":"pending"}`), wantTicket: "t-1"},
+		{name: "202 without ticket", handler: answerWith(202, `{}`), wantErr: "SubsystemProtocolError", wantMsg: "test answered 202 outside the contract: answer has no ticket (submit)"},
 		{name: "202 empty ticket", handler: answerWith(202, `{"ticket":""}`), wantErr: "SubsystemProtocolError", wantMsg: "no ticket"},
 		{name: "202 number ticket", handler: answerWith(202, `{"ticket":42}`), wantErr: "SubsystemProtocolError", wantMsg: "not a JSON object"},
 		{name: "202 bad JSON", handler: answerWith(202, `ticket=t-1`), wantErr: "SubsystemProtocolError", wantMsg: "not a JSON object"},
@@ -36,16 +38,16 @@ func TestSubmit(t *testing.T) {
 		{name: "ticket carrying the subject id", handler: answerWith(202, `{"ticket":"job-zq/leaky subject+7f3a@example.org"}`), wantErr: "SubsystemProtocolError", wantMsg: "contains the subject id"},
 		{name: "201", handler: answerWith(201, `{"ticket":"t-1"}`), wantErr: "SubsystemProtocolError", wantMsg: "202"},
 		{name: "204", handler: answerWith(204, ``), wantErr: "SubsystemProtocolError"},
-		{name: "400", handler: answerWith(400, `{"error":"bad"}`), wantErr: "SubsystemRejected", wantMsg: "test answered 400 (submit, attempt 1)"},
+		{name: "400", handler: answerWith(400, `{"error":"bad"}`), wantErr: "SubsystemRejected", wantMsg: "test answered 400 (submit)"},
 		{name: "401", handler: answerWith(401, ``), wantErr: "SubsystemRejected"},
 		{name: "404 (no such endpoint)", handler: answerWith(404, ``), wantErr: "SubsystemRejected", wantMsg: "answered 404"},
 		{name: "409", handler: answerWith(409, ``), wantErr: "SubsystemRejected"},
-		{name: "429", handler: answerWith(429, ``), attempt: 1, wantErr: "SubsystemUnavailable", wantMsg: "test answered 429 (submit, attempt 2)"},
-		{name: "500", handler: answerWith(500, ``), wantErr: "SubsystemUnavailable"},
-		{name: "503", handler: answerWith(503, ``), wantErr: "SubsystemUnavailable"},
+		{name: "429", handler: answerWith(429, ``), wantDetail: "test answered 429 (submit)"},
+		{name: "500", handler: answerWith(500, ``), wantDetail: "test answered 500 (submit)"},
+		{name: "503", handler: answerWith(503, ``), wantDetail: "test answered 503 (submit)"},
 		{name: "redirect", handler: redirect, wantErr: "SubsystemProtocolError", wantMsg: "redirects are not followed"},
-		{name: "timeout", handler: hang, wantErr: "SubsystemUnavailable", wantMsg: "timed out after 1s (submit, attempt 1)"},
-		{name: "connection refused", refused: true, wantErr: "SubsystemUnavailable", wantMsg: "connection refused"},
+		{name: "timeout", handler: hang, wantDetail: "test did not answer: timed out after 1s (submit)"},
+		{name: "connection refused", refused: true, wantDetail: "test did not answer: connection refused (submit)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +59,7 @@ func TestSubmit(t *testing.T) {
 				base = srv.URL
 			}
 			e := newEnv()
-			out, err := e.c.Submit(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(base, config.ModeAsync), Attempt: tt.attempt})
+			out, err := e.c.Submit(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(base, config.ModeAsync), Now: checkNow})
 			if got := eventstest.ErrorName(err); got != tt.wantErr {
 				t.Fatalf("error %s (%v), want %q; output %+v", got, err, tt.wantErr, out)
 			}
@@ -66,8 +68,17 @@ func TestSubmit(t *testing.T) {
 					t.Errorf("message %q does not say %q", err, tt.wantMsg)
 				}
 				assertNoSubject(t, "error", err.Error())
-			} else if want := (erasure.SubmitOutput{Ticket: tt.wantTicket, Attempts: tt.attempt + 1}); out != want {
-				t.Errorf("output %+v, want %+v", out, want)
+			} else {
+				want := erasure.SubmitOutput{Status: erasure.CallSubmitted, Ticket: tt.wantTicket, Attempts: 1, Detail: "submitted"}
+				if tt.wantDetail != "" {
+					want = erasure.SubmitOutput{Status: erasure.CallUnavailable, Attempts: 1, Detail: tt.wantDetail, Persist: erasure.Persist{WaitSeconds: 60}}
+				}
+				if out != want {
+					t.Errorf("output %+v, want %+v", out, want)
+				}
+			}
+			if step := e.progress.last(); !step.Called {
+				t.Errorf("recorded step %+v, want a call", step)
 			}
 			assertNoSubject(t, "log", e.log.String())
 			if srv == nil {
@@ -107,17 +118,11 @@ func TestCheck(t *testing.T) {
 		wantMsg   string
 	}{
 		{name: "pending, first check", handler: answerWith(200, `{"status":"pending","detail":""}`),
-			want: erasure.CheckOutput{Status: "pending", PollCount: 1, NextPollSeconds: 60}},
+			want: erasure.CheckOutput{Status: "pending", PollCount: 1, Persist: erasure.Persist{WaitSeconds: 60}}},
 		{name: "pending, fourth check", handler: answerWith(200, `{"status":"pending"}`), pollCount: 3,
-			want: erasure.CheckOutput{Status: "pending", PollCount: 4, NextPollSeconds: 480}},
-		{name: "pending near the deadline", handler: answerWith(200, `{"status":"pending"}`), pollCount: 20, now: checkDeadline.Add(-90*time.Second - 500*time.Millisecond),
-			want: erasure.CheckOutput{Status: "pending", PollCount: 21, NextPollSeconds: 90}},
-		{name: "pending past the deadline", handler: answerWith(200, `{"status":"pending"}`), pollCount: 30, now: checkDeadline,
-			want: erasure.CheckOutput{Status: "pending", PollCount: 31, NextPollSeconds: 1, PastDeadline: true}},
+			want: erasure.CheckOutput{Status: "pending", PollCount: 4, Persist: erasure.Persist{WaitSeconds: 60}}},
 		{name: "deleted", handler: answerWith(200, `{"status":"deleted","detail":"purged 3 rows"}`), pollCount: 2,
 			want: erasure.CheckOutput{Status: "deleted", Detail: "purged 3 rows", PollCount: 3}},
-		{name: "deleted past the deadline is deleted", handler: answerWith(200, `{"status":"deleted"}`), now: checkDeadline.Add(time.Hour),
-			want: erasure.CheckOutput{Status: "deleted", PollCount: 1}},
 		{name: "failed, detail scrubbed", handler: answerWith(200, `{"status":"failed","detail":"user ZQ/LEAKY SUBJECT+7F3A@EXAMPLE.ORG is on legal hold\n"}`),
 			want: erasure.CheckOutput{Status: "failed", Detail: "user [subject] is on legal hold", PollCount: 1}},
 		{name: "unknown status", handler: answerWith(200, `{"status":"done"}`), wantErr: "SubsystemProtocolError", wantMsg: "test answered 200 outside the contract: status is not pending, deleted or failed (check 1)"},
@@ -129,15 +134,13 @@ func TestCheck(t *testing.T) {
 		{name: "404 unknown ticket", handler: answerWith(404, ``), pollCount: 4, wantErr: "SubsystemRejected", wantMsg: "test answered 404 (check 5)"},
 		{name: "403", handler: answerWith(403, ``), wantErr: "SubsystemRejected"},
 		{name: "redirect", handler: redirect, wantErr: "SubsystemProtocolError"},
-		// An outage during a check is still pending: the loop polls again.
-		{name: "429 is still pending", handler: answerWith(429, ``), pollCount: 1,
-			want: erasure.CheckOutput{Status: "pending", Detail: "test answered 429 (check 2)", PollCount: 2, NextPollSeconds: 120}},
-		{name: "502 is still pending", handler: answerWith(502, ``),
-			want: erasure.CheckOutput{Status: "pending", Detail: "test answered 502 (check 1)", PollCount: 1, NextPollSeconds: 60}},
-		{name: "timeout is still pending", handler: hang,
-			want: erasure.CheckOutput{Status: "pending", Detail: "test did not answer: timed out after 1s (check 1)", PollCount: 1, NextPollSeconds: 60}},
-		{name: "outage past the deadline", handler: answerWith(503, ``), now: checkDeadline.Add(time.Minute),
-			want: erasure.CheckOutput{Status: "pending", Detail: "test answered 503 (check 1)", PollCount: 1, NextPollSeconds: 1, PastDeadline: true}},
+		// An outage during a check is no error: Lethe persists.
+		{name: "429 is unavailable", handler: answerWith(429, ``), pollCount: 1,
+			want: erasure.CheckOutput{Status: "unavailable", Detail: "test answered 429 (check 2)", PollCount: 2, Persist: erasure.Persist{WaitSeconds: 60}}},
+		{name: "502 is unavailable", handler: answerWith(502, ``),
+			want: erasure.CheckOutput{Status: "unavailable", Detail: "test answered 502 (check 1)", PollCount: 1, Persist: erasure.Persist{WaitSeconds: 60}}},
+		{name: "timeout is unavailable", handler: hang,
+			want: erasure.CheckOutput{Status: "unavailable", Detail: "test did not answer: timed out after 1s (check 1)", PollCount: 1, Persist: erasure.Persist{WaitSeconds: 60}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,8 +151,8 @@ func TestCheck(t *testing.T) {
 			if now.IsZero() {
 				now = checkNow
 			}
-			in := erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target(srv.URL, config.ModeAsync),
-				Ticket: "t/1 x", Attempts: 2, PollCount: tt.pollCount, Now: now}
+			in := erasure.CheckInput{RequestID: testRequestID, Subsystem: target(srv.URL, config.ModeAsync),
+				Ticket: "t/1 x", PollCount: tt.pollCount, Now: now}
 			out, err := e.c.Check(t.Context(), in)
 			if got := eventstest.ErrorName(err); got != tt.wantErr {
 				t.Fatalf("error %s (%v), want %q; output %+v", got, err, tt.wantErr, out)
@@ -159,7 +162,7 @@ func TestCheck(t *testing.T) {
 					t.Errorf("message %q does not say %q", err, tt.wantMsg)
 				}
 			} else {
-				tt.want.Ticket, tt.want.Attempts = "t/1 x", 2
+				tt.want.Ticket, tt.want.Attempts = "t/1 x", 1
 				if out != tt.want {
 					t.Errorf("output\n %+v, want\n %+v", out, tt.want)
 				}
@@ -179,7 +182,7 @@ func TestCheckReadsSubjectOnlyForDetail(t *testing.T) {
 	for body, wantReads := range map[string]int{`{"status":"pending"}`: 0, `{"status":"pending","detail":""}`: 0, `{"status":"pending","detail":"queued"}`: 1} {
 		srv := newServer(t, answerWith(200, body))
 		e := newEnv()
-		_, err := e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target(srv.URL, config.ModeAsync),
+		_, err := e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Subsystem: target(srv.URL, config.ModeAsync),
 			Ticket: "t-1", Now: checkNow})
 		if err != nil || e.subjects.calls != wantReads {
 			t.Errorf("%s: %v, %d subject reads, want %d", body, err, e.subjects.calls, wantReads)
@@ -187,14 +190,18 @@ func TestCheckReadsSubjectOnlyForDetail(t *testing.T) {
 	}
 }
 
-func TestCheckTokenOutageIsPending(t *testing.T) {
+func TestCheckTokenOutageIsUnavailable(t *testing.T) {
 	srv := newServer(t, answerWith(200, `{"status":"deleted"}`))
 	e := newEnv()
 	e.tokens.err = errors.New("ThrottlingException")
-	out, err := e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target(srv.URL, config.ModeAsync),
-		Ticket: "t-1", Attempts: 1, PollCount: 2, Now: checkNow})
-	if err != nil || out.Status != AsyncPending || out.PollCount != 3 || out.NextPollSeconds != 240 || !strings.HasPrefix(out.Detail, "token of test unavailable") {
-		t.Errorf("Check = %+v, %v; want pending after a token outage", out, err)
+	out, err := e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Subsystem: target(srv.URL, config.ModeAsync),
+		Ticket: "t-1", PollCount: 2, Now: checkNow})
+	if err != nil || out.Status != erasure.CallUnavailable || out.PollCount != 3 || out.WaitSeconds != 60 || out.Attempts != 0 ||
+		!strings.HasPrefix(out.Detail, "token of test unavailable") {
+		t.Errorf("Check = %+v, %v; want unavailable without an attempt after a token outage", out, err)
+	}
+	if step := e.progress.last(); step.Called || step.Answer != progress.Unavailable {
+		t.Errorf("recorded %+v, want unavailable without a call", step)
 	}
 	if len(srv.requests()) != 0 {
 		t.Error("subsystem called without a token")
@@ -207,7 +214,7 @@ func TestCheckStoreOutageWithholdsDetail(t *testing.T) {
 	srv := newServer(t, answerWith(200, `{"status":"failed","detail":"Zq/Leaky Subject+7f3a@example.org is on hold"}`))
 	e := newEnv()
 	e.subjects.err = errors.New("RequestLimitExceeded")
-	out, err := e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target(srv.URL, config.ModeAsync),
+	out, err := e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Subsystem: target(srv.URL, config.ModeAsync),
 		Ticket: "t-1", Now: checkNow})
 	if err != nil || out.Status != AsyncFailed || !strings.HasPrefix(out.Detail, "(detail withheld") {
 		t.Errorf("Check = %+v, %v", out, err)
@@ -216,14 +223,13 @@ func TestCheckStoreOutageWithholdsDetail(t *testing.T) {
 }
 
 func TestCheckInvalidInput(t *testing.T) {
-	base := erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target("https://x.example.com", config.ModeAsync), Ticket: "t-1", Now: checkNow}
+	base := erasure.CheckInput{RequestID: testRequestID, Subsystem: target("https://x.example.com", config.ModeAsync), Ticket: "t-1", Now: checkNow}
 	tests := []struct {
 		name   string
 		mutate func(*erasure.CheckInput)
 		field  string
 	}{
 		{"no ticket", func(in *erasure.CheckInput) { in.Ticket = "" }, "ticket"},
-		{"no deadline", func(in *erasure.CheckInput) { in.Deadline = time.Time{} }, "deadline"},
 		{"no now", func(in *erasure.CheckInput) { in.Now = time.Time{} }, "now"},
 		{"negative poll count", func(in *erasure.CheckInput) { in.PollCount = -1 }, "pollCount"},
 		{"sync target", func(in *erasure.CheckInput) { in.Subsystem.Mode = config.ModeSync }, "subsystem.mode"},

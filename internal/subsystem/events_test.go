@@ -10,11 +10,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/eventstest"
+	"github.com/lethe-erasure/lethe/internal/progress"
+	"github.com/lethe-erasure/lethe/internal/store/embedded"
 )
 
 // eventWant is a sample event's sibling <case>.want.json: how the fake
@@ -39,9 +43,33 @@ var eventRegion = config.Region{Name: "eu", AWSRegion: "eu-west-1", Subsystems: 
 		Poll:  &config.PollPolicy{InitialSeconds: 60, MaxSeconds: 21600, Multiplier: 2}},
 }}
 
+// eventDeadline is the deadline of the request the samples work on: their
+// "now" says how far from it each call is made.
+var eventDeadline = time.Date(2026, 12, 23, 10, 0, 0, 0, time.UTC)
+
+// eventTracker is the progress tracker of the eu region on an embedded
+// requests table holding the samples' request, running, due at
+// eventDeadline: the samples' back-off and give-up are the real decisions.
+func eventTracker(t *testing.T, region config.Region) *progress.Tracker {
+	t.Helper()
+	db, err := embedded.Open(filepath.Join(t.TempDir(), "lethe.db"), embedded.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reqs := db.Requests("eu")
+	req := erasure.Request{ID: testRequestID, SubjectID: testSubject, Source: "api", Status: erasure.StatusRunning,
+		ReceivedAt: eventDeadline.AddDate(0, -1, 0), Deadline: eventDeadline}
+	if _, _, err := reqs.Create(t.Context(), req, ""); err != nil {
+		t.Fatal(err)
+	}
+	return progress.New(reqs, nil, &config.Config{}, region, nil)
+}
+
 // TestEvents runs every events/<function>/<case>.json through its handler
 // the way Lambda does (aws-lambda-go's JSON decoding and error naming), with
-// a fake subsystem answering as <case>.want.json says.
+// a fake subsystem answering as <case>.want.json says and progress recorded
+// on a real (embedded) requests table.
 func TestEvents(t *testing.T) {
 	functions := map[string]func(*Connector) any{
 		"sync-delete":  func(c *Connector) any { return c.SyncDelete },
@@ -69,7 +97,7 @@ func TestEvents(t *testing.T) {
 					s.BaseURL = srv.URL
 					region.Subsystems = append(region.Subsystems, s)
 				}
-				e := newEnv(WithRegion(region))
+				e := newEnvWith(eventTracker(t, region), WithRegion(region))
 				for _, s := range region.Subsystems {
 					e.tokens.tokens[config.TokenSource{Kind: config.TokenSecretsManager, Name: config.DefaultTokenName("eu", s.Name)}] = "tok-" + s.Name
 				}

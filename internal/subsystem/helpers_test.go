@@ -176,6 +176,8 @@ type fakeProgress struct {
 	steps    []progress.Step
 	attempts int
 	giveUp   bool
+	// attested is what an operator attested meanwhile, if anything.
+	attested erasure.SubsystemStatus
 	err      error
 }
 
@@ -189,7 +191,10 @@ func (f *fakeProgress) Record(_ context.Context, _ string, _ erasure.Target, s p
 	if s.Called {
 		f.attempts++
 	}
-	d := progress.Decision{Attempts: f.attempts}
+	d := progress.Decision{Attempts: f.attempts, Attested: f.attested}
+	if f.attested != "" {
+		return d, nil
+	}
 	if s.Answer == progress.Unavailable || s.Answer == progress.Pending {
 		d.WaitSeconds, d.GiveUp = 60, f.giveUp && s.Answer == progress.Unavailable
 	}
@@ -217,7 +222,14 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// newEnv returns a connector whose progress is recorded by the fake.
 func newEnv(opts ...Option) *env {
+	return newEnvWith(nil, opts...)
+}
+
+// newEnvWith returns a connector recording progress with p (the fake when
+// p is nil).
+func newEnvWith(p tracker, opts ...Option) *env {
 	e := &env{
 		subjects: &fakeSubjects{subjects: map[string]string{testRequestID: testSubject}},
 		tokens:   &fakeTokens{tokens: map[config.TokenSource]string{testToken: "tok-1"}, rotated: map[config.TokenSource]string{}},
@@ -225,7 +237,10 @@ func newEnv(opts ...Option) *env {
 		log:      &bytes.Buffer{},
 	}
 	logger := slog.New(slog.NewJSONHandler(&lockedBuffer{b: e.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.c = New(NewHTTPClient(), e.tokens, e.subjects, e.progress, append([]Option{WithLogger(logger)}, opts...)...)
+	if p == nil {
+		p = e.progress
+	}
+	e.c = New(NewHTTPClient(), e.tokens, e.subjects, p, append([]Option{WithLogger(logger)}, opts...)...)
 	return e
 }
 

@@ -12,7 +12,7 @@ import (
 // TestSubjectNeverLeaks drives every handler through answers that echo the
 // subject id back (in bodies, headers, redirects, details) and through
 // transport failures whose Go errors carry the URL, and fails if any error
-// message, output or log line holds the subject id in any spelling.
+// message, output, recorded progress or log line holds the subject id in any spelling.
 func TestSubjectNeverLeaks(t *testing.T) {
 	echo := func(status int, body string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -56,11 +56,14 @@ func TestSubjectNeverLeaks(t *testing.T) {
 					texts = append(texts, err.Error())
 				}
 			}
-			record(e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(base, config.ModeSync), Attempt: 1}))
+			record(e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(base, config.ModeSync), Now: checkNow}))
 			record(e.c.Submit(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(base, config.ModeAsync)}))
-			record(e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Deadline: checkDeadline, Subsystem: target(base, config.ModeAsync),
+			record(e.c.Check(t.Context(), erasure.CheckInput{RequestID: testRequestID, Subsystem: target(base, config.ModeAsync),
 				Ticket: "t-1", Now: checkNow}))
 			texts = append(texts, e.log.String())
+			for _, step := range e.progress.steps {
+				texts = append(texts, step.Detail, step.Error)
+			}
 			if e.log.Len() == 0 {
 				t.Error("nothing logged: the test would prove nothing about logs")
 			}

@@ -10,36 +10,41 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/eventstest"
+	"github.com/lethe-erasure/lethe/internal/progress"
 )
 
+// TestSyncDeleteStatusClasses: a deletion or a 404 is done, a permanent
+// answer is an error the file catches, and an unavailable subsystem is no
+// error: it is answered as status unavailable with the back-off the
+// progress tracker decided, and recorded as a step.
 func TestSyncDeleteStatusClasses(t *testing.T) {
 	big := `{"pad":"` + strings.Repeat("x", 2*MaxBodyBytes) + `"}`
 	tests := []struct {
 		name       string
 		handler    http.HandlerFunc
 		refused    bool
-		attempt    int
 		wantStatus erasure.SubsystemStatus
 		wantDetail string
+		wantAnswer progress.Answer
 		wantErr    string // type name
 		wantMsg    string // part of the error message
 	}{
-		{name: "200 deleted", handler: answerWith(200, `{"ok":true}`), wantStatus: erasure.SubsystemDeleted, wantDetail: "deleted (200)"},
-		{name: "204 deleted", handler: answerWith(204, ""), attempt: 2, wantStatus: erasure.SubsystemDeleted, wantDetail: "deleted (204)"},
-		{name: "404 nothing held", handler: answerWith(404, `{"error":"no such user"}`), wantStatus: erasure.SubsystemNotFound, wantDetail: "nothing held (404)"},
-		{name: "200 oversized body is still deleted", handler: answerWith(200, big), wantStatus: erasure.SubsystemDeleted, wantDetail: "deleted (200)"},
-		{name: "400", handler: answerWith(400, `{"error":"bad"}`), wantErr: "SubsystemRejected", wantMsg: "test answered 400 (delete, attempt 1)"},
-		{name: "401", handler: answerWith(401, ""), wantErr: "SubsystemRejected", wantMsg: "test answered 401"},
-		{name: "403", handler: answerWith(403, ""), wantErr: "SubsystemRejected", wantMsg: "test answered 403"},
-		{name: "409", handler: answerWith(409, ""), wantErr: "SubsystemRejected", wantMsg: "test answered 409"},
-		{name: "408 is a timeout", handler: answerWith(408, ""), wantErr: "SubsystemUnavailable", wantMsg: "test answered 408"},
-		{name: "429", handler: answerWith(429, ""), attempt: 2, wantErr: "SubsystemUnavailable", wantMsg: "test answered 429 (delete, attempt 3)"},
-		{name: "500", handler: answerWith(500, ""), wantErr: "SubsystemUnavailable", wantMsg: "test answered 500"},
-		{name: "503", handler: answerWith(503, ""), attempt: 7, wantErr: "SubsystemUnavailable", wantMsg: "test answered 503 (delete, attempt 8)"},
-		{name: "202 is not a sync answer", handler: answerWith(202, ""), wantErr: "SubsystemProtocolError", wantMsg: "202"},
-		{name: "redirect not followed", handler: redirect, wantErr: "SubsystemProtocolError", wantMsg: "redirects are not followed"},
-		{name: "timeout", handler: hang, wantErr: "SubsystemUnavailable", wantMsg: "test did not answer: timed out after 1s (delete, attempt 1)"},
-		{name: "connection refused", refused: true, wantErr: "SubsystemUnavailable", wantMsg: "test did not answer: connection refused"},
+		{name: "200 deleted", handler: answerWith(200, `{"ok":true}`), wantStatus: erasure.SubsystemDeleted, wantDetail: "deleted (200)", wantAnswer: progress.Done},
+		{name: "204 deleted", handler: answerWith(204, ""), wantStatus: erasure.SubsystemDeleted, wantDetail: "deleted (204)", wantAnswer: progress.Done},
+		{name: "404 nothing held", handler: answerWith(404, `{"error":"no such user"}`), wantStatus: erasure.SubsystemNotFound, wantDetail: "nothing held (404)", wantAnswer: progress.Done},
+		{name: "200 oversized body is still deleted", handler: answerWith(200, big), wantStatus: erasure.SubsystemDeleted, wantDetail: "deleted (200)", wantAnswer: progress.Done},
+		{name: "400", handler: answerWith(400, `{"error":"bad"}`), wantErr: "SubsystemRejected", wantMsg: "test answered 400 (delete)", wantAnswer: progress.Refused},
+		{name: "401", handler: answerWith(401, ""), wantErr: "SubsystemRejected", wantMsg: "test answered 401", wantAnswer: progress.Refused},
+		{name: "403", handler: answerWith(403, ""), wantErr: "SubsystemRejected", wantMsg: "test answered 403", wantAnswer: progress.Refused},
+		{name: "409", handler: answerWith(409, ""), wantErr: "SubsystemRejected", wantMsg: "test answered 409", wantAnswer: progress.Refused},
+		{name: "408 is a timeout", handler: answerWith(408, ""), wantStatus: erasure.CallUnavailable, wantDetail: "test answered 408 (delete)", wantAnswer: progress.Unavailable},
+		{name: "429", handler: answerWith(429, ""), wantStatus: erasure.CallUnavailable, wantDetail: "test answered 429 (delete)", wantAnswer: progress.Unavailable},
+		{name: "500", handler: answerWith(500, ""), wantStatus: erasure.CallUnavailable, wantDetail: "test answered 500 (delete)", wantAnswer: progress.Unavailable},
+		{name: "503", handler: answerWith(503, ""), wantStatus: erasure.CallUnavailable, wantDetail: "test answered 503 (delete)", wantAnswer: progress.Unavailable},
+		{name: "202 is not a sync answer", handler: answerWith(202, ""), wantErr: "SubsystemProtocolError", wantMsg: "202", wantAnswer: progress.Refused},
+		{name: "redirect not followed", handler: redirect, wantErr: "SubsystemProtocolError", wantMsg: "redirects are not followed", wantAnswer: progress.Refused},
+		{name: "timeout", handler: hang, wantStatus: erasure.CallUnavailable, wantDetail: "test did not answer: timed out after 1s (delete)", wantAnswer: progress.Unavailable},
+		{name: "connection refused", refused: true, wantStatus: erasure.CallUnavailable, wantDetail: "test did not answer: connection refused (delete)", wantAnswer: progress.Unavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,7 +58,7 @@ func TestSyncDeleteStatusClasses(t *testing.T) {
 				base = srv.URL
 			}
 			e := newEnv()
-			out, err := e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(base, config.ModeSync), Attempt: tt.attempt})
+			out, err := e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(base, config.ModeSync), Now: checkNow})
 			if got := eventstest.ErrorName(err); got != tt.wantErr {
 				t.Fatalf("error %s (%v), want %q; output %+v", got, err, tt.wantErr, out)
 			}
@@ -63,10 +68,16 @@ func TestSyncDeleteStatusClasses(t *testing.T) {
 				}
 				assertNoSubject(t, "error", err.Error())
 			} else {
-				want := erasure.SyncDeleteOutput{Status: tt.wantStatus, Attempts: tt.attempt + 1, Detail: tt.wantDetail}
+				want := erasure.SyncDeleteOutput{Status: tt.wantStatus, Attempts: 1, Detail: tt.wantDetail}
+				if tt.wantStatus == erasure.CallUnavailable {
+					want.Persist = erasure.Persist{WaitSeconds: 60}
+				}
 				if out != want {
 					t.Errorf("output %+v, want %+v", out, want)
 				}
+			}
+			if got := e.progress.last(); got.Answer != tt.wantAnswer || !got.Called {
+				t.Errorf("recorded step %+v, want a call answered %s", got, tt.wantAnswer)
 			}
 			assertNoSubject(t, "log", e.log.String())
 			if srv == nil {
@@ -82,6 +93,41 @@ func TestSyncDeleteStatusClasses(t *testing.T) {
 				t.Errorf("request %s %s auth %q; want DELETE %s with Bearer tok-1", r.Method, r.RequestURI, r.Authorization, wantURI)
 			}
 		})
+	}
+}
+
+// TestSyncDeletePersistence: the attempts answered are the tracker's count
+// of calls made, a give-up decision is passed on, and an operator's
+// attestation meanwhile ends the loop.
+func TestSyncDeletePersistence(t *testing.T) {
+	srv := newServer(t, answerWith(503, ""))
+	e := newEnv()
+	in := erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(srv.URL, config.ModeSync), Now: checkNow}
+	for i := 1; i <= 3; i++ {
+		out, err := e.c.SyncDelete(t.Context(), in)
+		if err != nil || out.Attempts != i || out.Status != erasure.CallUnavailable || out.GiveUp {
+			t.Fatalf("call %d: %+v, %v", i, out, err)
+		}
+	}
+	e.progress.giveUp = true
+	if out, err := e.c.SyncDelete(t.Context(), in); err != nil || !out.GiveUp || out.Attempts != 4 {
+		t.Fatalf("at the give-up point: %+v, %v; want giveUp after 4 attempts", out, err)
+	}
+	e.progress.attested = erasure.SubsystemDeleted
+	if out, err := e.c.SyncDelete(t.Context(), in); err != nil || out.Status != erasure.CallAttested || out.GiveUp || out.WaitSeconds != 0 {
+		t.Fatalf("after an attestation: %+v, %v; want attested", out, err)
+	}
+}
+
+// TestSyncDeleteProgressDown: a failed write of progress is the
+// StoreUnavailable the file retries, never a silent success.
+func TestSyncDeleteProgressDown(t *testing.T) {
+	srv := newServer(t, answerWith(204, ""))
+	e := newEnv()
+	e.progress.err = &erasure.StoreUnavailable{Op: "record progress", Err: errors.New("ProvisionedThroughputExceededException")}
+	_, err := e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: target(srv.URL, config.ModeSync), Now: checkNow})
+	if eventstest.ErrorName(err) != "StoreUnavailable" {
+		t.Fatalf("error %v, want StoreUnavailable", err)
 	}
 }
 
@@ -119,12 +165,13 @@ func TestTokenHeader(t *testing.T) {
 		tokenErr error
 		wantAuth string
 		wantHas  bool
-		wantErr  string
+		// unavailable: no token could be read; Lethe persists.
+		unavailable bool
 	}{
 		{name: "secretsmanager token", token: testToken, wantAuth: "Bearer tok-1", wantHas: true},
 		{name: "kind none sends no header", token: config.TokenSource{Kind: config.TokenNone}, wantHas: false},
-		{name: "token store down", token: testToken, tokenErr: errors.New("ThrottlingException: rate exceeded"), wantErr: "TokenUnavailable"},
-		{name: "secret missing", token: config.TokenSource{Kind: config.TokenSSM, Name: "/nope"}, wantErr: "TokenUnavailable"},
+		{name: "token store down", token: testToken, tokenErr: errors.New("ThrottlingException: rate exceeded"), unavailable: true},
+		{name: "secret missing", token: config.TokenSource{Kind: config.TokenSSM, Name: "/nope"}, unavailable: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,17 +180,20 @@ func TestTokenHeader(t *testing.T) {
 			e.tokens.err = tt.tokenErr
 			tg := target(srv.URL, config.ModeSync)
 			tg.Token = tt.token
-			_, err := e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: tg})
-			if got := eventstest.ErrorName(err); got != tt.wantErr {
-				t.Fatalf("error %s (%v), want %q", got, err, tt.wantErr)
+			out, err := e.c.SyncDelete(t.Context(), erasure.DeleteInput{RequestID: testRequestID, Subsystem: tg})
+			if err != nil {
+				t.Fatal(err)
 			}
 			reqs := srv.requests()
-			if tt.wantErr != "" {
+			if tt.unavailable {
 				if len(reqs) != 0 {
 					t.Errorf("subsystem called without a token: %+v", reqs)
 				}
-				if !strings.Contains(err.Error(), "token of test unavailable from "+tt.token.Kind+" ") {
-					t.Errorf("message %q does not name the subsystem and source", err)
+				if out.Status != erasure.CallUnavailable || out.Attempts != 0 || !strings.Contains(out.Detail, "token of test unavailable from "+tt.token.Kind+" ") {
+					t.Errorf("output %+v: want unavailable, no attempt, naming the subsystem and source", out)
+				}
+				if step := e.progress.last(); step.Called || step.Answer != progress.Unavailable {
+					t.Errorf("recorded %+v, want unavailable without a call", step)
 				}
 				return
 			}

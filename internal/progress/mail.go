@@ -42,7 +42,7 @@ func left(t, now time.Time) string {
 	case d >= 48*time.Hour:
 		return fmt.Sprintf("%d days left", int(d/(24*time.Hour)))
 	default:
-		return fmt.Sprintf("%d hours left", int(d/time.Hour)+1)
+		return fmt.Sprintf("%d hours left", int((d+time.Hour-1)/time.Hour))
 	}
 }
 

@@ -148,7 +148,7 @@ func TestSampleEvents(t *testing.T) {
 		// Every field erasure.asl.json selects is present.
 		var fields map[string]json.RawMessage
 		_ = json.Unmarshal(out, &fields)
-		for _, f := range []string{"requestId", "status", "deadline", "subsystems"} {
+		for _, f := range []string{"requestId", "status", "deadline", "subsystems", "mail"} {
 			if _, ok := fields[f]; !ok {
 				t.Errorf("output has no %q: %s", f, out)
 			}

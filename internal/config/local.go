@@ -36,6 +36,9 @@ type DemoSubsystem struct {
 	LatencyMillis int `json:"latencyMillis,omitempty"`
 	// Outage answers every call 503.
 	Outage bool `json:"outage,omitempty"`
+	// Reject answers every call 403, a permanent refusal (as a subsystem
+	// whose token was revoked): Lethe fails the subsystem at once.
+	Reject bool `json:"reject,omitempty"`
 	// NeverFinish keeps async erasures pending forever.
 	NeverFinish bool `json:"neverFinish,omitempty"`
 	// Subjects are held besides the seeded alice, bob and carol.

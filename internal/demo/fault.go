@@ -28,12 +28,12 @@ func (e *FaultError) Error() string {
 }
 
 // FaultUsage is the grammar of --fault, for the flag's help text.
-const FaultUsage = `<region>/<subsystem>=<knob>[,<knob>...] with knobs outage, neverFinish (each also :true|:false), ` +
+const FaultUsage = `<region>/<subsystem>=<knob>[,<knob>...] with knobs outage, reject, neverFinish (each also :true|:false), ` +
 	`errorRate:<0..1>, latency:<duration, e.g. 200ms>, finishAfter:<duration, e.g. 3600s, 2h, 20d>, clear (no faults); ` +
 	`e.g. eu/orders=errorRate:0.3,latency:200ms`
 
 // ParseFault reads one --fault flag of `lethe local`, e.g.
-// "eu/orders=outage" or "eu/orders=errorRate:0.3,latency:200ms,neverFinish,finishAfter:3600s",
+// "eu/orders=outage", "eu/projects=reject" or "eu/orders=errorRate:0.3,latency:200ms,neverFinish,finishAfter:3600s",
 // into the key of config.Local.Subsystems ("eu/orders") and that subsystem's
 // knobs: the knobs named are set on base(region, subsystem) (pass
 // (*config.Config).Demo; nil means none), the others kept. Later knobs win
@@ -61,7 +61,7 @@ func ParseFault(spec string, base func(region, subsystem string) config.DemoSubs
 		item = strings.TrimSpace(item)
 		knob, value, hasValue := strings.Cut(item, ":")
 		switch strings.ToLower(knob) {
-		case "outage", "neverfinish":
+		case "outage", "reject", "neverfinish":
 			on := true
 			if hasValue {
 				var err error
@@ -69,9 +69,12 @@ func ParseFault(spec string, base func(region, subsystem string) config.DemoSubs
 					return bad(item, "want true or false")
 				}
 			}
-			if strings.EqualFold(knob, "outage") {
+			switch strings.ToLower(knob) {
+			case "outage":
 				d.Outage = on
-			} else {
+			case "reject":
+				d.Reject = on
+			default:
 				d.NeverFinish = on
 			}
 		case "errorrate":
@@ -115,11 +118,11 @@ func ParseFault(spec string, base func(region, subsystem string) config.DemoSubs
 			if hasValue {
 				return bad(item, "takes no value")
 			}
-			d.Outage, d.NeverFinish, d.ErrorRate, d.LatencyMillis = false, false, 0, 0
+			d.Outage, d.Reject, d.NeverFinish, d.ErrorRate, d.LatencyMillis = false, false, false, 0, 0
 		case "":
 			return bad(item, "empty knob (a stray comma?)")
 		default:
-			return bad(item, "unknown knob; want outage, errorRate, latency, neverFinish, finishAfter or clear")
+			return bad(item, "unknown knob; want outage, reject, errorRate, latency, neverFinish, finishAfter or clear")
 		}
 	}
 	return key(region, name), d, nil

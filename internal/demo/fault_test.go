@@ -55,6 +55,26 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// TestReject: a rejecting subsystem answers every call 403 and deletes
+// nothing, sync and async alike.
+func TestReject(t *testing.T) {
+	f := newFarm(t)
+	sync := f.Subsystem("eu", projects, config.DemoSubsystem{Reject: true})
+	async := f.Subsystem("eu", orders, config.DemoSubsystem{Reject: true})
+	for _, r := range []answerOf{
+		serve(sync, "DELETE", "/subjects/alice", ""),
+		serve(async, "POST", "/erasures", `{"requestId":"er_eu_1","subjectId":"alice"}`),
+		serve(async, "GET", "/erasures/t-1", ""),
+	} {
+		if e := r.errorBody(t); r.status != 403 || e.Code != "rejected" {
+			t.Errorf("answer %d %s, want 403 rejected", r.status, r.body)
+		}
+	}
+	if !f.Holds("eu", "projects", "alice") || !f.Holds("eu", "orders", "alice") {
+		t.Error("a rejecting subsystem deleted the subject")
+	}
+}
+
 // An injected 503 changes nothing: the subject is still held, no ticket is
 // issued.
 func TestFaultChangesNothing(t *testing.T) {
@@ -188,6 +208,8 @@ func TestParseFault(t *testing.T) {
 		{spec: "us/customers=finishAfter:1.5h", wantKey: "us/customers", want: config.DemoSubsystem{FinishAfterSeconds: 5400}},
 		{spec: " us/projects = Outage:true , errorrate:1 ", wantKey: "us/projects", want: config.DemoSubsystem{FinishAfterSeconds: 600, Outage: true, ErrorRate: 1}},
 		{spec: "eu/orders=outage:false,errorRate:0", wantKey: "eu/orders", want: config.DemoSubsystem{FinishAfterSeconds: 600, Subjects: []string{"dave"}}},
+		{spec: "eu/projects=reject", wantKey: "eu/projects", want: config.DemoSubsystem{FinishAfterSeconds: 600, Reject: true}},
+		{spec: "eu/orders=reject,outage,clear", wantKey: "eu/orders", want: config.DemoSubsystem{FinishAfterSeconds: 600, Subjects: []string{"dave"}}},
 		{spec: "eu/orders=outage,latency:5s,clear", wantKey: "eu/orders", want: config.DemoSubsystem{FinishAfterSeconds: 600, Subjects: []string{"dave"}}},
 		{spec: "eu/orders=latency:0s", wantKey: "eu/orders", want: config.DemoSubsystem{FinishAfterSeconds: 600, ErrorRate: 0.1, Subjects: []string{"dave"}}},
 		{spec: "eu/orders=neverFinish:true,neverFinish:false", wantKey: "eu/orders", want: config.DemoSubsystem{FinishAfterSeconds: 600, ErrorRate: 0.1, Subjects: []string{"dave"}}},

@@ -66,6 +66,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case d.Outage:
 		a.err = httpjson.Unavailable("outage", "this demo subsystem is set to be down (outage)", 1)
+	case d.Reject:
+		a.err = &httpjson.Error{Status: http.StatusForbidden, Code: "rejected", Message: "this demo subsystem refuses every call (reject), as one whose token was revoked"}
 	case d.ErrorRate > 0 && h.farm.random() < d.ErrorRate:
 		a.err = httpjson.Unavailable("injected_error", "this demo subsystem failed this call on purpose (error rate)", 1)
 	default:

@@ -83,7 +83,8 @@ func file(t *testing.T, rt *Runtime, region, subject string) string {
 	return v.RequestID
 }
 
-// wait polls GET /erasures/{id} until the request is closed.
+// wait polls GET /erasures/{id} until the request is closed, and its
+// latest run's execution has ended.
 func wait(t *testing.T, rt *Runtime, id string) erasure.Request {
 	t.Helper()
 	region, err := erasure.ParseID(id)
@@ -104,7 +105,7 @@ func wait(t *testing.T, rt *Runtime, id string) erasure.Request {
 		if !r.Status.Open() {
 			// The request closes at RecordOutcome; the execution then
 			// publishes its failure mail and ends.
-			x := ExecutionArn(reg.Engine, reg.Wired.Main, id)
+			x := ExecutionArn(reg.Engine, reg.Wired.Main, erasure.RunName(id, r.Run))
 			waitFor(t, func() bool {
 				e, ok := reg.Engine.Execution(x)
 				if !ok {

@@ -225,7 +225,8 @@ func cliOperator() *operator {
 // cliRun runs "lethe <args>" with op, stdin, and ctx.
 func cliRun(ctx context.Context, op *operator, stdin string, args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
-	run := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) int{"erase": op.erase, "status": op.status}[args[0]]
+	run := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) int{"erase": op.erase, "status": op.status,
+		"retry": op.retry, "attest": op.attest, "extend": op.extend, "subject": op.subject, "audit": op.audit}[args[0]]
 	code = run(ctx, args[1:], strings.NewReader(stdin), &out, &errb)
 	return out.String(), errb.String(), code
 }

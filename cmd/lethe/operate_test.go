@@ -107,4 +107,3 @@ func TestOperatorUsageErrors(t *testing.T) {
 		t.Errorf("%d calls made by commands with bad arguments", *calls)
 	}
 }
-

@@ -166,6 +166,11 @@ func (r *Recorder) results(in erasure.RecordOutcomeInput, cur erasure.Request, c
 			if res.Status.Done() {
 				res.LastError = ""
 			}
+			// A failure carries no time through the Map: it is when the
+			// failure report wrote it, not when the request closed.
+			if m.FinishedAt == nil && prev.FinishedAt != nil && prev.Status == res.Status {
+				res.FinishedAt = prev.FinishedAt
+			}
 		}
 		byName[name] = res
 	}

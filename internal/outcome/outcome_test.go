@@ -245,3 +245,29 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("long cause: %d bytes, %q...", len(got), got[:20])
 	}
 }
+
+// TestFailureKeepsItsTime: a subsystem that failed (its failure report
+// wrote when) keeps that time in the final report, not the request's
+// closing time; its attempts and last error from progress are kept too.
+func TestFailureKeepsItsTime(t *testing.T) {
+	store := seeded()
+	failedAt := ts("2026-04-01T08:30:00Z")
+	r := store.reqs[openID]
+	r.Subsystems = []erasure.SubsystemResult{{Name: "orders", Mode: "async", Status: erasure.SubsystemFailed, Attempts: 4,
+		FinishedAt: failedAt, LastError: "orders answered 403 (submit)"}}
+	store.reqs[openID] = r
+	in := erasure.RecordOutcomeInput{RequestID: openID, CompletedAt: *ts("2026-04-01T09:00:00Z"), Results: []erasure.MapResult{
+		{SubsystemResult: erasure.SubsystemResult{Name: "projects", Mode: "sync", Status: erasure.SubsystemDeleted, Attempts: 1, FinishedAt: ts("2026-04-01T08:00:00Z")}},
+		{SubsystemResult: erasure.SubsystemResult{Name: "orders", Mode: "async", Status: erasure.SubsystemFailed},
+			Error: &erasure.TaskError{Error: "SubsystemRejected", Cause: "orders answered 403 (submit)"}},
+		{SubsystemResult: erasure.SubsystemResult{Name: "customers", Mode: "async", Status: erasure.SubsystemNotFound, Attempts: 1, FinishedAt: ts("2026-04-01T08:00:00Z")}},
+	}}
+	out, err := outcome.New(store, region(t), nil).Handle(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders, _ := erasure.Request{Subsystems: out.Subsystems}.Subsystem("orders")
+	if orders.FinishedAt == nil || !orders.FinishedAt.Equal(*failedAt) || orders.Attempts != 4 || orders.LastError == "" {
+		t.Errorf("orders %+v; want failed at %s after 4 attempts with its last error", orders, failedAt)
+	}
+}

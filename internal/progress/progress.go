@@ -148,6 +148,10 @@ func (t *Tracker) Record(ctx context.Context, id string, target erasure.Target, 
 			d.Attested = sub.Status
 			return nil, nil
 		}
+		if s.Answer == Accepted || s.Answer == Pending || s.Answer == Unavailable {
+			// Still at it, in this run: a failure of an earlier run is over.
+			sub.Status, sub.FinishedAt = erasure.SubsystemPending, nil
+		}
 		switch s.Answer {
 		case Done:
 			sub.Status, sub.Detail, sub.FinishedAt = s.Status, s.Detail, &now

@@ -8,18 +8,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 lethe=build/lethe
 log=build/lethe-local.log
+# The data directory, as lethe local reads it; the CLI below finds lethe
+# local's ports in its urls.json, so --port and --region-port work.
+export LETHE_DATA_DIR="${LETHE_DATA_DIR:-.lethe}"
+prev=""
+for a in "$@"; do
+	case "$prev" in --data-dir|-data-dir) LETHE_DATA_DIR="$a" ;; esac
+	case "$a" in --data-dir=*|-data-dir=*) LETHE_DATA_DIR="${a#*=}" ;; esac
+	prev="$a"
+done
+urls="$LETHE_DATA_DIR/urls.json"
+rm -f "$urls"
 "$lethe" local "$@" 2>"$log" &
 pid=$!
 stop() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; exit 0; }
 trap stop INT TERM
-for _ in $(seq 1 200); do
-	(exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null && break
+for _ in $(seq 1 400); do
+	[ -s "$urls" ] && break
 	kill -0 "$pid" 2>/dev/null || { echo "lethe local did not start:" >&2; cat "$log" >&2; exit 1; }
 	sleep 0.05
 done
+[ -s "$urls" ] || { echo "lethe local wrote no $urls in 20 s (log: $log)" >&2; stop; }
 echo
 echo "== filing an erasure for alice in eu: build/lethe erase --region eu --watch alice"
 "$lethe" erase --region eu --watch alice || true
 echo
-echo "== lethe local keeps running (log: $log); file more with build/lethe erase --region us --watch carol; Ctrl-C to stop"
+env=""
+[ "$LETHE_DATA_DIR" = .lethe ] || env="LETHE_DATA_DIR=$LETHE_DATA_DIR "
+echo "== lethe local keeps running (log: $log); file more with ${env}build/lethe erase --region us --watch carol; Ctrl-C to stop"
 wait "$pid"

@@ -59,7 +59,9 @@ else development defaults that the banner prints.
 
 flags:
   --config FILE     configuration: context.lethe of a cdk.json (default cdk.json)
-  --data-dir DIR    store, demo subsystems, outbox (SNS) and clock (default .lethe)
+  --data-dir DIR    store, demo subsystems, outbox (SNS), clock, and urls.json, where
+                    the other commands find this lethe local (default $LETHE_DATA_DIR,
+                    else .lethe)
   --speed N         Lethe's clock runs N times faster than real time (default 300:
                     an erasure with async subsystems completes in about 3 s);
                     1 is real time
@@ -80,7 +82,7 @@ func runLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs := flag.NewFlagSet("lethe local", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfgPath := fs.String("config", "cdk.json", "")
-	dataDir := fs.String("data-dir", local.DefaultDataDir, "")
+	dataDir := fs.String("data-dir", local.DataDir(), "")
 	speed := fs.Float64("speed", DefaultSpeed, "")
 	port := fs.Int("port", config.LocalEdgePort, "")
 	regionPort := fs.Int("region-port", config.LocalFirstRegionPort, "")

@@ -178,7 +178,7 @@ func (o *operator) retry(ctx context.Context, args []string, _ io.Reader, stdout
 		if err != nil {
 			return t, nil, err
 		}
-		lines := append([]string{fmt.Sprintf("retry %d of %s started", v.Run, v.RequestID)}, frame(v, time.Now())...)
+		lines := append([]string{fmt.Sprintf("retry %d of %s started", v.Run, v.RequestID)}, frame(v, t.now())...)
 		return t, append(lines, "follow    lethe status --watch "+v.RequestID), nil
 	})
 }
@@ -206,7 +206,7 @@ func (o *operator) attest(ctx context.Context, args []string, _ io.Reader, stdou
 		if _, err = t.s.expect(ctx, "attestation", t.to, http.MethodPost, path, map[string]string{"outcome": outcome, "note": note}, &v, http.StatusOK); err != nil {
 			return t, nil, err
 		}
-		return t, append([]string{fmt.Sprintf("%s of %s attested %s", pos[1], v.RequestID, outcome)}, frame(v, time.Now())...), nil
+		return t, append([]string{fmt.Sprintf("%s of %s attested %s", pos[1], v.RequestID, outcome)}, frame(v, t.now())...), nil
 	})
 }
 
@@ -234,7 +234,7 @@ func (o *operator) extend(ctx context.Context, args []string, _ io.Reader, stdou
 			map[string]any{"months": months, "reason": reason}, &v, http.StatusOK); err != nil {
 			return t, nil, err
 		}
-		return t, append([]string{fmt.Sprintf("deadline of %s extended to %s; the notice is published", v.RequestID, v.Deadline)}, frame(v, time.Now())...), nil
+		return t, append([]string{fmt.Sprintf("deadline of %s extended to %s; the notice is published", v.RequestID, v.Deadline)}, frame(v, t.now())...), nil
 	})
 }
 

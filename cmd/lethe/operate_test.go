@@ -16,7 +16,8 @@ import (
 )
 
 // failedOnLocal runs lethe local's runtime in-process with eu/orders
-// refusing every call, files an erasure for bob and waits until it failed.
+// refusing every call, files an erasure for bob with `lethe erase --watch`
+// (which finds the runtime by its urls.json) and waits until it failed.
 // It returns the eu API's URL and the request id.
 func failedOnLocal(t *testing.T) (string, string, *local.Runtime) {
 	t.Helper()
@@ -27,14 +28,18 @@ func failedOnLocal(t *testing.T) (string, string, *local.Runtime) {
 	if err := demo.ApplyFaults(cfg, []string{"eu/orders=reject"}); err != nil {
 		t.Fatal(err)
 	}
-	rt, err := local.Start(context.Background(), local.Options{Config: cfg, DataDir: t.TempDir(), Demo: true,
+	// The runtime listens on free ports; the CLI finds them in the
+	// urls.json of $LETHE_DATA_DIR.
+	dir := t.TempDir()
+	t.Setenv(local.EnvDataDir, dir)
+	rt, err := local.Start(context.Background(), local.Options{Config: cfg, DataDir: dir, Demo: true,
 		Clock: asl.NewFakeClock(time.Now()), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close() })
 	eu, _ := rt.Region("eu")
-	out, errOut, code := cliRun(t.Context(), cliOperator(), "bob\n", "erase", "--config", filepath.Join("..", "..", "cdk.json"), "--region", "eu", "--url", eu.URL, "--watch", "-")
+	out, errOut, code := cliRun(t.Context(), cliOperator(), "bob\n", "erase", "--config", filepath.Join("..", "..", "cdk.json"), "--region", "eu", "--watch", "-")
 	id := regexp.MustCompile(`er_eu_[0-9a-f-]{36}`).FindString(out)
 	if code == 0 || id == "" {
 		t.Fatalf("lethe erase --wait of a refused erasure exited %d:\n%s%s", code, out, errOut)
@@ -46,9 +51,9 @@ func failedOnLocal(t *testing.T) (string, string, *local.Runtime) {
 // failure mail says: read the subject, attest the subsystem, read the
 // audit; the CLI run without flags beyond those the mail names.
 func TestOperatorCommandsOnLetheLocal(t *testing.T) {
-	url, id, _ := failedOnLocal(t)
+	_, id, _ := failedOnLocal(t)
 	op := cliOperator()
-	flags := []string{"--config", filepath.Join("..", "..", "cdk.json"), "--url", url, "--operator", "dpo"}
+	flags := []string{"--config", filepath.Join("..", "..", "cdk.json"), "--operator", "dpo"}
 	run := func(args ...string) (string, string, int) {
 		return cliRun(t.Context(), op, "", append(append([]string{args[0]}, flags...), args[1:]...)...)
 	}

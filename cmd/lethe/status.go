@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"os"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/api"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/local"
 )
 
 // lethe status (and lethe erase --watch) reads one erasure request from its
@@ -116,6 +118,37 @@ type regionTarget struct {
 	// local is set when the URL is lethe local's default address, for a
 	// hint when nothing answers there.
 	local bool
+	// now is the clock of the API's times (clockOf).
+	now func() time.Time
+}
+
+// localURL is region's API under the lethe local running on
+// $LETHE_DATA_DIR (else .lethe), as its urls.json says; else the address
+// lethe local serves it on by default.
+func localURL(cfg *config.Config, region string) (string, error) {
+	if u, err := local.ReadURLs(local.DataDir()); err == nil && u.Regions[region] != "" {
+		return u.Regions[region], nil
+	}
+	return cfg.LocalURL(region)
+}
+
+// clockOf is the clock an API's times are on: the wall clock, or Lethe's
+// clock of the lethe local that serves apiURL, as its urls.json says
+// (under --speed 300 a day passes in under five minutes).
+func clockOf(apiURL string) func() time.Time {
+	if !isLoopback(apiURL) {
+		return time.Now
+	}
+	u, err := local.ReadURLs(local.DataDir())
+	if err != nil || u.Clock == nil {
+		return time.Now
+	}
+	for _, r := range u.Regions {
+		if strings.TrimRight(r, "/") == strings.TrimRight(apiURL, "/") {
+			return u.Now
+		}
+	}
+	return time.Now
 }
 
 // openRegion resolves region's API (--url, else regions[].apiUrl, else
@@ -144,7 +177,7 @@ func (o *operator) openRegion(f *regionFlags, region string) (*regionTarget, err
 			t.to.APIURL = r.APIURL
 		}
 		if t.to.APIURL == "" {
-			if t.to.APIURL, err = cfg.LocalURL(region); err != nil {
+			if t.to.APIURL, err = localURL(cfg, region); err != nil {
 				return nil, err
 			}
 			t.local = true
@@ -161,6 +194,7 @@ func (o *operator) openRegion(f *regionFlags, region string) (*regionTarget, err
 		}
 	}
 	t.s = &session{op: o, cfg: cfg, flags: f2, policy: policy, calls: map[string]rawAnswer{}}
+	t.now = clockOf(t.to.APIURL)
 	return t, nil
 }
 
@@ -170,8 +204,8 @@ func (t *regionTarget) hint(err error) error {
 	if err == nil || !t.local || errors.As(err, &refused) {
 		return err
 	}
-	return fmt.Errorf("%w\nno API answers at %s (regions[].apiUrl of region %s is not set): start it with `lethe local` (make run), or pass --url",
-		err, t.to.APIURL, t.to.Name)
+	return fmt.Errorf("%w\nno API answers at %s (regions[].apiUrl of region %s is not set, and no lethe local wrote %s): start it with `lethe local` (make run), or pass --url",
+		err, t.to.APIURL, t.to.Name, filepath.Join(local.DataDir(), local.URLsFile))
 }
 
 func (o *operator) status(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -217,7 +251,7 @@ func (o *operator) status(ctx context.Context, args []string, _ io.Reader, stdou
 		if f.json {
 			t.s.printJSON(stdout, nil)
 		} else {
-			for _, l := range frame(v, time.Now()) {
+			for _, l := range frame(v, t.now()) {
 				fmt.Fprintln(stdout, l)
 			}
 		}
@@ -237,7 +271,7 @@ func (t *regionTarget) get(ctx context.Context, id string) (api.RequestView, err
 // watchExit watches the request and turns the outcome into the exit
 // status: 0 completed, 1 failed or refused, 130 interrupted.
 func (t *regionTarget) watchExit(ctx context.Context, id string, f *regionFlags, stdout, stderr io.Writer, prefix string) int {
-	w := &watcher{t: t, interval: f.interval, out: stdout, errOut: stderr, json: f.json, tty: !f.json && isTerminal(stdout), now: time.Now}
+	w := &watcher{t: t, interval: f.interval, out: stdout, errOut: stderr, json: f.json, tty: !f.json && isTerminal(stdout), now: t.now}
 	v, err := w.run(ctx, id)
 	switch {
 	case ctx.Err() != nil:

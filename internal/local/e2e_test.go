@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -561,4 +562,56 @@ func TestOutagesOnLetheLocal(t *testing.T) {
 			t.Errorf("ops got %q; want one mail", got)
 		}
 	})
+}
+
+// TestURLsFile: a running runtime says in its data directory which URLs it
+// serves, and takes it back when it stops.
+func TestURLsFile(t *testing.T) {
+	dir := t.TempDir()
+	rt, err := Start(context.Background(), Options{Config: loadConfig(t), DataDir: dir, Demo: true, Clock: asl.NewFakeClock(t0), Log: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := ReadURLs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eu, _ := rt.Region("eu")
+	us, _ := rt.Region("us")
+	if u.Edge != rt.EdgeURL() || u.Regions["eu"] != eu.URL || u.Regions["us"] != us.URL || u.PID != os.Getpid() {
+		t.Errorf("urls.json %+v; want edge %s, eu %s, us %s", u, rt.EdgeURL(), eu.URL, us.URL)
+	}
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadURLs(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("urls.json after Close: %v", err)
+	}
+}
+
+// TestURLsFileCarriesLethesClock: a runtime on its own accelerated clock
+// writes its reading, from which the CLI counts down on Lethe's time.
+func TestURLsFileCarriesLethesClock(t *testing.T) {
+	dir := t.TempDir()
+	rt, err := Start(context.Background(), Options{Config: loadConfig(t), DataDir: dir, Demo: true, Speed: 300, Log: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	u, err := ReadURLs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Clock == nil || u.Clock.Speed != 300 {
+		t.Fatalf("clock %+v, want speed 300", u.Clock)
+	}
+	lethe := rt.Clock().Now()
+	if d := u.Now().Sub(lethe); d < -time.Minute || d > time.Minute {
+		t.Errorf("urls.json's clock reads %s, the runtime's %s", u.Now(), lethe)
+	}
+	// A second of wall time is five minutes of Lethe's.
+	u.Clock.Wall = u.Clock.Wall.Add(-time.Second)
+	if d := u.Now().Sub(lethe); d < 4*time.Minute {
+		t.Errorf("a wall second back moved Lethe's clock by %s, want about 5 min", d)
+	}
 }

@@ -56,7 +56,7 @@ type Options struct {
 	// Config is the whole configuration (every region); required.
 	Config *config.Config
 	// DataDir holds the store, the demo subsystems' state, the outbox and
-	// the clock's reading; default DefaultDataDir.
+	// the clock's reading, and URLsFile while it runs; default DataDir().
 	DataDir string
 	// Speed runs Lethe's clock this many times faster than the wall clock
 	// (<= 1: real time). Ignored when Clock is set.
@@ -114,6 +114,8 @@ type Runtime struct {
 	regions []*Region
 	edgeURL string
 	edge    *Edge
+	// urlsFile is the URLsFile written once every server listens.
+	urlsFile string
 
 	secrets    WebhookSecrets
 	devSecrets []string // providers on their development default
@@ -158,7 +160,7 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 		return nil, errors.New("local: a configuration with at least one region is required")
 	}
 	if o.DataDir == "" {
-		o.DataDir = DefaultDataDir
+		o.DataDir = DataDir()
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -299,6 +301,9 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 	rt.serve(edgeLn, edgeMux)
 	for i, reg := range rt.regions {
 		rt.serve(regionLns[i], reg.gateway)
+	}
+	if err := rt.writeURLs(o.DataDir); err != nil {
+		return nil, err
 	}
 	return rt, nil
 }
@@ -475,6 +480,12 @@ func (rt *Runtime) Close() error {
 	rt.closed = true
 	rt.mu.Unlock()
 	var errs []error
+	if rt.urlsFile != "" {
+		// First, so that no CLI is sent to a runtime on its way out.
+		if err := os.Remove(rt.urlsFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
 	// The APIs first: no new request is filed while the rest stops.
 	rt.shutdown(rt.servers[min(1, len(rt.servers)):]...)
 	rt.cancel()

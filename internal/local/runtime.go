@@ -236,6 +236,7 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 				// webhook redacts, are held besides alice, bob and carol.
 				d.Subjects = append(d.Subjects[:len(d.Subjects):len(d.Subjects)], demoSubjectsOf(r.Name)...)
 				edgeMux.Handle(prefix+"/", http.StripPrefix(prefix, rt.farm.Subsystem(r.Name, s, d)))
+				edgeMux.Handle(prefix+"/faults", rt.farm.FaultsHandler(r.Name, s.Name))
 			}
 		}
 	}

@@ -308,7 +308,12 @@ func (a *API) release(ctx context.Context, c *call) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	post := webhookPost{provider: h.Provider, body: h.Body, header: h.Header, rawQuery: h.RawQuery}
+	header := h.Header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
+	header.Set(webhook.ReceivedAtHeader, h.ReceivedAt.UTC().Format(time.RFC3339Nano))
+	post := webhookPost{provider: h.Provider, body: h.Body, header: header, rawQuery: h.RawQuery}
 	errs := make([]error, len(targets))
 	var wg sync.WaitGroup
 	for i, r := range targets {

@@ -162,6 +162,10 @@ func TestQuarantineRelease(t *testing.T) {
 		!strings.HasPrefix(got[0].Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDEDGETEST/") {
 		t.Fatalf("eu received %+v", got)
 	}
+	// With the edge's receipt time, from which the request counts.
+	if at := got[0].Header.Get(webhook.ReceivedAtHeader); at != "2026-05-04T10:00:00Z" {
+		t.Errorf("released with %s %q, want the receipt 2026-05-04T10:00:00Z", webhook.ReceivedAtHeader, at)
+	}
 	p, _ := webhook.Lookup("shopify")
 	if err := p.Verify(got[0].Header, got[0].Body, []byte("the-shop-secret"), h.clock.Now(), 0); err != nil {
 		t.Errorf("the region cannot verify the released delivery: %v", err)

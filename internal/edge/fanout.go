@@ -75,7 +75,10 @@ type Fanout struct {
 // options are the defaults tests and the local runtime change, on both
 // edge handlers.
 type options struct {
-	now        func() time.Time
+	now func() time.Time
+	// received is the clock of receipt times kept for a held delivery
+	// (Lethe's clock under lethe local; default now).
+	received   func() time.Time
 	log        *slog.Logger
 	receivedIn string
 	lease      time.Duration
@@ -87,6 +90,12 @@ type Option func(*options)
 // WithClock sets the clock of signature checks, claims, receipts and
 // records.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithReceiptClock sets the clock of a held delivery's receipt time, which
+// its release carries to the region as the request's receivedAt: Lethe's
+// clock under lethe local, where signatures are still checked on the wall
+// clock.
+func WithReceiptClock(now func() time.Time) Option { return func(o *options) { o.received = now } }
 
 // WithLogger sets the structured logger (JSON to stdout by default).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -103,6 +112,9 @@ func newOptions(view config.EdgeView, opts []Option) options {
 	o := options{now: time.Now, log: slog.New(slog.NewJSONHandler(os.Stdout, nil)), receivedIn: view.Edge.AWSRegion, lease: DefaultLease}
 	for _, f := range opts {
 		f(&o)
+	}
+	if o.received == nil {
+		o.received = o.now
 	}
 	return o
 }
@@ -493,7 +505,7 @@ func (f *Fanout) hold(ctx context.Context, c *call, in inbound, now time.Time) (
 		Body:        in.body,
 		Header:      in.header,
 		RawQuery:    in.rawQuery,
-		ReceivedAt:  now,
+		ReceivedAt:  f.received(),
 		ExpiresAt:   now.Add(f.quarantine),
 	}
 	if err := f.held.Hold(ctx, h); err != nil {

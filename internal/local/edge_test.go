@@ -383,6 +383,9 @@ func TestEdgeQuarantinesAnUnknownShopUntilReleased(t *testing.T) {
 	if resp, body := do(t, "PUT", e.EdgeURL()+"/tenants/"+shop, http.Header{"Content-Type": {"application/json"}}, `{"region":"eu"}`); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT edge /tenants = %d %s", resp.StatusCode, body)
 	}
+	// Released two hours (of Lethe's clock) later, the request still
+	// counts from the edge's receipt.
+	e.Clock().(*asl.FakeClock).Advance(2 * time.Hour)
 	resp, answer = send(t, http.DefaultClient, "POST", release, nil, nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"released"`) {
 		t.Fatalf("release = %d %s", resp.StatusCode, answer)
@@ -390,6 +393,9 @@ func TestEdgeQuarantinesAnUnknownShopUntilReleased(t *testing.T) {
 	eu := list(t, e.Runtime, "eu")
 	if len(eu) != 1 || eu[0].Source != "webhook:shopify" || eu[0].TenantID != shop {
 		t.Fatalf("eu lists %+v after the release", eu)
+	}
+	if got := get(t, e.Runtime, eu[0].RequestID); !got.ReceivedAt.Equal(t0) || !got.Deadline.Equal(e.Config().Deadline.After(t0)) {
+		t.Errorf("the released request was received %s, due %s; want the edge's receipt %s on Lethe's clock", got.ReceivedAt, got.Deadline, t0)
 	}
 	if r := wait(t, e.Runtime, eu[0].RequestID); r.Status != erasure.StatusCompleted {
 		t.Errorf("the released erasure: %s %+v", r.Status, r.Subsystems)
@@ -699,4 +705,19 @@ func TestEdgeRoutesMatchInfra(t *testing.T) {
 	if len(infra) == 0 || !slices.Equal(infra, local) {
 		t.Errorf("infra's edge routes:\n%s\nlocal:\n%s", strings.Join(infra, "\n"), strings.Join(local, "\n"))
 	}
+}
+
+// get reads a request by GET /erasures/{id}.
+func get(t *testing.T, rt *Runtime, id string) erasure.Request {
+	t.Helper()
+	region, _ := erasure.ParseID(id)
+	resp, body := do(t, "GET", mustRegion(t, rt, region).URL+"/erasures/"+id, nil, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s = %d %s", id, resp.StatusCode, body)
+	}
+	var r erasure.Request
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

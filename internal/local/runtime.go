@@ -393,7 +393,8 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 	// The receiver checks signatures against the wall clock: a provider
 	// signs with real time, whatever Lethe's clock says.
 	// Its webhook secrets are the edge's (WebhookSecrets).
-	recv := receiver.New(reg.Requests, hooks, reg.Queue, alerts, own, r, receiver.WithLogger(fnLog(registry.FnWebhookReceiver)))
+	recv := receiver.New(reg.Requests, hooks, reg.Queue, alerts, own, r, receiver.WithReceiptClock(rt.clock.Now),
+		receiver.WithLogger(fnLog(registry.FnWebhookReceiver)))
 	reg.gateway = NewGateway(RegionalRoutes, map[string]ProxyHandler{
 		registry.FnAPI:             apiHandler.Handle,
 		registry.FnWebhookReceiver: recv.Handle,

@@ -36,13 +36,13 @@ type Message struct {
 const MaxMessageBytes = 256 << 10
 
 // enqueue hands a verified non-erasure delivery to the product.
-func (h *Handler) enqueue(ctx context.Context, d webhook.Delivery, body []byte) (outcome, error) {
+func (h *Handler) enqueue(ctx context.Context, d webhook.Delivery, body []byte, received time.Time) (outcome, error) {
 	m := Message{
 		Provider:     d.Provider,
 		Topic:        d.Topic,
 		Tenant:       d.Tenant,
 		DeliveryID:   d.ID,
-		ReceivedAt:   h.now().UTC().Format(time.RFC3339Nano),
+		ReceivedAt:   received.Format(time.RFC3339Nano),
 		Body:         string(body),
 		BodyEncoding: "text",
 	}

@@ -105,8 +105,11 @@ type Handler struct {
 	tolerance time.Duration
 	released  time.Duration // the tolerance of ReleaseRoute: quarantine time and replay window
 	now       func() time.Time
-	newID     func(region string) (string, error)
-	log       *slog.Logger
+	// filed is the clock of receipts: the request's receivedAt and
+	// deadline, the queued message's receivedAt (default now).
+	filed func() time.Time
+	newID func(region string) (string, error)
+	log   *slog.Logger
 }
 
 // Option changes a Handler's defaults (clock, logger), for tests and the
@@ -115,6 +118,11 @@ type Option func(*Handler)
 
 // WithClock sets the clock of signature checks and receipts.
 func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// WithReceiptClock sets the clock of receipts alone (receivedAt and the
+// deadline): Lethe's clock under lethe local, where signatures are still
+// checked on the wall clock.
+func WithReceiptClock(now func() time.Time) Option { return func(h *Handler) { h.filed = now } }
 
 // WithLogger sets the structured logger (JSON to stdout by default).
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
@@ -146,6 +154,9 @@ func New(requests Requests, secrets Secrets, queue Queue, alerts Alerts, cfg *co
 	}
 	for _, o := range opts {
 		o(h)
+	}
+	if h.filed == nil {
+		h.filed = h.now
 	}
 	return h
 }
@@ -264,11 +275,27 @@ func (h *Handler) serve(ctx context.Context, ev events.APIGatewayProxyRequest, t
 	if err != nil {
 		return outcome{}, err
 	}
+	received := h.filed().UTC().Truncate(time.Millisecond)
+	if released {
+		received = h.receivedAtEdge(hdr, received)
+	}
 	if isErasure {
 		tr.subject = subject
-		return h.file(ctx, d, subject)
+		return h.file(ctx, d, subject, received)
 	}
-	return h.enqueue(ctx, d, body)
+	return h.enqueue(ctx, d, body, received)
+}
+
+// receivedAtEdge is when the edge received a released delivery, as its
+// release says: the request counts its deadline from then. A time that is
+// missing, unreadable, later than now or older than a quarantine (and the
+// replay window) allows is not believed; now is used.
+func (h *Handler) receivedAtEdge(hdr http.Header, now time.Time) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, hdr.Get(webhook.ReceivedAtHeader))
+	if err != nil || t.After(now.Add(time.Minute)) || t.Before(now.Add(-h.released-time.Hour)) {
+		return now
+	}
+	return t.UTC().Truncate(time.Millisecond)
 }
 
 // secret reads the region's copy of the tenant's signing secret.
@@ -332,12 +359,11 @@ tenant hash: %s (hex SHA-256 of the tenant key)
 }
 
 // file creates the erasure request a verified delivery asks for.
-func (h *Handler) file(ctx context.Context, d webhook.Delivery, subject string) (outcome, error) {
+func (h *Handler) file(ctx context.Context, d webhook.Delivery, subject string, received time.Time) (outcome, error) {
 	id, err := h.newID(h.region.Name)
 	if err != nil {
 		return outcome{}, err
 	}
-	received := h.now().UTC().Truncate(time.Millisecond)
 	subs := make([]erasure.SubsystemResult, len(h.region.Subsystems))
 	for i, s := range h.region.Subsystems {
 		subs[i] = erasure.SubsystemResult{Name: s.Name, Mode: string(s.Mode), Status: erasure.SubsystemPending}

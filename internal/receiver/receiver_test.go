@@ -374,3 +374,46 @@ func TestReleaseRouteWithoutResource(t *testing.T) {
 		t.Fatalf("a stale delivery on the public route: status %d: %s", resp.StatusCode, resp.Body)
 	}
 }
+
+// TestReleasedKeepsTheEdgesReceipt: a released delivery's request counts
+// from when the edge received it, as the release says; a time the release
+// cannot mean (unreadable, in the future, older than a quarantine), or one
+// sent on the public route, is not believed.
+func TestReleasedKeepsTheEdgesReceipt(t *testing.T) {
+	atEdge := testNow.Add(-30 * time.Hour)
+	for _, tc := range []struct {
+		name    string
+		release bool
+		header  string
+		want    time.Time
+	}{
+		{"released with the edge's receipt", true, atEdge.Format(time.RFC3339Nano), atEdge},
+		{"released without one", true, "", testNow},
+		{"released with an unreadable one", true, "yesterday", testNow},
+		{"released with a future one", true, testNow.Add(time.Hour).Format(time.RFC3339Nano), testNow},
+		{"released with one older than a quarantine", true, testNow.Add(-30 * 24 * time.Hour).Format(time.RFC3339Nano), testNow},
+		{"public route", false, atEdge.Format(time.RFC3339Nano), testNow},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			ev := with(deletedEU, func(d *delivery) { d.signedAt = testNow.Add(-time.Minute) }).event()
+			if tc.release {
+				ev = released(ev)
+			}
+			if tc.header != "" {
+				ev.Headers[webhook.ReceivedAtHeader] = tc.header
+				ev.MultiValueHeaders[webhook.ReceivedAtHeader] = []string{tc.header}
+			}
+			if resp := f.call(t, ev); resp.StatusCode != 202 {
+				t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+			}
+			if len(f.requests.creates) != 1 {
+				t.Fatalf("%d creates", len(f.requests.creates))
+			}
+			r := f.requests.creates[0].req
+			if !r.ReceivedAt.Equal(tc.want) || !r.Deadline.Equal(f.h.deadline.After(tc.want)) {
+				t.Errorf("received %s, due %s; want received %s", r.ReceivedAt, r.Deadline, tc.want)
+			}
+		})
+	}
+}

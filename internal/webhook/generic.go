@@ -24,6 +24,12 @@ const (
 // the body {"subjectId": "..."}.
 const TopicErasureRequested = "erasure.requested"
 
+// ReceivedAtHeader carries, on a quarantine release from the edge to a
+// region's IAM-authorised release route, when the edge first received the
+// delivery (RFC 3339): the request it files counts its deadline from then,
+// not from the release. Other routes ignore it.
+const ReceivedAtHeader = "X-Lethe-Received-At"
+
 var genericTopicRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_./-]{0,63}$`)
 
 type generic struct{}

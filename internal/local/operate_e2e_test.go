@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/config"
@@ -159,6 +160,20 @@ func TestAttestationAndExtension(t *testing.T) {
 	notices := outboxBodies(rt, NoticesTopicName("eu"))
 	if len(notices) != 1 || !strings.Contains(notices[0], id) || !strings.Contains(notices[0], "restored from tape") || strings.Contains(notices[0], "bob") {
 		t.Errorf("notices %q; want one naming the request and the reason, not the subject", notices)
+	}
+
+	// Two months in total at most, and only within the first month.
+	resp, body = do(t, "POST", reg.URL+"/erasures/"+id+"/extension", operatorJSON, `{"months":2,"reason":"more time"}`)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"field":"months"`) || !strings.Contains(string(body), "two months in total") {
+		t.Errorf("a third month = %d %s, want 422 naming months", resp.StatusCode, body)
+	}
+	rt.Clock().(*asl.FakeClock).Advance(32 * 24 * time.Hour)
+	resp, body = do(t, "POST", reg.URL+"/erasures/"+id+"/extension", operatorJSON, `{"months":1,"reason":"still more time"}`)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "within one month of receipt") {
+		t.Errorf("an extension after the first month = %d %s, want 422", resp.StatusCode, body)
+	}
+	if got := outboxBodies(rt, NoticesTopicName("eu")); len(got) != 1 {
+		t.Errorf("%d notices after refused extensions, want 1", len(got))
 	}
 
 	resp, body = do(t, "GET", reg.URL+"/erasures/"+id+"/subject", operatorHeader, "")

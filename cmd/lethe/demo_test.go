@@ -2,33 +2,14 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/lethe-erasure/lethe/internal/asl"
-	"github.com/lethe-erasure/lethe/internal/config"
-	"github.com/lethe-erasure/lethe/internal/local"
 )
 
 // TestDemoFault turns a fault on and off in a running lethe local, found
 // by its urls.json, as an operator trying Lethe would.
 func TestDemoFault(t *testing.T) {
-	cfg, err := config.Load(filepath.Join("..", "..", "cdk.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	t.Setenv(local.EnvDataDir, dir)
-	rt, err := local.Start(context.Background(), local.Options{Config: cfg, DataDir: dir, Demo: true,
-		Clock: asl.NewFakeClock(time.Now()), Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
+	rt := localRuntime(t)
 	run := func(args ...string) (string, string, int) {
 		var out, errb bytes.Buffer
 		code := demoCmd(t.Context(), args, nil, &out, &errb)

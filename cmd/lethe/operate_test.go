@@ -15,21 +15,18 @@ import (
 	"github.com/lethe-erasure/lethe/internal/local"
 )
 
-// failedOnLocal runs lethe local's runtime in-process with eu/orders
-// refusing every call, files an erasure for bob with `lethe erase --watch`
-// (which finds the runtime by its urls.json) and waits until it failed.
-// It returns the eu API's URL and the request id.
-func failedOnLocal(t *testing.T) (string, string, *local.Runtime) {
+// localRuntime runs lethe local's runtime in-process with the faults, on
+// free ports and a fake clock; the CLI finds it by the urls.json in
+// $LETHE_DATA_DIR, which points at its data directory.
+func localRuntime(t *testing.T, faults ...string) *local.Runtime {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join("..", "..", "cdk.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := demo.ApplyFaults(cfg, []string{"eu/orders=reject"}); err != nil {
+	if err := demo.ApplyFaults(cfg, faults); err != nil {
 		t.Fatal(err)
 	}
-	// The runtime listens on free ports; the CLI finds them in the
-	// urls.json of $LETHE_DATA_DIR.
 	dir := t.TempDir()
 	t.Setenv(local.EnvDataDir, dir)
 	rt, err := local.Start(context.Background(), local.Options{Config: cfg, DataDir: dir, Demo: true,
@@ -38,6 +35,16 @@ func failedOnLocal(t *testing.T) (string, string, *local.Runtime) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
+// failedOnLocal runs lethe local's runtime with eu/orders refusing every
+// call, files an erasure for bob with `lethe erase --watch` (which finds
+// the runtime by its urls.json) and waits until it failed. It returns the
+// eu API's URL and the request id.
+func failedOnLocal(t *testing.T) (string, string, *local.Runtime) {
+	t.Helper()
+	rt := localRuntime(t, "eu/orders=reject")
 	eu, _ := rt.Region("eu")
 	out, errOut, code := cliRun(t.Context(), cliOperator(), "bob\n", "erase", "--config", filepath.Join("..", "..", "cdk.json"), "--region", "eu", "--watch", "-")
 	id := regexp.MustCompile(`er_eu_[0-9a-f-]{36}`).FindString(out)

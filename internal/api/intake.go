@@ -47,10 +47,7 @@ func (h *Handler) postErasure(ctx context.Context, ev events.APIGatewayProxyRequ
 	if err != nil {
 		return reply{}, "", err
 	}
-	if err := checkContentType(ev); err != nil {
-		return reply{}, "", err
-	}
-	body, err := readBody(ev)
+	body, err := jsonBody(ev)
 	if err != nil {
 		return reply{}, "", err
 	}
@@ -219,6 +216,15 @@ func checkContentType(ev events.APIGatewayProxyRequest) error {
 
 var errTooLarge = &httpjson.Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
 	Message: fmt.Sprintf("body must be at most %d bytes", MaxBodyBytes)}
+
+// jsonBody is the body of a request that must carry JSON: the content
+// type checked, then read as readBody does.
+func jsonBody(ev events.APIGatewayProxyRequest) ([]byte, error) {
+	if err := checkContentType(ev); err != nil {
+		return nil, err
+	}
+	return readBody(ev)
+}
 
 // readBody returns the body, base64-decoded when API Gateway encoded it,
 // refusing more than MaxBodyBytes before any decoding work.

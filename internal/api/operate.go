@@ -277,10 +277,7 @@ func (h *Handler) attest(ctx context.Context, ev events.APIGatewayProxyRequest, 
 	if err := h.ownID(id); err != nil {
 		return reply{}, "", err
 	}
-	if err := checkContentType(ev); err != nil {
-		return reply{}, "", err
-	}
-	body, err := readBody(ev)
+	body, err := jsonBody(ev)
 	if err != nil {
 		return reply{}, "", err
 	}
@@ -375,10 +372,7 @@ func (h *Handler) extend(ctx context.Context, ev events.APIGatewayProxyRequest, 
 	if err := h.ownID(id); err != nil {
 		return reply{}, "", err
 	}
-	if err := checkContentType(ev); err != nil {
-		return reply{}, "", err
-	}
-	body, err := readBody(ev)
+	body, err := jsonBody(ev)
 	if err != nil {
 		return reply{}, "", err
 	}

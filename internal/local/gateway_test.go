@@ -22,6 +22,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/registry"
+	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 )
 
 // memStore is an in-memory requests table with the adapters' conditional
@@ -383,11 +384,11 @@ func (m *memStore) Change(_ context.Context, id string, fn func(*erasure.Request
 	if !ok {
 		return erasure.Request{}, erasure.ErrNotFound
 	}
-	next := cur.Clone()
-	if _, err := fn(&next); err != nil {
-		if errors.Is(err, erasure.ErrUnchanged) {
-			return cur, nil
-		}
+	next, _, err := dynamo.Apply(cur, fn)
+	if errors.Is(err, erasure.ErrUnchanged) {
+		return cur, nil
+	}
+	if err != nil {
 		return cur, err
 	}
 	m.byID[id] = next

@@ -58,12 +58,8 @@ func (c *Connector) Submit(ctx context.Context, in erasure.DeleteInput) (erasure
 		return erasure.SubmitOutput{}, err
 	}
 	out := erasure.SubmitOutput{Status: erasure.CallSubmitted, Ticket: ticket, Attempts: d.Attempts, Detail: step.Detail}
-	switch {
-	case d.Attested != "":
-		out.Status, out.Detail = erasure.CallAttested, "attested by an operator"
-	case step.Answer == progress.Unavailable:
-		out.Status, out.Detail = erasure.CallUnavailable, step.Error
-		out.Persist = erasure.Persist{WaitSeconds: d.WaitSeconds, GiveUp: d.GiveUp}
+	if status, detail, persist, ok := instead(d, step); ok {
+		out.Status, out.Detail, out.Persist = status, detail, persist
 	}
 	c.log.InfoContext(ctx, "erasure submission answered", "requestId", in.RequestID, "subsystem", t.Name, "op", opSubmit,
 		"status", out.Status, "ticket", ticket, "attempts", out.Attempts, "waitSeconds", out.WaitSeconds, "giveUp", out.GiveUp)
@@ -139,11 +135,8 @@ func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.C
 		Deadline:     d.Deadline,
 		Persist:      erasure.Persist{WaitSeconds: d.WaitSeconds, GiveUp: d.GiveUp},
 	}
-	switch {
-	case d.Attested != "":
-		out.Status, out.Detail = erasure.CallAttested, "attested by an operator"
-	case step.Answer == progress.Unavailable:
-		out.Status, out.Detail = erasure.CallUnavailable, step.Error
+	if status, detail, persist, ok := instead(d, step); ok {
+		out.Status, out.Detail, out.Persist = status, detail, persist
 	}
 	c.log.InfoContext(ctx, "erasure checked", "requestId", in.RequestID, "subsystem", t.Name, "op", opCheck,
 		"ticket", in.Ticket, "status", out.Status, "pollCount", out.PollCount, "attempts", out.Attempts,

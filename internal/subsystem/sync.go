@@ -44,16 +44,27 @@ func (c *Connector) SyncDelete(ctx context.Context, in erasure.DeleteInput) (era
 		return erasure.SyncDeleteOutput{}, err
 	}
 	out := erasure.SyncDeleteOutput{Status: step.Status, Attempts: d.Attempts, Detail: step.Detail}
-	switch {
-	case d.Attested != "":
-		out.Status, out.Detail = erasure.CallAttested, "attested by an operator"
-	case step.Answer == progress.Unavailable:
-		out.Status, out.Detail = erasure.CallUnavailable, step.Error
-		out.Persist = erasure.Persist{WaitSeconds: d.WaitSeconds, GiveUp: d.GiveUp}
+	if status, detail, persist, ok := instead(d, step); ok {
+		out.Status, out.Detail, out.Persist = erasure.SubsystemStatus(status), detail, persist
 	}
 	c.log.InfoContext(ctx, "erasure call answered", "requestId", in.RequestID, "subsystem", t.Name, "op", opDelete,
 		"status", out.Status, "attempts", out.Attempts, "waitSeconds", out.WaitSeconds, "giveUp", out.GiveUp)
 	return out, nil
+}
+
+// instead is what a call answers in place of the subsystem's own answer:
+// attested when an operator settled the subsystem meanwhile (the loop ends),
+// unavailable with the back-off and the give-up decision when the
+// subsystem did not answer (the loop waits and calls again); ok is false
+// when the subsystem's answer stands.
+func instead(d progress.Decision, step progress.Step) (status, detail string, persist erasure.Persist, ok bool) {
+	switch {
+	case d.Attested != "":
+		return erasure.CallAttested, "attested by an operator", erasure.Persist{}, true
+	case step.Answer == progress.Unavailable:
+		return erasure.CallUnavailable, step.Error, erasure.Persist{WaitSeconds: d.WaitSeconds, GiveUp: d.GiveUp}, true
+	}
+	return "", "", erasure.Persist{}, false
 }
 
 // fail logs a failed task and hands its error back, unwrapped, for Lambda

@@ -59,6 +59,27 @@ func revCondition(rev int64) (string, map[string]types.AttributeValue) {
 	return "#rev = :rev", map[string]types.AttributeValue{":rev": &types.AttributeValueMemberN{Value: strconv.FormatInt(rev, 10)}}
 }
 
+// Apply is the part of Change every requests table shares: fn changes a
+// copy of cur; the copy, its rev one higher, and fn's audit records are
+// what is to be written. It returns fn's error as is (erasure.ErrUnchanged
+// when there is nothing to write), and refuses a change of the id or the
+// subject and audit records of another request.
+func Apply(cur erasure.Request, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, []audit.Record, error) {
+	next := cur.Clone()
+	recs, err := fn(&next)
+	if err != nil {
+		return cur, nil, err
+	}
+	if next.ID != cur.ID || next.SubjectID != cur.SubjectID {
+		return cur, nil, fmt.Errorf("change request %s: the id and the subject do not change", cur.ID)
+	}
+	if err := CheckAudit(cur.ID, recs); err != nil {
+		return cur, nil, err
+	}
+	next.Rev = cur.Rev + 1
+	return next, recs, nil
+}
+
 // Change reads a request, lets fn change it, and writes the result together
 // with the audit records fn returns, in one transaction that holds only if
 // nobody wrote the request meanwhile (its rev); on a conflict it reads again
@@ -76,21 +97,13 @@ func (s *Store) Change(ctx context.Context, id string, fn func(*erasure.Request)
 		if err != nil {
 			return erasure.Request{}, err
 		}
-		next := cur.Clone()
-		recs, err := fn(&next)
+		next, recs, err := Apply(cur, fn)
 		if errors.Is(err, erasure.ErrUnchanged) {
 			return cur, nil
 		}
 		if err != nil {
 			return cur, err
 		}
-		if next.ID != cur.ID || next.SubjectID != cur.SubjectID {
-			return erasure.Request{}, fmt.Errorf("change request %s: the id and the subject do not change", id)
-		}
-		if err := CheckAudit(id, recs); err != nil {
-			return erasure.Request{}, err
-		}
-		next.Rev = cur.Rev + 1
 		item, err := attributevalue.MarshalMap(NewRequestItem(next))
 		if err != nil {
 			return erasure.Request{}, fmt.Errorf("change request %s: %w", id, err)

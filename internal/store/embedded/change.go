@@ -39,8 +39,7 @@ func (r *Requests) Change(ctx context.Context, id string, fn func(*erasure.Reque
 		if err != nil {
 			return err
 		}
-		next := cur.Clone()
-		recs, err := fn(&next)
+		next, recs, err := dynamo.Apply(cur, fn)
 		if errors.Is(err, erasure.ErrUnchanged) {
 			out = cur
 			return nil
@@ -49,13 +48,6 @@ func (r *Requests) Change(ctx context.Context, id string, fn func(*erasure.Reque
 			out = cur
 			return errFnRefused{err}
 		}
-		if next.ID != cur.ID || next.SubjectID != cur.SubjectID {
-			return errFnRefused{fmt.Errorf("change request %s: the id and the subject do not change", id)}
-		}
-		if err := dynamo.CheckAudit(id, recs); err != nil {
-			return errFnRefused{err}
-		}
-		next.Rev = cur.Rev + 1
 		if err := putJSON(reqs, id, dynamo.NewRequestItem(next)); err != nil {
 			return err
 		}

@@ -501,6 +501,15 @@ func subsystemLine(s api.SubsystemView) string {
 	if s.Detail != "" {
 		l += "  " + printable(s.Detail)
 	}
+	if s.LastError != "" && s.LastError != s.Detail && !s.Status.Done() {
+		l += "  last error: " + printable(s.LastError)
+	}
+	if s.UnavailableSince != nil {
+		l += "  unavailable since " + *s.UnavailableSince
+	}
+	if s.NextAttemptAt != nil {
+		l += "  next attempt " + *s.NextAttemptAt
+	}
 	return l
 }
 

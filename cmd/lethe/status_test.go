@@ -324,3 +324,21 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestSubsystemLineWhilePersisting: a subsystem Lethe persists through an
+// outage shows its last error, since when and the next attempt; a done one
+// does not carry an old error.
+func TestSubsystemLineWhilePersisting(t *testing.T) {
+	since, next := "2026-11-02T10:00:00.000Z", "2026-11-02T18:35:00.000Z"
+	got := subsystemLine(api.SubsystemView{Name: "orders", Mode: "async", Status: erasure.SubsystemPending, Attempts: 9,
+		LastError: "orders answered 503 (check 4)", UnavailableSince: &since, NextAttemptAt: &next})
+	for _, want := range []string{"9 attempts", "last error: orders answered 503 (check 4)", "unavailable since " + since, "next attempt " + next} {
+		if !strings.Contains(got, want) {
+			t.Errorf("line %q lacks %q", got, want)
+		}
+	}
+	done := subsystemLine(api.SubsystemView{Name: "orders", Mode: "async", Status: erasure.SubsystemDeleted, Attempts: 10, LastError: "old"})
+	if strings.Contains(done, "old") {
+		t.Errorf("a deleted subsystem shows an old error: %q", done)
+	}
+}

@@ -112,6 +112,10 @@ func verifyCases() []verifyCase {
 		// Generic: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>.
 		{"generic/openssl-vector", Generic, hdr(HeaderLetheSignature, "t=1793610912,v1="+genericVector), genericBody, "lethe-generic-secret", now, 0, "", nil},
 		{"generic/formula", Generic, hdr(HeaderLetheSignature, "t="+gT+",v1="+gSig), genericBody, "gs", now, 0, "", nil},
+		// One signature, one spelling: Go's base64 would skip line breaks
+		// and ignore non-zero padding bits.
+		{"shopify/line-break-inside", Shopify, hdr(HeaderShopifyHmac, shopifyVector[:10]+"\n"+shopifyVector[10:]), shopifyBody, "shpss_local_demo_secret", now, 0, HeaderShopifyHmac, ErrMalformed},
+		{"shopify/trailing-crlf", Shopify, hdr(HeaderShopifyHmac, shopifyVector+"\r\n"), shopifyBody, "shpss_local_demo_secret", now, 0, HeaderShopifyHmac, ErrMalformed},
 		{"generic/spaces-and-order", Generic, hdr(HeaderLetheSignature, "v1="+gSig+", t="+gT), genericBody, "gs", now, 0, "", nil},
 		{"generic/rotation-second-matches", Generic, hdr(HeaderLetheSignature, "t="+gT+",v1="+hexmac("old", gT+"."+genericBody)+",v1="+gSig), genericBody, "gs", now, 0, "", nil},
 		{"generic/unknown-scheme-ignored", Generic, hdr(HeaderLetheSignature, "t="+gT+",v1="+gSig+",v2=abc"), genericBody, "gs", now, 0, "", nil},

@@ -344,10 +344,20 @@ func mac(secret []byte, parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
+// strictBase64 decodes standard base64 as it is written and nothing else:
+// Go's decoder skips CR and LF anywhere in its input and accepts non-zero
+// padding bits, so that many spellings of one signature would verify.
+func strictBase64(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line breaks in base64")
+	}
+	return base64.StdEncoding.Strict().DecodeString(s)
+}
+
 // checkBase64MAC compares a base64 signature header's value with the
 // expected MAC in constant time.
 func checkBase64MAC(headerName, value string, want []byte) error {
-	got, err := base64.StdEncoding.DecodeString(value)
+	got, err := strictBase64(value)
 	if err != nil || len(got) != sha256.Size {
 		return &SignatureError{Header: headerName, Err: ErrMalformed}
 	}

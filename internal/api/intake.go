@@ -20,6 +20,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
+	"github.com/lethe-erasure/lethe/internal/strictjson"
 )
 
 const (
@@ -306,6 +307,12 @@ func decodeFields(body []byte, fields map[string]any, allowed, emptyHint string)
 			return httpjson.BadRequest(CodeDuplicateField, key, key+" is given twice")
 		}
 		seen[key] = true
+		if path, lone := strictjson.LoneSurrogate(raw); lone {
+			// Likewise for an unpaired surrogate escape, which encoding/json
+			// would decode to U+FFFD too.
+			field := strictjson.Join(key, path)
+			return httpjson.BadRequest(CodeInvalidJSON, field, field+" holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff alone), which is no character")
+		}
 		if err := json.Unmarshal(raw, dst); err != nil {
 			var te *json.UnmarshalTypeError
 			if errors.As(err, &te) {

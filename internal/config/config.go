@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/lethe-erasure/lethe/internal/strictjson"
 )
 
 // ContextKey is the key under cdk.json's "context" that holds Lethe's
@@ -214,6 +216,9 @@ var (
 // key), fills defaults and validates it. Unknown keys are errors: a typo in
 // a deadline must not silently fall back to the default.
 func Parse(data []byte) (*Config, error) {
+	if path, lone := strictjson.LoneSurrogate(data); lone {
+		return nil, &Error{Key: path, Message: "holds an unpaired UTF-16 surrogate escape, which is no character"}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var c Config

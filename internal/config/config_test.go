@@ -332,3 +332,14 @@ func TestLocalSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRefusesLoneSurrogates: a string that encoding/json would
+// silently rewrite (U+FFFD for "\ud800" alone) is refused, naming its key.
+func TestParseRefusesLoneSurrogates(t *testing.T) {
+	_, err := Parse([]byte(`{"regions":[{"name":"eu","awsRegion":"eu-west-1","subsystems":[
+		{"name":"projects","mode":"sync","baseUrl":"https://p.example.com/\ud800"}]}]}`))
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Key != "regions[0].subsystems[0].baseUrl" {
+		t.Fatalf("Parse = %v, want an error naming regions[0].subsystems[0].baseUrl", err)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
+	"github.com/lethe-erasure/lethe/internal/strictjson"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
@@ -691,6 +692,10 @@ func jsonBody(ev events.APIGatewayV2HTTPRequest, allowed ...string) (map[string]
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, httpjson.BadRequest(CodeInvalidJSON, "", "body is not valid JSON")
+		}
+		if path, lone := strictjson.LoneSurrogate(raw); lone {
+			field := strictjson.Join(k, path)
+			return nil, httpjson.BadRequest(CodeInvalidJSON, field, field+" holds an unpaired UTF-16 surrogate escape, which is no character")
 		}
 		out[k] = raw
 	}

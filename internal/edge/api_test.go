@@ -362,6 +362,8 @@ func TestGlobalErasureRefusals(t *testing.T) {
 		{"repeated tenant", `{"subjectId":"a@example.com","tenantIds":["eu-help","eu-help"]}`, nil, 400, CodeDuplicateTenant, "tenantIds[1]"},
 		{"tenantId singular", `{"subjectId":"a@example.com","tenantId":"eu-help"}`, nil, 400, CodeUnknownField, "tenantId"},
 		{"subject as key", `{"a@example.com":1}`, nil, 400, CodeUnknownField, ""},
+		{"lone surrogate in the subject", `{"subjectId":"a@example.com\ud800","tenantIds":["eu-help"]}`, nil, 400, CodeInvalidJSON, "subjectId"},
+		{"lone surrogate in a key", `{"a@example.com\ud800":1}`, nil, 400, CodeUnknownField, ""},
 		{"bad key", `{"subjectId":"a@example.com","tenantIds":["eu-help"]}`, []string{"Idempotency-Key", "é"}, 400, CodeInvalidIdempotency, "Idempotency-Key"},
 	}
 	for _, tc := range tests {

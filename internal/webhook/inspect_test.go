@@ -198,6 +198,8 @@ func TestErasure(t *testing.T) {
 		{"generic/missing-subject", gen, `{}`, "", "subjectId"},
 		{"generic/empty-subject", gen, `{"subjectId":""}`, "", "subjectId"},
 		{"generic/subject-not-string", gen, `{"subjectId":42}`, "", "subjectId"},
+		{"generic/subject-lone-surrogate", gen, `{"subjectId":"lone\ud800surrogate"}`, "", "subjectId"},
+		{"shopify/email-lone-surrogate", with(shop, "customers/redact"), `{"shop_domain":"eu-shop.myshopify.com","customer":{"email":"a\udc00@b.c"}}`, "", "customer.email"},
 		{"generic/subject-padded", gen, `{"subjectId":" u-1"}`, "", "subjectId"},
 		{"generic/subject-too-long", gen, `{"subjectId":"` + strings.Repeat("x", 257) + `"}`, "", "subjectId"},
 		{"generic/subject-case-matters", gen, `{"SubjectId":"u-1"}`, "", "subjectId"},

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/strictjson"
 )
 
 // The body readers below name the field at fault as a JSON path and never
@@ -52,6 +53,10 @@ func stringField(obj map[string]json.RawMessage, prefix, key string) (string, er
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", &InvalidDelivery{Field: prefix + key, Err: ErrMalformed, Reason: "must be a string"}
+	}
+	if _, lone := strictjson.LoneSurrogate(raw); lone {
+		// encoding/json turned it into U+FFFD: another id than was sent.
+		return "", &InvalidDelivery{Field: prefix + key, Err: ErrMalformed, Reason: "holds an unpaired UTF-16 surrogate escape, which is no character"}
 	}
 	if s == "" {
 		return "", &InvalidDelivery{Field: prefix + key, Err: ErrMissing}

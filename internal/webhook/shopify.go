@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -105,8 +106,12 @@ func (shopify) Erasure(d Delivery, body []byte) (string, bool, error) {
 		return subject("customer.id", "shopify:"+d.Tenant+":customer:"+id)
 	}
 	email, err := stringField(cust, "customer.", "email")
-	if err != nil {
+	var invalid *InvalidDelivery
+	if errors.As(err, &invalid) && errors.Is(invalid.Err, ErrMissing) {
 		return "", false, &InvalidDelivery{Field: "customer.id", Err: ErrMissing, Reason: "customer has neither id nor email"}
+	}
+	if err != nil {
+		return "", false, err
 	}
 	return subject("customer.email", "shopify:"+d.Tenant+":email:"+email)
 }

@@ -84,12 +84,15 @@ type State string
 
 // Receipt states. A receipt moves claimed -> forwarded | quarantined, or
 // claimed -> released when no region accepted it (a later retry of the
-// provider claims it again).
+// provider claims it again), or claimed -> rejected when the home region
+// refused it with a 4xx (a retry would be refused again: it is answered
+// from the receipt, and not forwarded or alerted on again).
 const (
 	StateClaimed     State = "claimed"
 	StateForwarded   State = "forwarded"
 	StateQuarantined State = "quarantined"
 	StateReleased    State = "released"
+	StateRejected    State = "rejected"
 )
 
 // Outcomes recorded on receipts: what happened to the delivery the last

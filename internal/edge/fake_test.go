@@ -322,7 +322,7 @@ type regionServer struct {
 	srv  *httptest.Server
 
 	mu       sync.Mutex
-	mode     string // "ok", "down" (503), "reset" (connection closed), "conflict", "reject", "block"
+	mode     string // "ok", "down" (503), "reset" (connection closed), "conflict", "reject" (401), "unprocessable" (400), "block"
 	got      []recorded
 	accepted int
 	block    chan struct{}
@@ -368,6 +368,10 @@ func (r *regionServer) serve(w http.ResponseWriter, req *http.Request) {
 	case "reject":
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"error":{"code":"invalid_signature","message":"","field":""}}`))
+		return
+	case "unprocessable":
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"code":"invalid_webhook","message":"","field":"shop_domain"}}`))
 		return
 	case "block":
 		if entered != nil {

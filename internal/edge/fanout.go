@@ -386,6 +386,9 @@ func (f *Fanout) claim(ctx context.Context, c *call, in inbound, now time.Time) 
 		return Receipt{}, &reply{status: http.StatusOK, body: webhookAnswer{"duplicate", in.d.ID}}, nil
 	case StateQuarantined:
 		return Receipt{}, &reply{status: http.StatusAccepted, body: webhookAnswer{"duplicate", in.d.ID}}, nil
+	case StateRejected:
+		return Receipt{}, nil, httpjson.Unprocessable(CodeRegionRejected, "",
+			"the home region refused this delivery before; it is not forwarded again")
 	}
 	inFlight := httpjson.Conflict(CodeDeliveryInFlight, "",
 		"this delivery is being forwarded by another request; retry later")
@@ -446,11 +449,40 @@ func (f *Fanout) deliver(ctx context.Context, c *call, in inbound, targets []con
 		r.Outcome, alert.Kind = OutcomeRegionUnavailable, AlertUndeliverable
 	}
 	r.State = StateReleased
+	if refused := refusal(rr); refused != nil {
+		// The region refused the delivery itself (a 4xx): the provider
+		// is answered a 4xx, which it does not retry for days, and a
+		// retry that comes anyway is answered from the receipt.
+		r.State, failure = StateRejected, refused
+	}
 	if err := f.deliveries.Settle(ctx, r); err != nil {
 		f.log.LogAttrs(ctx, slog.LevelError, "claim not released", slog.String("deliveryId", in.d.ID), slog.String("error", err.Error()))
 	}
 	f.alert(ctx, c, alert)
 	return reply{}, failure
+}
+
+// refusal is the provider's answer when its delivery's home region refused
+// the delivery itself (400, 413, 415, 422: the body names another tenant,
+// is not JSON, ...): the same status and the region's error code. It is
+// nil for any other refusal, such as a 401 or 403 of the region's own
+// signature check or authorisation, which operators fix and after which
+// the provider's retry must go through.
+func refusal(rr *RegionRejected) *httpjson.Error {
+	if rr == nil {
+		return nil
+	}
+	switch rr.Status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
+	default:
+		return nil
+	}
+	code := rr.Code
+	if code == "" {
+		code = CodeRegionRejected
+	}
+	return &httpjson.Error{Status: rr.Status, Code: code,
+		Message: fmt.Sprintf("region %s refused this delivery with HTTP %d; it is not forwarded again; operators were alerted", rr.Region, rr.Status)}
 }
 
 func deref(r *reply) reply {

@@ -281,6 +281,32 @@ func TestRegionRefusals(t *testing.T) {
 	}
 }
 
+// TestRegionRefusesTheDeliveryItself: a signed delivery its home region
+// refuses as unprocessable (400) is answered with the region's 4xx and
+// code, alerted once, and a retry of the provider is answered from the
+// receipt: not forwarded, not alerted again.
+func TestRegionRefusesTheDeliveryItself(t *testing.T) {
+	h := newHarness(t)
+	h.eu.setMode("unprocessable")
+	for i := range 3 {
+		resp := h.serveFanout(h.shopify(euShop, "u-1", "customers/redact", []byte(redactBody)))
+		want := []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusUnprocessableEntity}[i]
+		wantCode := []string{"invalid_webhook", CodeRegionRejected, CodeRegionRejected}[i]
+		if resp.StatusCode != want || errorOf(t, resp).Code != wantCode {
+			t.Fatalf("delivery %d: %d %s, want %d %s", i+1, resp.StatusCode, resp.Body, want, wantCode)
+		}
+	}
+	if n := len(h.eu.requests()); n != 1 {
+		t.Errorf("eu got %d deliveries, want 1", n)
+	}
+	if diff := cmp.Diff([]string{AlertRegionRejected}, h.alerts.kinds()); diff != "" {
+		t.Errorf("alerts (-want +got):\n%s", diff)
+	}
+	if r, _ := h.store.receipt(DeliveryKey("shopify", euShop, "u-1")); r.State != StateRejected || r.Outcome != OutcomeRegionRejected {
+		t.Errorf("receipt = %+v", r)
+	}
+}
+
 // TestBadDeliveriesChangeNothing: every refusal is a 4xx JSON error, and
 // nothing is claimed, held, forwarded or alerted.
 func TestBadDeliveriesChangeNothing(t *testing.T) {

@@ -237,6 +237,20 @@ func claimSettleDuplicates(t *testing.T, s Stores, _ *Clock) {
 	if diff := cmp.Diff(want, cur, equateEmpty); diff != "" {
 		t.Errorf("stored receipt (-want +got):\n%s", diff)
 	}
+	// A delivery its region refused is not claimed again: the retry is
+	// answered from the receipt.
+	rk := edge.DeliveryKey("shopify", "eu-shop.myshopify.com", "d-rejected")
+	rej, claimed, err := d.Claim(ctx, Receipt(rk, "r1", T0), T0)
+	if err != nil || !claimed {
+		t.Fatalf("Claim = %+v, %v, %v", rej, claimed, err)
+	}
+	rej.State, rej.Outcome, rej.UpdatedAt = edge.StateRejected, edge.OutcomeRegionRejected, T0.Add(time.Second)
+	if err := d.Settle(ctx, rej); err != nil {
+		t.Fatal(err)
+	}
+	if cur, claimed, err := d.Claim(ctx, Receipt(rk, "r2", T0.Add(time.Hour)), T0.Add(time.Hour)); err != nil || claimed || cur.State != edge.StateRejected {
+		t.Fatalf("Claim of a rejected delivery = %+v, %v, %v; want the rejected receipt", cur, claimed, err)
+	}
 	// Another delivery of the same tenant is another receipt.
 	if _, claimed, err := d.Claim(ctx, Receipt(edge.DeliveryKey("shopify", "eu-shop.myshopify.com", "d-2"), "c5", T0), T0); err != nil || !claimed {
 		t.Fatalf("Claim of another delivery: %v, %v", claimed, err)

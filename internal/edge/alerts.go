@@ -16,6 +16,7 @@ const (
 	AlertRegionRejected    = "region_rejected"
 	AlertUndeliverable     = "undeliverable"
 	AlertSecretMissing     = "secret_missing"
+	AlertUnverified        = "unverified_deliveries"
 	AlertRegionNotDeployed = "region_not_deployed"
 )
 
@@ -48,6 +49,8 @@ func (a Alert) subject() string {
 		s = "Lethe edge: region " + a.Region + " unavailable for a " + a.Provider + " delivery"
 	case AlertSecretMissing:
 		s = "Lethe edge: no " + a.Provider + " webhook secret for a registered tenant"
+	case AlertUnverified:
+		s = "Lethe edge: unverifiable " + a.Provider + " deliveries refused (no secret for the tenant)"
 	case AlertRegionNotDeployed:
 		s = "Lethe edge: region " + a.Region + " has no apiUrl"
 	default:

@@ -82,6 +82,13 @@ type Tenant struct {
 // State is where a delivery's receipt stands.
 type State string
 
+// MetricNamespace is the CloudWatch namespace of Lethe's metrics, and
+// MetricUnverifiedWebhooks counts deliveries the edge could not verify.
+const (
+	MetricNamespace          = "Lethe"
+	MetricUnverifiedWebhooks = "UnverifiedWebhooks"
+)
+
 // Receipt states. A receipt moves claimed -> forwarded | quarantined, or
 // claimed -> released when no region accepted it (a later retry of the
 // provider claims it again), or claimed -> rejected when the home region
@@ -105,6 +112,8 @@ const (
 	OutcomeMisrouted         = "misrouted"
 	OutcomeRegionRejected    = "region_rejected"
 	OutcomeNotHeld           = "quarantine_unavailable"
+	// OutcomeAlerted settles an hour's alert receipt (firstThisHour).
+	OutcomeAlerted = "alerted"
 )
 
 // ForwardedToQuarantine is the forwarded-to value of a quarantined

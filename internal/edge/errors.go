@@ -42,12 +42,14 @@ const (
 	CodeMisrouted          = "misrouted"
 	CodeRegionRejected     = "region_rejected"
 	CodeSecretMissing      = "secret_missing"
-	CodeUnavailable        = "unavailable"
-	CodeInternal           = "internal"
-	CodeInvalidQueryParam  = "invalid_query"
-	CodeQuarantineNotKnown = "tenant_still_unknown"
-	CodeTooManyTenants     = "too_many_tenants"
-	CodeDuplicateTenant    = "duplicate_tenant"
+	// CodeSignatureUnverifiable: no secret for the tenant at the edge.
+	CodeSignatureUnverifiable = "signature_unverifiable"
+	CodeUnavailable           = "unavailable"
+	CodeInternal              = "internal"
+	CodeInvalidQueryParam     = "invalid_query"
+	CodeQuarantineNotKnown    = "tenant_still_unknown"
+	CodeTooManyTenants        = "too_many_tenants"
+	CodeDuplicateTenant       = "duplicate_tenant"
 )
 
 // RegionUnavailable means a region did not answer 2xx after the bounded

@@ -126,7 +126,9 @@ func TestEvents(t *testing.T) {
 				if diff := cmp.Diff(w.Alerts, h.alerts.kinds()); diff != "" {
 					t.Errorf("alerts (-want +got):\n%s", diff)
 				}
-				if w.Status >= 400 && fn == registry.FnWebhookFanout && w.Status != 503 && w.Status != 502 &&
+				// A refusal claims nothing and alerts no one, but for the hourly
+				// alert of unverifiable deliveries, which the want file lists.
+				if w.Status >= 400 && fn == registry.FnWebhookFanout && w.Status != 503 && w.Status != 502 && len(w.Alerts) == 0 &&
 					(h.store.callsOf("Claim") != 0 || len(h.alerts.alerts) != 0) {
 					t.Error("a refused delivery was claimed or alerted")
 				}

@@ -286,8 +286,24 @@ func (f *Fanout) webhook(ctx context.Context, c *call) (reply, error) {
 		return reply{}, err
 	}
 	if known && !verified {
-		f.alert(ctx, c, Alert{Kind: AlertSecretMissing, Provider: name, DeliveryID: d.ID, TenantHash: tenantHash, Region: tenant.Region})
+		if f.firstThisHour(ctx, name, d.Tenant, AlertSecretMissing, now) {
+			f.alert(ctx, c, Alert{Kind: AlertSecretMissing, Provider: name, DeliveryID: d.ID, TenantHash: tenantHash, Region: tenant.Region})
+		}
 		return reply{}, &SecretMissing{Provider: name, TenantHash: tenantHash}
+	}
+	if !verified {
+		// Nobody can tell this delivery from a forgery: it is not stored,
+		// forwarded or alerted on one by one (anyone could fill the
+		// quarantine and the ops inbox with it). It is counted, and
+		// operators hear of it once an hour per tenant. A tenant not yet
+		// registered in a region has its deliveries held only once its
+		// secret is at the edge.
+		c.attrs = append(c.attrs, unverifiedMetric(name, now)...)
+		if f.firstThisHour(ctx, name, d.Tenant, AlertUnverified, now) {
+			f.alert(ctx, c, Alert{Kind: AlertUnverified, Provider: name, DeliveryID: d.ID, TenantHash: tenantHash})
+		}
+		return reply{}, &httpjson.Error{Status: http.StatusUnauthorized, Code: CodeSignatureUnverifiable, Field: "tenant",
+			Message: "the edge holds no webhook secret for this tenant, so it cannot verify the delivery; nothing was kept"}
 	}
 
 	delivery := inbound{provider: p, d: d, body: body, header: forwardHeader(p, header), rawQuery: forwardQuery(p, query),
@@ -317,6 +333,58 @@ func (f *Fanout) webhook(ctx context.Context, c *call) (reply, error) {
 		return reply{}, err
 	}
 	return f.deliver(ctx, c, delivery, targets, now)
+}
+
+// firstThisHour reports whether this is the first alert of kind for the
+// tenant in the current hour (UTC). The hour's receipt in the deliveries
+// table is claimed once and settled, so that every other invocation of
+// the hour finds it taken; a table that cannot be read alerts (a second
+// mail rather than none).
+func (f *Fanout) firstThisHour(ctx context.Context, provider, tenant, kind string, now time.Time) bool {
+	hour := now.UTC().Truncate(time.Hour)
+	r := Receipt{
+		Key:        DeliveryKey(provider, tenant, "alert:"+kind+":"+hour.Format(time.RFC3339)),
+		Provider:   provider,
+		DeliveryID: "alert:" + kind,
+		TenantHash: Hash(tenant),
+		ReceivedIn: f.receivedIn,
+		State:      StateClaimed,
+		ReceivedAt: now,
+		UpdatedAt:  now,
+		Claim:      f.newToken(),
+		LeaseUntil: hour.Add(time.Hour),
+		ExpiresAt:  hour.Add(2 * time.Hour),
+	}
+	_, claimed, err := f.deliveries.Claim(ctx, r, now)
+	if err != nil {
+		f.log.LogAttrs(ctx, slog.LevelWarn, "alert throttle unavailable; alerting", slog.String("kind", kind), slog.String("error", err.Error()))
+		return true
+	}
+	if !claimed {
+		return false
+	}
+	r.State, r.Outcome = StateForwarded, OutcomeAlerted
+	if err := f.deliveries.Settle(ctx, r); err != nil {
+		f.log.LogAttrs(ctx, slog.LevelWarn, "alert throttle not settled", slog.String("kind", kind), slog.String("error", err.Error()))
+	}
+	return true
+}
+
+// unverifiedMetric makes the request's log line a CloudWatch Embedded
+// Metric Format record counting an unverifiable delivery, by provider
+// alone (never a tenant or a delivery).
+func unverifiedMetric(provider string, now time.Time) []slog.Attr {
+	return []slog.Attr{
+		slog.Any("_aws", map[string]any{
+			"Timestamp": now.UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  MetricNamespace,
+				"Dimensions": [][]string{{"provider"}},
+				"Metrics":    []any{map[string]string{"Name": MetricUnverifiedWebhooks, "Unit": "Count"}},
+			}},
+		}),
+		slog.Int(MetricUnverifiedWebhooks, 1),
+	}
 }
 
 // inbound is a delivery on its way through the fan-out.

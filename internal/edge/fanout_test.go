@@ -40,10 +40,12 @@ func TestRoutingReachesTheHomeRegionOnly(t *testing.T) {
 			wantStatus: 200, wantUS: 1, wantTo: []string{"us"}},
 		{name: "eu generic", provider: "generic", tenant: euHelp, topic: "erasure.requested", body: `{"subjectId":"cust-1"}`,
 			wantStatus: 200, wantEU: 1, wantTo: []string{"eu"}},
-		{name: "unknown tenant quarantined", provider: "shopify", tenant: newShop, topic: "customers/redact", body: redactBody,
-			wantStatus: 202, wantHeld: 1, wantAlerts: []string{AlertQuarantined}, wantTo: []string{ForwardedToQuarantine}},
-		{name: "unknown tenant on a multicast topic still quarantined", provider: "shopify", tenant: newShop, topic: "app/uninstalled", body: `{"id":1}`,
-			wantStatus: 202, wantHeld: 1, wantAlerts: []string{AlertQuarantined}, wantTo: []string{ForwardedToQuarantine}},
+		// Without a secret at the edge nothing of an unknown tenant is kept:
+		// anyone could fill the quarantine with unverifiable deliveries.
+		{name: "unverifiable delivery of an unknown tenant refused", provider: "shopify", tenant: newShop, topic: "customers/redact", body: redactBody,
+			wantStatus: 401, wantAlerts: []string{AlertUnverified}},
+		{name: "unverifiable multicast topic of an unknown tenant refused", provider: "shopify", tenant: newShop, topic: "app/uninstalled", body: `{"id":1}`,
+			wantStatus: 401, wantAlerts: []string{AlertUnverified}},
 		{name: "multicast topic of a known tenant goes to its home region only", provider: "shopify", tenant: euShop, topic: "app/uninstalled", body: `{"id":1}`,
 			wantStatus: 200, wantEU: 1, wantTo: []string{"eu"}},
 		{name: "verified multicast topic of a tenant not in the directory goes to every deployed region", provider: "shopify", tenant: setupShop, topic: "app/uninstalled", body: `{"id":1}`,
@@ -110,6 +112,12 @@ func TestRoutingReachesTheHomeRegionOnly(t *testing.T) {
 			}
 			key := DeliveryKey(tc.provider, tc.tenant, "d-1")
 			r, ok := h.store.receipt(key)
+			if tc.wantStatus == http.StatusUnauthorized {
+				if ok {
+					t.Errorf("an unverifiable delivery left a receipt: %+v", r)
+				}
+				return
+			}
 			if !ok {
 				t.Fatal("no residency receipt")
 			}
@@ -130,6 +138,7 @@ func TestRoutingReachesTheHomeRegionOnly(t *testing.T) {
 
 func TestQuarantinedDeliveryKeepsWhatTheRegionNeeds(t *testing.T) {
 	h := newHarness(t)
+	h.secrets["zendesk/new-help"] = "their-secret" // at the edge before the tenant is registered
 	ev := h.signed("zendesk", "new-help", "inv-7", "", []byte(`{"type":"zen:event-type:user.deleted","detail":{"id":"9"}}`), "their-secret")
 	if resp := h.serveFanout(ev); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
@@ -138,13 +147,13 @@ func TestQuarantinedDeliveryKeepsWhatTheRegionNeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if held.Verified || held.Tenant != "new-help" || held.RawQuery != "tenant=new-help" || held.Topic != "user.deleted" ||
+	if !held.Verified || held.Tenant != "new-help" || held.RawQuery != "tenant=new-help" || held.Topic != "user.deleted" ||
 		held.Header.Get(webhook.HeaderZendeskSignature) == "" || held.Header.Get("X-Forwarded-For") != "" ||
 		!held.ExpiresAt.Equal(t0.Add(72*time.Hour)) {
 		t.Errorf("held = %+v", held)
 	}
 	a := h.alerts.alerts[0]
-	if a.QuarantineID != held.ID || a.Verified == nil || *a.Verified {
+	if a.QuarantineID != held.ID || a.Verified == nil || !*a.Verified {
 		t.Errorf("alert = %+v", a)
 	}
 }
@@ -161,6 +170,7 @@ func TestDuplicateIsForwardedOnce(t *testing.T) {
 		t.Fatalf("eu received %d requests, want 1", n)
 	}
 	// A duplicate of a quarantined delivery: 202, held once.
+	h.secrets["shopify/"+newShop] = "x"
 	for range 2 {
 		if resp := h.serveFanout(h.signed("shopify", newShop, "dup-2", "customers/redact", []byte(redactBody), "x")); resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("quarantined duplicate: %d %s", resp.StatusCode, resp.Body)

@@ -179,6 +179,7 @@ func TestQuarantineReleaseReachesTheReceiver(t *testing.T) {
 	h := newHarness(t)
 	eu := asReceiver(t, h, h.eu, euShop, euHelp, "new-help")
 	asReceiver(t, h, h.us, usShop, usHelp)
+	h.secrets["zendesk/new-help"] = secretOf("zendesk", "new-help")
 
 	ev := h.signed("zendesk", "new-help", "inv-9", "", []byte(`{"type":"zen:event-type:user.deleted","detail":{"id":"9"}}`),
 		secretOf("zendesk", "new-help"))

@@ -3,9 +3,11 @@ package edge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -80,8 +82,15 @@ func TestFanoutFaults(t *testing.T) {
 		if diff := cmp.Diff([]string{AlertSecretMissing}, h.alerts.kinds()); diff != "" {
 			t.Error(diff)
 		}
-		if h.store.callsOf("Claim") != 0 || len(h.eu.requests()) != 0 {
+		if _, claimed := h.store.receipt(DeliveryKey("shopify", euShop, "f-1")); claimed || len(h.eu.requests()) != 0 {
 			t.Error("an unverified delivery of a registered tenant went on")
+		}
+		// Alerted once an hour, not per delivery.
+		h.serveFanout(h.shopify(euShop, "f-2", "customers/redact", []byte(redactBody)))
+		h.clock.Advance(time.Hour)
+		h.serveFanout(h.shopify(euShop, "f-3", "customers/redact", []byte(redactBody)))
+		if diff := cmp.Diff([]string{AlertSecretMissing, AlertSecretMissing}, h.alerts.kinds()); diff != "" {
+			t.Errorf("alerts over two hours (-want +got):\n%s", diff)
 		}
 	})
 	t.Run("home region not deployed", func(t *testing.T) {
@@ -118,6 +127,7 @@ func TestFanoutFaults(t *testing.T) {
 	})
 	t.Run("quarantine unavailable releases the claim", func(t *testing.T) {
 		h := newHarness(t)
+		h.secrets["shopify/"+newShop] = "x"
 		h.store.holdFails = errThrottled
 		resp := h.serveFanout(h.signed("shopify", newShop, "f-5", "customers/redact", []byte(redactBody), "x"))
 		if resp.StatusCode != 503 {
@@ -143,8 +153,31 @@ func TestFanoutFaults(t *testing.T) {
 			t.Errorf("held = %+v, %v; want verified", held, err)
 		}
 	})
+	t.Run("unverifiable deliveries are counted and alerted once an hour per tenant", func(t *testing.T) {
+		h := newHarness(t)
+		for i, at := range []time.Duration{0, time.Minute, 58 * time.Minute, time.Hour} {
+			h.clock.Advance(at)
+			resp := h.serveFanout(h.signed("shopify", newShop, fmt.Sprintf("u-%d", i), "customers/redact", []byte(redactBody), "forged"))
+			if resp.StatusCode != 401 || errorOf(t, resp).Code != CodeSignatureUnverifiable {
+				t.Fatalf("delivery %d: %d %s", i, resp.StatusCode, resp.Body)
+			}
+		}
+		if diff := cmp.Diff([]string{AlertUnverified, AlertUnverified}, h.alerts.kinds()); diff != "" {
+			t.Errorf("alerts over two hours (-want +got):\n%s", diff)
+		}
+		if h.store.heldCount() != 0 || len(h.eu.requests())+len(h.us.requests()) != 0 {
+			t.Error("an unverifiable delivery was held or forwarded")
+		}
+		if n := strings.Count(h.logs.String(), `"UnverifiedWebhooks":1`); n != 4 || !strings.Contains(h.logs.String(), `"Namespace":"Lethe"`) {
+			t.Errorf("%d metric records of 4 refused deliveries:\n%s", n, h.logs.String())
+		}
+		if strings.Contains(h.logs.String(), newShop) {
+			t.Error("the log names the tenant")
+		}
+	})
 	t.Run("a failed alert does not fail the delivery", func(t *testing.T) {
 		h := newHarness(t)
+		h.secrets["shopify/"+newShop] = "x"
 		h.alerts.fail = errors.New("SNS down")
 		if resp := h.serveFanout(h.signed("shopify", newShop, "f-7", "customers/redact", []byte(redactBody), "x")); resp.StatusCode != 202 {
 			t.Fatalf("%d %s", resp.StatusCode, resp.Body)

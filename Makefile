@@ -12,7 +12,7 @@ GO_SOURCES := $(shell find internal functions -name '*.go' -not -name '*_test.go
 REGION ?= eu
 DDB := scripts/dynamodb-local.sh
 
-.PHONY: setup build test validate synth deploy run bench clean
+.PHONY: setup build test validate synth deploy run bench fuzz clean
 
 ## setup: install the pinned npm tools into .tools and download Go modules.
 setup: .tools/node_modules/.installed
@@ -76,6 +76,18 @@ bench: setup build
 	go test -count=1 -run '^$$' -bench 'ErasureThroughput|Intake' -benchtime 1x -timeout 90m ./cmd/lethe/
 	@echo "== synth time per stack"
 	@for r in $$(go run ./infra/cmd/regions); do s=$$(date +%s.%N); cdk synth --quiet Lethe-$$r >/dev/null; e=$$(date +%s.%N); printf 'Lethe-%s %.1f s\n' $$r $$(echo "$$e - $$s" | bc); done
+
+## fuzz: every fuzz target for FUZZTIME each (default 30s). A failing input is written to the
+## package's testdata/fuzz/<Target>/, where `go test` (so make test) runs it from then on: commit it.
+FUZZTIME ?= 30s
+fuzz:
+	@set -euo pipefail; \
+	for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' cmd internal statemachines 2>/dev/null | xargs -n1 dirname | sort -u); do \
+		for target in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "== ./$$dir $$target ($(FUZZTIME))"; \
+			go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$dir; \
+		done; \
+	done
 
 clean:
 	rm -rf build cdk.out

@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lethe-erasure/lethe/internal/httpjson"
+	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
 // FuzzRoute throws arbitrary methods, paths, queries, stages and bodies at
@@ -63,6 +65,42 @@ func FuzzRoute(f *testing.F) {
 					t.Fatalf("%s %q: Location %q leaves the regions or is not clean", method, path, loc)
 				}
 			}
+		}
+	})
+}
+
+// FuzzFanoutKeepsOnlyVerified sends any delivery (any tenant, topic, id,
+// body, signed with any secret, or with any signature header) to the
+// fan-out: whatever it kept in the quarantine or forwarded to a region
+// verifies under the edge's secret for its tenant, and nothing answers 500.
+func FuzzFanoutKeepsOnlyVerified(f *testing.F) {
+	f.Add(uint8(0), euShop, "customers/redact", "d-1", redactBody, secretOf("shopify", euShop), "")
+	f.Add(uint8(0), newShop, "customers/redact", "d-2", redactBody, "forged", "")
+	f.Add(uint8(0), euShop, "customers/redact", "d-3", redactBody, "", "64rX9hUuALuWO5HKxyhTGrra7Lp24iZyUEGOtX4xnwk=")
+	f.Add(uint8(1), "eu-help", "", "inv-1", `{"type":"zen:event-type:user.deleted","detail":{"id":"9"}}`, secretOf("zendesk", "eu-help"), "")
+	f.Add(uint8(2), "acme", "erasure.requested", "g-1", `{"subjectId":"u-1"}`, "s", "t=1,v1=00")
+	h := newHarness(f)
+	h.secrets["shopify/"+setupShop] = secretOf("shopify", setupShop) // at the edge, not in the directory
+	providers := []string{"shopify", "zendesk", "generic"}
+	f.Fuzz(func(t *testing.T, which uint8, tenant, topic, id, body, secret, signature string) {
+		provider := providers[int(which)%len(providers)]
+		ev := h.signed(provider, tenant, id, topic, []byte(body), secret)
+		if signature != "" {
+			name := map[string]string{"shopify": "x-shopify-hmac-sha256", "zendesk": "x-zendesk-webhook-signature", "generic": "x-lethe-signature"}[provider]
+			ev.Headers[name] = signature
+		}
+		held, forwarded := h.store.heldCount(), len(h.eu.requests())+len(h.us.requests())
+		resp, err := h.fan.Handle(t.Context(), ev)
+		if err != nil || resp.StatusCode == http.StatusInternalServerError {
+			t.Fatalf("Handle = %d %s, %v", resp.StatusCode, resp.Body, err)
+		}
+		if h.store.heldCount() == held && len(h.eu.requests())+len(h.us.requests()) == forwarded {
+			return
+		}
+		p, _ := webhook.Lookup(provider)
+		edgeSecret, ok := h.secrets[provider+"/"+tenant]
+		if !ok || p.Verify(headerOf(ev), []byte(body), []byte(edgeSecret), h.clock.Now(), 5*time.Minute) != nil {
+			t.Fatalf("kept or forwarded a delivery that does not verify under the edge's secret (answered %d %s)", resp.StatusCode, resp.Body)
 		}
 	})
 }

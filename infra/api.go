@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -127,6 +128,12 @@ func NewAPI(scope constructs.Construct, id string, p APIProps) API {
 			AuthorizationType: awsapigateway.AuthorizationType_IAM,
 		},
 	})
+	// The account's API Gateway logging role is guarded like Lethe's own.
+	cwRole, ok := api.Node().TryFindChild(jsii.String("CloudWatchRole")).(awsiam.Role)
+	if !ok {
+		panic("infra: the REST API has no CloudWatchRole child to guard")
+	}
+	guardRegions(cwRole, []string{*awscdk.Stack_Of(c).Region()})
 	validator := api.AddRequestValidator(jsii.String("Validator"), &awsapigateway.RequestValidatorOptions{
 		RequestValidatorName:      jsii.String("body-and-parameters"),
 		ValidateRequestBody:       jsii.Bool(true),

@@ -100,6 +100,7 @@ func NewEdgeFunctions(scope constructs.Construct, p EdgeFunctionsProps) (Functio
 			Environment:  env,
 			LogsKey:      p.LogsKey,
 			Description:  desc,
+			Regions:      edgeRegions(p.Config),
 		})
 		p.Tables.Grant(f.Role, EdgeTableActions[fn])
 		fns[fn] = f

@@ -35,6 +35,9 @@ type GoFunctionProps struct {
 	// ReservedConcurrency caps the function when set (> 0).
 	ReservedConcurrency int
 	Description         string
+	// Regions are the AWS regions the function may act in; every other is
+	// denied (guardRegions).
+	Regions []string
 }
 
 // GoFunction is one deployed Lethe function and what it was made of.
@@ -67,6 +70,7 @@ func NewGoFunction(scope constructs.Construct, id string, p GoFunctionProps) GoF
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
 		Resources: jsii.Strings(*logGroup.LogGroupArn()),
 	}))
+	guardRegions(role, p.Regions)
 	env := map[string]*string{}
 	for k, v := range p.Environment {
 		env[k] = v

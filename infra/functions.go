@@ -102,6 +102,7 @@ func newFunction(scope constructs.Construct, fn string, p FunctionsProps, env ma
 		Environment:  all,
 		LogsKey:      p.LogsKey,
 		Description:  description,
+		Regions:      []string{p.Region.AWSRegion},
 	})
 	if usesTable {
 		p.Table.Grant(f.Role, actions...)

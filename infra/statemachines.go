@@ -138,6 +138,7 @@ func NewStateMachines(scope constructs.Construct, p StateMachinesProps) (StateMa
 			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("states.amazonaws.com"), nil),
 			Description: jsii.String("Execution role of the state machine " + name),
 		})
+		guardRegions(role, []string{p.Region.AWSRegion})
 		var suppressed []string
 		for _, ph := range registry.Find(definition) {
 			entry, _ := registry.Lookup(ph)

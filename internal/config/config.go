@@ -283,6 +283,32 @@ func (c *Config) applyDefaults() {
 }
 
 // Validate checks every field and returns the first problem, naming its key.
+// validateResidency refuses a subsystem of region r whose base URL names
+// another configured region's AWS region (a host label such as
+// "s3.us-west-2.amazonaws.com" or "s3-us-west-2"): Lethe sends a region's
+// subjects only to endpoints of that region, on AWS and under lethe local.
+func (c *Config) validateResidency(key string, r Region) error {
+	for j, s := range r.Subsystems {
+		u, err := url.Parse(s.BaseURL)
+		if err != nil {
+			continue // validateSubsystems says why
+		}
+		for _, other := range c.Regions {
+			if other.AWSRegion == r.AWSRegion {
+				continue
+			}
+			for _, label := range strings.Split(strings.ToLower(u.Hostname()), ".") {
+				if label == other.AWSRegion || strings.HasSuffix(label, "-"+other.AWSRegion) {
+					return &Error{fmt.Sprintf("%s.subsystems[%d].baseUrl", key, j), fmt.Sprintf(
+						"%q names AWS region %s of Lethe region %s: a subsystem of region %s must be served from %s, so that its subjects' data stays there",
+						s.BaseURL, other.AWSRegion, other.Name, r.Name, r.AWSRegion)}
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func (c *Config) Validate() error {
 	if c.Deadline.Months < 0 || c.Deadline.Days < 0 {
 		return &Error{"deadline", "months and days must not be negative"}
@@ -324,6 +350,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 		if err := validateSubsystems(key, r.Subsystems); err != nil {
+			return err
+		}
+		if err := c.validateResidency(key, r); err != nil {
 			return err
 		}
 		if err := validateAPIURL(key+".apiUrl", r.APIURL); err != nil {

@@ -343,3 +343,26 @@ func TestParseRefusesLoneSurrogates(t *testing.T) {
 		t.Fatalf("Parse = %v, want an error naming regions[0].subsystems[0].baseUrl", err)
 	}
 }
+
+// TestParseRefusesAnotherRegionsEndpoint: a subsystem of eu whose base URL
+// names us's AWS region is refused, naming the key; its own region's is
+// fine.
+func TestParseRefusesAnotherRegionsEndpoint(t *testing.T) {
+	doc := func(base string) []byte {
+		return []byte(`{"regions":[
+			{"name":"eu","awsRegion":"eu-west-1","subsystems":[{"name":"files","mode":"sync","baseUrl":"` + base + `"}]},
+			{"name":"us","awsRegion":"us-west-2","subsystems":[{"name":"files","mode":"sync","baseUrl":"https://files.example.com"}]}]}`)
+	}
+	for _, base := range []string{"https://files.s3.us-west-2.amazonaws.com", "https://s3-us-west-2.amazonaws.com/files", "https://abc.execute-api.US-WEST-2.amazonaws.com/prod"} {
+		_, err := Parse(doc(base))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != "regions[0].subsystems[0].baseUrl" || !strings.Contains(ce.Message, "us-west-2") {
+			t.Errorf("%s: Parse = %v, want an error naming regions[0].subsystems[0].baseUrl and us-west-2", base, err)
+		}
+	}
+	for _, base := range []string{"https://files.s3.eu-west-1.amazonaws.com", "https://us-west-2-files.example.com"} {
+		if _, err := Parse(doc(base)); err != nil {
+			t.Errorf("%s: %v", base, err)
+		}
+	}
+}

@@ -1,11 +1,13 @@
 package local
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lethe-erasure/lethe/internal/api"
+	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
@@ -396,3 +399,39 @@ func (m *memStore) Change(_ context.Context, id string, fn func(*erasure.Request
 }
 
 func (m *memStore) Audit(context.Context, string, int) ([]audit.Record, error) { return nil, nil }
+
+// TestMalformedRequestsAnsweredInJSON: a request Go's server refuses before
+// any handler (a bad percent-escape in the path, a control byte in a
+// header) is answered in Lethe's JSON error shape, as the deployed API's
+// gateway responses do.
+func TestMalformedRequestsAnsweredInJSON(t *testing.T) {
+	rt := start(t, loadConfig(t), t.TempDir(), asl.NewFakeClock(t0), 0)
+	eu, _ := rt.Region("eu")
+	for _, raw := range []string{
+		"DELETE /api/user/%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /erasures HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n",
+	} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(eu.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		c.Close()
+		var e errorBody
+		if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &e) != nil || e.Error.Code != "BAD_REQUEST" {
+			t.Errorf("%q answered %d %s %q", raw, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	// A well-formed request is untouched.
+	if resp, body := do(t, "GET", eu.URL+"/erasures", nil, ""); resp.StatusCode != 200 {
+		t.Errorf("GET /erasures = %d %s", resp.StatusCode, body)
+	}
+}

@@ -327,7 +327,7 @@ func (rt *Runtime) serve(ln net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	rt.servers = append(rt.servers, srv)
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(jsonErrorsListener{ln}); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			rt.log.Error("http server stopped", "addr", ln.Addr().String(), "error", err.Error())
 		}
 	}()

@@ -38,6 +38,9 @@ const (
 	reasonRedirect    = "The region redirect answers integrations' and browsers' plain GETs with a 302/307 to the tenant's regional URL (or 404 for an unknown tenant); it reads the tenant directory only, forwards nothing and discloses only which region serves a tenant, which the redirect target discloses anyway. The stage is throttled."
 )
 
+// reasonDefaultRoute says why the $default route is public.
+const reasonDefaultRoute = "A request no route matches reaches the fan-out, which answers it 404 (or 405) in Lethe's error shape instead of API Gateway's {\"message\"}; it serves none of the operator routes, reads and writes nothing for such a request, and the stage is throttled."
+
 // EdgeRoutes lists the edge's routes. The webhook and redirect routes are
 // public; the operator routes (tenant directory, quarantine release,
 // global erasures) are IAM-authorised (SigV4), like the regional APIs.
@@ -71,7 +74,10 @@ type EdgeAPIProps struct {
 	// Functions maps registry.Fn* to the function behind its routes.
 	Functions map[string]awslambda.IFunction
 	Routes    []EdgeRoute
-	LogsKey   awskms.IKey
+	// Default is the function (one of the routes') that answers a request
+	// no route matches: the $default route, public.
+	Default string
+	LogsKey awskms.IKey
 }
 
 // EdgeAPI is the edge's HTTP API.
@@ -140,5 +146,15 @@ func NewEdgeAPI(scope constructs.Construct, id string, p EdgeAPIProps) EdgeAPI {
 			routes[string(r.Method)+" "+r.Path] = route
 		}
 	}
+	if integ, ok := integrations[p.Default]; ok {
+		def := awsapigatewayv2.NewHttpRoute(c, jsii.String("DefaultRoute"), &awsapigatewayv2.HttpRouteProps{
+			HttpApi: api, RouteKey: awsapigatewayv2.HttpRouteKey_DEFAULT(), Integration: integ, Authorizer: none,
+		})
+		suppress(def, "APIG4", reasonDefaultRoute)
+		routes[DefaultRouteKey] = def
+	}
 	return EdgeAPI{HttpAPI: api, Stage: stage, AccessLog: accessLog, Routes: routes}
 }
+
+// DefaultRouteKey is the route a request takes that no other route matches.
+const DefaultRouteKey = "$default"

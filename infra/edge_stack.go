@@ -76,6 +76,7 @@ func NewEdgeStack(scope constructs.Construct, id string, p EdgeStackProps) (*Edg
 	s.API = NewEdgeAPI(stack, "Api", EdgeAPIProps{
 		Functions: handlers,
 		Routes:    EdgeRoutes(registry.FnWebhookFanout, registry.FnEdgeAPI),
+		Default:   registry.FnWebhookFanout,
 		LogsKey:   s.Keys.Logs,
 	})
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/local"
 	"github.com/lethe-erasure/lethe/internal/registry"
 )
 
@@ -45,7 +46,7 @@ func TestEdgeStack(t *testing.T) {
 		"AWS::DynamoDB::Table":             len(EdgeTableSpecs),
 		"AWS::ApiGatewayV2::Api":           1,
 		"AWS::ApiGatewayV2::Stage":         1,
-		"AWS::ApiGatewayV2::Route":         len(EdgeRoutes("", "")),
+		"AWS::ApiGatewayV2::Route":         len(EdgeRoutes("", "")) + 1, // and $default
 		"AWS::ApiGatewayV2::Integration":   2,
 		"AWS::SNS::Topic":                  1,
 		"AWS::SNS::Subscription":           len(s.cfg.Edge.OpsEmails),
@@ -110,6 +111,9 @@ func TestEdgeRoutes(t *testing.T) {
 		"POST /quarantine/{id}/release": {"AWS_IAM", registry.FnEdgeAPI},
 		"POST /erasures":                {"AWS_IAM", registry.FnEdgeAPI},
 		"GET /erasures/{globalId}":      {"AWS_IAM", registry.FnEdgeAPI},
+		// What no route matches: the fan-out answers in Lethe's shape, as
+		// lethe local's stand-in does (local.EdgeDefaultFunction).
+		DefaultRouteKey: {"NONE", local.EdgeDefaultFunction},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)

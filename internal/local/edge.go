@@ -61,6 +61,10 @@ var EdgeRoutes = []HTTPRoute{
 	{http.MethodGet, "/erasures/{globalId}", registry.FnEdgeAPI, false},
 }
 
+// EdgeDefaultFunction answers edge requests no route matches (infra's
+// EdgeAPIProps.Default): in Lethe's error shape, not API Gateway's.
+const EdgeDefaultFunction = registry.FnWebhookFanout
+
 // muxPattern is the net/http pattern of an edge route, so that the status
 // port's ServeMux refuses (panics on) a status or demo pattern that would
 // shadow it, and the reverse.
@@ -262,7 +266,7 @@ func (rt *Runtime) openEdge(dataDir string, secrets WebhookSecrets, noSync bool)
 	e.http = NewHTTPAPIRoutes(EdgeRoutes, map[string]HTTPHandler{
 		registry.FnWebhookFanout: e.Fanout.Handle,
 		registry.FnEdgeAPI:       e.API.Handle,
-	}, rt.log.With("api", "edge"))
+	}, rt.log.With("api", "edge")).WithDefault(EdgeDefaultFunction)
 	return e, nil
 }
 

@@ -510,7 +510,8 @@ func TestEdgeGlobalErasure(t *testing.T) {
 
 // TestStatusPortRoutes: the edge's routes, the status page and the demo
 // subsystems share the status port without shadowing each other, and a
-// path none of them has gets the HTTP API's 404.
+// path none of them has reaches the fan-out by the $default route, which
+// answers it in Lethe's error shape (not API Gateway's {"message"}).
 func TestStatusPortRoutes(t *testing.T) {
 	e := startEdge(t, loadConfig(t))
 	cases := []struct {
@@ -521,11 +522,11 @@ func TestStatusPortRoutes(t *testing.T) {
 		{"GET", "/", 200, "<html"},
 		{"GET", "/erasures/eg_0190b0a0-0000-7000-8000-000000000000", 404, `"code":"not_found"`},
 		{"GET", "/erasures/er_eu_x", 400, `"field":"globalId"`},
-		{"DELETE", "/erasures/eg_0190b0a0-0000-7000-8000-000000000000", 404, `{"message":"Not Found"}`},
+		{"DELETE", "/erasures/eg_0190b0a0-0000-7000-8000-000000000000", 404, `"code":"route_not_found"`},
 		{"GET", "/tenants/eu-help", 200, `"region":"eu"`},
-		{"GET", "/webhooks/shopify", 404, `{"message":"Not Found"}`},
+		{"GET", "/webhooks/shopify", 405, `"code":"method_not_allowed"`},
 		{"POST", "/webhooks/nosuch", 404, "unknown_provider"},
-		{"GET", "/nothing/here", 404, `{"message":"Not Found"}`},
+		{"GET", "/nothing/here", 404, `"code":"route_not_found"`},
 		{"GET", "/demo/eu/orders/erasures/nosuch", 404, ""},
 		{"DELETE", "/demo/eu/projects/subjects/nobody", 404, ""},
 	}

@@ -47,7 +47,9 @@ func (r HTTPRoute) Key() string { return r.Method + " " + r.Path }
 // the API's routes, builds the events.APIGatewayV2HTTPRequest API Gateway
 // sends (RouteKey and PathParameters of the matched route) and writes back
 // the handler's answer. API Gateway's own answers keep its shape,
-// {"message": "..."}: a request no route matches is 404 "Not Found".
+// {"message": "..."}: a request no route matches is 404 "Not Found",
+// unless a function answers it (WithDefault), and a body over 10 MB is
+// 413 (a deployed HTTP API cannot answer that one otherwise).
 //
 // What it does not do: IAM (SigV4) authorisation of the routes that are
 // not Public. The local APIs listen on 127.0.0.1 only and the local
@@ -56,9 +58,11 @@ type HTTPAPI struct {
 	handler  HTTPHandler // the $default route's, when routes is nil
 	routes   []HTTPRoute
 	handlers map[string]HTTPHandler
-	stage    string
-	log      *slog.Logger
-	timeout  time.Duration
+	// defaultFn answers what no route matches (WithDefault).
+	defaultFn string
+	stage     string
+	log       *slog.Logger
+	timeout   time.Duration
 }
 
 // NewHTTPAPI serves handler on the $default route of the $default stage.
@@ -81,6 +85,17 @@ func NewHTTPAPIRoutes(routes []HTTPRoute, handlers map[string]HTTPHandler, log *
 			a.routes = append(a.routes, r)
 		}
 	}
+	return a
+}
+
+// DefaultRouteKey is the route key of a request no route matches, which
+// the $default route's function answers (as the edge's infra does).
+const DefaultRouteKey = "$default"
+
+// WithDefault makes fn answer every request no route matches, as an HTTP
+// API's $default route does.
+func (a *HTTPAPI) WithDefault(fn string) *HTTPAPI {
+	a.defaultFn = fn
 	return a
 }
 
@@ -118,14 +133,20 @@ func (a *HTTPAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.routes != nil {
 		var ok bool
 		if route, params, ok = a.match(r.Method, r.URL.EscapedPath()); !ok {
-			writeHTTPAPIError(w, http.StatusNotFound, "Not Found", requestID)
-			return
+			if a.handlers[a.defaultFn] == nil {
+				writeHTTPAPIError(w, http.StatusNotFound, "Not Found", requestID)
+				return
+			}
+			route = HTTPRoute{Method: AnyMethod, Path: DefaultRouteKey, Function: a.defaultFn}
 		}
 		handler = a.handlers[route.Function]
 	}
 	ev := HTTPAPIRequest(r, body, a.stage, requestID, time.Now())
 	if a.routes != nil {
 		ev.RouteKey, ev.RequestContext.RouteKey = route.Key(), route.Key()
+		if route.Path == DefaultRouteKey {
+			ev.RouteKey, ev.RequestContext.RouteKey = DefaultRouteKey, DefaultRouteKey
+		}
 		if len(params) > 0 {
 			ev.PathParameters = params
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/loadsubsystems"
 	"github.com/lethe-erasure/lethe/internal/progress"
 	"github.com/lethe-erasure/lethe/internal/store/embedded"
+	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
 )
 
 const topicsJSON = `{
@@ -53,16 +53,8 @@ func loader(t *testing.T) (*loadsubsystems.Loader, *embedded.Requests) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := embedded.Open(filepath.Join(t.TempDir(), "lethe.db"), embedded.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	reqs := db.Requests("eu")
 	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	if _, _, err := reqs.Create(t.Context(), erasure.Request{ID: testID, SubjectID: "subject-1", Source: "api", ReceivedAt: now, Deadline: now.AddDate(0, 1, 0)}, ""); err != nil {
-		t.Fatal(err)
-	}
+	reqs := embeddedtest.Requests(t, "eu", erasure.Request{ID: testID, SubjectID: "subject-1", Source: "api", ReceivedAt: now, Deadline: now.AddDate(0, 1, 0)})
 	r := region(t)
 	l, err := loadsubsystems.New(r, topics, progress.New(reqs, nil, &config.Config{}, r, nil))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/outcome"
 	"github.com/lethe-erasure/lethe/internal/progress"
 	"github.com/lethe-erasure/lethe/internal/store/embedded"
+	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
 )
 
 type failureWant struct {
@@ -28,15 +28,7 @@ type failureWant struct {
 // holding the open request of seeded().
 func reporter(t *testing.T, logs *eventstest.Logs) (*outcome.Reporter, *embedded.Requests) {
 	t.Helper()
-	db, err := embedded.Open(filepath.Join(t.TempDir(), "lethe.db"), embedded.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	reqs := db.Requests("eu")
-	if _, _, err := reqs.Create(t.Context(), seeded().reqs[openID], ""); err != nil {
-		t.Fatal(err)
-	}
+	reqs := embeddedtest.Requests(t, "eu", seeded().reqs[openID])
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	return outcome.NewReporter(reqs, progress.New(reqs, nil, &config.Config{}, region(t), log), log), reqs
 }

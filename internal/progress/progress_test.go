@@ -3,7 +3,6 @@ package progress_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/progress"
 	"github.com/lethe-erasure/lethe/internal/store/embedded"
+	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
 )
 
 const (
@@ -69,16 +69,8 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := embedded.Open(filepath.Join(t.TempDir(), "lethe.db"), embedded.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	w := &world{reqs: db.Requests("eu"), mail: &mails{}}
-	if _, _, err := w.reqs.Create(t.Context(), erasure.Request{ID: testID, SubjectID: testSubject, Source: "api",
-		Status: erasure.StatusRunning, ReceivedAt: received, Deadline: deadline}, ""); err != nil {
-		t.Fatal(err)
-	}
+	w := &world{mail: &mails{}, reqs: embeddedtest.Requests(t, "eu", erasure.Request{ID: testID, SubjectID: testSubject, Source: "api",
+		Status: erasure.StatusRunning, ReceivedAt: received, Deadline: deadline})}
 	r := cfg.Regions[0]
 	w.tracker = progress.New(w.reqs, w.mail, cfg, r, nil)
 	s, _ := r.Subsystem("orders")

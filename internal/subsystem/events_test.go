@@ -18,7 +18,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/eventstest"
 	"github.com/lethe-erasure/lethe/internal/progress"
-	"github.com/lethe-erasure/lethe/internal/store/embedded"
+	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
 )
 
 // eventWant is a sample event's sibling <case>.want.json: how the fake
@@ -52,17 +52,8 @@ var eventDeadline = time.Date(2026, 12, 23, 10, 0, 0, 0, time.UTC)
 // eventDeadline: the samples' back-off and give-up are the real decisions.
 func eventTracker(t *testing.T, region config.Region) *progress.Tracker {
 	t.Helper()
-	db, err := embedded.Open(filepath.Join(t.TempDir(), "lethe.db"), embedded.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	reqs := db.Requests("eu")
-	req := erasure.Request{ID: testRequestID, SubjectID: testSubject, Source: "api", Status: erasure.StatusRunning,
-		ReceivedAt: eventDeadline.AddDate(0, -1, 0), Deadline: eventDeadline}
-	if _, _, err := reqs.Create(t.Context(), req, ""); err != nil {
-		t.Fatal(err)
-	}
+	reqs := embeddedtest.Requests(t, "eu", erasure.Request{ID: testRequestID, SubjectID: testSubject, Source: "api",
+		Status: erasure.StatusRunning, ReceivedAt: eventDeadline.AddDate(0, -1, 0), Deadline: eventDeadline})
 	return progress.New(reqs, nil, &config.Config{}, region, nil)
 }
 

@@ -88,6 +88,9 @@ func demoCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode == http.StatusNotFound {
+		return exitCode(stderr, "lethe demo fault", demoUsage, fmt.Errorf("%s/%s is not a demo subsystem of the lethe local at %s", region, name, *base))
+	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
 			Error struct{ Code, Message string }

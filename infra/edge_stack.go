@@ -36,6 +36,8 @@ type EdgeStack struct {
 	Ops       awssns.Topic
 	Functions Functions
 	API       EdgeAPI
+	// Monitoring is the edge's generated dashboard and alarms.
+	Monitoring Monitoring
 }
 
 // EdgeStackName is the edge stack's name, Lethe-edge.
@@ -78,6 +80,10 @@ func NewEdgeStack(scope constructs.Construct, id string, p EdgeStackProps) (*Edg
 		Routes:    EdgeRoutes(registry.FnWebhookFanout, registry.FnEdgeAPI),
 		Default:   registry.FnWebhookFanout,
 		LogsKey:   s.Keys.Logs,
+	})
+
+	s.Monitoring = NewMonitoring(stack, "Monitoring", MonitoringProps{
+		Name: EdgeStackName, Functions: s.Functions, EdgeAPI: &s.API, Ops: s.Ops,
 	})
 
 	awscdk.NewCfnOutput(stack, jsii.String("EdgeUrl"), &awscdk.CfnOutputProps{

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/lethe-erasure/lethe/internal/config"
@@ -41,6 +42,8 @@ type RegionalStack struct {
 	// receiver (its code has not landed).
 	Webhooks *Webhooks
 	API      API
+	// Monitoring is the stack's generated dashboard and alarms.
+	Monitoring Monitoring
 }
 
 // StackName is the name of a region's stack.
@@ -106,6 +109,17 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 		apiProps.Webhooks = w.Receiver.Function
 	}
 	s.API = NewAPI(stack, "Api", apiProps)
+
+	queues := map[string]awssqs.IQueue{"starter-failures": s.Starter.FailureQueue}
+	deadLetters := map[string]bool{"starter-failures": true}
+	if s.Webhooks != nil {
+		queues["webhooks"], queues["webhooks-dead-letter"] = s.Webhooks.Queue, s.Webhooks.DLQ
+		deadLetters["webhooks-dead-letter"] = true
+	}
+	s.Monitoring = NewMonitoring(stack, "Monitoring", MonitoringProps{
+		Name: StackName(region.Name), Functions: s.Functions, Machines: s.StateMachines, API: &s.API,
+		Queues: queues, DeadLetters: deadLetters, StreamReader: registry.FnStarter, Ops: s.Topics.Ops,
+	})
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Value: s.API.RestAPI.Url(), Description: jsii.String("Base URL of the erasure API (IAM-signed requests)"),

@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
@@ -35,7 +33,6 @@ type Starter struct {
 	GoFunction
 	Mapping      awslambda.EventSourceMapping
 	FailureQueue awssqs.Queue
-	FailureAlarm awscloudwatch.Alarm
 }
 
 // NewStarter creates the starter, its DynamoDB stream event source filtered
@@ -85,14 +82,5 @@ func NewStarter(scope constructs.Construct, p StarterProps) Starter {
 		},
 	})
 
-	alarm := awscloudwatch.NewAlarm(c, jsii.String("Alarm"), &awscloudwatch.AlarmProps{
-		AlarmDescription:   jsii.String("Stream records the starter could not process are waiting in its on-failure queue: their requests have no execution yet."),
-		Metric:             queue.MetricApproximateNumberOfMessagesVisible(nil),
-		Threshold:          jsii.Number(0),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-		EvaluationPeriods:  jsii.Number(1),
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
-	alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(p.Functions.Topics.Ops))
-	return Starter{GoFunction: f, Mapping: mapping, FailureQueue: queue, FailureAlarm: alarm}
+	return Starter{GoFunction: f, Mapping: mapping, FailureQueue: queue}
 }

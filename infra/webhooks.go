@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -74,7 +72,6 @@ type Webhooks struct {
 	Receiver GoFunction
 	Queue    awssqs.Queue
 	DLQ      awssqs.Queue
-	DLQAlarm awscloudwatch.Alarm
 }
 
 // NewWebhooks creates the webhook receiver (re-verifies the signature with
@@ -117,14 +114,5 @@ func NewWebhooks(scope constructs.Construct, id string, p WebhooksProps) Webhook
 	p.Functions.Topics.GrantPublish(f.Role, p.Functions.Topics.Ops)
 	grantWebhookSecrets(f.Role, p.DataKey, region.Name, region.AWSRegion)
 
-	alarm := awscloudwatch.NewAlarm(c, jsii.String("DeadLettersAlarm"), &awscloudwatch.AlarmProps{
-		AlarmDescription:   jsii.String("Webhooks the product failed to process " + fmt.Sprint(WebhookMaxReceives) + " times are waiting in the dead-letter queue."),
-		Metric:             dlq.MetricApproximateNumberOfMessagesVisible(nil),
-		Threshold:          jsii.Number(0),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-		EvaluationPeriods:  jsii.Number(1),
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
-	alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(p.Functions.Topics.Ops))
-	return Webhooks{Receiver: f, Queue: queue, DLQ: dlq, DLQAlarm: alarm}
+	return Webhooks{Receiver: f, Queue: queue, DLQ: dlq}
 }

@@ -61,7 +61,7 @@ func TestWebhookQueues(t *testing.T) {
 				t.Errorf("queue %s has no policy denying requests without TLS", id)
 			}
 		}
-		alarm := props(resources(tpl, "AWS::CloudWatch::Alarm")[cfnID(t, st, st.Webhooks.DLQAlarm)])
+		alarm := props(resources(tpl, "AWS::CloudWatch::Alarm")[cfnID(t, st, st.Monitoring.Alarms["queue/webhooks-dead-letter"])])
 		if got := toJSON(t, alarm["AlarmActions"]); got != toJSON(t, []any{map[string]any{"Ref": cfnID(t, st, st.Topics.Ops)}}) {
 			t.Errorf("DLQ alarm actions = %s", got)
 		}

@@ -1,0 +1,89 @@
+package metrics
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// labels are each metric's Prometheus labels: its dimensions.
+var labels = map[string][]string{
+	ErasuresReceived:   {"region", "source"},
+	ErasuresCompleted:  {"region"},
+	ErasuresFailed:     {"region"},
+	SubsystemOutcomes:  {"region", "subsystem", "outcome"},
+	SubsystemAttempts:  {"region", "subsystem"},
+	TimeToErasureHours: {"region"},
+	UnverifiedWebhooks: {"source"},
+}
+
+// Prometheus keeps the metrics for a scrape, under the same names:
+// counters for counts, histograms for attempts and hours.
+type Prometheus struct {
+	reg        *prometheus.Registry
+	counters   map[string]*prometheus.CounterVec
+	histograms map[string]*prometheus.HistogramVec
+}
+
+// NewPrometheus returns the metrics' registry, with Go's own collectors.
+func NewPrometheus() *Prometheus {
+	p := &Prometheus{reg: prometheus.NewRegistry(), counters: map[string]*prometheus.CounterVec{}, histograms: map[string]*prometheus.HistogramVec{}}
+	for name, ls := range labels {
+		switch name {
+		case SubsystemAttempts:
+			p.histograms[name] = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name,
+				Help: "Calls made to a subsystem for a closed erasure request.", Buckets: []float64{1, 2, 3, 5, 10, 20, 50, 100, 200, 400}}, ls)
+		case TimeToErasureHours:
+			p.histograms[name] = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name,
+				Help: "Hours from receipt to the close of a completed erasure request.", Buckets: []float64{1, 6, 24, 72, 168, 336, 720, 2208}}, ls)
+		default:
+			p.counters[name] = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help[name]}, ls)
+		}
+	}
+	for _, c := range p.counters {
+		p.reg.MustRegister(c)
+	}
+	for _, h := range p.histograms {
+		p.reg.MustRegister(h)
+	}
+	return p
+}
+
+var help = map[string]string{
+	ErasuresReceived:   "Erasure requests filed.",
+	ErasuresCompleted:  "Erasure requests closed completed.",
+	ErasuresFailed:     "Erasure requests closed failed.",
+	SubsystemOutcomes:  "Subsystems' outcomes of closed erasure requests.",
+	UnverifiedWebhooks: "Webhook deliveries the edge could not verify.",
+}
+
+// Record implements Sink.
+func (p *Prometheus) Record(_ context.Context, name string, d Dims, value float64) {
+	ls := labels[name]
+	if ls == nil {
+		return
+	}
+	byName := map[string]string{}
+	for _, pair := range d.pairs() {
+		byName[pair[0]] = pair[1]
+	}
+	values := make([]string, len(ls))
+	for i, l := range ls {
+		values[i] = byName[l]
+	}
+	if c, ok := p.counters[name]; ok {
+		c.WithLabelValues(values...).Add(value)
+		return
+	}
+	p.histograms[name].WithLabelValues(values...).Observe(value)
+}
+
+// Registry is where other collectors (the local engine's) register.
+func (p *Prometheus) Registry() *prometheus.Registry { return p.reg }
+
+// Handler serves the text format.
+func (p *Prometheus) Handler() http.Handler {
+	return promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{})
+}

@@ -230,7 +230,7 @@ func newRegionWith(t testing.TB, adjust func(*config.Region), subjects ...string
 
 	// The local runtime's wiring, the one place that fills the files'
 	// placeholders outside the CDK app.
-	handlers, err := local.TaskHandlers(cfg, r, local.SubsystemTopics(r), noTokens{}, reg.requests, outboxMailer{reg.outbox}, nil)
+	handlers, err := local.TaskHandlers(cfg, r, local.SubsystemTopics(r), noTokens{}, reg.requests, outboxMailer{reg.outbox}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

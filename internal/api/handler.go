@@ -37,6 +37,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
+	"github.com/lethe-erasure/lethe/internal/metrics"
 )
 
 // requestStore is what the API needs of the requests table. The DynamoDB
@@ -90,6 +91,8 @@ type Handler struct {
 	now        func() time.Time
 	newID      func(region string) (string, error)
 	log        *slog.Logger
+	// metrics counts requests filed (default: EMF lines in the log).
+	metrics metrics.Sink
 }
 
 // Option changes a Handler's defaults; tests and the local runtime use them
@@ -118,8 +121,14 @@ func New(store requestStore, cfg *config.Config, region config.Region, opts ...O
 	for _, o := range opts {
 		o(h)
 	}
+	if h.metrics == nil {
+		h.metrics = metrics.EMF{Log: h.log, Now: h.now}
+	}
 	return h
 }
+
+// WithMetrics sets where the handler counts what it files.
+func WithMetrics(s metrics.Sink) Option { return func(h *Handler) { h.metrics = s } }
 
 // reply is a successful answer before it is encoded.
 type reply struct {

@@ -516,9 +516,18 @@ func TestLogLine(t *testing.T) {
 	ev := events.APIGatewayProxyRequest{HTTPMethod: "DELETE", Path: "/api/user/jane.doe%40example.com",
 		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"}}
 	resp := call(t, h, ev)
-	var line map[string]any
-	if err := json.Unmarshal([]byte(logs.String()), &line); err != nil {
-		t.Fatalf("log is not one JSON line: %v\n%s", err, logs.String())
+	// Two JSON lines: the metric of the request filed (EMF), then the
+	// request's own line.
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want the metric and the request's:\n%s", len(lines), logs.String())
+	}
+	var metric, line map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &metric); err != nil || metric["ErasuresReceived"] != 1.0 || metric["region"] != "eu" || metric["source"] != "api" || metric["_aws"] == nil {
+		t.Errorf("metric line %s (%v)", lines[0], err)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &line); err != nil {
+		t.Fatalf("log line is not JSON: %v\n%s", err, lines[1])
 	}
 	want := map[string]any{"msg": "api request", "level": "INFO", "awsRequestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
 		"route": "DELETE /api/user/{id}", "status": 202.0, "requestId": mustID(t, resp)}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
+	"github.com/lethe-erasure/lethe/internal/metrics"
 	"github.com/lethe-erasure/lethe/internal/strictjson"
 )
 
@@ -123,6 +124,7 @@ func (h *Handler) intake(ctx context.Context, ev events.APIGatewayProxyRequest, 
 	status := http.StatusOK
 	if created {
 		status = http.StatusAccepted
+		metrics.Record(ctx, h.metrics, metrics.ErasuresReceived, metrics.Dims{Region: h.region.Name, Source: stored.Source}, 1)
 	}
 	u := statusURL(ev, stored.ID)
 	return reply{status: status, body: newIntakeView(stored, u), location: u, requestID: stored.ID}, subject, nil

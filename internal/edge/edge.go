@@ -82,13 +82,6 @@ type Tenant struct {
 // State is where a delivery's receipt stands.
 type State string
 
-// MetricNamespace is the CloudWatch namespace of Lethe's metrics, and
-// MetricUnverifiedWebhooks counts deliveries the edge could not verify.
-const (
-	MetricNamespace          = "Lethe"
-	MetricUnverifiedWebhooks = "UnverifiedWebhooks"
-)
-
 // Receipt states. A receipt moves claimed -> forwarded | quarantined, or
 // claimed -> released when no region accepted it (a later retry of the
 // provider claims it again), or claimed -> rejected when the home region

@@ -17,7 +17,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
+	"github.com/lethe-erasure/lethe/internal/metrics"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
@@ -82,6 +84,9 @@ type options struct {
 	log        *slog.Logger
 	receivedIn string
 	lease      time.Duration
+	// metrics counts what the handlers refuse (default: EMF lines in the
+	// log).
+	metrics metrics.Sink
 }
 
 // Option changes an edge handler's defaults.
@@ -100,6 +105,9 @@ func WithReceiptClock(now func() time.Time) Option { return func(o *options) { o
 // WithLogger sets the structured logger (JSON to stdout by default).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
+// WithMetrics sets where the edge counts what it refuses.
+func WithMetrics(s metrics.Sink) Option { return func(o *options) { o.metrics = s } }
+
 // WithReceivedIn names the AWS region the fan-out's receipts record as
 // received-in (the function's AWS_REGION; "local" on a laptop).
 func WithReceivedIn(awsRegion string) Option { return func(o *options) { o.receivedIn = awsRegion } }
@@ -115,6 +123,9 @@ func newOptions(view config.EdgeView, opts []Option) options {
 	}
 	if o.received == nil {
 		o.received = o.now
+	}
+	if o.metrics == nil {
+		o.metrics = metrics.EMF{Log: o.log, Now: o.now}
 	}
 	return o
 }
@@ -298,7 +309,7 @@ func (f *Fanout) webhook(ctx context.Context, c *call) (reply, error) {
 		// operators hear of it once an hour per tenant. A tenant not yet
 		// registered in a region has its deliveries held only once its
 		// secret is at the edge.
-		c.attrs = append(c.attrs, unverifiedMetric(name, now)...)
+		metrics.Record(ctx, f.metrics, metrics.UnverifiedWebhooks, metrics.Dims{Source: erasure.WebhookSource(name)}, 1)
 		if f.firstThisHour(ctx, name, d.Tenant, AlertUnverified, now) {
 			f.alert(ctx, c, Alert{Kind: AlertUnverified, Provider: name, DeliveryID: d.ID, TenantHash: tenantHash})
 		}
@@ -368,23 +379,6 @@ func (f *Fanout) firstThisHour(ctx context.Context, provider, tenant, kind strin
 		f.log.LogAttrs(ctx, slog.LevelWarn, "alert throttle not settled", slog.String("kind", kind), slog.String("error", err.Error()))
 	}
 	return true
-}
-
-// unverifiedMetric makes the request's log line a CloudWatch Embedded
-// Metric Format record counting an unverifiable delivery, by provider
-// alone (never a tenant or a delivery).
-func unverifiedMetric(provider string, now time.Time) []slog.Attr {
-	return []slog.Attr{
-		slog.Any("_aws", map[string]any{
-			"Timestamp": now.UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  MetricNamespace,
-				"Dimensions": [][]string{{"provider"}},
-				"Metrics":    []any{map[string]string{"Name": MetricUnverifiedWebhooks, "Unit": "Count"}},
-			}},
-		}),
-		slog.Int(MetricUnverifiedWebhooks, 1),
-	}
 }
 
 // inbound is a delivery on its way through the fan-out.

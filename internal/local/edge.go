@@ -243,7 +243,7 @@ func (rt *Runtime) openEdge(dataDir string, secrets WebhookSecrets, noSync bool)
 	}
 	e := &Edge{View: view, DB: db, OpsTopic: EdgeOpsTopic(rt.cfg)}
 	opts := func(fn string) []edge.Option {
-		return []edge.Option{edge.WithClock(time.Now), edge.WithReceiptClock(rt.clock.Now), edge.WithReceivedIn(EdgeReceivedIn),
+		return []edge.Option{edge.WithClock(time.Now), edge.WithReceiptClock(rt.clock.Now), edge.WithReceivedIn(EdgeReceivedIn), edge.WithMetrics(rt.metrics),
 			edge.WithLogger(rt.log.With("function", FunctionName(config.EdgeScope, fn)))}
 	}
 	e.Fanout = edge.NewFanout(view, edge.FanoutDeps{

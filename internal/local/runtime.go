@@ -44,6 +44,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/demo"
+	"github.com/lethe-erasure/lethe/internal/metrics"
 	"github.com/lethe-erasure/lethe/internal/receiver"
 	"github.com/lethe-erasure/lethe/internal/registry"
 	"github.com/lethe-erasure/lethe/internal/secrets"
@@ -116,6 +117,8 @@ type Runtime struct {
 	edge    *Edge
 	// urlsFile is the URLsFile written once every server listens.
 	urlsFile string
+	// metrics is what the handlers count, served on /metrics.
+	metrics *metrics.Prometheus
 
 	secrets    WebhookSecrets
 	devSecrets []string // providers on their development default
@@ -168,7 +171,7 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("local: data directory: %w", err)
 	}
-	rt := &Runtime{log: o.Log}
+	rt := &Runtime{log: o.Log, metrics: metrics.NewPrometheus()}
 	rt.ctx, rt.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
@@ -297,6 +300,7 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 	}
 	status := NewStatus(rt)
 	edgeMux.Handle("GET /{$}", status)
+	edgeMux.Handle("GET /metrics", rt.metrics.Handler())
 	edgeMux.Handle("GET /executions/", status)
 	rt.edge.route(edgeMux)
 	rt.serve(edgeLn, edgeMux)
@@ -376,7 +380,7 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 	fnLog := func(fn string) *slog.Logger { return rt.log.With("function", FunctionName(name, fn)) }
 	// One connector serves the three subsystem tasks, as one package does
 	// for their three functions; its log lines name the task (op).
-	handlers, err := TaskHandlers(own, r, SubsystemTopics(r), tokens, reg.Requests, rt.outbox.Mailer(), rt.log.With("region", name))
+	handlers, err := TaskHandlers(own, r, SubsystemTopics(r), tokens, reg.Requests, rt.outbox.Mailer(), rt.log.With("region", name), rt.metrics)
 	if err != nil {
 		return nil, fmt.Errorf("local: region %s: %w", name, err)
 	}
@@ -387,13 +391,13 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 		engine: reg.Engine, checkpoints: reg.Checkpoints, machine: reg.Wired.Main,
 		ctx: rt.ctx, track: rt.track, running: make(chan struct{}, MaxRunning),
 	}
-	apiHandler := api.New(reg.Requests, own, r, api.WithClock(rt.clock.Now), api.WithLogger(fnLog(registry.FnAPI)),
+	apiHandler := api.New(reg.Requests, own, r, api.WithClock(rt.clock.Now), api.WithLogger(fnLog(registry.FnAPI)), api.WithMetrics(rt.metrics),
 		api.WithExecutions(reg.executions), api.WithNotices(rt.outbox.Notices(TopicArn(r, NoticesTopicName(name)))))
 	alerts := &outboxAlerts{outbox: rt.outbox, topic: reg.Wired.OpsTopic}
 	// The receiver checks signatures against the wall clock: a provider
 	// signs with real time, whatever Lethe's clock says.
 	// Its webhook secrets are the edge's (WebhookSecrets).
-	recv := receiver.New(reg.Requests, hooks, reg.Queue, alerts, own, r, receiver.WithReceiptClock(rt.clock.Now),
+	recv := receiver.New(reg.Requests, hooks, reg.Queue, alerts, own, r, receiver.WithReceiptClock(rt.clock.Now), receiver.WithMetrics(rt.metrics),
 		receiver.WithLogger(fnLog(registry.FnWebhookReceiver)))
 	reg.gateway = NewGateway(RegionalRoutes, map[string]ProxyHandler{
 		registry.FnAPI:             apiHandler.Handle,

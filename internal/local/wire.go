@@ -9,6 +9,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/loadsubsystems"
+	"github.com/lethe-erasure/lethe/internal/metrics"
 	"github.com/lethe-erasure/lethe/internal/outcome"
 	"github.com/lethe-erasure/lethe/internal/progress"
 	"github.com/lethe-erasure/lethe/internal/registry"
@@ -85,7 +86,8 @@ type Tokens interface {
 // internal/lambdaenv): keyed by function folder (registry.Fn*), ready for
 // Wire. topics are the subsystems' failure topics (SubsystemTopics); mail
 // publishes the escalation mails to them (the outbox).
-func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]string, tokens Tokens, requests TaskStore, mail progress.Mailer, log *slog.Logger) (map[string]any, error) {
+// sink counts closed requests (nil: EMF lines in log).
+func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]string, tokens Tokens, requests TaskStore, mail progress.Mailer, log *slog.Logger, sink metrics.Sink) (map[string]any, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -96,12 +98,16 @@ func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]st
 	}
 	conn := subsystem.New(subsystem.NewHTTPClient(), tokens, requests, tracker,
 		subsystem.WithRegion(region), subsystem.WithLogger(log))
+	recorder := outcome.New(requests, region, log)
+	if sink != nil {
+		recorder.WithMetrics(sink)
+	}
 	return map[string]any{
 		registry.FnLoadSubsystems: loader.Handle,
 		registry.FnSyncDelete:     conn.SyncDelete,
 		registry.FnAsyncSubmit:    conn.Submit,
 		registry.FnAsyncCheck:     conn.Check,
-		registry.FnRecordOutcome:  outcome.New(requests, region, log).Handle,
+		registry.FnRecordOutcome:  recorder.Handle,
 		registry.FnReportFailure:  outcome.NewReporter(requests, tracker, log).Handle,
 	}, nil
 }

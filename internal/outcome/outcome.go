@@ -15,6 +15,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/metrics"
 	"github.com/lethe-erasure/lethe/internal/progress"
 )
 
@@ -28,8 +29,10 @@ type Requests interface {
 type Recorder struct {
 	requests   Requests
 	subsystems []config.Subsystem
+	region     string
 	now        func() time.Time
 	log        *slog.Logger
+	metrics    metrics.Sink
 }
 
 // New returns the RecordOutcome handler of a region. The region's
@@ -38,7 +41,35 @@ func New(requests Requests, region config.Region, log *slog.Logger) *Recorder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Recorder{requests: requests, subsystems: region.Subsystems, now: time.Now, log: log}
+	return &Recorder{requests: requests, subsystems: region.Subsystems, region: region.Name, now: time.Now, log: log,
+		metrics: metrics.EMF{Log: log}}
+}
+
+// WithMetrics sets where the recorder counts closed requests (default:
+// EMF lines in its log).
+func (r *Recorder) WithMetrics(s metrics.Sink) *Recorder {
+	r.metrics = s
+	return r
+}
+
+// count records a request this call closed: its outcome, each
+// subsystem's outcome and attempts, and for a completed one the hours
+// from receipt.
+func (r *Recorder) count(ctx context.Context, req erasure.Request) {
+	region := metrics.Dims{Region: r.region}
+	switch req.Status {
+	case erasure.StatusCompleted:
+		metrics.Record(ctx, r.metrics, metrics.ErasuresCompleted, region, 1)
+		if req.CompletedAt != nil {
+			metrics.Record(ctx, r.metrics, metrics.TimeToErasureHours, region, req.CompletedAt.Sub(req.ReceivedAt).Hours())
+		}
+	default:
+		metrics.Record(ctx, r.metrics, metrics.ErasuresFailed, region, 1)
+	}
+	for _, s := range req.Subsystems {
+		metrics.Record(ctx, r.metrics, metrics.SubsystemOutcomes, metrics.Dims{Region: r.region, Subsystem: s.Name, Outcome: string(s.Status)}, 1)
+		metrics.Record(ctx, r.metrics, metrics.SubsystemAttempts, metrics.Dims{Region: r.region, Subsystem: s.Name}, float64(s.Attempts))
+	}
 }
 
 // DetailNoResult is the detail of a subsystem the Map state produced no
@@ -75,6 +106,9 @@ func (r *Recorder) Handle(ctx context.Context, in erasure.RecordOutcomeInput) (e
 		if !s.Status.Done() {
 			failed++
 		}
+	}
+	if stored.CompletedAt != nil && stored.CompletedAt.Equal(completedAt) {
+		r.count(ctx, stored) // this call closed it (not a concurrent one)
 	}
 	r.log.Info("outcome recorded", "requestId", stored.ID, "status", string(stored.Status),
 		"subsystems", len(stored.Subsystems), "failed", failed)

@@ -61,6 +61,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
+	"github.com/lethe-erasure/lethe/internal/metrics"
 	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
@@ -110,6 +111,8 @@ type Handler struct {
 	filed func() time.Time
 	newID func(region string) (string, error)
 	log   *slog.Logger
+	// metrics counts requests filed (default: EMF lines in the log).
+	metrics metrics.Sink
 }
 
 // Option changes a Handler's defaults (clock, logger), for tests and the
@@ -126,6 +129,9 @@ func WithReceiptClock(now func() time.Time) Option { return func(h *Handler) { h
 
 // WithLogger sets the structured logger (JSON to stdout by default).
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// WithMetrics sets where the receiver counts what it files.
+func WithMetrics(s metrics.Sink) Option { return func(h *Handler) { h.metrics = s } }
 
 // New builds the receiver of region with cfg's deadline policy, multicast
 // topics and signature tolerance (config.ForRegion carries them).
@@ -157,6 +163,9 @@ func New(requests Requests, secrets Secrets, queue Queue, alerts Alerts, cfg *co
 	}
 	if h.filed == nil {
 		h.filed = h.now
+	}
+	if h.metrics == nil {
+		h.metrics = metrics.EMF{Log: h.log, Now: h.filed}
 	}
 	return h
 }
@@ -387,6 +396,8 @@ func (h *Handler) file(ctx context.Context, d webhook.Delivery, subject string, 
 	out := outcome{status: http.StatusAccepted, result: "filed", requestID: stored.ID}
 	if !created {
 		out.status, out.result = http.StatusOK, "existing"
+	} else {
+		metrics.Record(ctx, h.metrics, metrics.ErasuresReceived, metrics.Dims{Region: h.region.Name, Source: stored.Source}, 1)
 	}
 	out.body = filedView{
 		RequestID:  stored.ID,

@@ -261,8 +261,18 @@ func check(t *testing.T, f *fixture, resp events.APIGatewayProxyResponse, want e
 		AWSRequestID string `json:"awsRequestId"`
 		DeliveryID   string `json:"deliveryId"`
 	}
-	if err := json.Unmarshal([]byte(f.logs.String()), &logged); err != nil || logged.AWSRequestID == "" {
-		t.Errorf("not one JSON log line with the awsRequestId (%v): %s", err, f.logs.String())
+	// One JSON line per delivery, after the metric line of a request filed.
+	lines := strings.Split(strings.TrimSpace(f.logs.String()), "\n")
+	wantLines := 1
+	if want.result == "filed" {
+		wantLines = 2
+		var metric map[string]any
+		if json.Unmarshal([]byte(lines[0]), &metric) != nil || metric["ErasuresReceived"] != 1.0 || metric["source"] != want.source {
+			t.Errorf("no ErasuresReceived metric line for the request filed: %s", lines[0])
+		}
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &logged); len(lines) != wantLines || err != nil || logged.AWSRequestID == "" {
+		t.Errorf("not %d JSON log lines ending with the awsRequestId's (%v): %s", wantLines, err, f.logs.String())
 	}
 	if len(f.alerts.pubs) != want.alerts {
 		t.Errorf("published %d alerts, want %d", len(f.alerts.pubs), want.alerts)

@@ -7,6 +7,7 @@ package lambdaenv
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -48,7 +49,15 @@ func Load(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	return &Env{Config: cfg, Region: region, AWS: awsCfg, Log: slog.New(slog.NewJSONHandler(os.Stdout, nil))}, nil
+	return &Env{Config: cfg, Region: region, AWS: awsCfg, Log: NewLog(os.Stdout, region.Name)}, nil
+}
+
+// NewLog is a function's logger: JSON lines to w, each naming the region
+// and the function (AWS_LAMBDA_FUNCTION_NAME), so that one request's lines
+// can be gathered across functions by its requestId (Logs Insights query
+// in README).
+func NewLog(w io.Writer, region string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, nil)).With("region", region, "function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 }
 
 // Get returns a required environment variable.

@@ -1,6 +1,7 @@
 package lambdaenv
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
@@ -41,6 +42,18 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := env.Connector(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestLogNamesRegionAndFunction: every line of a function's log says
+// which region and function wrote it.
+func TestLogNamesRegionAndFunction(t *testing.T) {
+	t.Setenv("AWS_LAMBDA_FUNCTION_NAME", "Lethe-eu-api")
+	var buf bytes.Buffer
+	NewLog(&buf, "eu").Info("api request", "requestId", "er_eu_1")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["region"] != "eu" || line["function"] != "Lethe-eu-api" || line["requestId"] != "er_eu_1" {
+		t.Errorf("log line %s (%v)", buf.String(), err)
 	}
 }
 

@@ -2,6 +2,7 @@ package local
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -207,4 +208,58 @@ func TestAttestationAndExtension(t *testing.T) {
 	if resp, _ := do(t, "GET", reg.URL+"/erasures/"+id+"/subject", operatorHeader, ""); resp.StatusCode < 400 || resp.StatusCode >= 500 {
 		t.Errorf("subject of a completed request = %d, want a refusal", resp.StatusCode)
 	}
+}
+
+// TestNoSubjectInAnyLogLine runs erasures through every path (completed,
+// refused, retried, read and attested by an operator) on a runtime whose
+// every function logs JSON at debug level, and scans every line for the
+// subject ids used: none may appear.
+func TestNoSubjectInAnyLogLine(t *testing.T) {
+	cfg := loadConfig(t)
+	var logs syncLog
+	rt, err := Start(t.Context(), Options{Config: cfg, DataDir: t.TempDir(), Demo: true, Clock: asl.NewFakeClock(t0),
+		Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	reg, _ := rt.Region("eu")
+	wait(t, rt, file(t, rt, "eu", "alice"))
+	wait(t, rt, file(t, rt, "us", "carol"))
+	rt.Farm().SetFaults("eu", "orders", config.DemoSubsystem{Reject: true})
+	id := file(t, rt, "eu", "bob")
+	wait(t, rt, id)
+	rt.Farm().SetFaults("eu", "orders", config.DemoSubsystem{})
+	do(t, "GET", reg.URL+"/erasures/"+id+"/subject", operatorHeader, "")
+	do(t, "POST", reg.URL+"/erasures/"+id+"/retry", operatorJSON, `{}`)
+	wait(t, rt, id)
+	lines := strings.Split(logs.String(), "\n")
+	if len(lines) < 20 {
+		t.Fatalf("only %d log lines: the scan would prove little", len(lines))
+	}
+	for _, l := range lines {
+		for _, subject := range []string{"alice", "bob", "carol"} {
+			if strings.Contains(l, subject) {
+				t.Errorf("a log line names %s: %s", subject, l)
+			}
+		}
+	}
+}
+
+// syncLog is a log sink the runtime's goroutines share.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

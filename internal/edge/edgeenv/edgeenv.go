@@ -22,6 +22,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/edge"
+	"github.com/lethe-erasure/lethe/internal/lambdaenv"
 	"github.com/lethe-erasure/lethe/internal/secrets"
 	"github.com/lethe-erasure/lethe/internal/store/edgedynamo"
 	"github.com/lethe-erasure/lethe/internal/webhook"
@@ -48,7 +49,7 @@ func Load(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	return &Env{View: view, AWS: awsCfg, Log: slog.New(slog.NewJSONHandler(os.Stdout, nil))}, nil
+	return &Env{View: view, AWS: awsCfg, Log: lambdaenv.NewLog(os.Stdout, config.EdgeScope)}, nil
 }
 
 // required returns the named environment variables' values, or an error

@@ -12,11 +12,11 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// FunctionLogRetention is how long a function's logs are kept. Function
-// logs are for operating and debugging Lethe (they carry request ids, never
-// subject ids); the proof of erasure is the Requests table, so three months
-// is enough and keeps less about the people who use the API.
-const FunctionLogRetention = awslogs.RetentionDays_THREE_MONTHS
+// FunctionLogRetention is how long a function's logs are kept: a year, as
+// for an accountability system (AWS Control Tower's CT.CLOUDWATCH.PR.1 asks
+// as much). Function logs carry request ids, never subject ids; the proof
+// of erasure is the Requests table.
+const FunctionLogRetention = awslogs.RetentionDays_ONE_YEAR
 
 // GoFunctionProps are what differs between Lethe's functions; everything
 // else is the same for all of them and set by NewGoFunction.

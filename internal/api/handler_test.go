@@ -18,6 +18,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/metrics"
 )
 
 func TestPostRecordsRequest(t *testing.T) {
@@ -632,10 +633,25 @@ func mustField(t testing.TB, resp events.APIGatewayProxyResponse, field string) 
 
 // BenchmarkPost is the in-process throughput of intake: decode and validate
 // the event, one conditional write to the in-memory store, encode the
-// answer, one JSON log line (to io.Discard). A new subject every time.
+// answer, one JSON log line (to io.Discard), and the ErasuresReceived metric
+// as an EMF line (emf) or not at all (no-metrics): the metric's cost.
+// A new subject every time.
 func BenchmarkPost(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		sink metrics.Sink
+	}{{"no-metrics", metrics.Tee{}}, {"emf", nil}} {
+		b.Run(tc.name, func(b *testing.B) { benchmarkPost(b, tc.sink) })
+	}
+}
+
+func benchmarkPost(b *testing.B, sink metrics.Sink) {
 	cfg, region := testConfig(b)
-	h := New(newFakeStore(), cfg, region, WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	opts := []Option{WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil)))}
+	if sink != nil {
+		opts = append(opts, WithMetrics(sink))
+	}
+	h := New(newFakeStore(), cfg, region, opts...)
 	ev := postEvent("", nil)
 	ev.RequestContext = events.APIGatewayProxyRequestContext{RequestID: "bench", DomainName: "a1.execute-api.eu-west-1.amazonaws.com", Stage: "prod", Path: "/prod/erasures"}
 	ctx := context.Background()

@@ -11,7 +11,10 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -111,17 +114,22 @@ func (e EMF) Record(ctx context.Context, name string, d Dims, value float64) {
 		now = e.Now
 	}
 	pairs := d.pairs()
-	dims := make([]string, len(pairs))
-	attrs := []slog.Attr{slog.Any("_aws", map[string]any{
-		"Timestamp": now().UnixMilli(),
-		"CloudWatchMetrics": []any{map[string]any{
-			"Namespace":  Namespace,
-			"Dimensions": [][]string{dims},
-			"Metrics":    []any{map[string]string{"Name": name, "Unit": string(Units[name])}},
-		}},
-	})}
+	attrs := make([]slog.Attr, 0, len(pairs)+2)
+	keys := make([]string, len(pairs))
 	for i, p := range pairs {
-		dims[i] = p[0]
+		keys[i] = p[0]
+	}
+	// The directive is built as text (names and keys are Lethe's own
+	// constants, no escaping needed): a map through encoding/json cost as
+	// much as the rest of an intake.
+	directive := `{"Timestamp":` + strconv.FormatInt(now().UnixMilli(), 10) +
+		`,"CloudWatchMetrics":[{"Namespace":"` + Namespace + `","Dimensions":[["` + strings.Join(keys, `","`) + `"]],` +
+		`"Metrics":[{"Name":"` + name + `","Unit":"` + string(Units[name]) + `"}]}]}`
+	if len(keys) == 0 {
+		directive = strings.Replace(directive, `[[""]]`, `[[]]`, 1)
+	}
+	attrs = append(attrs, slog.Any("_aws", json.RawMessage(directive)))
+	for _, p := range pairs {
 		attrs = append(attrs, slog.String(p[0], p[1]))
 	}
 	attrs = append(attrs, slog.Float64(name, value))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/eventstest"
+	"github.com/lethe-erasure/lethe/internal/metrics"
 	"github.com/lethe-erasure/lethe/internal/outcome"
 	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 )
@@ -64,7 +66,7 @@ func (f *fakeRequests) RecordOutcome(_ context.Context, id string, status erasur
 	return r, nil
 }
 
-func region(t *testing.T) config.Region {
+func region(t testing.TB) config.Region {
 	t.Helper()
 	c, err := config.Parse([]byte(`{"regions":[{"name":"eu","awsRegion":"eu-west-1","subsystems":[
 		{"name":"projects","mode":"sync","baseUrl":"https://projects.example.com"},
@@ -269,5 +271,47 @@ func TestFailureKeepsItsTime(t *testing.T) {
 	orders, _ := erasure.Request{Subsystems: out.Subsystems}.Subsystem("orders")
 	if orders.FinishedAt == nil || !orders.FinishedAt.Equal(*failedAt) || orders.Attempts != 4 || orders.LastError == "" {
 		t.Errorf("orders %+v; want failed at %s after 4 attempts with its last error", orders, failedAt)
+	}
+}
+
+// BenchmarkRecordOutcome is RecordOutcome closing a request of three
+// subsystems, with its metrics as EMF lines (emf: 8 lines) or none
+// (no-metrics): the metrics' cost.
+func BenchmarkRecordOutcome(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		sink metrics.Sink
+	}{{"no-metrics", metrics.Tee{}}, {"emf", nil}} {
+		b.Run(tc.name, func(b *testing.B) {
+			store := &fakeRequests{reqs: map[string]erasure.Request{}}
+			open := seeded().reqs[openID]
+			ids := make([]string, b.N)
+			for i := range ids {
+				id, _ := erasure.NewID("eu")
+				ids[i] = id
+				r := open
+				r.ID = id
+				store.reqs[id] = r
+			}
+			rec := outcome.New(store, region(b), slog.New(slog.NewJSONHandler(io.Discard, nil)))
+			if tc.sink != nil {
+				rec.WithMetrics(tc.sink)
+			}
+			done := *ts("2026-04-01T10:00:00Z")
+			in := erasure.RecordOutcomeInput{CompletedAt: done, Results: []erasure.MapResult{
+				{SubsystemResult: erasure.SubsystemResult{Name: "projects", Mode: "sync", Status: erasure.SubsystemDeleted, Attempts: 1, FinishedAt: &done}},
+				{SubsystemResult: erasure.SubsystemResult{Name: "orders", Mode: "async", Status: erasure.SubsystemDeleted, Attempts: 3, FinishedAt: &done}},
+				{SubsystemResult: erasure.SubsystemResult{Name: "customers", Mode: "async", Status: erasure.SubsystemNotFound, Attempts: 2, FinishedAt: &done}},
+			}}
+			ctx := b.Context()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				in.RequestID = ids[i]
+				if out, err := rec.Handle(ctx, in); err != nil || out.Status != erasure.StatusCompleted {
+					b.Fatal(out.Status, err)
+				}
+			}
+		})
 	}
 }

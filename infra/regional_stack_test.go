@@ -226,6 +226,13 @@ func TestRequestsTable(t *testing.T) {
 							map[string]any{"AttributeName": "pk", "KeyType": "RANGE"},
 						},
 						"Projection": map[string]any{"ProjectionType": "ALL"},
+					}, map[string]any{
+						"IndexName": "open",
+						"KeySchema": []any{
+							map[string]any{"AttributeName": "open", "KeyType": "HASH"},
+							map[string]any{"AttributeName": "deadline", "KeyType": "RANGE"},
+						},
+						"Projection": map[string]any{"ProjectionType": "ALL"},
 					}},
 				},
 			})

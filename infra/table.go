@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -58,6 +59,14 @@ func NewRequestsTable(scope constructs.Construct, id string, p RequestsTableProp
 		IndexName:      jsii.String(RecentIndexName),
 		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(RecentIndexPK), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(RecentIndexSK), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	// The open requests, soonest deadline first, for the deadline watch
+	// (sparse: only open requests have the key).
+	t.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(dynamo.IndexOpen),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrOpen), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:        &awsdynamodb.Attribute{Name: jsii.String("deadline"), Type: awsdynamodb.AttributeType_STRING},
 		ProjectionType: awsdynamodb.ProjectionType_ALL,
 	})
 	return RequestsTable{Table: t, key: p.Key, awsRegion: p.AWSRegion}

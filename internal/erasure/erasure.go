@@ -82,6 +82,10 @@ type Request struct {
 	// Extensions are the deadline's extensions under Art. 12(3), oldest
 	// first.
 	Extensions []Extension `json:"extensions,omitempty"`
+	// Watch is what the deadline watch last told operators of the open
+	// request: "" (nothing), WatchAtRisk or WatchOverdue; it tells them
+	// once per state.
+	Watch string `json:"watch,omitempty"`
 	// Rev grows with every write of the request; stores write
 	// conditionally on it, so that concurrent writers never lose an update.
 	Rev int64 `json:"rev,omitempty"`
@@ -228,6 +232,12 @@ type ExecutionInput struct {
 	ReceivedAt time.Time `json:"receivedAt"`
 	Deadline   time.Time `json:"deadline"`
 }
+
+// The deadline watch's states of an open request (Request.Watch).
+const (
+	WatchAtRisk  = "at_risk"
+	WatchOverdue = "overdue"
+)
 
 // MaxSubjectIDBytes bounds a subject id.
 const MaxSubjectIDBytes = 256

@@ -25,6 +25,12 @@ const (
 	AttrExpiresAt = "expiresAt"
 	// IndexRecent is the GSI that lists requests newest first.
 	IndexRecent = "recent"
+	// IndexOpen is the sparse GSI (open, deadline) of the open requests,
+	// soonest deadline first; AttrOpen is its partition key, which holds
+	// OpenPartition while a request is open.
+	IndexOpen     = "open"
+	AttrOpen      = "open"
+	OpenPartition = "open"
 
 	// KindRequest is the kind of request items, the only kind the starter
 	// acts on (its event source filters on NewImage.kind.S).
@@ -59,7 +65,11 @@ type requestFields struct {
 	Run         int             `dynamodbav:"run,omitempty" json:"run,omitempty"`
 	RetryOnly   []string        `dynamodbav:"retryOnly,omitempty" json:"retryOnly,omitempty"`
 	Extensions  []extensionItem `dynamodbav:"extensions,omitempty" json:"extensions,omitempty"`
+	Watch       string          `dynamodbav:"watch,omitempty" json:"watch,omitempty"`
 	Rev         int64           `dynamodbav:"rev,omitempty" json:"rev,omitempty"`
+	// Open is OpenPartition while the request is open, absent once it
+	// closes: the sparse GSI "open" holds exactly the open requests.
+	Open string `dynamodbav:"open,omitempty" json:"-"`
 }
 
 type extensionItem struct {
@@ -218,8 +228,18 @@ func toFields(r erasure.Request) requestFields {
 		Run:         r.Run,
 		RetryOnly:   r.RetryOnly,
 		Extensions:  toExtensionItems(r.Extensions),
+		Watch:       r.Watch,
 		Rev:         r.Rev,
+		Open:        openPartition(r.Status),
 	}
+}
+
+// openPartition is the open attribute of a request in status s.
+func openPartition(s erasure.Status) string {
+	if s.Open() {
+		return OpenPartition
+	}
+	return ""
 }
 
 // request turns stored fields back into a request (without its subject).
@@ -232,6 +252,7 @@ func (f requestFields) request() (erasure.Request, error) {
 		Status:    erasure.Status(f.Status),
 		Run:       f.Run,
 		RetryOnly: f.RetryOnly,
+		Watch:     f.Watch,
 		Rev:       f.Rev,
 	}
 	var err error

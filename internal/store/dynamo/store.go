@@ -389,6 +389,41 @@ func (s *Store) List(ctx context.Context, limit int) ([]erasure.Request, error) 
 	return reqs, nil
 }
 
+// OpenRequests returns every open request (pending or running), soonest
+// deadline first, without subject ids: the deadline watch's view, read
+// from the sparse GSI "open" page by page.
+func (s *Store) OpenRequests(ctx context.Context) ([]erasure.Request, error) {
+	var out []erasure.Request
+	var start map[string]types.AttributeValue
+	for {
+		page, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.table,
+			IndexName:                 aws.String(IndexOpen),
+			KeyConditionExpression:    aws.String("#open = :open"),
+			ExpressionAttributeNames:  map[string]string{"#open": AttrOpen},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":open": &types.AttributeValueMemberS{Value: OpenPartition}},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, classify("list open requests", err)
+		}
+		for _, item := range page.Items {
+			r, err := decodeRequest(item)
+			if err != nil {
+				return nil, err
+			}
+			if r.Status.Open() { // the index is eventually consistent
+				r.SubjectID = ""
+				out = append(out, r)
+			}
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		start = page.LastEvaluatedKey
+	}
+}
+
 // MarkRunning records that the request's execution has started. Only a
 // pending request changes: a request already running or closed (its
 // execution may finish before the starter gets here) counts as success,
@@ -485,9 +520,9 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, status erasure.Sta
 	update := types.Update{
 		TableName:                &s.table,
 		Key:                      key(id),
-		UpdateExpression:         aws.String("SET #status = :status, completedAt = :completedAt, subsystems = :subsystems, #rev = if_not_exists(#rev, :zero) + :one"),
+		UpdateExpression:         aws.String("SET #status = :status, completedAt = :completedAt, subsystems = :subsystems, #rev = if_not_exists(#rev, :zero) + :one REMOVE #open"),
 		ConditionExpression:      aws.String("#status IN (:pending, :running)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status", "#rev": "rev"},
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#rev": "rev", "#open": AttrOpen},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":zero":        &types.AttributeValueMemberN{Value: "0"},
 			":one":         &types.AttributeValueMemberN{Value: "1"},

@@ -60,6 +60,8 @@ func newTable(t *testing.T) (*Store, *dynamodb.Client, string) {
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrKind), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrOpen), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("deadline"), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash}},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
@@ -67,6 +69,13 @@ func newTable(t *testing.T) (*Store, *dynamodb.Client, string) {
 			KeySchema: []types.KeySchemaElement{
 				{AttributeName: aws.String(AttrKind), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			IndexName: aws.String(IndexOpen),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(AttrOpen), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String("deadline"), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -271,6 +272,38 @@ func (r *Requests) List(ctx context.Context, limit int) ([]erasure.Request, erro
 		}
 		out = append(out, req)
 	}
+	return out, nil
+}
+
+// OpenRequests returns every open request (pending or running), soonest
+// deadline first, without subject ids, as the DynamoDB adapter's GSI
+// "open" does. It reads the whole bucket: lethe local holds few requests.
+func (r *Requests) OpenRequests(ctx context.Context) ([]erasure.Request, error) {
+	var out []erasure.Request
+	err := r.view("list open requests", func(b *bolt.Bucket) error {
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var rec requestRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("decode request %s: %w", k, err)
+			}
+			req, err := rec.Request()
+			if err != nil {
+				return err
+			}
+			if req.Status.Open() {
+				req.SubjectID = ""
+				out = append(out, req)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Deadline.Before(out[j].Deadline) })
 	return out, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,7 @@ type Store interface {
 	OwnsTenant(ctx context.Context, tenant string) (bool, error)
 	Change(ctx context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error)
 	Audit(ctx context.Context, requestID string, limit int) ([]audit.Record, error)
+	OpenRequests(ctx context.Context) ([]erasure.Request, error)
 }
 
 // Opener returns a new, empty store of region "eu" whose clock (idempotency
@@ -120,6 +122,7 @@ func Run(t *testing.T, open Opener) {
 		{"RecordOutcomeConcurrent", testRecordOutcomeConcurrent},
 		{"MarkRunning", testMarkRunning},
 		{"SubjectOf", testSubjectOf},
+		{"OpenRequests", testOpenRequests},
 		{"Tenants", testTenants},
 		{"TenantsConcurrent", testTenantsConcurrent},
 	} {
@@ -789,5 +792,63 @@ func testTenantsConcurrent(t *testing.T, s Store, _ *Clock) {
 		if !at.Equal(times[0]) {
 			t.Errorf("registration %d returned %v, registration 0 %v: want the one registration's time", i, at, times[0])
 		}
+	}
+}
+
+// testOpenRequests: the open requests (pending, running, reopened by a
+// retry) soonest deadline first, never a closed one, without subject ids;
+// the deadline watch's state of a request reads back.
+func testOpenRequests(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	var reqs []erasure.Request
+	for i, subject := range []string{"open-a", "open-b", "open-c", "open-d"} {
+		r := NewRequest(t, subject)
+		r.Deadline = T0.AddDate(0, 1, 3-i) // d soonest, a latest
+		reqs = append(reqs, MustCreate(t, s, r, ""))
+	}
+	if err := s.MarkRunning(ctx, reqs[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	done := T0.Add(time.Hour)
+	for _, r := range reqs[2:] {
+		if _, err := s.RecordOutcome(ctx, r.ID, erasure.StatusFailed, done, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// d is retried: open again; a is marked at risk by the watch.
+	if _, err := s.Change(ctx, reqs[3].ID, func(r *erasure.Request) ([]audit.Record, error) {
+		r.Status, r.Run, r.CompletedAt = erasure.StatusRunning, 1, nil
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Change(ctx, reqs[0].ID, func(r *erasure.Request) ([]audit.Record, error) {
+		r.Watch = erasure.WatchAtRisk
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []erasure.Request
+	var err error
+	for range 50 { // DynamoDB's GSIs are eventually consistent
+		if got, err = s.OpenRequests(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := []string{reqs[3].ID, reqs[1].ID, reqs[0].ID}
+	if !slices.Equal(ids(got), want) {
+		t.Fatalf("open requests %v, want d, b, a: %v", ids(got), want)
+	}
+	for _, r := range got {
+		if r.SubjectID != "" {
+			t.Errorf("open request %s carries its subject id", r.ID)
+		}
+	}
+	if got[2].Watch != erasure.WatchAtRisk || got[0].Watch != "" {
+		t.Errorf("watch states %q, %q; want at_risk on a only", got[2].Watch, got[0].Watch)
 	}
 }

@@ -40,6 +40,13 @@ const (
 	// UnverifiedWebhooks counts deliveries the edge could not verify
 	// (source: webhook:<provider>).
 	UnverifiedWebhooks = "UnverifiedWebhooks"
+	// The deadline watch's gauges (region): open requests, those at risk
+	// (deadline within deadline.atRiskBeforeHours), those overdue, and the
+	// oldest open request's age in hours.
+	OpenRequests    = "OpenRequests"
+	AtRiskRequests  = "AtRiskRequests"
+	OverdueRequests = "OverdueRequests"
+	OldestOpenHours = "OldestOpenHours"
 )
 
 // Unit is a CloudWatch unit.
@@ -56,6 +63,7 @@ var Units = map[string]Unit{
 	ErasuresReceived: Count, ErasuresCompleted: Count, ErasuresFailed: Count,
 	SubsystemOutcomes: Count, SubsystemAttempts: Count, TimeToErasureHours: Hours,
 	UnverifiedWebhooks: Count,
+	OpenRequests:       Count, AtRiskRequests: Count, OverdueRequests: Count, OldestOpenHours: Hours,
 }
 
 // Dims are a data point's dimensions; empty ones are left out.

@@ -17,7 +17,14 @@ var labels = map[string][]string{
 	SubsystemAttempts:  {"region", "subsystem"},
 	TimeToErasureHours: {"region"},
 	UnverifiedWebhooks: {"source"},
+	OpenRequests:       {"region"},
+	AtRiskRequests:     {"region"},
+	OverdueRequests:    {"region"},
+	OldestOpenHours:    {"region"},
 }
+
+// gauges are the metrics whose data point is the current value.
+var gauges = map[string]bool{OpenRequests: true, AtRiskRequests: true, OverdueRequests: true, OldestOpenHours: true}
 
 // Prometheus keeps the metrics for a scrape, under the same names:
 // counters for counts, histograms for attempts and hours.
@@ -25,12 +32,20 @@ type Prometheus struct {
 	reg        *prometheus.Registry
 	counters   map[string]*prometheus.CounterVec
 	histograms map[string]*prometheus.HistogramVec
+	gauges     map[string]*prometheus.GaugeVec
 }
 
 // NewPrometheus returns the metrics' registry, with Go's own collectors.
 func NewPrometheus() *Prometheus {
-	p := &Prometheus{reg: prometheus.NewRegistry(), counters: map[string]*prometheus.CounterVec{}, histograms: map[string]*prometheus.HistogramVec{}}
+	p := &Prometheus{reg: prometheus.NewRegistry(), counters: map[string]*prometheus.CounterVec{}, histograms: map[string]*prometheus.HistogramVec{},
+		gauges: map[string]*prometheus.GaugeVec{}}
 	for name, ls := range labels {
+		switch {
+		case gauges[name]:
+			p.gauges[name] = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help[name]}, ls)
+			p.reg.MustRegister(p.gauges[name])
+			continue
+		}
 		switch name {
 		case SubsystemAttempts:
 			p.histograms[name] = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name,
@@ -57,6 +72,10 @@ var help = map[string]string{
 	ErasuresFailed:     "Erasure requests closed failed.",
 	SubsystemOutcomes:  "Subsystems' outcomes of closed erasure requests.",
 	UnverifiedWebhooks: "Webhook deliveries the edge could not verify.",
+	OpenRequests:       "Open erasure requests, at the deadline watch's last run.",
+	AtRiskRequests:     "Open erasure requests whose deadline is near, at the deadline watch's last run.",
+	OverdueRequests:    "Open erasure requests past their deadline, at the deadline watch's last run.",
+	OldestOpenHours:    "Age of the oldest open erasure request in hours, at the deadline watch's last run.",
 }
 
 // Record implements Sink.
@@ -75,6 +94,10 @@ func (p *Prometheus) Record(_ context.Context, name string, d Dims, value float6
 	}
 	if c, ok := p.counters[name]; ok {
 		c.WithLabelValues(values...).Add(value)
+		return
+	}
+	if g, ok := p.gauges[name]; ok {
+		g.WithLabelValues(values...).Set(value)
 		return
 	}
 	p.histograms[name].WithLabelValues(values...).Observe(value)

@@ -1,0 +1,127 @@
+package watch_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lethe-erasure/lethe/internal/asl"
+	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/metrics"
+	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
+	"github.com/lethe-erasure/lethe/internal/watch"
+)
+
+const opsTopic = "arn:aws:sns:eu-west-1:123456789012:lethe-eu-ops"
+
+type mails struct {
+	mu   sync.Mutex
+	sent []string
+	fail error
+}
+
+func (m *mails) Publish(_ context.Context, topic, subject, body string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	m.sent = append(m.sent, subject+"\n"+body)
+	return nil
+}
+
+type points struct{ last map[string]float64 }
+
+func (p *points) Record(_ context.Context, name string, _ metrics.Dims, v float64) { p.last[name] = v }
+
+var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+// TestRequestBecomesAtRiskThenOverdue: hour by hour on a fake clock, a
+// request is mailed once when it becomes at risk (7 days before its
+// deadline) and once when it becomes overdue, never in between; a
+// completed request drops out; the gauges follow.
+func TestRequestBecomesAtRiskThenOverdue(t *testing.T) {
+	id := "er_eu_0195e9b2-3c4d-7a10-8b2c-1f2e3d4c5b01"
+	done := "er_eu_0195e9b2-3c4d-7a10-8b2c-1f2e3d4c5b02"
+	reqs := embeddedtest.Requests(t, "eu",
+		erasure.Request{ID: id, SubjectID: "alice@example.com", Source: "api", Status: erasure.StatusRunning, ReceivedAt: t0, Deadline: t0.AddDate(0, 1, 0),
+			Subsystems: []erasure.SubsystemResult{{Name: "orders", Mode: "async", Status: erasure.SubsystemPending}, {Name: "projects", Mode: "sync", Status: erasure.SubsystemDeleted}}},
+		erasure.Request{ID: done, SubjectID: "bob@example.com", Source: "api", Status: erasure.StatusRunning, ReceivedAt: t0, Deadline: t0.AddDate(0, 0, 5)})
+	if _, err := reqs.RecordOutcome(t.Context(), done, erasure.StatusCompleted, t0.Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	clock := asl.NewFakeClock(t0)
+	m := &mails{}
+	p := &points{last: map[string]float64{}}
+	w := watch.New(reqs, m, opsTopic, &config.Config{}, "eu", p, clock.Now, nil)
+	deadline := t0.AddDate(0, 1, 0)
+	var atRiskAt, overdueAt time.Time
+	for clock.Now().Before(deadline.Add(3 * time.Hour)) {
+		before := len(m.sent)
+		sum, err := w.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.sent) > before {
+			switch {
+			case atRiskAt.IsZero():
+				atRiskAt = clock.Now()
+			case overdueAt.IsZero():
+				overdueAt = clock.Now()
+			default:
+				t.Fatalf("a third digest at %s", clock.Now())
+			}
+		}
+		if sum.Open != 1 {
+			t.Fatalf("%d open requests at %s, want 1", sum.Open, clock.Now())
+		}
+		clock.Advance(time.Hour)
+	}
+	if !atRiskAt.Equal(deadline.Add(-7*24*time.Hour)) || !overdueAt.Equal(deadline) {
+		t.Errorf("mailed at %s and %s, want %s (7 days before) and %s (the deadline)", atRiskAt, overdueAt, deadline.Add(-7*24*time.Hour), deadline)
+	}
+	if len(m.sent) != 2 || !strings.Contains(m.sent[0], "1 at risk") || !strings.Contains(m.sent[1], "1 overdue") ||
+		!strings.Contains(m.sent[1], id) || !strings.Contains(m.sent[1], "orders (pending)") || strings.Contains(m.sent[1], "projects") {
+		t.Errorf("digests:\n%s", strings.Join(m.sent, "\n---\n"))
+	}
+	for _, mail := range m.sent {
+		if strings.Contains(mail, "alice") || strings.Contains(mail, "bob") {
+			t.Errorf("a digest names a subject:\n%s", mail)
+		}
+	}
+	if p.last[metrics.OpenRequests] != 1 || p.last[metrics.OverdueRequests] != 1 || p.last[metrics.AtRiskRequests] != 0 ||
+		p.last[metrics.OldestOpenHours] < 30*24 {
+		t.Errorf("gauges %v", p.last)
+	}
+}
+
+// TestDigestNotSentIsSentAgain: a digest SNS refused is sent at the next
+// run, and then only once.
+func TestDigestNotSentIsSentAgain(t *testing.T) {
+	id := "er_eu_0195e9b2-3c4d-7a10-8b2c-1f2e3d4c5b01"
+	reqs := embeddedtest.Requests(t, "eu", erasure.Request{ID: id, SubjectID: "alice@example.com", Source: "api",
+		Status: erasure.StatusRunning, ReceivedAt: t0, Deadline: t0.Add(48 * time.Hour)})
+	clock := asl.NewFakeClock(t0)
+	m := &mails{fail: errors.New("SNS throttled")}
+	w := watch.New(reqs, m, opsTopic, &config.Config{}, "eu", &points{last: map[string]float64{}}, clock.Now, nil)
+	if _, err := w.Run(t.Context()); err == nil {
+		t.Fatal("a refused digest was not reported")
+	}
+	m.fail = nil
+	for range 3 {
+		clock.Advance(time.Hour)
+		if _, err := w.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(m.sent) != 1 {
+		t.Errorf("%d digests, want 1", len(m.sent))
+	}
+	if r, _ := reqs.Get(t.Context(), id); r.Watch != erasure.WatchAtRisk {
+		t.Errorf("watch state %q", r.Watch)
+	}
+}

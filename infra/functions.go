@@ -34,6 +34,9 @@ var TableActions = map[string][]string{
 	registry.FnAsyncCheck:      {"dynamodb:GetItem", "dynamodb:PutItem"},
 	registry.FnRecordOutcome:   {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 	registry.FnReportFailure:   {"dynamodb:GetItem", "dynamodb:PutItem"},
+	// The deadline watch marks what it told of (Change); its Query is on
+	// the open index alone (RequestsTable.GrantQueryOpen).
+	registry.FnDeadlineWatch: {"dynamodb:GetItem", "dynamodb:PutItem"},
 }
 
 // connectors are the functions that call subsystems with a bearer token.
@@ -141,6 +144,12 @@ func NewFunctions(scope constructs.Construct, p FunctionsProps) (Functions, erro
 		"Lethe task RecordOutcome: records the per-subsystem outcome on the request")
 	fns[registry.FnReportFailure] = newFunction(scope, registry.FnReportFailure, p, nil,
 		"Lethe task RecordFailure: records a subsystem's failure on the request and writes its admins' mail")
+	watch := newFunction(scope, registry.FnDeadlineWatch, p, map[string]*string{config.EnvOpsTopicArn: p.Topics.Ops.TopicArn()},
+		"Lethe deadline watch: counts open, at-risk and overdue requests hourly and mails ops those newly at risk or overdue")
+	p.Table.GrantQueryOpen(watch.Role)
+	p.Topics.GrantPublish(watch.Role, p.Topics.Ops)
+	scheduleHourly(scope, "DeadlineWatchSchedule", watch, p.Region.AWSRegion)
+	fns[registry.FnDeadlineWatch] = watch
 	for _, fn := range registry.Functions {
 		if _, ok := fns[fn]; !ok && fn != registry.FnStarter && fn != registry.FnWebhookReceiver {
 			return nil, fmt.Errorf("registry function %q has no wiring in infra/functions.go", fn)

@@ -54,6 +54,7 @@ func TestIAMActionsPerRole(t *testing.T) {
 			registry.FnAsyncSubmit:    connector,
 			registry.FnAsyncCheck:     connector,
 			registry.FnRecordOutcome:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, tableWrite),
+			registry.FnDeadlineWatch:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, tableWrite, publish),
 		}
 		if st.Webhooks != nil {
 			want[registry.FnWebhookReceiver] = set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, publish,

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/lethe-erasure/lethe/internal/metrics"
 )
 
 // Monitoring is generated from what a stack already declares: every
@@ -44,6 +46,10 @@ type MonitoringProps struct {
 	StreamReader string
 	// Ops receives every alarm and OK action.
 	Ops awssns.ITopic
+	// Region, when set, draws the region's business metrics (namespace
+	// Lethe) and alarms on requests at risk or overdue (the deadline
+	// watch's gauges).
+	Region string
 }
 
 // Monitoring is a stack's generated dashboard and alarms.
@@ -167,6 +173,26 @@ func NewMonitoring(scope constructs.Construct, id string, p MonitoringProps) Mon
 		alarm("api/5xx", "The edge's API answered 5xx.", api.MetricServerError(metricOpts("Sum")), 0, above)
 	}
 
+	if p.Region != "" {
+		business := func(name, stat string) awscloudwatch.Metric {
+			return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(metrics.Namespace), MetricName: jsii.String(name),
+				DimensionsMap: &map[string]*string{"region": jsii.String(p.Region)}, Statistic: jsii.String(stat), Period: fiveMinutes})
+		}
+		rows = append(rows, []awscloudwatch.IWidget{
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("requests: open, at risk, overdue"), Width: jsii.Number(12),
+				Left: &[]awscloudwatch.IMetric{business(metrics.OpenRequests, "Maximum"), business(metrics.AtRiskRequests, "Maximum"), business(metrics.OverdueRequests, "Maximum")},
+			}),
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("requests: completed, failed"), Width: jsii.Number(12),
+				Left: &[]awscloudwatch.IMetric{business(metrics.ErasuresCompleted, "Sum"), business(metrics.ErasuresFailed, "Sum")},
+			}),
+		})
+		alarm("requests/at-risk", "Open erasure requests are within deadline.atRiskBeforeHours of their deadline (the deadline watch's digest names them).",
+			business(metrics.AtRiskRequests, "Maximum"), 0, above)
+		alarm("requests/overdue", "Open erasure requests are past their legal deadline (the deadline watch's digest names them).",
+			business(metrics.OverdueRequests, "Maximum"), 0, above)
+	}
 	if len(p.Queues) > 0 {
 		var depths []awscloudwatch.IMetric
 		for _, name := range sortedKeys(p.Queues) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -73,7 +74,8 @@ func TestMonitoringOfEveryRegion(t *testing.T) {
 		for _, m := range registry.Machines {
 			machines = append(machines, m.Name)
 		}
-		names := append(wantAlarms(registry.Functions, machines), "api/5xx", "stream/iterator-age", "queue/starter-failures", "queue/webhooks-dead-letter")
+		names := append(wantAlarms(registry.Functions, machines), "api/5xx", "stream/iterator-age", "queue/starter-failures", "queue/webhooks-dead-letter",
+			"requests/at-risk", "requests/overdue")
 		checkMonitoring(t, tpl, st.Monitoring, cfnID(t, st, st.Topics.Ops), names)
 		// The duration alarm sits at 80 % of the function's timeout.
 		api := props(resources(tpl, "AWS::CloudWatch::Alarm")[cfnID(t, st, st.Monitoring.Alarms[registry.FnAPI+"/duration"])])
@@ -123,4 +125,39 @@ func TestMonitoringFollowsTheRegistry(t *testing.T) {
 	if !strings.Contains(body, "brand-new-function: invocations, errors, throttles") {
 		t.Error("the dashboard does not draw the new function")
 	}
+}
+
+// TestDeadlineWatchSchedule: EventBridge Scheduler invokes the deadline
+// watch every hour through a role that may invoke that function alone;
+// the watch may query the open index and no other, and publish to ops.
+func TestDeadlineWatchSchedule(t *testing.T) {
+	forEachRegion(t, func(t *testing.T, s *synthesized, st *RegionalStack, tpl map[string]any) {
+		fn := cfnID(t, st, st.Functions[registry.FnDeadlineWatch].Function)
+		var sched map[string]any
+		for _, r := range resources(tpl, "AWS::Scheduler::Schedule") {
+			sched = props(r)
+		}
+		if sched == nil || sched["ScheduleExpression"] != "rate(1 hour)" || !strings.Contains(toJSON(t, sched["Target"]), `"`+fn+`"`) {
+			t.Fatalf("schedule %v, want rate(1 hour) invoking %s", sched, fn)
+		}
+		roleID := ""
+		if ref, ok := sched["Target"].(map[string]any)["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any); ok {
+			roleID = ref[0].(string)
+		}
+		var invoke []string
+		for _, st := range roleStatements(t, tpl)[roleID] {
+			invoke = append(invoke, st.Actions...)
+			if len(st.Actions) > 0 && !strings.Contains(st.Resources, fn) {
+				t.Errorf("the scheduler's role may %v on %s", st.Actions, st.Resources)
+			}
+		}
+		if strings.Join(invoke, ",") != "lambda:InvokeFunction" {
+			t.Errorf("the scheduler's role may %v, want lambda:InvokeFunction alone", invoke)
+		}
+		for _, st := range roleStatements(t, tpl)[cfnID(t, st, st.Functions[registry.FnDeadlineWatch].Role)] {
+			if slices.Contains(st.Actions, "dynamodb:Query") && (!strings.Contains(st.Resources, "/index/open") || strings.Contains(st.Resources, "/index/recent")) {
+				t.Errorf("the watch may query %s, want the open index alone", st.Resources)
+			}
+		}
+	})
 }

@@ -118,7 +118,7 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	}
 	s.Monitoring = NewMonitoring(stack, "Monitoring", MonitoringProps{
 		Name: StackName(region.Name), Functions: s.Functions, Machines: s.StateMachines, API: &s.API,
-		Queues: queues, DeadLetters: deadLetters, StreamReader: registry.FnStarter, Ops: s.Topics.Ops,
+		Queues: queues, DeadLetters: deadLetters, StreamReader: registry.FnStarter, Ops: s.Topics.Ops, Region: region.Name,
 	})
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{

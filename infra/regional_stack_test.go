@@ -271,6 +271,8 @@ func TestFunctions(t *testing.T) {
 			// The receiver files erasures (table), alerts ops on a misrouted
 			// tenant and queues other topics.
 			registry.FnWebhookReceiver: {config.EnvTableName, config.EnvOpsTopicArn, config.EnvWebhookQueueURL},
+			// The deadline watch reads the open index and mails ops.
+			registry.FnDeadlineWatch: {config.EnvTableName, config.EnvOpsTopicArn},
 		}
 		functions := resources(tpl, "AWS::Lambda::Function")
 		for _, fn := range registry.Functions {

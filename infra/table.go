@@ -88,6 +88,16 @@ func (r RequestsTable) Grant(role awsiam.IRole, actions ...string) {
 	grantKeyUse(role, r.key, "dynamodb", r.awsRegion, tableKeyActions(actions...)...)
 }
 
+// GrantQueryOpen lets a role query the open index (the deadline watch),
+// and nothing else of the table.
+func (r RequestsTable) GrantQueryOpen(role awsiam.IRole) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("dynamodb:Query"),
+		Resources: jsii.Strings(*r.Table.TableArn() + "/index/" + dynamo.IndexOpen),
+	}))
+	grantKeyUse(role, r.key, "dynamodb", r.awsRegion, tableKeyActions("dynamodb:Query")...)
+}
+
 // tableKeyActions is the use of a table's KMS key that DynamoDB makes on a
 // role's behalf for the item actions named: Decrypt (and DescribeKey) to
 // read, Encrypt and GenerateDataKey as well to write.

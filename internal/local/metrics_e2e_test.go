@@ -3,12 +3,14 @@ package local
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/demo"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/metrics"
 )
@@ -78,5 +80,45 @@ func TestMetricsEndpoint(t *testing.T) {
 		if strings.Contains(string(body), subject) {
 			t.Errorf("/metrics names %s", subject)
 		}
+	}
+}
+
+// TestDeadlineWatchOnLetheLocal: a request an async subsystem never
+// finishes becomes at risk a week before its deadline; the region's
+// deadline watch mails the ops topic (the outbox) once, naming the request
+// and never the subject, and /metrics shows it at risk.
+func TestDeadlineWatchOnLetheLocal(t *testing.T) {
+	cfg := loadConfig(t)
+	if err := demo.ApplyFaults(cfg, []string{"eu/orders=neverFinish"}); err != nil {
+		t.Fatal(err)
+	}
+	clock := asl.NewFakeClock(t0)
+	rt := start(t, cfg, t.TempDir(), clock, 0)
+	reg, _ := rt.Region("eu")
+	id := file(t, rt, "eu", "alice")
+	waitFor(t, func() bool { r := get(t, rt, id); return r.Status == erasure.StatusRunning }, "the request running")
+	r := get(t, rt, id)
+	clock.Advance(r.Deadline.Sub(clock.Now()) - 6*24*time.Hour)
+	for range 2 {
+		sum, err := reg.Watch.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.AtRisk != 1 || sum.Open != 1 {
+			t.Fatalf("watch %+v, want the one request at risk", sum)
+		}
+	}
+	var digests []string
+	for _, body := range outboxBodies(rt, "lethe-eu-ops") {
+		if strings.Contains(body, "deadline watch") {
+			digests = append(digests, body)
+		}
+	}
+	if len(digests) != 1 || !strings.Contains(digests[0], id) || strings.Contains(digests[0], "alice") {
+		t.Errorf("ops digests %q, want one naming %s", digests, id)
+	}
+	_, body := do(t, "GET", rt.EdgeURL()+"/metrics", nil, "")
+	if !strings.Contains(string(body), `AtRiskRequests{region="eu"} 1`) {
+		t.Errorf("/metrics lacks the request at risk:\n%s", body)
 	}
 }

@@ -46,3 +46,17 @@ func (rt *Runtime) pruneExecutions(reg *Region) {
 		}
 	}
 }
+
+// watchDeadlines runs a region's deadline watch at once and then every
+// hour of Lethe's clock, until the runtime stops.
+func (rt *Runtime) watchDeadlines(reg *Region) {
+	defer rt.wg.Done()
+	for {
+		if _, err := reg.Watch.Run(rt.ctx); err != nil && rt.ctx.Err() == nil {
+			rt.log.Warn("deadline watch failed", "region", reg.Config.Name, "error", err.Error())
+		}
+		if rt.own.Sleep(rt.ctx, time.Hour) != nil {
+			return
+		}
+	}
+}

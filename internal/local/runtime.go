@@ -50,6 +50,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/secrets"
 	"github.com/lethe-erasure/lethe/internal/starter"
 	"github.com/lethe-erasure/lethe/internal/store/embedded"
+	"github.com/lethe-erasure/lethe/internal/watch"
 )
 
 // Options configure the runtime.
@@ -150,6 +151,10 @@ type Region struct {
 
 	// Resumed counts the executions resumed at start-up.
 	Resumed int
+	// Watch is the region's deadline watch, which the runtime runs every
+	// hour of Lethe's clock (as EventBridge Scheduler runs it on AWS) when
+	// it owns its clock; a test calls Watch.Run itself.
+	Watch *watch.Watch
 
 	executions *Executions
 	gateway    *Gateway
@@ -282,6 +287,10 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 		}()
 		rt.wg.Add(1)
 		go rt.pruneExecutions(reg)
+		if rt.own != nil {
+			rt.wg.Add(1)
+			go rt.watchDeadlines(reg)
+		}
 	}
 
 	// The edge, on the status port: its routes are patterns of the same
@@ -394,6 +403,8 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 	apiHandler := api.New(reg.Requests, own, r, api.WithClock(rt.clock.Now), api.WithLogger(fnLog(registry.FnAPI)), api.WithMetrics(rt.metrics),
 		api.WithExecutions(reg.executions), api.WithNotices(rt.outbox.Notices(TopicArn(r, NoticesTopicName(name)))))
 	alerts := &outboxAlerts{outbox: rt.outbox, topic: reg.Wired.OpsTopic}
+	reg.Watch = watch.New(reg.Requests, rt.outbox.Mailer(), reg.Wired.OpsTopic, own, name, rt.metrics, rt.clock.Now,
+		fnLog(registry.FnDeadlineWatch))
 	// The receiver checks signatures against the wall clock: a provider
 	// signs with real time, whatever Lethe's clock says.
 	// Its webhook secrets are the edge's (WebhookSecrets).

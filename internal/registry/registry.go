@@ -55,6 +55,9 @@ const (
 	FnReportFailure = "report-failure"
 	// FnWebhookReceiver takes the webhooks the edge forwards to a region.
 	FnWebhookReceiver = "webhook-receiver"
+	// FnDeadlineWatch counts open, at-risk and overdue requests hourly
+	// and mails the ops topic those newly at risk or overdue.
+	FnDeadlineWatch = "deadline-watch"
 )
 
 // The edge stack's function folders under functions/.
@@ -99,7 +102,7 @@ var Placeholders = []Placeholder{
 
 // Functions lists every regional Lambda function folder, tasks and
 // non-tasks alike.
-var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome, FnReportFailure, FnWebhookReceiver}
+var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome, FnReportFailure, FnWebhookReceiver, FnDeadlineWatch}
 
 // EdgeFunctions lists the edge stack's Lambda function folders.
 var EdgeFunctions = []string{FnWebhookFanout, FnEdgeAPI}

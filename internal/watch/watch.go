@@ -8,6 +8,7 @@ package watch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,10 +57,18 @@ func New(requests Requests, mail Mailer, opsTopic string, cfg *config.Config, re
 
 // Summary is what one run found.
 type Summary struct {
-	Open, AtRisk, Overdue int
-	OldestOpenHours       float64
+	Open            int     `json:"open"`
+	AtRisk          int     `json:"atRisk"`
+	Overdue         int     `json:"overdue"`
+	OldestOpenHours float64 `json:"oldestOpenHours"`
 	// Mailed lists the requests the digest told of.
-	Mailed []string
+	Mailed []string `json:"mailed"`
+}
+
+// Handle is the scheduled invocation (its input, the schedule's, is not
+// read).
+func (w *Watch) Handle(ctx context.Context, _ json.RawMessage) (Summary, error) {
+	return w.Run(ctx)
 }
 
 // state is the watch's state of an open request now.

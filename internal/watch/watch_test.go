@@ -2,15 +2,20 @@ package watch_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
+
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
 	"github.com/lethe-erasure/lethe/internal/metrics"
 	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
 	"github.com/lethe-erasure/lethe/internal/watch"
@@ -124,4 +129,41 @@ func TestDigestNotSentIsSentAgain(t *testing.T) {
 	if r, _ := reqs.Get(t.Context(), id); r.Watch != erasure.WatchAtRisk {
 		t.Errorf("watch state %q", r.Watch)
 	}
+}
+
+// TestSampleEvents runs events/deadline-watch/*.json through the handler
+// as Lambda invokes it, on a table holding three open requests (one fine,
+// one at risk, one overdue) and a closed one: the input is not read.
+func TestSampleEvents(t *testing.T) {
+	eventstest.Run(t, "deadline-watch", 2, func(t *testing.T, c eventstest.Case) {
+		var want struct {
+			Output watch.Summary `json:"output"`
+		}
+		c.DecodeWant(t, &want)
+		now := t0.AddDate(0, 1, 0) // 2026-12-02 09:00
+		mk := func(n int, received, deadline time.Time) erasure.Request {
+			return erasure.Request{ID: fmt.Sprintf("er_eu_0195e9b2-3c4d-7a10-8b2c-1f2e3d4c5b0%d", n), SubjectID: fmt.Sprintf("subject-%d", n), Source: "api",
+				Status: erasure.StatusRunning, ReceivedAt: received, Deadline: deadline}
+		}
+		reqs := embeddedtest.Requests(t, "eu",
+			mk(1, now.Add(-time.Hour), now.AddDate(0, 1, 0)),    // fine
+			mk(2, now.AddDate(0, 0, -25), now.AddDate(0, 0, 5)), // at risk
+			mk(3, now.AddDate(0, 0, -31), now.Add(-time.Hour)),  // overdue, the oldest
+			mk(4, now.AddDate(0, 0, -40), now.Add(-time.Hour)))  // closed below
+		if _, err := reqs.RecordOutcome(t.Context(), "er_eu_0195e9b2-3c4d-7a10-8b2c-1f2e3d4c5b04", erasure.StatusCompleted, now, nil); err != nil {
+			t.Fatal(err)
+		}
+		w := watch.New(reqs, &mails{}, opsTopic, &config.Config{}, "eu", &points{last: map[string]float64{}}, func() time.Time { return now }, nil)
+		out, err := lambda.NewHandler(w.Handle).Invoke(t.Context(), c.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got watch.Summary
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want.Output) {
+			t.Errorf("summary %+v, want %+v", got, want.Output)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,13 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("carol in eu with orders refusing: %s", r.Status)
 	}
 
-	resp, body := do(t, "GET", rt.EdgeURL()+"/metrics", nil, "")
+	// The engine counts an execution once it ended, just after.
+	var resp *http.Response
+	var body []byte
+	waitFor(t, func() bool {
+		resp, body = do(t, "GET", rt.EdgeURL()+"/metrics", nil, "")
+		return strings.Contains(string(body), `Executions{machine="Lethe-eu-Erasure",region="eu",status="FAILED"} 1`)
+	}, "the failed execution counted")
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET /metrics = %d", resp.StatusCode)
 	}
@@ -71,6 +78,9 @@ func TestMetricsEndpoint(t *testing.T) {
 		{metrics.SubsystemOutcomes, map[string]string{"region": "eu", "subsystem": "orders", "outcome": "failed"}, 1},
 		{metrics.SubsystemOutcomes, map[string]string{"region": "eu", "subsystem": "orders", "outcome": "deleted"}, 2},
 		{metrics.TimeToErasureHours, map[string]string{"region": "eu"}, 2},
+		// The engine's own: the Erasure executions, by how they ended.
+		{"Executions", map[string]string{"region": "eu", "machine": "Lethe-eu-Erasure", "status": "SUCCEEDED"}, 2},
+		{"Executions", map[string]string{"region": "eu", "machine": "Lethe-eu-Erasure", "status": "FAILED"}, 1},
 	} {
 		if got := value(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

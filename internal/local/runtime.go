@@ -118,8 +118,10 @@ type Runtime struct {
 	edge    *Edge
 	// urlsFile is the URLsFile written once every server listens.
 	urlsFile string
-	// metrics is what the handlers count, served on /metrics.
-	metrics *metrics.Prometheus
+	// metrics is what the handlers count, served on /metrics, with the
+	// engine's own counters.
+	metrics       *metrics.Prometheus
+	engineMetrics *engineMetrics
 
 	secrets    WebhookSecrets
 	devSecrets []string // providers on their development default
@@ -177,6 +179,7 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 		return nil, fmt.Errorf("local: data directory: %w", err)
 	}
 	rt := &Runtime{log: o.Log, metrics: metrics.NewPrometheus()}
+	rt.engineMetrics = newEngineMetrics(rt.metrics.Registry())
 	rt.ctx, rt.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
@@ -266,6 +269,9 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 	for _, reg := range rt.regions {
 		xs, err := reg.Engine.Resume(rt.ctx)
 		rt.track(xs...)
+		for _, x := range xs {
+			rt.engineMetrics.watch(reg.Config.Name, x)
+		}
 		reg.Resumed = len(xs)
 		if err != nil {
 			closeAll(edgeLn, regionLns)
@@ -398,7 +404,13 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 	}
 	reg.executions = &Executions{
 		engine: reg.Engine, checkpoints: reg.Checkpoints, machine: reg.Wired.Main,
-		ctx: rt.ctx, track: rt.track, running: make(chan struct{}, MaxRunning),
+		ctx: rt.ctx, running: make(chan struct{}, MaxRunning),
+		track: func(xs ...*asl.Execution) {
+			rt.track(xs...)
+			for _, x := range xs {
+				rt.engineMetrics.watch(name, x)
+			}
+		},
 	}
 	apiHandler := api.New(reg.Requests, own, r, api.WithClock(rt.clock.Now), api.WithLogger(fnLog(registry.FnAPI)), api.WithMetrics(rt.metrics),
 		api.WithExecutions(reg.executions), api.WithNotices(rt.outbox.Notices(TopicArn(r, NoticesTopicName(name)))))

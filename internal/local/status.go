@@ -14,6 +14,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/metrics"
 	"github.com/lethe-erasure/lethe/internal/registry"
 )
 
@@ -72,6 +73,48 @@ type regionView struct {
 	Subsystems           []subsystemView
 	Requests             []requestView
 	Error                string
+	Health               healthView
+}
+
+// healthView is a region's counters (as on /metrics) and the alarms the
+// deployed stack would have firing on them.
+type healthView struct {
+	Counters []counterView
+	Alarms   []alarmView
+}
+
+type counterView struct {
+	Name  string
+	Value float64
+}
+
+type alarmView struct {
+	Name, Why string
+	Firing    bool
+}
+
+// health reads a region's counters and alarms from the runtime's metrics:
+// requests at risk or overdue at the deadline watch's last run, and
+// executions that failed since lethe local started.
+func (s *Status) health(region string) healthView {
+	m := s.rt.metrics
+	r := map[string]string{"region": region}
+	v := healthView{}
+	for _, name := range []string{metrics.ErasuresReceived, metrics.ErasuresCompleted, metrics.ErasuresFailed,
+		metrics.OpenRequests, metrics.AtRiskRequests, metrics.OverdueRequests} {
+		v.Counters = append(v.Counters, counterView{name, m.Sum(name, r)})
+	}
+	for _, st := range []string{"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"} {
+		v.Counters = append(v.Counters, counterView{"Executions " + st, m.Sum("Executions", map[string]string{"region": region, "status": st})})
+	}
+	at, over := m.Sum(metrics.AtRiskRequests, r), m.Sum(metrics.OverdueRequests, r)
+	failed := m.Sum("Executions", map[string]string{"region": region, "status": "FAILED"})
+	v.Alarms = []alarmView{
+		{"requests/at-risk", fmt.Sprintf("%g request(s) at risk at the deadline watch's last run", at), at > 0},
+		{"requests/overdue", fmt.Sprintf("%g request(s) overdue at the deadline watch's last run", over), over > 0},
+		{"erasure/failed", fmt.Sprintf("%g Erasure execution(s) failed since lethe local started", failed), failed > 0},
+	}
+	return v
 }
 
 type subsystemView struct {
@@ -129,7 +172,7 @@ func (s *Status) index(w http.ResponseWriter, r *http.Request) {
 		v.Speed = fmt.Sprintf("%gx", s.rt.own.Speed())
 	}
 	for _, reg := range s.rt.regions {
-		rv := regionView{Name: reg.Config.Name, AWSRegion: reg.Config.AWSRegion, URL: reg.URL}
+		rv := regionView{Name: reg.Config.Name, AWSRegion: reg.Config.AWSRegion, URL: reg.URL, Health: s.health(reg.Config.Name)}
 		for _, sub := range reg.Config.Subsystems {
 			rv.Subsystems = append(rv.Subsystems, subsystemView{Name: sub.Name, Mode: string(sub.Mode), BaseURL: sub.BaseURL})
 		}

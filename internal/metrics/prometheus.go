@@ -110,3 +110,56 @@ func (p *Prometheus) Registry() *prometheus.Registry { return p.reg }
 func (p *Prometheus) Handler() http.Handler {
 	return promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{})
 }
+
+// Point is one series' current value: a counter's total, a gauge's value,
+// a histogram's count.
+type Point struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// Values reads the series of a metric (of any collector registered, the
+// engine's included), for the status page.
+func (p *Prometheus) Values(name string) []Point {
+	families, err := p.reg.Gather()
+	if err != nil {
+		return nil
+	}
+	var out []Point
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			pt := Point{Labels: map[string]string{}}
+			for _, l := range m.GetLabel() {
+				pt.Labels[l.GetName()] = l.GetValue()
+			}
+			switch {
+			case m.GetCounter() != nil:
+				pt.Value = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				pt.Value = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				pt.Value = float64(m.GetHistogram().GetSampleCount())
+			}
+			out = append(out, pt)
+		}
+	}
+	return out
+}
+
+// Sum adds the values of a metric's series whose labels include match.
+func (p *Prometheus) Sum(name string, match map[string]string) float64 {
+	total := 0.0
+	for _, pt := range p.Values(name) {
+		ok := true
+		for k, v := range match {
+			ok = ok && pt.Labels[k] == v
+		}
+		if ok {
+			total += pt.Value
+		}
+	}
+	return total
+}

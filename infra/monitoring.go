@@ -74,6 +74,14 @@ func metricOpts(stat string) *awscloudwatch.MetricOptions {
 	return &awscloudwatch.MetricOptions{Statistic: jsii.String(stat), Period: fiveMinutes}
 }
 
+// apiMetrics are the metrics a REST and an HTTP API both answer.
+type apiMetrics interface {
+	MetricCount(*awscloudwatch.MetricOptions) awscloudwatch.Metric
+	MetricClientError(*awscloudwatch.MetricOptions) awscloudwatch.Metric
+	MetricServerError(*awscloudwatch.MetricOptions) awscloudwatch.Metric
+	MetricLatency(*awscloudwatch.MetricOptions) awscloudwatch.Metric
+}
+
 // NewMonitoring builds the dashboard and the alarms.
 func NewMonitoring(scope constructs.Construct, id string, p MonitoringProps) Monitoring {
 	c := constructs.NewConstruct(scope, jsii.String(id))
@@ -144,33 +152,27 @@ func NewMonitoring(scope constructs.Construct, id string, p MonitoringProps) Mon
 		alarm(name+"/timed-out", fmt.Sprintf("Executions of state machine %s timed out.", name), sm.MetricTimedOut(metricOpts("Sum")), 0, above)
 	}
 
-	if p.API != nil {
-		api := p.API.RestAPI
-		rows = append(rows, []awscloudwatch.IWidget{
-			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-				Title: jsii.String("API: requests, 4xx, 5xx"), Width: jsii.Number(12),
-				Left: &[]awscloudwatch.IMetric{api.MetricCount(metricOpts("Sum")), api.MetricClientError(metricOpts("Sum")), api.MetricServerError(metricOpts("Sum"))},
-			}),
-			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-				Title: jsii.String("API: latency p99 (ms)"), Width: jsii.Number(12),
-				Left: &[]awscloudwatch.IMetric{api.MetricLatency(metricOpts("p99"))},
-			}),
-		})
-		alarm("api/5xx", "The erasure API answered 5xx.", api.MetricServerError(metricOpts("Sum")), 0, above)
+	// One API, REST (regional) or HTTP (edge): both answer the same metrics.
+	var api apiMetrics
+	label, what := "API", "The erasure API"
+	switch {
+	case p.API != nil:
+		api = p.API.RestAPI
+	case p.EdgeAPI != nil:
+		api, label, what = p.EdgeAPI.HttpAPI, "edge API", "The edge's API"
 	}
-	if p.EdgeAPI != nil {
-		api := p.EdgeAPI.HttpAPI
+	if api != nil {
 		rows = append(rows, []awscloudwatch.IWidget{
 			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-				Title: jsii.String("edge API: requests, 4xx, 5xx"), Width: jsii.Number(12),
+				Title: jsii.String(label + ": requests, 4xx, 5xx"), Width: jsii.Number(12),
 				Left: &[]awscloudwatch.IMetric{api.MetricCount(metricOpts("Sum")), api.MetricClientError(metricOpts("Sum")), api.MetricServerError(metricOpts("Sum"))},
 			}),
 			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-				Title: jsii.String("edge API: latency p99 (ms)"), Width: jsii.Number(12),
+				Title: jsii.String(label + ": latency p99 (ms)"), Width: jsii.Number(12),
 				Left: &[]awscloudwatch.IMetric{api.MetricLatency(metricOpts("p99"))},
 			}),
 		})
-		alarm("api/5xx", "The edge's API answered 5xx.", api.MetricServerError(metricOpts("Sum")), 0, above)
+		alarm("api/5xx", what+" answered 5xx.", api.MetricServerError(metricOpts("Sum")), 0, above)
 	}
 
 	if p.Region != "" {

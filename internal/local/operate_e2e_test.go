@@ -216,7 +216,7 @@ func TestAttestationAndExtension(t *testing.T) {
 // subject ids used: none may appear.
 func TestNoSubjectInAnyLogLine(t *testing.T) {
 	cfg := loadConfig(t)
-	var logs syncLog
+	var logs logBuffer
 	rt, err := Start(t.Context(), Options{Config: cfg, DataDir: t.TempDir(), Demo: true, Clock: asl.NewFakeClock(t0),
 		Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
@@ -244,22 +244,4 @@ func TestNoSubjectInAnyLogLine(t *testing.T) {
 			}
 		}
 	}
-}
-
-// syncLog is a log sink the runtime's goroutines share.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

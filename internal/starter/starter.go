@@ -68,7 +68,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 			log.Error("record failed; reported for retry", "requestId", id, "error", err.Error())
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
 		default:
-			log.Info("erasure started", "requestId", id)
+			// The execution is named by the request id (erasure.RunName of
+			// run 0), which gathers its lines with the machine's.
+			log.Info("erasure started", "requestId", id, "execution", erasure.RunName(id, 0))
 		}
 	}
 	return resp, nil

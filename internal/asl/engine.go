@@ -44,6 +44,10 @@ type Options struct {
 	// a long-running process sets a bound so that its memory does not grow
 	// with every execution it ever ran.
 	KeepFinished int
+	// OnInvoke, when set, is told of every Lambda invocation a task made:
+	// the function's name, how long it took on the wall clock, and
+	// whether it failed (lethe local's task latency metric).
+	OnInvoke func(function string, took time.Duration, failed bool)
 }
 
 // Engine runs executions of registered state machines. It is safe for
@@ -56,7 +60,9 @@ type Engine struct {
 	region  string
 	account string
 	random  func() float64
-	roleArn string // the role executions run as, in history and $$.Execution
+	// onInvoke is Options.OnInvoke.
+	onInvoke func(function string, took time.Duration, failed bool)
+	roleArn  string // the role executions run as, in history and $$.Execution
 
 	mu           sync.Mutex
 	machines     map[string]*Machine // by state machine ARN
@@ -76,7 +82,7 @@ type Engine struct {
 func NewEngine(o Options) *Engine {
 	e := &Engine{
 		clock: o.Clock, sleeper: o.Sleeper, store: o.Checkpoints, region: o.Region, account: o.Account,
-		random: o.Random, publisher: o.Publisher, items: o.ItemStore, keep: max(o.KeepFinished, 0),
+		random: o.Random, publisher: o.Publisher, items: o.ItemStore, keep: max(o.KeepFinished, 0), onInvoke: o.OnInvoke,
 		machines: map[string]*Machine{}, anonymous: map[*Machine]string{}, lambdas: map[string]*lambdaFunction{},
 		integrations: map[string]Integration{}, executions: map[string]*Execution{}, tokens: map[string]chan tokenMessage{},
 	}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -146,7 +147,11 @@ func (e *Engine) callLambda(ctx context.Context, name string, payload any) (any,
 	if err != nil {
 		return nil, fail(ErrRuntime, "cannot marshal Lambda payload: %v", err)
 	}
+	start := time.Now()
 	out, f := fn.invoke(ctx, in)
+	if e.onInvoke != nil {
+		e.onInvoke(fn.name, time.Since(start), f != nil)
+	}
 	if f != nil {
 		return nil, f
 	}

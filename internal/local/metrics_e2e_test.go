@@ -81,6 +81,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		// The engine's own: the Erasure executions, by how they ended.
 		{"Executions", map[string]string{"region": "eu", "machine": "Lethe-eu-Erasure", "status": "SUCCEEDED"}, 2},
 		{"Executions", map[string]string{"region": "eu", "machine": "Lethe-eu-Erasure", "status": "FAILED"}, 1},
+		// One RecordOutcome invocation per request closed, timed.
+		{"TaskSeconds", map[string]string{"region": "eu", "function": "Lethe-eu-record-outcome", "outcome": "ok"}, 3},
 	} {
 		if got := value(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

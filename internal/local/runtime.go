@@ -391,6 +391,7 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 	reg.Engine = asl.NewEngine(asl.Options{
 		Clock: rt.clock, Checkpoints: reg.Checkpoints, Region: r.AWSRegion, Account: Account,
 		Publisher: rt.outbox, KeepFinished: KeepFinished,
+		OnInvoke: func(fn string, took time.Duration, failed bool) { rt.engineMetrics.task(name, fn, took, failed) },
 	})
 	fnLog := func(fn string) *slog.Logger { return rt.log.With("function", FunctionName(name, fn)) }
 	// One connector serves the three subsystem tasks, as one package does

@@ -110,7 +110,7 @@ func (r *Recorder) Handle(ctx context.Context, in erasure.RecordOutcomeInput) (e
 	if stored.CompletedAt != nil && stored.CompletedAt.Equal(completedAt) {
 		r.count(ctx, stored) // this call closed it (not a concurrent one)
 	}
-	r.log.Info("outcome recorded", "requestId", stored.ID, "status", string(stored.Status),
+	r.log.Info("outcome recorded", "requestId", stored.ID, "execution", erasure.RunName(stored.ID, stored.Run), "status", string(stored.Status),
 		"subsystems", len(stored.Subsystems), "failed", failed)
 	return report(stored), nil
 }

@@ -89,6 +89,9 @@ type Decision struct {
 	// Attested is the outcome an operator attested for the subsystem while
 	// Lethe was still at it (deleted or not_found): the loop ends there.
 	Attested erasure.SubsystemStatus
+	// Execution is the name of the request's current execution
+	// (erasure.RunName), for log lines.
+	Execution string
 }
 
 // Tracker records steps for one region.
@@ -136,7 +139,7 @@ func (t *Tracker) Record(ctx context.Context, id string, target erasure.Target, 
 	var due []string
 	retry := t.retryPolicy(target.Name)
 	req, err := t.requests.Change(ctx, id, func(r *erasure.Request) ([]audit.Record, error) {
-		d, due = Decision{Deadline: r.Deadline}, nil
+		d, due = Decision{Deadline: r.Deadline, Execution: erasure.RunName(r.ID, r.Run)}, nil
 		i := entry(r, target.Name, string(target.Mode))
 		sub := &r.Subsystems[i]
 		if s.Called {

@@ -372,3 +372,22 @@ func TestMails(t *testing.T) {
 		t.Errorf("a mail past the first month offers an extension:\n%s", late)
 	}
 }
+
+// TestDecisionNamesTheExecution: a decision names the request's current
+// execution, <id> for the first run and <id>-r<n> for a retry, for the
+// connectors' log lines.
+func TestDecisionNamesTheExecution(t *testing.T) {
+	w := newWorld(t)
+	if d := w.record(t, down, received); d.Execution != testID {
+		t.Errorf("execution %q, want %s", d.Execution, testID)
+	}
+	if _, err := w.reqs.Change(t.Context(), testID, func(r *erasure.Request) ([]audit.Record, error) {
+		r.Run = 2
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if d := w.record(t, down, received.Add(time.Minute)); d.Execution != testID+"-r2" {
+		t.Errorf("execution %q, want %s-r2", d.Execution, testID)
+	}
+}

@@ -61,7 +61,7 @@ func (c *Connector) Submit(ctx context.Context, in erasure.DeleteInput) (erasure
 	if status, detail, persist, ok := instead(d, step); ok {
 		out.Status, out.Detail, out.Persist = status, detail, persist
 	}
-	c.log.InfoContext(ctx, "erasure submission answered", "requestId", in.RequestID, "subsystem", t.Name, "op", opSubmit,
+	c.log.InfoContext(ctx, "erasure submission answered", "requestId", in.RequestID, "execution", d.Execution, "subsystem", t.Name, "op", opSubmit,
 		"status", out.Status, "ticket", ticket, "attempts", out.Attempts, "waitSeconds", out.WaitSeconds, "giveUp", out.GiveUp)
 	return out, nil
 }
@@ -138,7 +138,7 @@ func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.C
 	if status, detail, persist, ok := instead(d, step); ok {
 		out.Status, out.Detail, out.Persist = status, detail, persist
 	}
-	c.log.InfoContext(ctx, "erasure checked", "requestId", in.RequestID, "subsystem", t.Name, "op", opCheck,
+	c.log.InfoContext(ctx, "erasure checked", "requestId", in.RequestID, "execution", d.Execution, "subsystem", t.Name, "op", opCheck,
 		"ticket", in.Ticket, "status", out.Status, "pollCount", out.PollCount, "attempts", out.Attempts,
 		"waitSeconds", out.WaitSeconds, "pastDeadline", out.PastDeadline, "giveUp", out.GiveUp)
 	return out, nil

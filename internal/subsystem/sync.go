@@ -47,7 +47,7 @@ func (c *Connector) SyncDelete(ctx context.Context, in erasure.DeleteInput) (era
 	if status, detail, persist, ok := instead(d, step); ok {
 		out.Status, out.Detail, out.Persist = erasure.SubsystemStatus(status), detail, persist
 	}
-	c.log.InfoContext(ctx, "erasure call answered", "requestId", in.RequestID, "subsystem", t.Name, "op", opDelete,
+	c.log.InfoContext(ctx, "erasure call answered", "requestId", in.RequestID, "execution", d.Execution, "subsystem", t.Name, "op", opDelete,
 		"status", out.Status, "attempts", out.Attempts, "waitSeconds", out.WaitSeconds, "giveUp", out.GiveUp)
 	return out, nil
 }

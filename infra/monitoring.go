@@ -189,6 +189,20 @@ func NewMonitoring(scope constructs.Construct, id string, p MonitoringProps) Mon
 				Title: jsii.String("requests: completed, failed"), Width: jsii.Number(12),
 				Left: &[]awscloudwatch.IMetric{business(metrics.ErasuresCompleted, "Sum"), business(metrics.ErasuresFailed, "Sum")},
 			}),
+		}, []awscloudwatch.IWidget{
+			// Received is counted by source, which this region's dashboard
+			// sums over with a search expression.
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("requests: received by source"), Width: jsii.Number(12),
+				Left: &[]awscloudwatch.IMetric{awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+					Expression: jsii.String(fmt.Sprintf(`SEARCH('{%s,region,source} MetricName="%s" region="%s"', 'Sum', 300)`, metrics.Namespace, metrics.ErasuresReceived, p.Region)),
+					Label:      jsii.String("received"), Period: fiveMinutes,
+				})},
+			}),
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("time to erasure p50, p99 (hours)"), Width: jsii.Number(12),
+				Left: &[]awscloudwatch.IMetric{business(metrics.TimeToErasureHours, "p50"), business(metrics.TimeToErasureHours, "p99")},
+			}),
 		})
 		alarm("requests/at-risk", "Open erasure requests are within deadline.atRiskBeforeHours of their deadline (the deadline watch's digest names them).",
 			business(metrics.AtRiskRequests, "Maximum"), 0, above)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/lethe-erasure/lethe/internal/metrics"
 	"github.com/lethe-erasure/lethe/internal/registry"
 )
 
@@ -77,6 +78,14 @@ func TestMonitoringOfEveryRegion(t *testing.T) {
 		names := append(wantAlarms(registry.Functions, machines), "api/5xx", "stream/iterator-age", "queue/starter-failures", "queue/webhooks-dead-letter",
 			"requests/at-risk", "requests/overdue")
 		checkMonitoring(t, tpl, st.Monitoring, cfnID(t, st, st.Topics.Ops), names)
+		// And the business metrics.
+		body := toJSON(t, resources(tpl, "AWS::CloudWatch::Dashboard"))
+		for _, want := range []string{"requests: open, at risk, overdue", "requests: completed, failed", "requests: received by source",
+			"time to erasure p50, p99 (hours)", metrics.TimeToErasureHours, metrics.ErasuresReceived} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the dashboard lacks %q", want)
+			}
+		}
 		// The duration alarm sits at 80 % of the function's timeout.
 		api := props(resources(tpl, "AWS::CloudWatch::Alarm")[cfnID(t, st, st.Monitoring.Alarms[registry.FnAPI+"/duration"])])
 		timeout := *st.Functions[registry.FnAPI].Function.Timeout().ToMilliseconds(nil)

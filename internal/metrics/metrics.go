@@ -125,17 +125,14 @@ func (e EMF) Record(ctx context.Context, name string, d Dims, value float64) {
 	attrs := make([]slog.Attr, 0, len(pairs)+2)
 	keys := make([]string, len(pairs))
 	for i, p := range pairs {
-		keys[i] = p[0]
+		keys[i] = `"` + p[0] + `"`
 	}
 	// The directive is built as text (names and keys are Lethe's own
 	// constants, no escaping needed): a map through encoding/json cost as
 	// much as the rest of an intake.
 	directive := `{"Timestamp":` + strconv.FormatInt(now().UnixMilli(), 10) +
-		`,"CloudWatchMetrics":[{"Namespace":"` + Namespace + `","Dimensions":[["` + strings.Join(keys, `","`) + `"]],` +
+		`,"CloudWatchMetrics":[{"Namespace":"` + Namespace + `","Dimensions":[[` + strings.Join(keys, ",") + `]],` +
 		`"Metrics":[{"Name":"` + name + `","Unit":"` + string(Units[name]) + `"}]}]}`
-	if len(keys) == 0 {
-		directive = strings.Replace(directive, `[[""]]`, `[[]]`, 1)
-	}
 	attrs = append(attrs, slog.Any("_aws", json.RawMessage(directive)))
 	for _, p := range pairs {
 		attrs = append(attrs, slog.String(p[0], p[1]))

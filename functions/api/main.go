@@ -34,7 +34,11 @@ func main() {
 	if err != nil {
 		log.Fatalf("api: %v", err)
 	}
-	lambda.Start(api.New(requests, env.Config, env.Region, api.WithLogger(env.Log),
+	subjects, err := env.SubjectKey(context.Background())
+	if err != nil {
+		log.Fatalf("api: %v", err)
+	}
+	lambda.Start(api.New(requests, subjects, env.Config, env.Region, api.WithLogger(env.Log),
 		api.WithExecutions(starter.NewSFN(sfn.NewFromConfig(env.AWS), machine)),
 		api.WithNotices(env.Notices(notices))).Handle)
 }

@@ -37,7 +37,11 @@ func main() {
 		log.Fatalf("webhook-receiver: %v", err)
 	}
 	webhookSecrets := secrets.NewCache(secrets.NewSecretsManager(secretsmanager.NewFromConfig(env.AWS)), nil, secrets.DefaultTTL, time.Now)
-	h := receiver.New(requests, webhookSecrets,
+	subjects, err := env.SubjectKey(context.Background())
+	if err != nil {
+		log.Fatalf("webhook-receiver: %v", err)
+	}
+	h := receiver.New(requests, subjects, webhookSecrets,
 		receiver.NewSQSQueue(sqs.NewFromConfig(env.AWS), queueURL),
 		receiver.NewSNSAlerts(sns.NewFromConfig(env.AWS), opsTopic),
 		env.Config, env.Region, receiver.WithLogger(env.Log))

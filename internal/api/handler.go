@@ -84,6 +84,7 @@ const (
 // is safe for concurrent use.
 type Handler struct {
 	store      requestStore
+	subjects   erasure.SubjectHasher
 	executions Executions
 	notices    Notices
 	region     config.Region
@@ -108,10 +109,12 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 
 // New builds the API of region with cfg's deadline policy. store is the
-// region's requests table.
-func New(store requestStore, cfg *config.Config, region config.Region, opts ...Option) *Handler {
+// region's requests table; subjects is the region's subject key, which
+// names a subject for its lock and the suppression list.
+func New(store requestStore, subjects erasure.SubjectHasher, cfg *config.Config, region config.Region, opts ...Option) *Handler {
 	h := &Handler{
 		store:    store,
+		subjects: subjects,
 		region:   region,
 		deadline: cfg.Deadline,
 		now:      time.Now,

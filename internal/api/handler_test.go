@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -93,7 +94,7 @@ func TestDeadlinePolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, region := testConfig(t)
 			cfg.Deadline = tc.deadline
-			h := New(newFakeStore(), cfg, region, WithClock(func() time.Time { return tc.now }), WithLogger(slog.New(slog.DiscardHandler)))
+			h := New(newFakeStore(), subjectkeytest.Key(), cfg, region, WithClock(func() time.Time { return tc.now }), WithLogger(slog.New(slog.DiscardHandler)))
 			m, _ := decodeObject(t, call(t, h, postEvent(`{"subjectId":"s-1"}`, nil)).Body)
 			if m["deadline"] != tc.want {
 				t.Errorf("deadline = %v, want %s", m["deadline"], tc.want)
@@ -651,7 +652,7 @@ func benchmarkPost(b *testing.B, sink metrics.Sink) {
 	if sink != nil {
 		opts = append(opts, WithMetrics(sink))
 	}
-	h := New(newFakeStore(), cfg, region, opts...)
+	h := New(newFakeStore(), subjectkeytest.Key(), cfg, region, opts...)
 	ev := postEvent("", nil)
 	ev.RequestContext = events.APIGatewayProxyRequestContext{RequestID: "bench", DomainName: "a1.execute-api.eu-west-1.amazonaws.com", Stage: "prod", Path: "/prod/erasures"}
 	ctx := context.Background()

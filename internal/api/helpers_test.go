@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
 	"log/slog"
 	"slices"
 	"testing"
@@ -59,7 +60,7 @@ func newTestHandler(t testing.TB, store *fakeStore) (*Handler, *eventstest.Logs)
 	t.Helper()
 	cfg, region := testConfig(t)
 	logs := &eventstest.Logs{}
-	h := New(store, cfg, region,
+	h := New(store, subjectkeytest.Key(), cfg, region,
 		WithClock(func() time.Time { return testNow }),
 		WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
 	return h, logs

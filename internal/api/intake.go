@@ -106,13 +106,15 @@ func (h *Handler) intake(ctx context.Context, ev events.APIGatewayProxyRequest, 
 	}
 	req := erasure.Request{
 		ID:         id,
-		SubjectID:  subject,
 		TenantID:   tenant,
 		Source:     erasure.SourceAPI,
 		Status:     erasure.StatusPending,
 		ReceivedAt: received,
 		Deadline:   h.deadline.After(received),
 		Subsystems: subs,
+	}
+	if err := req.SetSubject(h.subjects, subject); err != nil {
+		return reply{}, subject, err
 	}
 	stored, created, err := h.store.Create(ctx, req, key)
 	if err != nil {

@@ -648,6 +648,10 @@ const (
 	// EnvWebhookQueueURL is the region's SQS queue of webhooks that are not
 	// erasure requests, for the product to consume.
 	EnvWebhookQueueURL = "LETHE_WEBHOOK_QUEUE_URL"
+	// EnvSubjectKeySecretArn is the region's subject key secret (Secrets
+	// Manager), read by the functions that name subjects (api,
+	// webhook-receiver).
+	EnvSubjectKeySecretArn = "LETHE_SUBJECT_KEY_SECRET_ARN"
 	// EnvEdgeConfig holds the edge's view of the configuration, as JSON
 	// written by ForEdge.
 	EnvEdgeConfig = "LETHE_EDGE_CONFIG"

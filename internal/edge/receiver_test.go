@@ -9,6 +9,7 @@ package edge
 import (
 	"context"
 	"encoding/base64"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -101,7 +102,7 @@ func asReceiver(t *testing.T, h *harness, srv *regionServer, owned ...string) *r
 	if err != nil {
 		t.Fatal(err)
 	}
-	rh := receiver.New(reqs, regionSecrets{region: srv.name}, discard{}, discard{}, rc, rc.Regions[0],
+	rh := receiver.New(reqs, subjectkeytest.Key(), regionSecrets{region: srv.name}, discard{}, discard{}, rc, rc.Regions[0],
 		receiver.WithClock(h.clock.Now), receiver.WithLogger(slog.New(slog.NewJSONHandler(&eventstest.Logs{}, nil))))
 	srv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

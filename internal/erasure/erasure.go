@@ -5,6 +5,11 @@
 package erasure
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +23,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/lethe-erasure/lethe/internal/subjectkey"
 )
 
 // Status is where a request stands.
@@ -63,10 +70,24 @@ func WebhookSource(provider string) string { return SourceWebhookPrefix + provid
 
 // Request is one erasure request as stored in the region's requests table.
 // SubjectID is personal data: it is stored here and sent to subsystems, and
-// nowhere else (not in logs, executions, notifications or the edge).
+// nowhere else (not in logs, executions, notifications or the edge). Lethe
+// forgets it when the request closes as completed, or once a failed request
+// can no longer be settled (Forget): then only SubjectHash, the subject's
+// keyed hash (internal/subjectkey), and Commitment remain.
 type Request struct {
-	ID          string            `json:"requestId"`
-	SubjectID   string            `json:"-"`
+	ID        string `json:"requestId"`
+	SubjectID string `json:"-"`
+	// SubjectHash is the subject's keyed hash, set at intake: it keys the
+	// open-request lock and the suppression list, and outlives SubjectID.
+	SubjectHash string `json:"-"`
+	// Commitment is the salted hash of the subject drawn at intake, which
+	// the request's certificate carries.
+	Commitment *Commitment `json:"-"`
+	// ForgottenAt is when Lethe forgot the subject id; nil while it holds it.
+	ForgottenAt *time.Time `json:"forgottenAt,omitempty"`
+	// Certificate is the signed certificate of erasure (a compact JWS),
+	// issued once the request completed.
+	Certificate string            `json:"-"`
 	TenantID    string            `json:"tenantId,omitempty"`
 	Source      string            `json:"source"`
 	Status      Status            `json:"status"`
@@ -89,6 +110,29 @@ type Request struct {
 	// Rev grows with every write of the request; stores write
 	// conditionally on it, so that concurrent writers never lose an update.
 	Rev int64 `json:"rev,omitempty"`
+}
+
+// Commitment is a salted SHA-256 of the subject id: the subject, who knows
+// the id, can check that a certificate is theirs; nobody can list whom a
+// region's certificates name. Salt is base64url (no padding) of 32 random
+// bytes; SHA256 is hex of SHA-256 over the salt bytes and the UTF-8 id.
+type Commitment struct {
+	Salt   string `json:"salt"`
+	SHA256 string `json:"sha256"`
+}
+
+// Forgets reports whether a request in this state must no longer hold its
+// subject id: it completed, so there is nothing left to erase.
+func (r Request) Forgets() bool { return r.Status == StatusCompleted }
+
+// Forget drops the subject id, keeping its keyed hash, at now.
+func (r *Request) Forget(now time.Time) {
+	if r.SubjectID == "" && r.ForgottenAt != nil {
+		return
+	}
+	r.SubjectID = ""
+	at := now.UTC()
+	r.ForgottenAt = &at
 }
 
 // SubsystemResult is one subsystem's part of a request: its live progress
@@ -189,6 +233,14 @@ func (r Request) Clone() Request {
 	}
 	if r.Subsystems == nil {
 		c.Subsystems = nil
+	}
+	if r.Commitment != nil {
+		cm := *r.Commitment
+		c.Commitment = &cm
+	}
+	if r.ForgottenAt != nil {
+		f := *r.ForgottenAt
+		c.ForgottenAt = &f
 	}
 	c.RetryOnly = append([]string(nil), r.RetryOnly...)
 	c.Extensions = append([]Extension(nil), r.Extensions...)
@@ -342,4 +394,75 @@ func Redact(text, subject string) string {
 	}
 	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
 	return regexp.MustCompile("(?i)(?:"+strings.Join(forms, "|")+")").ReplaceAllLiteralString(text, "[subject]")
+}
+
+// NewCommitment draws a fresh 32-byte salt and commits to the subject.
+func NewCommitment(subject string) (Commitment, error) {
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return Commitment{}, fmt.Errorf("commitment salt: %w", err)
+	}
+	return Commit(salt, subject), nil
+}
+
+// Commit is the commitment to the subject under salt: SHA-256 over the
+// salt and the subject id in NFC (the form subjectkey hashes).
+func Commit(salt []byte, subject string) Commitment {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte(subjectkey.Normalise(subject)))
+	return Commitment{Salt: base64.RawURLEncoding.EncodeToString(salt), SHA256: hex.EncodeToString(h.Sum(nil))}
+}
+
+// Matches reports whether the commitment is to this subject id.
+func (c Commitment) Matches(subject string) bool {
+	salt, err := base64.RawURLEncoding.DecodeString(c.Salt)
+	if err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(Commit(salt, subject).SHA256), []byte(c.SHA256)) == 1
+}
+
+// SubjectHasher names a subject without holding its id: the region's keyed
+// hash (internal/subjectkey).
+type SubjectHasher interface {
+	Hash(subject string) string
+}
+
+// SetSubject gives a new request its subject: the id, its keyed hash under
+// the region's key, and a fresh commitment for the certificate.
+func (r *Request) SetSubject(key SubjectHasher, subject string) error {
+	c, err := NewCommitment(subject)
+	if err != nil {
+		return err
+	}
+	r.SubjectID, r.SubjectHash, r.Commitment = subject, key.Hash(subject), &c
+	return nil
+}
+
+// Erased is one forgotten request of a subject on the suppression list:
+// what a restore or a re-import must erase again, and when it was erased.
+type Erased struct {
+	RequestID  string     `dynamodbav:"requestId" json:"requestId"`
+	Status     string     `dynamodbav:"status" json:"status"`
+	ReceivedAt time.Time  `dynamodbav:"receivedAt" json:"receivedAt"`
+	ClosedAt   *time.Time `dynamodbav:"closedAt,omitempty" json:"closedAt,omitempty"`
+	// Failed names the subsystems that did not erase, for a request
+	// forgotten as failed.
+	Failed []string `dynamodbav:"failed,omitempty" json:"failed,omitempty"`
+}
+
+// NewErased is the suppression entry of a request that forgot its subject.
+func NewErased(r Request) Erased {
+	e := Erased{RequestID: r.ID, Status: string(r.Status), ReceivedAt: r.ReceivedAt.UTC()}
+	if r.CompletedAt != nil {
+		at := r.CompletedAt.UTC()
+		e.ClosedAt = &at
+	}
+	for _, sub := range r.Subsystems {
+		if !sub.Settled() {
+			e.Failed = append(e.Failed, sub.Name)
+		}
+	}
+	return e
 }

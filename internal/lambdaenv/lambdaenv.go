@@ -23,6 +23,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/progress"
 	"github.com/lethe-erasure/lethe/internal/secrets"
 	"github.com/lethe-erasure/lethe/internal/store/dynamo"
+	"github.com/lethe-erasure/lethe/internal/subjectkey"
 	"github.com/lethe-erasure/lethe/internal/subsystem"
 )
 
@@ -76,6 +77,20 @@ func (e *Env) Requests() (*dynamo.Store, error) {
 		return nil, err
 	}
 	return dynamo.New(dynamodb.NewFromConfig(e.AWS), table), nil
+}
+
+// SubjectKey reads the region's subject key from the Secrets Manager secret
+// LETHE_SUBJECT_KEY_SECRET_ARN names, once per container.
+func (e *Env) SubjectKey(ctx context.Context) (*subjectkey.Key, error) {
+	arn, err := Get(config.EnvSubjectKeySecretArn)
+	if err != nil {
+		return nil, err
+	}
+	v, err := secrets.NewSecretsManager(secretsmanager.NewFromConfig(e.AWS)).Fetch(ctx, arn)
+	if err != nil {
+		return nil, fmt.Errorf("read the subject key: %w", err)
+	}
+	return subjectkey.Parse(v)
 }
 
 // Connector is the subsystem connector of the three subsystem tasks: tokens

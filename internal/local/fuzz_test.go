@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,7 +54,7 @@ func FuzzAPIThroughTheGateway(f *testing.F) {
 		ReceivedAt: now, Deadline: now.AddDate(0, 1, 0)}, ""); err != nil {
 		f.Fatal(err)
 	}
-	h := api.New(store, cfg, region, api.WithLogger(discard()), api.WithClock(func() time.Time { return now }),
+	h := api.New(store, subjectkeytest.Key(), cfg, region, api.WithLogger(discard()), api.WithClock(func() time.Time { return now }),
 		api.WithExecutions(okExecutions{}), api.WithNotices(okNotices{}))
 	gw := NewGateway(RegionalRoutes, map[string]ProxyHandler{registry.FnAPI: h.Handle}, nil)
 	f.Fuzz(func(t *testing.T, method, path, contentType, key, operator, body string) {

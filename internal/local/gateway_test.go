@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
 	"io"
 	"net"
 	"net/http"
@@ -129,7 +130,7 @@ func apiServer(t *testing.T) (*httptest.Server, *memStore) {
 	cfg := loadConfig(t)
 	region, _ := cfg.Region("eu")
 	store := newMemStore()
-	h := api.New(store, cfg, region, api.WithLogger(discard()))
+	h := api.New(store, subjectkeytest.Key(), cfg, region, api.WithLogger(discard()))
 	srv := httptest.NewServer(NewGateway(RegionalRoutes, map[string]ProxyHandler{registry.FnAPI: h.Handle}, nil))
 	t.Cleanup(srv.Close)
 	return srv, store

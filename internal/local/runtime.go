@@ -50,6 +50,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/secrets"
 	"github.com/lethe-erasure/lethe/internal/starter"
 	"github.com/lethe-erasure/lethe/internal/store/embedded"
+	"github.com/lethe-erasure/lethe/internal/subjectkey"
 	"github.com/lethe-erasure/lethe/internal/watch"
 )
 
@@ -87,6 +88,10 @@ type Options struct {
 	// LETHE_LOCAL_ZENDESK_SECRET, else the development defaults).
 	WebhookSecrets map[string]string
 }
+
+// SubjectKeyFile is the region's subject key in the data directory: the
+// stand-in for the secret the regional stack creates.
+func SubjectKeyFile(region string) string { return "subject-" + region + ".key" }
 
 // DefaultDataDir is where `lethe local` keeps its state.
 const DefaultDataDir = ".lethe"
@@ -254,7 +259,12 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 
 	tokens := secrets.NewCache(NewEnvSecrets(), NewEnvSecrets(), secrets.DefaultTTL, time.Now)
 	for i, r := range rt.cfg.Regions {
-		reg, err := rt.newRegion(r.Name, tokens, rt.secrets)
+		subjects, err := subjectkey.LoadOrCreate(filepath.Join(o.DataDir, SubjectKeyFile(r.Name)))
+		if err != nil {
+			closeAll(edgeLn, regionLns)
+			return nil, err
+		}
+		reg, err := rt.newRegion(r.Name, tokens, rt.secrets, subjects)
 		if err != nil {
 			closeAll(edgeLn, regionLns)
 			return nil, err
@@ -374,7 +384,7 @@ func withDemoSubsystems(cfg *config.Config, base string) *config.Config {
 }
 
 // newRegion wires one region as its stack and functions are wired on AWS.
-func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSecrets) (*Region, error) {
+func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSecrets, subjects *subjectkey.Key) (*Region, error) {
 	// What the region's functions are given: LETHE_CONFIG is
 	// config.ForRegion, so they know nothing of the other regions.
 	own, err := rt.cfg.ForRegion(name)
@@ -413,7 +423,7 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 			}
 		},
 	}
-	apiHandler := api.New(reg.Requests, own, r, api.WithClock(rt.clock.Now), api.WithLogger(fnLog(registry.FnAPI)), api.WithMetrics(rt.metrics),
+	apiHandler := api.New(reg.Requests, subjects, own, r, api.WithClock(rt.clock.Now), api.WithLogger(fnLog(registry.FnAPI)), api.WithMetrics(rt.metrics),
 		api.WithExecutions(reg.executions), api.WithNotices(rt.outbox.Notices(TopicArn(r, NoticesTopicName(name)))))
 	alerts := &outboxAlerts{outbox: rt.outbox, topic: reg.Wired.OpsTopic}
 	reg.Watch = watch.New(reg.Requests, rt.outbox.Mailer(), reg.Wired.OpsTopic, own, name, rt.metrics, rt.clock.Now,
@@ -421,7 +431,7 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 	// The receiver checks signatures against the wall clock: a provider
 	// signs with real time, whatever Lethe's clock says.
 	// Its webhook secrets are the edge's (WebhookSecrets).
-	recv := receiver.New(reg.Requests, hooks, reg.Queue, alerts, own, r, receiver.WithReceiptClock(rt.clock.Now), receiver.WithMetrics(rt.metrics),
+	recv := receiver.New(reg.Requests, subjects, hooks, reg.Queue, alerts, own, r, receiver.WithReceiptClock(rt.clock.Now), receiver.WithMetrics(rt.metrics),
 		receiver.WithLogger(fnLog(registry.FnWebhookReceiver)))
 	reg.gateway = NewGateway(RegionalRoutes, map[string]ProxyHandler{
 		registry.FnAPI:             apiHandler.Handle,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -80,7 +81,7 @@ func newFixture(t testing.TB) *fixture {
 		alerts:   &fakeAlerts{},
 		logs:     &eventstest.Logs{},
 	}
-	f.h = New(f.requests, f.secrets, f.queue, f.alerts, cfg, region,
+	f.h = New(f.requests, subjectkeytest.Key(), f.secrets, f.queue, f.alerts, cfg, region,
 		WithClock(func() time.Time { return testNow }),
 		WithLogger(slog.New(slog.NewJSONHandler(f.logs, nil))))
 	return f

@@ -97,6 +97,7 @@ type Alerts interface {
 // state and is safe for concurrent use.
 type Handler struct {
 	requests  Requests
+	subjects  erasure.SubjectHasher
 	secrets   Secrets
 	queue     Queue
 	alerts    Alerts
@@ -135,7 +136,8 @@ func WithMetrics(s metrics.Sink) Option { return func(h *Handler) { h.metrics = 
 
 // New builds the receiver of region with cfg's deadline policy, multicast
 // topics and signature tolerance (config.ForRegion carries them).
-func New(requests Requests, secrets Secrets, queue Queue, alerts Alerts, cfg *config.Config, region config.Region, opts ...Option) *Handler {
+// subjects is the region's subject key (internal/subjectkey).
+func New(requests Requests, subjects erasure.SubjectHasher, secrets Secrets, queue Queue, alerts Alerts, cfg *config.Config, region config.Region, opts ...Option) *Handler {
 	tol := time.Duration(cfg.Edge.SignatureToleranceSeconds) * time.Second
 	if tol <= 0 {
 		tol = webhook.DefaultTolerance
@@ -146,6 +148,7 @@ func New(requests Requests, secrets Secrets, queue Queue, alerts Alerts, cfg *co
 	}
 	h := &Handler{
 		requests:  requests,
+		subjects:  subjects,
 		secrets:   secrets,
 		queue:     queue,
 		alerts:    alerts,
@@ -377,16 +380,19 @@ func (h *Handler) file(ctx context.Context, d webhook.Delivery, subject string, 
 	for i, s := range h.region.Subsystems {
 		subs[i] = erasure.SubsystemResult{Name: s.Name, Mode: string(s.Mode), Status: erasure.SubsystemPending}
 	}
-	stored, created, err := h.requests.Create(ctx, erasure.Request{
+	req := erasure.Request{
 		ID:         id,
-		SubjectID:  subject,
 		TenantID:   d.Tenant,
 		Source:     erasure.WebhookSource(d.Provider),
 		Status:     erasure.StatusPending,
 		ReceivedAt: received,
 		Deadline:   h.deadline.After(received),
 		Subsystems: subs,
-	}, d.IdempotencyKey())
+	}
+	if err := req.SetSubject(h.subjects, subject); err != nil {
+		return outcome{}, err
+	}
+	stored, created, err := h.requests.Create(ctx, req, d.IdempotencyKey())
 	if err != nil {
 		if errors.Is(err, erasure.ErrIdempotencyKeyReused) {
 			return outcome{}, err

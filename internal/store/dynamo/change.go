@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -51,6 +52,10 @@ func CheckAudit(id string, recs []audit.Record) error {
 	return nil
 }
 
+// Forgot reports whether a change from cur to next forgets the subject:
+// the write then adds the request to the subject's suppression record.
+func Forgot(cur, next erasure.Request) bool { return cur.ForgottenAt == nil && next.ForgottenAt != nil }
+
 // revCondition is the condition of a write that read the request at rev.
 func revCondition(rev int64) (string, map[string]types.AttributeValue) {
 	if rev == 0 {
@@ -62,15 +67,25 @@ func revCondition(rev int64) (string, map[string]types.AttributeValue) {
 // Apply is the part of Change every requests table shares: fn changes a
 // copy of cur; the copy, its rev one higher, and fn's audit records are
 // what is to be written. It returns fn's error as is (erasure.ErrUnchanged
-// when there is nothing to write), and refuses a change of the id or the
-// subject and audit records of another request.
+// when there is nothing to write), and refuses a change of the id, the
+// subject or its hash, and audit records of another request. The subject
+// may only be forgotten (erasure.Request.Forget), and is whenever the change
+// completes the request.
 func Apply(cur erasure.Request, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, []audit.Record, error) {
 	next := cur.Clone()
 	recs, err := fn(&next)
 	if err != nil {
 		return cur, nil, err
 	}
-	if next.ID != cur.ID || next.SubjectID != cur.SubjectID {
+	if next.Forgets() && next.ForgottenAt == nil {
+		at := time.Now()
+		if next.CompletedAt != nil {
+			at = *next.CompletedAt
+		}
+		next.Forget(at)
+	}
+	forgotten := next.SubjectID == "" && next.ForgottenAt != nil
+	if next.ID != cur.ID || next.SubjectHash != cur.SubjectHash || (next.SubjectID != cur.SubjectID && !forgotten) {
 		return cur, nil, fmt.Errorf("change request %s: the id and the subject do not change", cur.ID)
 	}
 	if err := CheckAudit(cur.ID, recs); err != nil {
@@ -116,6 +131,13 @@ func (s *Store) Change(ctx context.Context, id string, fn func(*erasure.Request)
 			ExpressionAttributeNames:  map[string]string{"#rev": "rev"},
 			ExpressionAttributeValues: vals,
 		}}}
+		if Forgot(cur, next) {
+			sup, err := suppression(s.table, next)
+			if err != nil {
+				return erasure.Request{}, fmt.Errorf("change request %s: %w", id, err)
+			}
+			tx = append(tx, sup)
+		}
 		for _, rec := range recs {
 			a, err := attributevalue.MarshalMap(NewAuditItem(rec))
 			if err != nil {

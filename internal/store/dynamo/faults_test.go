@@ -55,6 +55,10 @@ func (f *scriptedAPI) Query(context.Context, *dynamodb.QueryInput, ...func(*dyna
 	return nil, f.err
 }
 
+func (f *scriptedAPI) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, f.err
+}
+
 func (f *scriptedAPI) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	return nil, f.err
 }

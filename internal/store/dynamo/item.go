@@ -12,10 +12,13 @@ import (
 // The table's layout. One table, partition key pk only:
 //
 //	kind=request      pk = request id (er_<region>_<uuidv7>, sorts by time)
-//	kind=subject      pk = "subject#" + hex(SHA-256(subjectId)); requestId of the open request
+//	kind=subject      pk = "subject#" + subjectHash; requestId of the open request
 //	kind=idempotency  pk = "idem#" + hex(SHA-256(key)); requestId, subjectHash, expiresAt (TTL)
+//	kind=erased       pk = "erased#" + subjectHash; requests: the subject's closed and forgotten
+//	                  requests (the suppression list)
 //
-// GSI "recent" (kind, pk) lists requests newest first.
+// subjectHash is the subject's keyed hash (internal/subjectkey), never the
+// subject id. GSI "recent" (kind, pk) lists requests newest first.
 const (
 	// AttrPK is the table's partition key.
 	AttrPK = "pk"
@@ -31,6 +34,10 @@ const (
 	IndexOpen     = "open"
 	AttrOpen      = "open"
 	OpenPartition = "open"
+	// HeldPartition holds the failed requests that still hold their
+	// subject id, soonest deadline first: the deadline watch forgets each
+	// once it can no longer be settled.
+	HeldPartition = "held"
 
 	// KindRequest is the kind of request items, the only kind the starter
 	// acts on (its event source filters on NewImage.kind.S).
@@ -39,9 +46,12 @@ const (
 	KindSubject = "subject"
 	// KindIdempotency is the kind of an Idempotency-Key record.
 	KindIdempotency = "idempotency"
+	// KindErased is the kind of a subject's suppression record.
+	KindErased = "erased"
 
 	subjectPrefix = "subject#"
 	idemPrefix    = "idem#"
+	erasedPrefix  = "erased#"
 	// IdempotencyTTL is how long an Idempotency-Key keeps returning its
 	// request: longer than any provider retries a webhook (Shopify: 48 h),
 	// so that a delivery whose answer was lost never files a second
@@ -67,9 +77,19 @@ type requestFields struct {
 	Extensions  []extensionItem `dynamodbav:"extensions,omitempty" json:"extensions,omitempty"`
 	Watch       string          `dynamodbav:"watch,omitempty" json:"watch,omitempty"`
 	Rev         int64           `dynamodbav:"rev,omitempty" json:"rev,omitempty"`
-	// Open is OpenPartition while the request is open, absent once it
-	// closes: the sparse GSI "open" holds exactly the open requests.
-	Open string `dynamodbav:"open,omitempty" json:"-"`
+	// Open is OpenPartition while the request is open, HeldPartition while
+	// it failed and still holds its subject, absent otherwise: the sparse
+	// GSI "open" holds exactly those requests.
+	Open        string          `dynamodbav:"open,omitempty" json:"-"`
+	SubjectHash string          `dynamodbav:"subjectHash,omitempty" json:"subjectHash,omitempty"`
+	Commitment  *commitmentItem `dynamodbav:"commitment,omitempty" json:"commitment,omitempty"`
+	ForgottenAt string          `dynamodbav:"forgottenAt,omitempty" json:"forgottenAt,omitempty"`
+	Certificate string          `dynamodbav:"certificate,omitempty" json:"certificate,omitempty"`
+}
+
+type commitmentItem struct {
+	Salt   string `dynamodbav:"salt" json:"salt"`
+	SHA256 string `dynamodbav:"sha256" json:"sha256"`
 }
 
 type extensionItem struct {
@@ -94,7 +114,7 @@ type attestationItem struct {
 // request reads back alike from either store.
 type RequestItem struct {
 	requestFields
-	SubjectID string `dynamodbav:"subjectId" json:"subjectId"`
+	SubjectID string `dynamodbav:"subjectId,omitempty" json:"subjectId,omitempty"`
 }
 
 // NewRequestItem is the item that stores r.
@@ -143,15 +163,17 @@ type idemItem struct {
 	ExpiresAt   int64  `dynamodbav:"expiresAt"`
 }
 
-// Hash is how the layout keys a subject's lock and an Idempotency-Key:
-// hex(SHA-256), so that neither is stored in clear. The embedded store keys
-// its locks and keys the same way.
+// Hash is how the layout keys an Idempotency-Key: hex(SHA-256), so that it
+// is not stored in clear. The embedded store keys its keys the same way.
+// (Subjects are keyed by their keyed hash, Request.SubjectHash.)
 func Hash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 
-func subjectKey(subjectID string) string { return subjectPrefix + Hash(subjectID) }
+func subjectKey(subjectHash string) string { return subjectPrefix + subjectHash }
+
+func erasedKey(subjectHash string) string { return erasedPrefix + subjectHash }
 
 func idemKey(key string) string { return idemPrefix + Hash(key) }
 
@@ -230,14 +252,29 @@ func toFields(r erasure.Request) requestFields {
 		Extensions:  toExtensionItems(r.Extensions),
 		Watch:       r.Watch,
 		Rev:         r.Rev,
-		Open:        openPartition(r.Status),
+		Open:        openPartition(r),
+		SubjectHash: r.SubjectHash,
+		Commitment:  toCommitmentItem(r.Commitment),
+		ForgottenAt: formatTimePtr(r.ForgottenAt),
+		Certificate: r.Certificate,
 	}
 }
 
-// openPartition is the open attribute of a request in status s.
-func openPartition(s erasure.Status) string {
-	if s.Open() {
+func toCommitmentItem(c *erasure.Commitment) *commitmentItem {
+	if c == nil {
+		return nil
+	}
+	return &commitmentItem{Salt: c.Salt, SHA256: c.SHA256}
+}
+
+// openPartition is the open attribute of a request: OpenPartition while it
+// is open, HeldPartition while it failed and holds its subject.
+func openPartition(r erasure.Request) string {
+	switch {
+	case r.Status.Open():
 		return OpenPartition
+	case r.Status == erasure.StatusFailed && r.ForgottenAt == nil:
+		return HeldPartition
 	}
 	return ""
 }
@@ -254,8 +291,17 @@ func (f requestFields) request() (erasure.Request, error) {
 		RetryOnly: f.RetryOnly,
 		Watch:     f.Watch,
 		Rev:       f.Rev,
+
+		SubjectHash: f.SubjectHash,
+		Certificate: f.Certificate,
+	}
+	if c := f.Commitment; c != nil {
+		r.Commitment = &erasure.Commitment{Salt: c.Salt, SHA256: c.SHA256}
 	}
 	var err error
+	if r.ForgottenAt, err = parseTimePtr(f.ForgottenAt); err != nil {
+		return erasure.Request{}, fmt.Errorf("request %s: forgottenAt is not an RFC 3339 time", f.PK)
+	}
 	if r.ReceivedAt, err = time.Parse(time.RFC3339Nano, f.ReceivedAt); err != nil {
 		return erasure.Request{}, fmt.Errorf("request %s: receivedAt is not an RFC 3339 time", f.PK)
 	}

@@ -29,6 +29,7 @@ type API interface {
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 var _ API = (*dynamodb.Client)(nil)
@@ -83,6 +84,9 @@ func CheckNew(req erasure.Request) (erasure.Request, error) {
 	if req.SubjectID == "" {
 		return erasure.Request{}, fmt.Errorf("create request %s: no subject id", req.ID)
 	}
+	if !subjectHashRE.MatchString(req.SubjectHash) {
+		return erasure.Request{}, fmt.Errorf("create request %s: no subject hash (64 hex digits of the subject's keyed hash)", req.ID)
+	}
 	if req.Status == "" {
 		req.Status = erasure.StatusPending
 	}
@@ -105,7 +109,7 @@ func (s *Store) Create(ctx context.Context, req erasure.Request, idempotencyKey 
 	if err != nil {
 		return erasure.Request{}, false, fmt.Errorf("create request %s: %w", req.ID, err)
 	}
-	subjectHash := Hash(req.SubjectID)
+	subjectHash := req.SubjectHash
 	lock, err := attributevalue.MarshalMap(lockItem{PK: subjectPrefix + subjectHash, Kind: KindSubject, RequestID: req.ID})
 	if err != nil {
 		return erasure.Request{}, false, fmt.Errorf("create request %s: %w", req.ID, err)
@@ -517,34 +521,57 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, status erasure.Sta
 	if len(results) == 0 {
 		subs = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
 	}
-	update := types.Update{
-		TableName:                &s.table,
-		Key:                      key(id),
-		UpdateExpression:         aws.String("SET #status = :status, completedAt = :completedAt, subsystems = :subsystems, #rev = if_not_exists(#rev, :zero) + :one REMOVE #open"),
-		ConditionExpression:      aws.String("#status IN (:pending, :running)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status", "#rev": "rev", "#open": AttrOpen},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":zero":        &types.AttributeValueMemberN{Value: "0"},
-			":one":         &types.AttributeValueMemberN{Value: "1"},
-			":status":      &types.AttributeValueMemberS{Value: string(status)},
-			":completedAt": &types.AttributeValueMemberS{Value: FormatTime(completedAt)},
-			":subsystems":  subs,
-			":pending":     &types.AttributeValueMemberS{Value: string(erasure.StatusPending)},
-			":running":     &types.AttributeValueMemberS{Value: string(erasure.StatusRunning)},
-		},
-	}
-	release := types.Delete{
-		TableName:                 &s.table,
-		Key:                       key(subjectKey(cur.SubjectID)),
-		ConditionExpression:       aws.String("requestId = :id"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberS{Value: id}},
-	}
 	closed := cur
 	closed.Rev++
 	closed.Status = status
 	closed.CompletedAt = &completedAt
 	closed.Subsystems = results
+	if closed.Forgets() {
+		closed.Forget(s.now())
+	}
 	closed = Normalise(closed)
+	vals := map[string]types.AttributeValue{
+		":zero":        &types.AttributeValueMemberN{Value: "0"},
+		":one":         &types.AttributeValueMemberN{Value: "1"},
+		":status":      &types.AttributeValueMemberS{Value: string(status)},
+		":completedAt": &types.AttributeValueMemberS{Value: FormatTime(completedAt)},
+		":subsystems":  subs,
+		":pending":     &types.AttributeValueMemberS{Value: string(erasure.StatusPending)},
+		":running":     &types.AttributeValueMemberS{Value: string(erasure.StatusRunning)},
+	}
+	// A completed request forgets its subject in the same write; a failed
+	// one keeps it, listed under HeldPartition, until it is settled or the
+	// deadline watch forgets it.
+	expr := "SET #status = :status, completedAt = :completedAt, subsystems = :subsystems, #rev = if_not_exists(#rev, :zero) + :one"
+	if closed.ForgottenAt != nil {
+		expr += ", forgottenAt = :forgottenAt REMOVE #open, subjectId"
+		vals[":forgottenAt"] = &types.AttributeValueMemberS{Value: FormatTime(*closed.ForgottenAt)}
+	} else {
+		expr += ", #open = :held"
+		vals[":held"] = &types.AttributeValueMemberS{Value: HeldPartition}
+	}
+	update := types.Update{
+		TableName:                 &s.table,
+		Key:                       key(id),
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("#status IN (:pending, :running)"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status", "#rev": "rev", "#open": AttrOpen},
+		ExpressionAttributeValues: vals,
+	}
+	release := types.Delete{
+		TableName:                 &s.table,
+		Key:                       key(subjectKey(cur.SubjectHash)),
+		ConditionExpression:       aws.String("requestId = :id"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberS{Value: id}},
+	}
+	txItems := []types.TransactWriteItem{{Update: &update}, {Delete: &release}}
+	if closed.ForgottenAt != nil {
+		sup, err := suppression(s.table, closed)
+		if err != nil {
+			return erasure.Request{}, fmt.Errorf("record outcome of %s: %w", id, err)
+		}
+		txItems = append(txItems, sup)
+	}
 
 	for attempt := 0; attempt < s.attempts; attempt++ {
 		if attempt > 0 {
@@ -552,9 +579,7 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, status erasure.Sta
 				return erasure.Request{}, fmt.Errorf("record outcome of %s: %w", id, err)
 			}
 		}
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-			TransactItems: []types.TransactWriteItem{{Update: &update}, {Delete: &release}},
-		})
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: txItems})
 		if err == nil {
 			return closed, nil
 		}
@@ -582,7 +607,7 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, status erasure.Sta
 		case codes[1] == reasonConditionFailed && (codes[0] == reasonNone || codes[0] == ""):
 			// The lock is gone or names another request: it is not ours to
 			// release. Close the request alone, still conditionally.
-			return s.closeWithoutLock(ctx, id, update, closed)
+			return s.closeWithoutLock(ctx, id, append([]types.TransactWriteItem{txItems[0]}, txItems[2:]...), closed)
 		case transient(codes[0]) || transient(codes[1]):
 			continue
 		default:
@@ -592,20 +617,27 @@ func (s *Store) RecordOutcome(ctx context.Context, id string, status erasure.Sta
 	return erasure.Request{}, &erasure.StoreUnavailable{Op: "record outcome of " + id, Err: fmt.Errorf("still conflicting after %d attempts", s.attempts)}
 }
 
-func (s *Store) closeWithoutLock(ctx context.Context, id string, u types.Update, closed erasure.Request) (erasure.Request, error) {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 u.TableName,
-		Key:                       u.Key,
-		UpdateExpression:          u.UpdateExpression,
-		ConditionExpression:       u.ConditionExpression,
-		ExpressionAttributeNames:  u.ExpressionAttributeNames,
-		ExpressionAttributeValues: u.ExpressionAttributeValues,
-	})
+func (s *Store) closeWithoutLock(ctx context.Context, id string, items []types.TransactWriteItem, closed erasure.Request) (erasure.Request, error) {
+	var err error
+	if len(items) == 1 {
+		u := items[0].Update
+		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 u.TableName,
+			Key:                       u.Key,
+			UpdateExpression:          u.UpdateExpression,
+			ConditionExpression:       u.ConditionExpression,
+			ExpressionAttributeNames:  u.ExpressionAttributeNames,
+			ExpressionAttributeValues: u.ExpressionAttributeValues,
+		})
+	} else {
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	}
 	var ccf *types.ConditionalCheckFailedException
+	var tce *types.TransactionCanceledException
 	switch {
 	case err == nil:
 		return closed, nil
-	case errors.As(err, &ccf):
+	case errors.As(err, &ccf), errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == reasonConditionFailed:
 		r, err := s.Get(ctx, id)
 		if err != nil {
 			return erasure.Request{}, fmt.Errorf("record outcome of %s: %w", id, err)

@@ -26,7 +26,9 @@ func (e errFnRefused) Error() string { return e.err.Error() }
 // is returned as is, with nothing written.
 func (r *Requests) Change(ctx context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error) {
 	var out erasure.Request
+	forgot := false
 	err := r.db.commit.do(func(tx *bolt.Tx) error {
+		forgot = false
 		reqs := readBucket(tx, r.region.name, bRequests)
 		rec, ok, err := getRecord(reqs, id)
 		if err != nil {
@@ -35,7 +37,7 @@ func (r *Requests) Change(ctx context.Context, id string, fn func(*erasure.Reque
 		if !ok {
 			return erasure.ErrNotFound
 		}
-		cur, err := rec.Request()
+		cur, err := r.db.request(rec, true)
 		if err != nil {
 			return err
 		}
@@ -48,9 +50,10 @@ func (r *Requests) Change(ctx context.Context, id string, fn func(*erasure.Reque
 			out = cur
 			return errFnRefused{err}
 		}
-		if err := putJSON(reqs, id, dynamo.NewRequestItem(next)); err != nil {
+		if err := r.put(tx, cur, next); err != nil {
 			return err
 		}
+		forgot = dynamo.Forgot(cur, next)
 		if len(recs) > 0 {
 			b, err := tx.Bucket(regionKey(r.region.name)).CreateBucketIfNotExists(bAudit)
 			if err != nil {
@@ -72,6 +75,9 @@ func (r *Requests) Change(ctx context.Context, id string, fn func(*erasure.Reque
 	var refused errFnRefused
 	switch {
 	case err == nil:
+		if forgot {
+			r.shred(id)
+		}
 		return out, nil
 	case errors.As(err, &refused):
 		return out, refused.err

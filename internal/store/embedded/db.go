@@ -13,12 +13,15 @@
 package embedded
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/lethe-erasure/lethe/internal/shred"
 )
 
 // Options tune a DB. The zero value is durable and uses the wall clock.
@@ -41,6 +44,11 @@ type DB struct {
 	bolt   *bolt.DB
 	now    func() time.Time
 	commit *committer
+	// keys seal each request's subject id under a key of its own, shredded
+	// when the request forgets the subject (internal/shred): bbolt keeps
+	// freed pages as they were, and a sealed id in a freed page is
+	// unreadable once its key is gone.
+	keys *shred.Keys
 
 	mu      sync.Mutex
 	regions map[string]*region
@@ -89,7 +97,50 @@ func Open(path string, opts Options) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &DB{bolt: b, now: now, commit: &committer{db: b}, regions: map[string]*region{}}, nil
+	keys, err := shred.Open(KeysDir(path), shred.Options{NoSync: opts.NoSync})
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{bolt: b, now: now, commit: &committer{db: b}, keys: keys, regions: map[string]*region{}}
+	if err := db.sweepKeys(); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// KeysDir is where the DB at path keeps its requests' subject keys.
+func KeysDir(path string) string { return path + ".keys" }
+
+// sweepKeys shreds the keys no stored request holds a subject under: those
+// of requests that forgot it when the process died before shredding, and
+// those made for a request whose write never committed.
+func (db *DB) sweepKeys() error {
+	held := map[string]bool{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, top *bolt.Bucket) error {
+			reqs := top.Bucket(bRequests)
+			if reqs == nil {
+				return nil
+			}
+			return reqs.ForEach(func(k, v []byte) error {
+				var rec requestRecord
+				if err := json.Unmarshal(v, &rec); err != nil {
+					return fmt.Errorf("decode request %s: %w", k, err)
+				}
+				if rec.SubjectID != "" {
+					held[shred.Name(string(k))] = true
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return err
+	}
+	_, err = db.keys.Sweep(func(file string) bool { return held[file] })
+	return err
 }
 
 // Close closes the file. Writes in flight finish first; calls made after
@@ -117,11 +168,12 @@ func (db *DB) region(name string) *region {
 // another's handle.
 var (
 	bRequests   = []byte("requests")    // request id -> requestRecord (JSON)
-	bSubjects   = []byte("subjects")    // hex(SHA-256(subject id)) -> request id of the open request
+	bSubjects   = []byte("subjects")    // subject's keyed hash -> request id of the open request
 	bIdem       = []byte("idempotency") // hex(SHA-256(key)) -> idemRecord (JSON)
 	bTenants    = []byte("tenants")     // tenant key -> registeredAt (RFC 3339)
 	bFeed       = []byte("feed")        // big-endian sequence number -> feedRecord (JSON)
 	bAudit      = []byte("audit")       // dynamo.AuditKey -> dynamo.AuditItem (JSON)
+	bErased     = []byte("erased")      // subject's keyed hash -> []dynamo.Erased (JSON): the suppression list
 	bCheckpoint = []byte("executions")  // execution ARN -> finished flag + state
 	bEvents     = []byte("history")     // execution ARN, 0, big-endian event id -> event JSON
 	bUnfinished = []byte("unfinished")  // execution ARN -> empty: the executions Resume continues
@@ -130,7 +182,7 @@ var (
 	bClosed = []byte("closed")
 )
 
-var allBuckets = [][]byte{bRequests, bSubjects, bIdem, bTenants, bFeed, bCheckpoint, bEvents, bUnfinished, bAudit}
+var allBuckets = [][]byte{bRequests, bSubjects, bIdem, bTenants, bFeed, bCheckpoint, bEvents, bUnfinished, bAudit, bErased}
 
 func regionKey(name string) []byte { return []byte("region:" + name) }
 

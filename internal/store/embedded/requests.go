@@ -13,6 +13,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/outcome"
 	"github.com/lethe-erasure/lethe/internal/receiver"
+	"github.com/lethe-erasure/lethe/internal/shred"
 	"github.com/lethe-erasure/lethe/internal/starter"
 	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 	"github.com/lethe-erasure/lethe/internal/webhook"
@@ -98,6 +99,46 @@ func putJSON(b *bolt.Bucket, key string, v any) error {
 	return b.Put([]byte(key), raw)
 }
 
+// sealed is the record that stores req: its subject id sealed under the
+// request's own key (created on first use).
+func (db *DB) sealed(req erasure.Request) (requestRecord, error) {
+	rec := dynamo.NewRequestItem(req)
+	if rec.SubjectID == "" {
+		return rec, nil
+	}
+	v, err := db.keys.Seal(req.ID, []byte(rec.SubjectID))
+	if err != nil {
+		return requestRecord{}, fmt.Errorf("seal the subject of %s: %w", req.ID, err)
+	}
+	rec.SubjectID = v
+	return rec, nil
+}
+
+// request reads a stored record back: with its subject id unsealed when
+// withSubject, without it otherwise. A subject whose key is shredded reads
+// as forgotten.
+func (db *DB) request(rec requestRecord, withSubject bool) (erasure.Request, error) {
+	sealedSubject := rec.SubjectID
+	rec.SubjectID = ""
+	req, err := rec.Request()
+	if err != nil || !withSubject || sealedSubject == "" {
+		return req, err
+	}
+	if !shred.Sealed(sealedSubject) {
+		req.SubjectID = sealedSubject
+		return req, nil
+	}
+	plain, err := db.keys.Unseal(rec.PK, sealedSubject)
+	switch {
+	case errors.Is(err, shred.ErrShredded):
+		return req, nil
+	case err != nil:
+		return erasure.Request{}, fmt.Errorf("request %s: %w", rec.PK, err)
+	}
+	req.SubjectID = string(plain)
+	return req, nil
+}
+
 // Create stores a new pending request unless its subject already has an
 // open request (then that request is returned with created=false) or the
 // idempotency key was used before (then the key's request is returned, or
@@ -112,12 +153,15 @@ func (r *Requests) Create(ctx context.Context, req erasure.Request, idempotencyK
 	if err != nil {
 		return erasure.Request{}, false, err
 	}
-	rec := dynamo.NewRequestItem(req)
+	rec, err := r.db.sealed(req)
+	if err != nil {
+		return erasure.Request{}, false, unavailable("create request "+req.ID, err)
+	}
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return erasure.Request{}, false, fmt.Errorf("create request %s: %w", req.ID, err)
 	}
-	subjectHash := dynamo.Hash(req.SubjectID)
+	subjectHash := req.SubjectHash
 	var idemHash string
 	if idempotencyKey != "" {
 		idemHash = dynamo.Hash(idempotencyKey)
@@ -200,7 +244,7 @@ func (r *Requests) Create(ctx context.Context, req erasure.Request, idempotencyK
 	case refused:
 		return erasure.Request{}, false, erasure.ErrIdempotencyKeyReused
 	case found:
-		got, err := existing.Request()
+		got, err := r.db.request(existing, true)
 		return got, false, err
 	}
 	r.region.notify()
@@ -234,7 +278,7 @@ func (r *Requests) Get(ctx context.Context, id string) (erasure.Request, error) 
 	if !ok {
 		return erasure.Request{}, erasure.ErrNotFound
 	}
-	return rec.Request()
+	return r.db.request(rec, true)
 }
 
 // List returns the most recent requests, newest first (request ids are
@@ -266,7 +310,7 @@ func (r *Requests) List(ctx context.Context, limit int) ([]erasure.Request, erro
 	}
 	out := make([]erasure.Request, 0, len(recs))
 	for _, rec := range recs {
-		req, err := rec.Request()
+		req, err := r.db.request(rec, true)
 		if err != nil {
 			return nil, err
 		}
@@ -289,12 +333,11 @@ func (r *Requests) OpenRequests(ctx context.Context) ([]erasure.Request, error) 
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return fmt.Errorf("decode request %s: %w", k, err)
 			}
-			req, err := rec.Request()
+			req, err := r.db.request(rec, false)
 			if err != nil {
 				return err
 			}
 			if req.Status.Open() {
-				req.SubjectID = ""
 				out = append(out, req)
 			}
 			return nil
@@ -369,7 +412,14 @@ func (r *Requests) SubjectOf(ctx context.Context, requestID string) (string, err
 	if !ok || rec.SubjectID == "" {
 		return "", erasure.ErrNotFound
 	}
-	return rec.SubjectID, nil
+	req, err := r.db.request(rec, true)
+	if err != nil {
+		return "", err
+	}
+	if req.SubjectID == "" {
+		return "", erasure.ErrNotFound
+	}
+	return req.SubjectID, nil
 }
 
 // RecordOutcome closes an open request with its final status and
@@ -381,7 +431,8 @@ func (r *Requests) RecordOutcome(ctx context.Context, id string, status erasure.
 	if status != erasure.StatusCompleted && status != erasure.StatusFailed {
 		return erasure.Request{}, fmt.Errorf("record outcome of %s: %q is not a final status", id, status)
 	}
-	var out requestRecord
+	var out erasure.Request
+	forgot := false
 	err := r.db.commit.do(func(tx *bolt.Tx) error {
 		reqs := readBucket(tx, r.region.name, bRequests)
 		rec, ok, err := getRecord(reqs, id)
@@ -391,25 +442,29 @@ func (r *Requests) RecordOutcome(ctx context.Context, id string, status erasure.
 		if !ok {
 			return erasure.ErrNotFound
 		}
-		out = rec
-		if !erasure.Status(rec.Status).Open() {
-			return nil // the first outcome stands
-		}
-		closed, err := rec.Request()
+		cur, err := r.db.request(rec, true)
 		if err != nil {
 			return err
 		}
+		out, forgot = cur, false
+		if !cur.Status.Open() {
+			return nil // the first outcome stands
+		}
+		closed := cur.Clone()
 		closed.Status = status
 		closed.CompletedAt = &completedAt
 		closed.Subsystems = results
 		closed.Rev++
-		out = dynamo.NewRequestItem(closed)
-		if err := putJSON(reqs, id, out); err != nil {
+		if closed.Forgets() {
+			closed.Forget(r.db.now())
+		}
+		if err := r.put(tx, cur, closed); err != nil {
 			return err
 		}
+		out, forgot = dynamo.Normalise(closed), dynamo.Forgot(cur, closed)
 		// Release the lock only if it is this request's.
 		subjects := tx.Bucket(regionKey(r.region.name)).Bucket(bSubjects)
-		key := []byte(dynamo.Hash(rec.SubjectID))
+		key := []byte(cur.SubjectHash)
 		if string(subjects.Get(key)) == id {
 			return subjects.Delete(key)
 		}
@@ -425,7 +480,44 @@ func (r *Requests) RecordOutcome(ctx context.Context, id string, status erasure.
 		}
 		return erasure.Request{}, unavailable("record outcome of "+id, err)
 	}
-	return out.Request()
+	if forgot {
+		r.shred(id)
+	}
+	return out, nil
+}
+
+// put writes next over cur inside a transaction, its subject sealed, and,
+// when next forgets the subject, adds it to the subject's suppression
+// record. The caller shreds the request's key once the transaction commits.
+func (r *Requests) put(tx *bolt.Tx, cur, next erasure.Request) error {
+	rec, err := r.db.sealed(next)
+	if err != nil {
+		return err
+	}
+	if err := putJSON(tx.Bucket(regionKey(r.region.name)).Bucket(bRequests), next.ID, rec); err != nil {
+		return err
+	}
+	if !dynamo.Forgot(cur, next) {
+		return nil
+	}
+	b, err := tx.Bucket(regionKey(r.region.name)).CreateBucketIfNotExists(bErased)
+	if err != nil {
+		return err
+	}
+	var list []erasure.Erased
+	if v := b.Get([]byte(next.SubjectHash)); v != nil {
+		if err := json.Unmarshal(v, &list); err != nil {
+			return fmt.Errorf("decode suppression record: %w", err)
+		}
+	}
+	return putJSON(b, next.SubjectHash, append(list, erasure.NewErased(next)))
+}
+
+// shred destroys the key of a request that forgot its subject. A failure
+// leaves the key to the sweep at the next Open; the subject is forgotten in
+// the store either way.
+func (r *Requests) shred(id string) {
+	_ = r.db.keys.Shred(id)
 }
 
 // RegisterTenant records that this region owns the tenant. It is

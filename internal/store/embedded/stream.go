@@ -264,6 +264,7 @@ func (r *Requests) streamRecord(seq uint64, fr feedRecord, awsRegion string) (ev
 	if err := json.Unmarshal(fr.Item, &item); err != nil {
 		return events.DynamoDBEventRecord{}, fmt.Errorf("decode feed record %d: %w", seq, err)
 	}
+	item.SubjectID = "" // sealed; the stream's readers never need it
 	req, err := item.Request()
 	if err != nil {
 		return events.DynamoDBEventRecord{}, fmt.Errorf("feed record %d: %w", seq, err)

@@ -162,8 +162,12 @@ func TestStreamDeliversEveryRequest(t *testing.T) {
 			r.Change.ApproximateCreationDateTime.IsZero() || r.Change.SizeBytes == 0 {
 			t.Errorf("record %d is not shaped as Lambda delivers it: %+v", i, r)
 		}
-		// The image is exactly what DynamoDB would emit for the item.
-		wantImage, err := dynamo.NewImage(created[i])
+		// The image is what DynamoDB would emit for the item, without the
+		// subject id: the embedded feed holds it sealed, and no stream
+		// reader needs it.
+		noSubject := created[i]
+		noSubject.SubjectID = ""
+		wantImage, err := dynamo.NewImage(noSubject)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
 	"github.com/lethe-erasure/lethe/internal/webhook"
 )
 
@@ -40,6 +41,8 @@ type Store interface {
 	Change(ctx context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error)
 	Audit(ctx context.Context, requestID string, limit int) ([]audit.Record, error)
 	OpenRequests(ctx context.Context) ([]erasure.Request, error)
+	HeldRequests(ctx context.Context, deadlineBefore time.Time) ([]erasure.Request, error)
+	Suppressed(ctx context.Context, hashes []string) (map[string][]erasure.Erased, error)
 }
 
 // Opener returns a new, empty store of region "eu" whose clock (idempotency
@@ -70,14 +73,17 @@ func NewRequest(t testing.TB, subject string) erasure.Request {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return erasure.Request{
+	r := erasure.Request{
 		ID:         id,
-		SubjectID:  subject,
 		Source:     erasure.SourceAPI,
 		Status:     erasure.StatusPending,
 		ReceivedAt: T0,
 		Deadline:   T0.AddDate(0, 1, 0),
 	}
+	if err := r.SetSubject(subjectkeytest.Key(), subject); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // itemKey is the key the requests table's layout gives a lock or
@@ -122,6 +128,9 @@ func Run(t *testing.T, open Opener) {
 		{"RecordOutcomeConcurrent", testRecordOutcomeConcurrent},
 		{"MarkRunning", testMarkRunning},
 		{"SubjectOf", testSubjectOf},
+		{"ForgetOnCompletion", testForgetOnCompletion},
+		{"ForgetSettledByChange", testForgetSettledByChange},
+		{"ForgetHeldFailed", testForgetHeldFailed},
 		{"OpenRequests", testOpenRequests},
 		{"Tenants", testTenants},
 		{"TenantsConcurrent", testTenantsConcurrent},
@@ -694,12 +703,13 @@ func testSubjectOf(t *testing.T, s Store, _ *Clock) {
 	if err != nil || got != "grace@example.com" {
 		t.Fatalf("SubjectOf = %q, %v", got, err)
 	}
-	// Still known once the request closed (a late retry of a connector).
-	if _, err := s.RecordOutcome(ctx, req.ID, erasure.StatusCompleted, T0, nil); err != nil {
+	// Still known once the request failed: a retry or an operator may
+	// still need it.
+	if _, err := s.RecordOutcome(ctx, req.ID, erasure.StatusFailed, T0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.SubjectOf(ctx, req.ID); err != nil || got != "grace@example.com" {
-		t.Errorf("SubjectOf a closed request = %q, %v", got, err)
+		t.Errorf("SubjectOf a failed request = %q, %v", got, err)
 	}
 	for _, id := range []string{unknownID, "", "idem#0000", itemKey("idem#", "k")} {
 		if _, err := s.SubjectOf(ctx, id); !errors.Is(err, erasure.ErrNotFound) {
@@ -850,5 +860,144 @@ func testOpenRequests(t *testing.T, s Store, _ *Clock) {
 	}
 	if got[2].Watch != erasure.WatchAtRisk || got[0].Watch != "" {
 		t.Errorf("watch states %q, %q; want at_risk on a only", got[2].Watch, got[0].Watch)
+	}
+}
+
+// testForgetOnCompletion: closing a request as completed removes its subject
+// id in the same write, releases the lock, and lists the subject (by its
+// keyed hash) on the suppression list; a failed close keeps the subject.
+func testForgetOnCompletion(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	done := MustCreate(t, s, NewRequest(t, "heidi@example.com"), "")
+	kept := MustCreate(t, s, NewRequest(t, "ivan@example.com"), "")
+	closed, err := s.RecordOutcome(ctx, done.ID, erasure.StatusCompleted, T0.Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if closed.SubjectID != "" || closed.ForgottenAt == nil || closed.SubjectHash != done.SubjectHash || closed.Commitment == nil {
+		t.Fatalf("closed request: subject %q forgottenAt %v hash kept %v commitment %v", closed.SubjectID, closed.ForgottenAt, closed.SubjectHash == done.SubjectHash, closed.Commitment)
+	}
+	got, err := s.Get(ctx, done.ID)
+	if err != nil || got.SubjectID != "" || got.ForgottenAt == nil || got.Commitment == nil || *got.Commitment != *done.Commitment {
+		t.Fatalf("Get after completion = subject %q forgottenAt %v commitment %v, %v", got.SubjectID, got.ForgottenAt, got.Commitment, err)
+	}
+	if _, err := s.SubjectOf(ctx, done.ID); !errors.Is(err, erasure.ErrNotFound) {
+		t.Errorf("SubjectOf a completed request: %v, want ErrNotFound", err)
+	}
+	// A retried close changes nothing and lists the subject once.
+	if _, err := s.RecordOutcome(ctx, done.ID, erasure.StatusCompleted, T0.Add(2*time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordOutcome(ctx, kept.ID, erasure.StatusFailed, T0.Add(time.Hour), []erasure.SubsystemResult{{Name: "crm", Mode: "sync", Status: erasure.SubsystemFailed}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(ctx, kept.ID); got.SubjectID != "ivan@example.com" || got.ForgottenAt != nil {
+		t.Fatalf("a failed request forgot its subject: %q %v", got.SubjectID, got.ForgottenAt)
+	}
+	sup, err := s.Suppressed(ctx, []string{done.SubjectHash, kept.SubjectHash, strings.Repeat("0", 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sup) != 1 || len(sup[done.SubjectHash]) != 1 || sup[done.SubjectHash][0].RequestID != done.ID || sup[done.SubjectHash][0].Status != "completed" {
+		t.Fatalf("suppressed = %+v, want only %s once", sup, done.ID)
+	}
+	// The lock is released: the subject may ask again, and is listed twice
+	// once that request completes too.
+	again := MustCreate(t, s, NewRequest(t, "heidi@example.com"), "")
+	if again.ID == done.ID {
+		t.Fatal("a new request for a forgotten subject returned the closed one")
+	}
+	if _, err := s.RecordOutcome(ctx, again.ID, erasure.StatusCompleted, T0.Add(3*time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	if sup, _ := s.Suppressed(ctx, []string{done.SubjectHash}); len(sup[done.SubjectHash]) != 2 {
+		t.Fatalf("suppressed after a second erasure = %+v", sup)
+	}
+}
+
+// testForgetSettledByChange: a failed request settled by a change (an
+// operator's attestation) forgets its subject in that write.
+func testForgetSettledByChange(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	req := MustCreate(t, s, NewRequest(t, "judy@example.com"), "")
+	if _, err := s.RecordOutcome(ctx, req.ID, erasure.StatusFailed, T0, []erasure.SubsystemResult{{Name: "crm", Mode: "sync", Status: erasure.SubsystemFailed}}); err != nil {
+		t.Fatal(err)
+	}
+	// Any other change of the subject is refused.
+	if _, err := s.Change(ctx, req.ID, func(r *erasure.Request) ([]audit.Record, error) {
+		r.SubjectID = "someone-else"
+		return nil, nil
+	}); err == nil {
+		t.Fatal("a change of the subject id was written")
+	}
+	settled, err := s.Change(ctx, req.ID, func(r *erasure.Request) ([]audit.Record, error) {
+		now := T0.Add(time.Hour)
+		r.Subsystems[0].Status = erasure.SubsystemDeleted
+		r.Status, r.CompletedAt = erasure.StatusCompleted, &now
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(ctx, req.ID)
+	if settled.SubjectID != "" || got.SubjectID != "" || got.ForgottenAt == nil {
+		t.Fatalf("settled request still holds its subject: %q %q", settled.SubjectID, got.SubjectID)
+	}
+	if sup, _ := s.Suppressed(ctx, []string{req.SubjectHash}); len(sup[req.SubjectHash]) != 1 {
+		t.Fatalf("suppressed = %+v", sup)
+	}
+}
+
+// testForgetHeldFailed: failed requests that hold their subject are listed
+// by deadline until forgotten, and forgetting one lists which subsystems
+// failed on the suppression list.
+func testForgetHeldFailed(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	req := MustCreate(t, s, NewRequest(t, "ken@example.com"), "")
+	open := MustCreate(t, s, NewRequest(t, "lena@example.com"), "")
+	if _, err := s.RecordOutcome(ctx, req.ID, erasure.StatusFailed, T0, []erasure.SubsystemResult{
+		{Name: "crm", Mode: "sync", Status: erasure.SubsystemFailed}, {Name: "mail", Mode: "sync", Status: erasure.SubsystemDeleted}}); err != nil {
+		t.Fatal(err)
+	}
+	var held []erasure.Request
+	var err error
+	// The DynamoDB index is eventually consistent: a few reads.
+	for i := 0; i < 20; i++ {
+		if held, err = s.HeldRequests(ctx, req.Deadline.Add(time.Second)); err != nil || len(held) == 1 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || len(held) != 1 || held[0].ID != req.ID || held[0].SubjectID != "" {
+		t.Fatalf("HeldRequests = %+v, %v; want only %s, without its subject", held, err, req.ID)
+	}
+	if early, _ := s.HeldRequests(ctx, req.Deadline.Add(-time.Second)); len(early) != 0 {
+		t.Fatalf("HeldRequests before the deadline = %d requests", len(early))
+	}
+	if _, err := s.Change(ctx, req.ID, func(r *erasure.Request) ([]audit.Record, error) {
+		r.Forget(T0.AddDate(0, 2, 0))
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(ctx, req.ID)
+	if got.SubjectID != "" || got.ForgottenAt == nil || got.Status != erasure.StatusFailed {
+		t.Fatalf("forgotten failed request = %q %v %s", got.SubjectID, got.ForgottenAt, got.Status)
+	}
+	sup, _ := s.Suppressed(ctx, []string{req.SubjectHash, open.SubjectHash})
+	if e := sup[req.SubjectHash]; len(e) != 1 || e[0].Status != "failed" || !slices.Equal(e[0].Failed, []string{"crm"}) {
+		t.Fatalf("suppression of a forgotten failed request = %+v", sup)
+	}
+	if _, ok := sup[open.SubjectHash]; ok {
+		t.Fatal("an open request's subject is on the suppression list")
+	}
+	for i := 0; i < 20; i++ {
+		if held, _ = s.HeldRequests(ctx, req.Deadline.Add(time.Second)); len(held) == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(held) != 0 {
+		t.Fatalf("a forgotten request is still held: %+v", held)
 	}
 }

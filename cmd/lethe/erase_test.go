@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
 	"io"
 	"log/slog"
 	"net"
@@ -195,7 +196,7 @@ func newRegionAPI(t *testing.T, name string) *regionAPI {
 		t.Fatalf("no region %s", name)
 	}
 	a := &regionAPI{store: newMemStore(), cfg: cfg}
-	h := api.New(a.store, cfg, region, api.WithLogger(slog.New(slog.DiscardHandler)))
+	h := api.New(a.store, subjectkeytest.Key(), cfg, region, api.WithLogger(slog.New(slog.DiscardHandler)))
 	a.srv = httptest.NewServer(gatewayHandler(h))
 	t.Cleanup(a.srv.Close)
 	return a

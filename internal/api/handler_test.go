@@ -38,14 +38,22 @@ func TestPostRecordsRequest(t *testing.T) {
 	}
 	stored := store.byID[creates[0].id]
 	wantReceived := time.Date(2026, 1, 31, 10, 0, 0, 123000000, time.UTC)
+	// The subject is named by the region's keyed hash, and committed to
+	// under a salt of its own.
+	if stored.SubjectHash != subjectkeytest.Key().Hash("customer-1@example.com") || stored.Commitment == nil ||
+		!stored.Commitment.Matches("customer-1@example.com") || stored.Commitment.Matches("customer-2@example.com") {
+		t.Errorf("subject hash %q, commitment %+v", stored.SubjectHash, stored.Commitment)
+	}
 	want := erasure.Request{
-		ID:         creates[0].id,
-		SubjectID:  "customer-1@example.com",
-		TenantID:   "acme.zendesk.com",
-		Source:     erasure.SourceAPI,
-		Status:     erasure.StatusPending,
-		ReceivedAt: wantReceived,
-		Deadline:   time.Date(2026, 2, 28, 10, 0, 0, 123000000, time.UTC),
+		ID:          creates[0].id,
+		SubjectID:   "customer-1@example.com",
+		SubjectHash: stored.SubjectHash,
+		Commitment:  stored.Commitment,
+		TenantID:    "acme.zendesk.com",
+		Source:      erasure.SourceAPI,
+		Status:      erasure.StatusPending,
+		ReceivedAt:  wantReceived,
+		Deadline:    time.Date(2026, 2, 28, 10, 0, 0, 123000000, time.UTC),
 		Subsystems: []erasure.SubsystemResult{
 			{Name: "projects", Mode: "sync", Status: erasure.SubsystemPending},
 			{Name: "orders", Mode: "async", Status: erasure.SubsystemPending},

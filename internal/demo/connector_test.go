@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"errors"
+	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -78,7 +79,7 @@ func (d *demoRegion) request(t *testing.T, subject string) string {
 		t.Fatal(err)
 	}
 	ctx, now := context.Background(), d.farm.clock.Now()
-	req := erasure.Request{ID: id, SubjectID: subject, Source: erasure.SourceAPI, ReceivedAt: now, Deadline: now.AddDate(0, 1, 0)}
+	req := embeddedtest.WithSubject(t, erasure.Request{ID: id, SubjectID: subject, Source: erasure.SourceAPI, ReceivedAt: now, Deadline: now.AddDate(0, 1, 0)})
 	got, created, err := d.requests.Create(ctx, req, "")
 	if err == nil && !created {
 		// The subject's earlier request is still open: close it, as its

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/store/embedded"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
 )
 
 // Requests opens an embedded requests table of region in a temporary
@@ -22,9 +23,21 @@ func Requests(t testing.TB, region string, reqs ...erasure.Request) *embedded.Re
 	t.Cleanup(func() { db.Close() })
 	r := db.Requests(region)
 	for _, req := range reqs {
-		if _, _, err := r.Create(context.Background(), req, ""); err != nil {
+		if _, _, err := r.Create(context.Background(), WithSubject(t, req), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return r
+}
+
+// WithSubject gives a request built by a test the keyed hash and the
+// commitment of its subject id, as intake does (under the test key).
+func WithSubject(t testing.TB, req erasure.Request) erasure.Request {
+	t.Helper()
+	if req.SubjectHash == "" && req.SubjectID != "" {
+		if err := req.SetSubject(subjectkeytest.Key(), req.SubjectID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return req
 }

@@ -176,6 +176,7 @@ func NewAPI(scope constructs.Construct, id string, p APIProps) API {
 	method(request.AddResource(jsii.String("subsystems"), nil).AddResource(jsii.String("{name}"), nil).
 		AddResource(jsii.String("attestation"), nil), "POST", apiIntegration, iam, "requestId", "name")
 	method(api.Root().AddResource(jsii.String("audit"), nil), "GET", apiIntegration, iam)
+	method(api.Root().AddResource(jsii.String("suppressions"), nil).AddResource(jsii.String("check"), nil), "POST", apiIntegration, iam)
 	method(api.Root().AddResource(jsii.String("api"), nil).
 		AddResource(jsii.String("user"), nil).
 		AddResource(jsii.String("{id}"), nil), "DELETE", apiIntegration, iam, "id")

@@ -31,6 +31,8 @@ const (
 	CodeMethodNotAllowed      = "method_not_allowed"
 	CodeUnavailable           = "unavailable"
 	CodeInternal              = "internal"
+	CodeTooMany               = "too_many"
+	CodeSubjectForgotten      = "subject_forgotten"
 )
 
 // storeError is any failure of the request store other than the domain

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"github.com/lethe-erasure/lethe/internal/store/dynamo"
 	"slices"
 	"strings"
 	"sync"
@@ -52,13 +53,16 @@ func newFakeStore() *fakeStore {
 func (f *fakeStore) seed(r erasure.Request, key string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.byID[r.ID] = r
 	if r.Status.Open() {
 		f.open[r.SubjectID] = r.ID
 	}
 	if key != "" {
 		f.keys[key] = keyUse{r.ID, r.SubjectID}
 	}
+	if r.Forgets() && r.CompletedAt != nil {
+		r.Forget(*r.CompletedAt)
+	}
+	f.byID[r.ID] = r
 }
 
 // finish closes a request, releasing its subject's lock as the outcome
@@ -68,9 +72,13 @@ func (f *fakeStore) finish(id string, s erasure.Status) {
 	defer f.mu.Unlock()
 	r := f.byID[id]
 	r.Status = s
+	subject := r.SubjectID
+	if r.Forgets() {
+		r.Forget(testNow)
+	}
 	f.byID[id] = r
-	if f.open[r.SubjectID] == id {
-		delete(f.open, r.SubjectID)
+	if f.open[subject] == id {
+		delete(f.open, subject)
 	}
 }
 
@@ -203,8 +211,7 @@ func (f *fakeStore) Change(_ context.Context, id string, fn func(*erasure.Reques
 		call.outcome = "error"
 		return erasure.Request{}, erasure.ErrNotFound
 	}
-	next := cur.Clone()
-	recs, err := fn(&next)
+	next, recs, err := dynamo.Apply(cur, fn)
 	if errors.Is(err, erasure.ErrUnchanged) {
 		return cur, nil
 	}
@@ -212,10 +219,28 @@ func (f *fakeStore) Change(_ context.Context, id string, fn func(*erasure.Reques
 		call.outcome = "error"
 		return cur, err
 	}
-	next.Rev++
 	f.byID[id] = next
 	f.audit = append(f.audit, recs...)
 	return next, nil
+}
+
+// Suppressed lists the forgotten requests of each subject hash, as the
+// stores' suppression records do.
+func (f *fakeStore) Suppressed(_ context.Context, hashes []string) (map[string][]erasure.Erased, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	out := map[string][]erasure.Erased{}
+	for _, h := range hashes {
+		for _, r := range f.byID {
+			if r.SubjectHash == h && r.ForgottenAt != nil {
+				out[h] = append(out[h], erasure.NewErased(r))
+			}
+		}
+	}
+	return out, nil
 }
 
 // Audit lists the records kept by Change, of one request or all.

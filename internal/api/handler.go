@@ -61,6 +61,9 @@ type requestStore interface {
 	TenantRegistration(ctx context.Context, tenant string) (registeredAt time.Time, ok bool, err error)
 	// Change changes a request conditionally, with its audit records.
 	Change(ctx context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error)
+	// Suppressed answers which subject hashes were erased here, with their
+	// requests.
+	Suppressed(ctx context.Context, hashes []string) (map[string][]erasure.Erased, error)
 	// Audit lists audit records of a request, or of the region.
 	Audit(ctx context.Context, requestID string, limit int) ([]audit.Record, error)
 }
@@ -254,7 +257,7 @@ func match(ev events.APIGatewayProxyRequest) (route, error) {
 
 var errNoRoute = &httpjson.Error{Status: http.StatusNotFound, Code: CodeRouteNotFound,
 	Message: "no such route; the API has POST /erasures, GET /erasures, GET /erasures/{requestId}, DELETE /api/user/{id}, PUT|GET /tenants/{tenant}, " +
-		"POST /erasures/{requestId}/retry, POST /erasures/{requestId}/subsystems/{name}/attestation, GET /erasures/{requestId}/subject, POST /erasures/{requestId}/extension and GET /audit"}
+		"POST /erasures/{requestId}/retry, POST /erasures/{requestId}/subsystems/{name}/attestation, GET /erasures/{requestId}/subject, POST /erasures/{requestId}/extension, POST /suppressions/check and GET /audit"}
 
 func methodNotAllowed(allow string) error {
 	return httpjson.MethodNotAllowed(CodeMethodNotAllowed, "method not allowed on this route; allowed: "+allow, allow)

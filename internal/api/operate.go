@@ -102,6 +102,11 @@ func operatorRoute(ev events.APIGatewayProxyRequest, segs []string) (route, erro
 		return route{name: method + " " + name, param: param, serve: serve}, nil, true
 	}
 	switch {
+	case len(segs) == 2 && segs[0] == "suppressions" && segs[1] == "check":
+		if method != http.MethodPost {
+			return route{name: method + " /suppressions/check"}, methodNotAllowed("POST"), true
+		}
+		return route{name: "POST /suppressions/check", serve: (*Handler).checkSuppressions}, nil, true
 	case len(segs) == 1 && segs[0] == "audit":
 		if method != http.MethodGet {
 			return route{name: method + " /audit"}, methodNotAllowed("GET"), true
@@ -329,6 +334,10 @@ func (h *Handler) attest(ctx context.Context, ev events.APIGatewayProxyRequest, 
 	return reply{status: http.StatusOK, body: newRequestView(r), requestID: r.ID}, "", nil
 }
 
+// errForgotten answers a read of a subject Lethe no longer holds.
+var errForgotten = &httpjson.Error{Status: http.StatusGone, Code: CodeSubjectForgotten, Field: "requestId",
+	Message: "Lethe has forgotten this request's subject: it closed, and only a keyed hash of the subject remains"}
+
 // SubjectView answers GET /erasures/{id}/subject.
 type SubjectView struct {
 	SubjectID string `json:"subjectId"`
@@ -343,8 +352,8 @@ func (h *Handler) readSubject(ctx context.Context, ev events.APIGatewayProxyRequ
 	}
 	now := h.now().UTC()
 	r, err := h.change(ctx, id, func(r *erasure.Request) ([]audit.Record, error) {
-		if r.Status == erasure.StatusCompleted {
-			return nil, httpjson.Conflict(CodeRequestCompleted, "requestId", "the request is completed; its subject is not handed out")
+		if r.SubjectID == "" {
+			return nil, errForgotten
 		}
 		return record(id, now, ev, audit.ActionSubjectRead, nil)
 	})

@@ -307,7 +307,7 @@ func TestOperatorRoutesRefuse(t *testing.T) {
 		{"attest unknown field", "POST", attest(failedID, "orders"), `{"outcome":"deleted","note":"n","by":"me"}`, testNow, 400, CodeUnknownField, "by"},
 		{"attest too large", "POST", attest(failedID, "orders"), big, testNow, 413, CodeBodyTooLarge, ""},
 		{"attest not json", "POST", attest(failedID, "orders"), `outcome=deleted`, testNow, 400, CodeInvalidJSON, ""},
-		{"subject of completed", "GET", "/erasures/" + seedDoneID + "/subject", "", testNow, 409, CodeRequestCompleted, "requestId"},
+		{"subject of completed", "GET", "/erasures/" + seedDoneID + "/subject", "", testNow, 410, CodeSubjectForgotten, "requestId"},
 		{"subject unknown", "GET", "/erasures/er_eu_01928c6e-7b3a-7c00-8a00-00000000ffff/subject", "", testNow, 404, CodeNotFound, "requestId"},
 		{"subject POST", "POST", "/erasures/" + failedID + "/subject", "", testNow, 405, CodeMethodNotAllowed, ""},
 		{"extend after the first month", "POST", "/erasures/" + failedID + "/extension", `{"months":1,"reason":"r"}`, late, 422, CodeExtensionWindowClosed, "months"},

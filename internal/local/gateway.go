@@ -46,6 +46,7 @@ var RegionalRoutes = []Route{
 	{http.MethodGet, "/erasures/{requestId}/subject", registry.FnAPI},
 	{http.MethodPost, "/erasures/{requestId}/subsystems/{name}/attestation", registry.FnAPI},
 	{http.MethodGet, "/audit", registry.FnAPI},
+	{http.MethodPost, "/suppressions/check", registry.FnAPI},
 	{http.MethodDelete, "/api/user/{id}", registry.FnAPI},
 	{http.MethodPut, "/tenants/{tenant}", registry.FnAPI},
 	{http.MethodGet, "/tenants/{tenant}", registry.FnAPI},

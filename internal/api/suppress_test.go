@@ -1,0 +1,84 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
+)
+
+// TestSuppressionCheckAnswersErasedSubjectsOnly: through a real store,
+// only the subjects whose requests completed (and so were forgotten) are
+// answered as erased; open requests' subjects are not.
+func TestSuppressionCheckAnswersErasedSubjectsOnly(t *testing.T) {
+	cfg, region := testConfig(t)
+	store := embeddedtest.Requests(t, "eu")
+	h := New(store, subjectkeytest.Key(), cfg, region, WithClock(func() time.Time { return testNow }),
+		WithLogger(slog.New(slog.DiscardHandler)))
+	ids := map[string]string{}
+	for _, s := range []string{"alice@example.com", "bob@example.com"} {
+		resp := call(t, h, postEvent(fmt.Sprintf(`{"subjectId":%q}`, s), nil))
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("intake %s: %d %s", s, resp.StatusCode, resp.Body)
+		}
+		m, _ := decodeObject(t, resp.Body)
+		ids[s] = m["requestId"].(string)
+	}
+	if _, err := store.RecordOutcome(context.Background(), ids["alice@example.com"], erasure.StatusCompleted, testNow.Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	resp := call(t, h, opEvent("POST", "/suppressions/check", `{"subjectIds":["alice@example.com","bob@example.com","carol@example.com","alice@example.com"]}`))
+	if resp.StatusCode != http.StatusOK || resp.Headers["Cache-Control"] != "no-store" {
+		t.Fatalf("check: %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	var view SuppressionView
+	if err := json.Unmarshal([]byte(resp.Body), &view); err != nil {
+		t.Fatal(err)
+	}
+	if view.Checked != 4 || len(view.Erased) != 1 || view.Erased[0].SubjectID != "alice@example.com" ||
+		len(view.Erased[0].Requests) != 1 || view.Erased[0].Requests[0].RequestID != ids["alice@example.com"] ||
+		view.Erased[0].Requests[0].ClosedAt == nil {
+		t.Fatalf("check answered %+v", view)
+	}
+	// The forgotten subject cannot be read back; the open one still can.
+	if resp := call(t, h, opEvent("GET", "/erasures/"+ids["alice@example.com"]+"/subject", "")); resp.StatusCode != http.StatusGone {
+		t.Fatalf("subject of a completed request: %d %s", resp.StatusCode, resp.Body)
+	}
+	if resp := call(t, h, opEvent("GET", "/erasures/"+ids["bob@example.com"]+"/subject", "")); resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, "bob@example.com") {
+		t.Fatalf("subject of an open request: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestSuppressionCheckRefusesBadInput(t *testing.T) {
+	h, _ := newTestHandler(t, newFakeStore())
+	many := `{"subjectIds":[` + strings.TrimSuffix(strings.Repeat(`"x",`, MaxSuppressionCheck+1), ",") + `]}`
+	for _, tc := range []struct {
+		name, body, code, field string
+	}{
+		{"missing", `{}`, CodeRequired, "subjectIds"},
+		{"not an array", `{"subjectIds":"alice"}`, CodeInvalidType, "subjectIds"},
+		{"a number", `{"subjectIds":["alice",7]}`, CodeInvalidType, "subjectIds[1]"},
+		{"empty id", `{"subjectIds":["alice",""]}`, CodeInvalidSubjectID, "subjectIds[1]"},
+		{"too many", many, CodeTooMany, "subjectIds"},
+		{"unknown field", `{"subjectIds":[],"ids":[]}`, CodeUnknownField, "ids"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := call(t, h, opEvent("POST", "/suppressions/check", tc.body))
+			code, field := errorOf(t, resp.Body)
+			if resp.StatusCode != http.StatusBadRequest || code != tc.code || field != tc.field {
+				t.Fatalf("%d %s %s, want 400 %s %s: %s", resp.StatusCode, code, field, tc.code, tc.field, resp.Body)
+			}
+		})
+	}
+	if resp := call(t, h, opEvent("GET", "/suppressions/check", "")); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET: %d", resp.StatusCode)
+	}
+}

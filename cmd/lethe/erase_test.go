@@ -523,3 +523,8 @@ func (m *memStore) Change(_ context.Context, id string, fn func(*erasure.Request
 }
 
 func (m *memStore) Audit(context.Context, string, int) ([]audit.Record, error) { return nil, nil }
+
+// Suppressed: the memory store forgets nobody.
+func (m *memStore) Suppressed(context.Context, []string) (map[string][]erasure.Erased, error) {
+	return nil, nil
+}

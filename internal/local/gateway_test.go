@@ -401,6 +401,11 @@ func (m *memStore) Change(_ context.Context, id string, fn func(*erasure.Request
 
 func (m *memStore) Audit(context.Context, string, int) ([]audit.Record, error) { return nil, nil }
 
+// Suppressed: the memory store forgets nobody.
+func (m *memStore) Suppressed(context.Context, []string) (map[string][]erasure.Erased, error) {
+	return nil, nil
+}
+
 // TestMalformedRequestsAnsweredInJSON: a request Go's server refuses before
 // any handler (a bad percent-escape in the path, a control byte in a
 // header) is answered in Lethe's JSON error shape, as the deployed API's

@@ -17,6 +17,9 @@ const (
 	ActionAttestation = "attestation"
 	ActionSubjectRead = "subject_read"
 	ActionExtension   = "extension"
+	// ActionForgotten: the deadline watch forgot the subject of a failed
+	// request nobody settled in time.
+	ActionForgotten = "forgotten"
 )
 
 // Record is one operator action on one request.

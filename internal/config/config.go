@@ -51,6 +51,19 @@ type Deadline struct {
 	// this close: subsystem admins are mailed once, and the deadline watch
 	// counts it. Default 168 (seven days).
 	AtRiskBeforeHours int `json:"atRiskBeforeHours,omitempty"`
+	// ForgetFailedAfterDays is how long after its deadline a failed request
+	// that nobody settled keeps its subject id (for a retry or an
+	// attestation); then the deadline watch forgets it. Default 30.
+	ForgetFailedAfterDays int `json:"forgetFailedAfterDays,omitempty"`
+}
+
+// ForgetFailedAfter is how long after its deadline a failed request keeps
+// its subject (the default where the configuration was not parsed).
+func (d Deadline) ForgetFailedAfter() time.Duration {
+	if d.ForgetFailedAfterDays == 0 {
+		return DefaultForgetFailedAfterDays * 24 * time.Hour
+	}
+	return time.Duration(d.ForgetFailedAfterDays) * 24 * time.Hour
 }
 
 // AtRiskBefore is how long before its deadline an open request is at risk
@@ -187,6 +200,9 @@ const (
 	DefaultSignatureToleranceSeconds = 300
 	// DefaultAtRiskBeforeHours: a request is at risk in its last week.
 	DefaultAtRiskBeforeHours = 7 * 24
+	// DefaultForgetFailedAfterDays: a failed request nobody settles keeps
+	// its subject for 30 days after its deadline.
+	DefaultForgetFailedAfterDays = 30
 	// Defaults of RetryPolicy: from one minute doubling to six hours, until
 	// one day before the deadline; admins mailed after six hours down.
 	DefaultRetryInitialSeconds    = 60
@@ -258,6 +274,9 @@ func (c *Config) applyDefaults() {
 	if c.Deadline.AtRiskBeforeHours == 0 {
 		c.Deadline.AtRiskBeforeHours = DefaultAtRiskBeforeHours
 	}
+	if c.Deadline.ForgetFailedAfterDays == 0 {
+		c.Deadline.ForgetFailedAfterDays = DefaultForgetFailedAfterDays
+	}
 	c.Edge.applyDefaults()
 	for r := range c.Regions {
 		for s := range c.Regions[r].Subsystems {
@@ -318,6 +337,9 @@ func (c *Config) Validate() error {
 	}
 	if h := c.Deadline.AtRiskBeforeHours; h < 1 || h > 30*24 {
 		return &Error{"deadline.atRiskBeforeHours", "must be between 1 and 720 (30 days)"}
+	}
+	if d := c.Deadline.ForgetFailedAfterDays; d < 1 || d > 366 {
+		return &Error{"deadline.forgetFailedAfterDays", "must be between 1 and 366 days"}
 	}
 	if len(c.Regions) == 0 {
 		return &Error{"regions", "at least one region is required"}

@@ -24,6 +24,9 @@ import (
 // Requests is the part of the requests table the watch reads and marks.
 type Requests interface {
 	OpenRequests(ctx context.Context) ([]erasure.Request, error)
+	// HeldRequests lists the failed requests that still hold their subject
+	// and whose deadline passed before the cutoff.
+	HeldRequests(ctx context.Context, deadlineBefore time.Time) ([]erasure.Request, error)
 	Change(ctx context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error)
 }
 
@@ -63,6 +66,42 @@ type Summary struct {
 	OldestOpenHours float64 `json:"oldestOpenHours"`
 	// Mailed lists the requests the digest told of.
 	Mailed []string `json:"mailed"`
+	// Forgotten lists the failed requests whose subject the run forgot.
+	Forgotten []string `json:"forgotten,omitempty"`
+}
+
+// Actor is who the watch's audit records name.
+const Actor = "lethe:deadline-watch"
+
+// forget drops the subject of every failed request that nobody settled
+// within forgetFailedAfterDays of its deadline. Its audit record names the
+// subsystems that never erased, which the suppression list keeps too.
+func (w *Watch) forget(ctx context.Context, now time.Time) ([]string, error) {
+	held, err := w.requests.HeldRequests(ctx, now.Add(-w.deadline.ForgetFailedAfter()))
+	if err != nil {
+		return nil, err
+	}
+	var done []string
+	for _, r := range held {
+		_, err := w.requests.Change(ctx, r.ID, func(cur *erasure.Request) ([]audit.Record, error) {
+			if cur.Status != erasure.StatusFailed || cur.ForgottenAt != nil {
+				return nil, erasure.ErrUnchanged
+			}
+			cur.Forget(now)
+			rec, err := audit.New(cur.ID, now, Actor, audit.ActionForgotten,
+				map[string]string{"failed": strings.Join(erasure.NewErased(*cur).Failed, ",")})
+			if err != nil {
+				return nil, err
+			}
+			return []audit.Record{rec}, nil
+		})
+		if err != nil && !errors.Is(err, erasure.ErrNotFound) {
+			w.log.WarnContext(ctx, "failed request not forgotten", "requestId", r.ID, "error", err.Error())
+			continue
+		}
+		done = append(done, r.ID)
+	}
+	return done, nil
 }
 
 // Handle is the scheduled invocation (its input, the schedule's, is not
@@ -93,6 +132,9 @@ func (w *Watch) Run(ctx context.Context) (Summary, error) {
 		return Summary{}, fmt.Errorf("deadline watch: %w", err)
 	}
 	var sum Summary
+	if sum.Forgotten, err = w.forget(ctx, now); err != nil {
+		return Summary{}, fmt.Errorf("deadline watch: %w", err)
+	}
 	var news []erasure.Request
 	for _, r := range open {
 		sum.Open++

@@ -167,3 +167,51 @@ func TestSampleEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestForgetsFailedRequestsNobodySettled: a failed request keeps its
+// subject for forgetFailedAfterDays after its deadline (a retry or an
+// attestation may still settle it), then the watch forgets it, with an
+// audit record naming the subsystems that never erased, and lists it on
+// the suppression list.
+func TestForgetsFailedRequestsNobodySettled(t *testing.T) {
+	old := "er_eu_0195e9b2-3c4d-7a10-8b2c-1f2e3d4c5b11"
+	recent := "er_eu_0195e9b2-3c4d-7a10-8b2c-1f2e3d4c5b12"
+	failed := []erasure.SubsystemResult{{Name: "orders", Mode: "async", Status: erasure.SubsystemFailed}, {Name: "projects", Mode: "sync", Status: erasure.SubsystemDeleted}}
+	reqs := embeddedtest.Requests(t, "eu",
+		erasure.Request{ID: old, SubjectID: "alice@example.com", Source: "api", Status: erasure.StatusRunning, ReceivedAt: t0, Deadline: t0.AddDate(0, 1, 0), Subsystems: failed},
+		erasure.Request{ID: recent, SubjectID: "bob@example.com", Source: "api", Status: erasure.StatusRunning, ReceivedAt: t0.AddDate(0, 0, 20), Deadline: t0.AddDate(0, 1, 20), Subsystems: failed})
+	for _, id := range []string{old, recent} {
+		if _, err := reqs.RecordOutcome(t.Context(), id, erasure.StatusFailed, t0.AddDate(0, 1, 0), failed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := &config.Config{Deadline: config.Deadline{ForgetFailedAfterDays: 30}}
+	now := t0.AddDate(0, 1, 0).Add(30*24*time.Hour + time.Hour) // 30 days and an hour past old's deadline
+	w := watch.New(reqs, &mails{}, opsTopic, cfg, "eu", &points{last: map[string]float64{}}, func() time.Time { return now }, nil)
+	sum, err := w.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Forgotten) != 1 || sum.Forgotten[0] != old {
+		t.Fatalf("forgotten = %v, want only %s", sum.Forgotten, old)
+	}
+	got, _ := reqs.Get(t.Context(), old)
+	if got.SubjectID != "" || got.ForgottenAt == nil || got.Status != erasure.StatusFailed {
+		t.Fatalf("old failed request: subject %q forgottenAt %v status %s", got.SubjectID, got.ForgottenAt, got.Status)
+	}
+	if kept, _ := reqs.Get(t.Context(), recent); kept.SubjectID != "bob@example.com" {
+		t.Fatalf("a failed request within its window lost its subject: %q", kept.SubjectID)
+	}
+	recs, err := reqs.Audit(t.Context(), old, 10)
+	if err != nil || len(recs) != 1 || recs[0].Action != "forgotten" || recs[0].Detail["failed"] != "orders" || recs[0].Actor != watch.Actor {
+		t.Fatalf("audit = %+v, %v", recs, err)
+	}
+	sup, _ := reqs.Suppressed(t.Context(), []string{got.SubjectHash})
+	if e := sup[got.SubjectHash]; len(e) != 1 || e[0].Status != "failed" || len(e[0].Failed) != 1 {
+		t.Fatalf("suppression = %+v", sup)
+	}
+	// The next run finds nothing more to forget.
+	if sum, _ := w.Run(t.Context()); len(sum.Forgotten) != 0 {
+		t.Fatalf("second run forgot %v", sum.Forgotten)
+	}
+}

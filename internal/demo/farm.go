@@ -17,6 +17,7 @@ package demo
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -73,12 +74,12 @@ type Call struct {
 var (
 	rootBucket     = []byte("subsystems")
 	metaBucket     = []byte("meta")
-	subjectsBucket = []byte("subjects") // subject id -> empty
+	subjectsBucket = []byte("subjects") // hex(SHA-256(subject id)) -> empty: the data held
 	ticketsBucket  = []byte("tickets")  // ticket -> JSON ticketRecord
 	requestsBucket = []byte("requests") // request id -> ticket
 	pendingBucket  = []byte("pending")  // 8-byte submittedAt (unix ns, big-endian) + ticket -> empty
 	versionKey     = []byte("version")
-	layoutVersion  = []byte("1")
+	layoutVersion  = []byte("2")
 )
 
 // Open opens (creating it if needed) the demo subsystems' state file at
@@ -109,6 +110,11 @@ func Open(path string, clock asl.Clock) (*Farm, error) {
 		switch v := meta.Get(versionKey); {
 		case v == nil:
 			return meta.Put(versionKey, layoutVersion)
+		case string(v) == "1":
+			if err := migrateV1(tx.Bucket(rootBucket)); err != nil {
+				return err
+			}
+			return meta.Put(versionKey, layoutVersion)
 		case string(v) != string(layoutVersion):
 			return fmt.Errorf("layout version %q, this build reads %q", v, layoutVersion)
 		}
@@ -119,6 +125,57 @@ func Open(path string, clock asl.Clock) (*Farm, error) {
 		return nil, fmt.Errorf("prepare demo subsystems' state %s: %w", path, err)
 	}
 	return &Farm{db: db, clock: clock, knobs: map[string]config.DemoSubsystem{}, random: rand.Float64}, nil
+}
+
+// migrateV1 rewrites a layout-1 file, which held subject ids in clear (as
+// keys of the held bucket and in pending tickets), to hold only their
+// hashes.
+func migrateV1(root *bolt.Bucket) error {
+	return root.ForEachBucket(func(k []byte) error {
+		b := root.Bucket(k)
+		if held := b.Bucket(subjectsBucket); held != nil {
+			var clear [][]byte
+			_ = held.ForEach(func(id, _ []byte) error {
+				clear = append(clear, append([]byte(nil), id...))
+				return nil
+			})
+			for _, id := range clear {
+				if err := held.Delete(id); err != nil {
+					return err
+				}
+				if err := held.Put([]byte(subjectHash(string(id))), []byte{}); err != nil {
+					return err
+				}
+			}
+		}
+		tickets := b.Bucket(ticketsBucket)
+		if tickets == nil {
+			return nil
+		}
+		rewritten := map[string][]byte{}
+		err := tickets.ForEach(func(t, v []byte) error {
+			var r map[string]any
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("ticket record is corrupt: %w", err)
+			}
+			if _, ok := r["subject"]; !ok {
+				return nil
+			}
+			delete(r, "subject")
+			nv, err := json.Marshal(r)
+			rewritten[string(t)] = nv
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for t, v := range rewritten {
+			if err := tickets.Put([]byte(t), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Close releases the state file. Handlers answer 503 afterwards.
@@ -174,7 +231,7 @@ func (f *Farm) Holds(region, subsystem, subject string) bool {
 	held := false
 	_ = f.db.View(func(tx *bolt.Tx) error {
 		if s := open(tx, k); s != nil {
-			held = s.subjects.Get([]byte(subject)) != nil
+			held = s.subjects.Get([]byte(subjectHash(subject))) != nil
 		}
 		return nil
 	})

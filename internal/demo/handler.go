@@ -124,11 +124,11 @@ func (h *handler) delete(escaped string, d config.DemoSubsystem, call *Call) ans
 		if err != nil {
 			return err
 		}
-		held = s.subjects.Get([]byte(subject)) != nil
+		held = s.subjects.Get([]byte(call.SubjectHash)) != nil
 		if !held {
 			return nil
 		}
-		return s.subjects.Delete([]byte(subject))
+		return s.subjects.Delete([]byte(call.SubjectHash))
 	})
 	switch {
 	case err != nil:

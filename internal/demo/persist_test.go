@@ -68,19 +68,86 @@ func TestStateSurvivesReopen(t *testing.T) {
 	}
 }
 
-// A finished erasure does not keep the subject id in the file's ticket log.
-func TestFinishedTicketForgetsTheSubject(t *testing.T) {
+// The demo subsystems never write a subject id: their held data and their
+// tickets are keyed by its hash, so no page of the file, freed or not, can
+// hold it — before, during or after an erasure.
+func TestFileNeverHoldsASubjectID(t *testing.T) {
 	f := newFarm(t)
 	h := f.Subsystem("eu", orders, config.DemoSubsystem{FinishAfterSeconds: 1, Subjects: []string{"zebulon-the-unique"}})
 	ticket := submit(t, h, "er_eu_z", "zebulon-the-unique")
+	submit(t, h, "er_eu_y", "yolanda-the-unheld")
+	scan := func(when string) {
+		raw, err := os.ReadFile(f.db.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"zebulon-the-unique", "yolanda-the-unheld"} {
+			if bytes.Contains(raw, []byte(s)) {
+				t.Errorf("%s: the state file holds %q", when, s)
+			}
+		}
+	}
+	scan("pending")
 	f.clock.Advance(time.Second)
-	if got := status(t, h, ticket); got.Status != "deleted" {
+	if got := status(t, h, ticket); got.Status != "deleted" || got.Detail != "deleted" {
 		t.Fatal(got)
 	}
+	scan("deleted")
 	err := f.db.View(func(tx *bolt.Tx) error {
 		rec, err := open(tx, "eu/orders").ticket(ticket)
-		if err != nil || rec.Subject != "" || rec.SubjectHash != subjectHash("zebulon-the-unique") {
+		if err != nil || rec.SubjectHash != subjectHash("zebulon-the-unique") {
 			t.Errorf("record %+v, %v", rec, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A layout-1 file held subject ids in clear; opening it rewrites them as
+// hashes, and the data held stays held.
+func TestOpenMigratesLayout1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "subsystems.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, _ := tx.CreateBucket(metaBucket)
+		if err := meta.Put(versionKey, []byte("1")); err != nil {
+			return err
+		}
+		root, _ := tx.CreateBucket(rootBucket)
+		sub, _ := root.CreateBucket([]byte("eu/orders"))
+		held, _ := sub.CreateBucket(subjectsBucket)
+		tickets, _ := sub.CreateBucket(ticketsBucket)
+		for _, b := range [][]byte{requestsBucket, pendingBucket} {
+			if _, err := sub.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		if err := held.Put([]byte("alice"), []byte{}); err != nil {
+			return err
+		}
+		return tickets.Put([]byte("t1"), []byte(`{"requestId":"er_eu_a","subject":"bob","subjectHash":"`+subjectHash("bob")+`","status":"pending"}`))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path, asl.NewFakeClock(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = f.db.View(func(tx *bolt.Tx) error {
+		s := open(tx, "eu/orders")
+		if s.subjects.Get([]byte(subjectHash("alice"))) == nil || s.subjects.Get([]byte("alice")) != nil {
+			t.Error("held data not rekeyed by hash")
+		}
+		if v := s.tickets.Get([]byte("t1")); bytes.Contains(v, []byte(`"subject"`)) {
+			t.Errorf("ticket still names its subject: %s", v)
 		}
 		return nil
 	})

@@ -17,12 +17,10 @@ import (
 // ticketRecord is one async erasure as the demo subsystem keeps it.
 type ticketRecord struct {
 	RequestID string `json:"requestId"`
-	// Subject is held while the erasure is pending (the job must know whom
-	// to erase) and cleared when it finishes: an erased subject's id does
-	// not linger in the ticket log.
-	Subject string `json:"subject,omitempty"`
-	// SubjectHash stays, so that a repeated submit of the request can be
-	// told apart from a different subject under the same request id.
+	// SubjectHash is all the ticket keeps of the subject: the job erases
+	// by it (the held bucket is keyed by it too), and a repeated submit of
+	// the request is told apart from another subject's by it. The subject
+	// id itself is never written, so no freed page of the file can hold it.
 	SubjectHash string    `json:"subjectHash"`
 	SubmittedAt time.Time `json:"submittedAt"`
 	// Status is pending, deleted or failed (the contract's words).
@@ -80,7 +78,7 @@ func seeded(tx *bolt.Tx, k string, d config.DemoSubsystem) (*sub, error) {
 		}
 	}
 	for _, subject := range append(append([]string(nil), config.DemoSubjects...), d.Subjects...) {
-		if err := s.subjects.Put([]byte(subject), []byte{}); err != nil {
+		if err := s.subjects.Put([]byte(subjectHash(subject)), []byte{}); err != nil {
 			return nil, err
 		}
 	}
@@ -128,7 +126,7 @@ func (s *sub) submit(requestID, subject string, now time.Time) (ticket string, c
 			break
 		}
 	}
-	r := &ticketRecord{RequestID: requestID, Subject: subject, SubjectHash: hash, SubmittedAt: now, Status: statusPending}
+	r := &ticketRecord{RequestID: requestID, SubjectHash: hash, SubmittedAt: now, Status: statusPending}
 	if err := s.putTicket(ticket, r); err != nil {
 		return "", false, err
 	}
@@ -157,14 +155,14 @@ func (s *sub) settle(now time.Time, d config.DemoSubsystem) error {
 		}
 		if r != nil && r.Status == statusPending {
 			r.Status, r.Detail = statusDeleted, detailNothingHeld
-			if s.subjects.Get([]byte(r.Subject)) != nil {
-				if err := s.subjects.Delete([]byte(r.Subject)); err != nil {
+			if s.subjects.Get([]byte(r.SubjectHash)) != nil {
+				if err := s.subjects.Delete([]byte(r.SubjectHash)); err != nil {
 					return err
 				}
 				r.Detail = detailDeleted
 			}
 			at := now
-			r.Subject, r.FinishedAt = "", &at
+			r.FinishedAt = &at
 			if err := s.putTicket(t, r); err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ package edgeembedded
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/lethe-erasure/lethe/internal/shred"
 
 	"github.com/lethe-erasure/lethe/internal/edge"
 	"github.com/lethe-erasure/lethe/internal/store/edgedynamo"
@@ -59,6 +62,10 @@ const (
 type DB struct {
 	bolt *bolt.DB
 	now  func() time.Time
+	// keys seal each held delivery's body, headers and query under a key
+	// of its own, shredded when the delivery is released, dropped or
+	// expires (internal/shred): bbolt keeps freed pages as they were.
+	keys *shred.Keys
 
 	sweeping  sync.Mutex
 	lastSweep atomic.Int64 // store clock, Unix nanoseconds
@@ -86,7 +93,79 @@ func Open(path string, opts Options) (*DB, error) {
 		_ = b.Close()
 		return nil, fmt.Errorf("open edge store %s: %w", path, err)
 	}
+	if db.keys, err = shred.Open(path+".keys", shred.Options{NoSync: opts.NoSync}); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open edge store %s: %w", path, err)
+	}
+	if err := b.Update(db.migrateV1); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open edge store %s: %w", path, err)
+	}
+	if err := db.sweepKeys(); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open edge store %s: %w", path, err)
+	}
 	return db, nil
+}
+
+// migrateV1 seals the bodies, headers and queries a layout-1 file held in
+// clear in its quarantine.
+func (db *DB) migrateV1(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if string(meta.Get(keyVersion)) != "1" {
+		return nil
+	}
+	q := tx.Bucket(bucketQuarantine)
+	items := map[string]heldItem{}
+	err := q.ForEach(func(k, v []byte) error {
+		var legacy struct {
+			heldItem
+			heldPayload
+		}
+		if err := json.Unmarshal(v, &legacy); err != nil {
+			return fmt.Errorf("quarantine item %s: %w", k, err)
+		}
+		payload, err := json.Marshal(legacy.heldPayload)
+		if err != nil {
+			return err
+		}
+		it := legacy.heldItem
+		if it.Sealed, err = db.keys.Seal(string(k), payload); err != nil {
+			return err
+		}
+		items[string(k)] = it
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k, it := range items {
+		v, err := json.Marshal(it)
+		if err != nil {
+			return err
+		}
+		if err := q.Put([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return meta.Put(keyVersion, []byte(schemaVersion))
+}
+
+// sweepKeys shreds the keys of held deliveries the quarantine no longer
+// holds: dropped or swept before the process could shred their keys.
+func (db *DB) sweepKeys() error {
+	held := map[string]bool{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketQuarantine).ForEach(func(k, _ []byte) error {
+			held[shred.Name(string(k))] = true
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	_, err = db.keys.Sweep(func(file string) bool { return held[file] })
+	return err
 }
 
 // initSchema creates the buckets of a new file and refuses a file of
@@ -101,6 +180,8 @@ func initSchema(tx *bolt.Tx) error {
 		if err := meta.Put(keyVersion, []byte(schemaVersion)); err != nil {
 			return err
 		}
+	case string(v) == "1":
+		// Layout 1 held quarantined bodies in clear: Open seals them.
 	case string(v) != schemaVersion:
 		return fmt.Errorf("the file has layout version %q, this build reads %q", v, schemaVersion)
 	}
@@ -272,7 +353,9 @@ func (e expiry) gone(bucket string, now time.Time) bool {
 
 func (db *DB) sweep(now time.Time) (int, error) {
 	n := 0
+	var shredded []string
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		shredded = shredded[:0]
 		for _, name := range [][]byte{bucketDeliveries, bucketQuarantine, bucketGlobal} {
 			b := tx.Bucket(name)
 			var doomed [][]byte
@@ -293,6 +376,9 @@ func (db *DB) sweep(now time.Time) (int, error) {
 				if err := b.Delete(k); err != nil {
 					return err
 				}
+				if string(name) == string(bucketQuarantine) {
+					shredded = append(shredded, string(k))
+				}
 			}
 			n += len(doomed)
 		}
@@ -300,6 +386,9 @@ func (db *DB) sweep(now time.Time) (int, error) {
 	})
 	if err != nil {
 		return 0, &edge.StoreUnavailable{Op: "sweep", Err: err}
+	}
+	for _, id := range shredded {
+		_ = db.keys.Shred(id) // one left behind is shredded at the next Open
 	}
 	return n, nil
 }

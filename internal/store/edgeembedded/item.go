@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lethe-erasure/lethe/internal/edge"
+	"github.com/lethe-erasure/lethe/internal/shred"
 	"github.com/lethe-erasure/lethe/internal/store/edgedynamo"
 )
 
@@ -16,7 +17,7 @@ import (
 // item.go), so that the two stores read alike and a dump of one explains
 // the other.
 //
-//	meta        "version" -> "1"
+//	meta        "version" -> "2" (layout 1 held quarantined bodies in clear)
 //	tenants     tenant key -> kind=tenant, region, registeredAt, updatedAt (no TTL)
 //	deliveries  edge.DeliveryKey -> kind=delivery, provider, deliveryId, tenantHash,
 //	            receivedIn, forwardedTo, state, outcome, receivedAt, updatedAt, claim,
@@ -41,7 +42,7 @@ var (
 
 // schemaVersion is the layout above; a file of another version is refused
 // rather than misread.
-const schemaVersion = "1"
+const schemaVersion = "2"
 
 // Item kinds, key prefixes and time encodings are the DynamoDB adapter's
 // (edgedynamo.Kind*, edgedynamo.IdempotencyPrefix, edgedynamo.FormatTime and
@@ -110,19 +111,26 @@ func (it deliveryItem) receipt(key string) edge.Receipt {
 }
 
 type heldItem struct {
-	Kind        string              `json:"kind"`
-	DeliveryKey string              `json:"deliveryKey,omitempty"`
-	Provider    string              `json:"provider"`
-	Tenant      string              `json:"tenant,omitempty"`
-	TenantHash  string              `json:"tenantHash"`
-	DeliveryID  string              `json:"deliveryId"`
-	Topic       string              `json:"topic"`
-	Verified    bool                `json:"verified"`
-	Body        []byte              `json:"body,omitempty"`
-	Header      map[string][]string `json:"header,omitempty"`
-	RawQuery    string              `json:"rawQuery,omitempty"`
-	ReceivedAt  string              `json:"receivedAt"`
-	ExpiresAt   int64               `json:"expiresAt"`
+	Kind        string `json:"kind"`
+	DeliveryKey string `json:"deliveryKey,omitempty"`
+	Provider    string `json:"provider"`
+	Tenant      string `json:"tenant,omitempty"`
+	TenantHash  string `json:"tenantHash"`
+	DeliveryID  string `json:"deliveryId"`
+	Topic       string `json:"topic"`
+	Verified    bool   `json:"verified"`
+	// Sealed holds the body, headers and query (heldPayload) sealed under
+	// the delivery's own key (internal/shred).
+	Sealed     string `json:"sealed,omitempty"`
+	ReceivedAt string `json:"receivedAt"`
+	ExpiresAt  int64  `json:"expiresAt"`
+}
+
+// heldPayload is what a held delivery seals: what may carry personal data.
+type heldPayload struct {
+	Body     []byte              `json:"body,omitempty"`
+	Header   map[string][]string `json:"header,omitempty"`
+	RawQuery string              `json:"rawQuery,omitempty"`
 }
 
 // heldListing is what a listing decodes of a held item: no body, headers,
@@ -142,24 +150,42 @@ type heldListing struct {
 // now or past is gone (Held and List agree on the boundary).
 func heldGone(expiresAt int64, now time.Time) bool { return expiresAt <= now.Unix() }
 
-func newHeldItem(h edge.Held) heldItem {
+func newHeldItem(h edge.Held, keys *shred.Keys) (heldItem, error) {
+	payload, err := json.Marshal(heldPayload{Body: h.Body, Header: h.Header, RawQuery: h.RawQuery})
+	if err != nil {
+		return heldItem{}, err
+	}
+	sealed, err := keys.Seal(h.ID, payload)
+	if err != nil {
+		return heldItem{}, err
+	}
 	return heldItem{
 		Kind: edgedynamo.KindHeld, DeliveryKey: h.DeliveryKey, Provider: h.Provider, Tenant: h.Tenant, TenantHash: h.TenantHash,
-		DeliveryID: h.DeliveryID, Topic: h.Topic, Verified: h.Verified, Body: h.Body, Header: h.Header, RawQuery: h.RawQuery,
+		DeliveryID: h.DeliveryID, Topic: h.Topic, Verified: h.Verified, Sealed: sealed,
 		ReceivedAt: edgedynamo.FormatTime(h.ReceivedAt), ExpiresAt: h.ExpiresAt.Unix(),
-	}
+	}, nil
 }
 
-func (it heldItem) held(id string) edge.Held {
+func (it heldItem) held(id string, keys *shred.Keys) (edge.Held, error) {
+	var p heldPayload
+	if it.Sealed != "" {
+		raw, err := keys.Unseal(id, it.Sealed)
+		if err != nil {
+			return edge.Held{}, fmt.Errorf("held delivery %s: %w", id, err)
+		}
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return edge.Held{}, fmt.Errorf("held delivery %s: %w", id, err)
+		}
+	}
 	var h http.Header
-	if it.Header != nil {
-		h = http.Header(it.Header)
+	if p.Header != nil {
+		h = http.Header(p.Header)
 	}
 	return edge.Held{
 		ID: id, DeliveryKey: it.DeliveryKey, Provider: it.Provider, Tenant: it.Tenant, TenantHash: it.TenantHash,
-		DeliveryID: it.DeliveryID, Topic: it.Topic, Verified: it.Verified, Body: it.Body, Header: h, RawQuery: it.RawQuery,
+		DeliveryID: it.DeliveryID, Topic: it.Topic, Verified: it.Verified, Body: p.Body, Header: h, RawQuery: p.RawQuery,
 		ReceivedAt: edgedynamo.ParseTime(it.ReceivedAt), ExpiresAt: edgedynamo.FromUnix(it.ExpiresAt),
-	}
+	}, nil
 }
 
 func (it heldListing) held(id string) edge.Held {

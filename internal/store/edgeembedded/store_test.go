@@ -3,6 +3,7 @@ package edgeembedded
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -433,5 +434,60 @@ func BenchmarkClaimSettle(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestQuarantinedBodyIsUnreadableOnceGone: a held body is sealed in the
+// file; once the delivery is dropped (released) or swept (expired), its key
+// is shredded, so nothing of it can be read from the file again — not even
+// from bbolt's freed pages.
+func TestQuarantinedBodyIsUnreadableOnceGone(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "edge.db")
+	clock := edgestoretest.NewClock(t0)
+	db, err := Open(path, Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	secret := []byte(`{"customer":{"email":"quentin-the-quarantined@example.com"}}`)
+	for _, id := range []string{"released", "expired"} {
+		if err := db.Quarantine().Hold(ctx, edge.Held{ID: id, Provider: "shopify", Body: secret, ReceivedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, _ := os.ReadFile(path)
+	if bytes.Contains(raw, []byte("quentin")) {
+		t.Fatal("a held body is in the file in clear")
+	}
+	if h, err := db.Quarantine().Held(ctx, "released"); err != nil || !bytes.Equal(h.Body, secret) {
+		t.Fatalf("held body = %q, %v", h.Body, err)
+	}
+	sealed := map[string][]byte{}
+	for _, id := range []string{"released", "expired"} {
+		_ = db.bolt.View(func(tx *bolt.Tx) error {
+			sealed[id] = append([]byte(nil), tx.Bucket(bucketQuarantine).Get([]byte(id))...)
+			return nil
+		})
+	}
+	if err := db.Quarantine().Drop(ctx, "released"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(t0.Add(2 * time.Hour))
+	if n, err := db.Sweep(ctx); err != nil || n == 0 {
+		t.Fatalf("sweep = %d, %v", n, err)
+	}
+	// What a freed page may still hold no longer opens.
+	for id, v := range sealed {
+		var it heldItem
+		if err := json.Unmarshal(v, &it); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := it.held(id, db.keys); err == nil {
+			t.Errorf("%s: the sealed body still opens after its delivery is gone", id)
+		}
+	}
+	if n, _ := db.keys.Count(); n != 0 {
+		t.Fatalf("%d keys left", n)
 	}
 }

@@ -219,7 +219,11 @@ func (q *Quarantine) Hold(ctx context.Context, h edge.Held) error {
 		if found && !heldGone(cur.ExpiresAt, q.db.now()) {
 			return errNoWrite // held already
 		}
-		return put(tx, op, bucketQuarantine, h.ID, newHeldItem(h))
+		it, err := newHeldItem(h, q.db.keys)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		return put(tx, op, bucketQuarantine, h.ID, it)
 	})
 }
 
@@ -236,8 +240,8 @@ func (q *Quarantine) Held(ctx context.Context, id string) (edge.Held, error) {
 		if !found || it.Kind != edgedynamo.KindHeld || heldGone(it.ExpiresAt, q.db.now()) {
 			return edge.ErrNotFound
 		}
-		h = it.held(id)
-		return nil
+		h, err = it.held(id, q.db.keys)
+		return err
 	})
 	return h, err
 }
@@ -281,9 +285,10 @@ func (q *Quarantine) List(ctx context.Context, limit int) ([]edge.Held, error) {
 }
 
 // Drop implements edge.Quarantine.
+// The delivery's key is shredded once the drop is written.
 func (q *Quarantine) Drop(ctx context.Context, id string) error {
 	const op = "drop held delivery"
-	return q.db.update(ctx, op, func(tx *bolt.Tx) error {
+	err := q.db.update(ctx, op, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketQuarantine)
 		if b.Get([]byte(id)) == nil {
 			return errNoWrite
@@ -293,6 +298,11 @@ func (q *Quarantine) Drop(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	_ = q.db.keys.Shred(id) // one left behind is shredded at the next Open
+	return nil
 }
 
 // Globals stores global erasures in the file.

@@ -23,9 +23,13 @@ import (
 // region's tenant item and files requests as the api does (Create's
 // conditional Puts, GetItem of the request an idempotency key points to).
 // The api's PUT and GET /tenants/{tenant} need nothing more than the
-// GetItem and PutItem it has.
+// GetItem and PutItem it has. A change that forgets a subject (an
+// attestation that completes a request; the deadline watch forgetting a
+// failed one) adds it to its suppression record in the same transaction
+// (UpdateItem); the api's suppression check reads those records with
+// BatchGetItem.
 var TableActions = map[string][]string{
-	registry.FnAPI:             {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+	registry.FnAPI:             {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:Query"},
 	registry.FnWebhookReceiver: {"dynamodb:GetItem", "dynamodb:PutItem"},
 	registry.FnStarter:         {"dynamodb:UpdateItem"},
 	registry.FnLoadSubsystems:  {"dynamodb:GetItem", "dynamodb:PutItem"},
@@ -36,7 +40,7 @@ var TableActions = map[string][]string{
 	registry.FnReportFailure:   {"dynamodb:GetItem", "dynamodb:PutItem"},
 	// The deadline watch marks what it told of (Change); its Query is on
 	// the open index alone (RequestsTable.GrantQueryOpen).
-	registry.FnDeadlineWatch: {"dynamodb:GetItem", "dynamodb:PutItem"},
+	registry.FnDeadlineWatch: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 }
 
 // connectors are the functions that call subsystems with a bearer token.

@@ -28,7 +28,7 @@ var AcceptedGuardFailures = []AcceptedGuardFailure{
 		"Lethe's functions call subsystems on the internet and AWS APIs only, over TLS with IAM or bearer tokens; a VPC would add NAT gateways and endpoints (cost, a fixed IP surface) and protect no data that is not already encrypted in transit and at rest."},
 	{"sqs_dlq_check", `Lethe-[a-z0-9]+/(StarterFailures/Queue|Webhooks/DeadLetters)/Resource`,
 		"These queues are where failures end up (the starter's on-failure destination, the webhook queue's dead-letter queue); a dead-letter queue of a dead-letter queue would only hide them. Both alarm when not empty."},
-	{"kms_create_grant_aws_service_check", `Lethe-[a-z0-9]+/Keys/(Data|Logs)/Resource`,
+	{"kms_create_grant_aws_service_check", `Lethe-[a-z0-9]+/(Keys/(Data|Logs)|Proof/Signing)/Resource`,
 		"The account root's administrative statement CDK gives every key (kms:*, without which the key cannot be managed) and Secrets Manager's own ViaService grant; Lethe's roles get kms: actions only by IAM policies on their own resources."},
 	{"api_gw_v2_authorization_type_configured_check", `Lethe-edge/Api/(Api/(POST--webhooks--\{provider\}|ANY--t--\{tenant\}|ANY--t--\{tenant\}--\{proxy\+\})|DefaultRoute)/Resource`,
 		"Integrations' webhooks cannot sign with SigV4: their HMAC, checked by the fan-out, is their authentication; the redirects and $default answer without reading or writing anything. The operator routes are IAM-authorised."},

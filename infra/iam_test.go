@@ -46,7 +46,8 @@ func TestIAMActionsPerRole(t *testing.T) {
 		connector := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, []string{"secretsmanager:GetSecretValue"}, publish)
 		progress := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite)
 		want := map[string][]string{
-			registry.FnAPI:            set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "states:StartExecution"}, tableWrite, publish),
+			registry.FnAPI: set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:Query", "states:StartExecution"},
+				tableWrite, publish, []string{"secretsmanager:GetSecretValue"}),
 			registry.FnStarter:        set(fnCommon, []string{"dynamodb:UpdateItem"}, tableWrite, []string{"states:StartExecution", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}),
 			registry.FnLoadSubsystems: progress,
 			registry.FnReportFailure:  progress,
@@ -54,7 +55,7 @@ func TestIAMActionsPerRole(t *testing.T) {
 			registry.FnAsyncSubmit:    connector,
 			registry.FnAsyncCheck:     connector,
 			registry.FnRecordOutcome:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, tableWrite),
-			registry.FnDeadlineWatch:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, tableWrite, publish),
+			registry.FnDeadlineWatch:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}, tableWrite, publish),
 		}
 		if st.Webhooks != nil {
 			want[registry.FnWebhookReceiver] = set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, publish,

@@ -42,6 +42,8 @@ type RegionalStack struct {
 	// receiver (its code has not landed).
 	Webhooks *Webhooks
 	API      API
+	// Proof holds the subject key secret and the certificate signing key.
+	Proof Proof
 	// Monitoring is the stack's generated dashboard and alarms.
 	Monitoring Monitoring
 }
@@ -92,6 +94,7 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", id, err)
 	}
+	s.Proof = NewProof(stack, "Proof", ProofProps{RegionName: region.Name, AWSRegion: region.AWSRegion, DataKey: s.Keys.Data})
 	s.Starter = NewStarter(stack, StarterProps{Functions: fnProps, StateMachine: s.StateMachines.Main()})
 	// The api starts a retry's execution of the main machine (and no
 	// other) and publishes extension notices.
@@ -100,12 +103,17 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	apiFn.Function.AddEnvironment(jsii.String(config.EnvNoticesTopicArn), s.Topics.Notices.TopicArn(), nil)
 	s.StateMachines.Main().Machine.GrantStartExecution(apiFn.Role)
 	s.Topics.GrantPublish(apiFn.Role, s.Topics.Notices)
+	// The functions that name subjects read the subject key.
+	apiFn.Function.AddEnvironment(jsii.String(config.EnvSubjectKeySecretArn), s.Proof.SubjectKey.SecretArn(), nil)
+	s.Proof.GrantSubjectKey(apiFn.Role, s.Keys.Data)
 	s.Functions[registry.FnStarter] = s.Starter.GoFunction
 	apiProps := APIProps{RegionName: region.Name, Handler: s.Functions[registry.FnAPI].Function, LogsKey: s.Keys.Logs}
 	if slices.Contains(registry.Functions, registry.FnWebhookReceiver) {
 		w := NewWebhooks(stack, "Webhooks", WebhooksProps{Functions: fnProps, DataKey: s.Keys.Data})
 		s.Webhooks = &w
 		s.Functions[registry.FnWebhookReceiver] = w.Receiver
+		w.Receiver.Function.AddEnvironment(jsii.String(config.EnvSubjectKeySecretArn), s.Proof.SubjectKey.SecretArn(), nil)
+		s.Proof.GrantSubjectKey(w.Receiver.Role, s.Keys.Data)
 		apiProps.Webhooks = w.Receiver.Function
 	}
 	s.API = NewAPI(stack, "Api", apiProps)

@@ -177,11 +177,12 @@ func TestResourceCounts(t *testing.T) {
 			emails += len(sub.AdminEmails)
 		}
 		emails += len(st.Region.OpsEmails)
-		// The intake's four routes and the operators' five (retry,
-		// extension, subject, attestation, audit).
-		queues, methods := 1, 9
+		secrets++ // the subject key
+		// The intake's four routes, the operators' five (retry, extension,
+		// subject, attestation, audit) and the suppression check.
+		queues, methods := 1, 10
 		if st.Webhooks != nil {
-			queues, methods = 3, 13 // the webhook queue and its DLQ; POST /webhooks and its release, PUT and GET /tenants
+			queues, methods = 3, 14 // the webhook queue and its DLQ; POST /webhooks and its release, PUT and GET /tenants
 		}
 		template := s.templates[st.Region.Name]
 		for typ, want := range map[string]int{
@@ -195,7 +196,7 @@ func TestResourceCounts(t *testing.T) {
 			"AWS::SQS::Queue":                  queues,
 			"AWS::ApiGateway::RestApi":         1,
 			"AWS::ApiGateway::Method":          methods,
-			"AWS::KMS::Key":                    2,
+			"AWS::KMS::Key":                    3, // data, logs, certificate signing
 		} {
 			check(t, typ+" count", func() { template.ResourceCountIs(jsii.String(typ), jsii.Number(float64(want))) })
 		}
@@ -238,6 +239,10 @@ func TestRequestsTable(t *testing.T) {
 			})
 		})
 		for _, key := range resources(tpl, "AWS::KMS::Key") {
+			// KMS rotates symmetric keys only; the signing key is ECC.
+			if spec := props(key)["KeySpec"]; spec != nil && spec != "SYMMETRIC_DEFAULT" {
+				continue
+			}
 			if props(key)["EnableKeyRotation"] != true {
 				t.Errorf("KMS key without rotation: %v", props(key)["Description"])
 			}
@@ -260,7 +265,7 @@ func TestFunctions(t *testing.T) {
 			})
 		})
 		want := map[string][]string{
-			registry.FnAPI:            {config.EnvTableName, config.EnvStateMachineArn, config.EnvNoticesTopicArn},
+			registry.FnAPI:            {config.EnvTableName, config.EnvStateMachineArn, config.EnvNoticesTopicArn, config.EnvSubjectKeySecretArn},
 			registry.FnStarter:        {config.EnvTableName, config.EnvStateMachineArn},
 			registry.FnLoadSubsystems: {config.EnvTableName, config.EnvTopicArns},
 			registry.FnSyncDelete:     {config.EnvTableName},
@@ -270,7 +275,7 @@ func TestFunctions(t *testing.T) {
 			registry.FnReportFailure:  {config.EnvTableName},
 			// The receiver files erasures (table), alerts ops on a misrouted
 			// tenant and queues other topics.
-			registry.FnWebhookReceiver: {config.EnvTableName, config.EnvOpsTopicArn, config.EnvWebhookQueueURL},
+			registry.FnWebhookReceiver: {config.EnvTableName, config.EnvOpsTopicArn, config.EnvWebhookQueueURL, config.EnvSubjectKeySecretArn},
 			// The deadline watch reads the open index and mails ops.
 			registry.FnDeadlineWatch: {config.EnvTableName, config.EnvOpsTopicArn},
 		}
@@ -433,6 +438,7 @@ func TestTopicsAndTokens(t *testing.T) {
 		for _, sub := range st.Region.Subsystems {
 			want = append(want, config.DefaultTokenName(st.Region.Name, sub.Name))
 		}
+		want = append(want, "lethe/"+st.Region.Name+"/subject-key")
 		sort.Strings(want)
 		if diff := cmp.Diff(want, names); diff != "" {
 			t.Errorf("secrets (-want +got):\n%s", diff)
@@ -580,7 +586,8 @@ func TestAPI(t *testing.T) {
 		}
 		sort.Strings(routes)
 		want := []string{"DELETE /api/user/{id}", "GET /audit", "GET /erasures", "GET /erasures/{requestId}", "GET /erasures/{requestId}/subject",
-			"POST /erasures", "POST /erasures/{requestId}/extension", "POST /erasures/{requestId}/retry", "POST /erasures/{requestId}/subsystems/{name}/attestation"}
+			"POST /erasures", "POST /erasures/{requestId}/extension", "POST /erasures/{requestId}/retry", "POST /erasures/{requestId}/subsystems/{name}/attestation",
+			"POST /suppressions/check"}
 		if st.Webhooks != nil {
 			want = append(want, "GET /tenants/{tenant}", "POST /webhooks/{provider}", "POST /webhooks/{provider}/release", "PUT /tenants/{tenant}")
 			sort.Strings(want)

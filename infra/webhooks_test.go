@@ -91,9 +91,13 @@ func TestWebhookReceiverGrants(t *testing.T) {
 				}
 			}
 		}
+		// The region's webhook secrets, and the subject key (the receiver
+		// files requests, naming their subjects), and nothing else.
 		secret := resourcesOf(sts, "secretsmanager:GetSecretValue")
 		wantSecret := ":secretsmanager:" + st.Region.AWSRegion + ":"
-		if !strings.Contains(secret, wantSecret) || !strings.HasSuffix(secret, `:secret:lethe/`+st.Region.Name+`/webhooks/*"]]}`) {
+		subjectKey := cfnID(t, st, st.Proof.SubjectKey)
+		if !strings.Contains(secret, wantSecret) || !strings.Contains(secret, `:secret:lethe/`+st.Region.Name+`/webhooks/*"]]}`) ||
+			!strings.Contains(secret, `{"Ref":"`+subjectKey+`"}`) || strings.Count(secret, `"Ref":"Proof`) != 1 {
 			t.Errorf("GetSecretValue on %s", secret)
 		}
 		// The pattern covers the names config gives the region's webhook

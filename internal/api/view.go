@@ -50,6 +50,12 @@ type RequestView struct {
 	// Run is how many times operators retried the request.
 	Run        int             `json:"run,omitempty"`
 	Extensions []ExtensionView `json:"extensions,omitempty"`
+	// SubjectForgottenAt is when Lethe forgot the subject id (the request
+	// completed, or failed and was never settled); absent while it holds it.
+	SubjectForgottenAt *string `json:"subjectForgottenAt,omitempty"`
+	// Certificate says whether the signed certificate of erasure is issued
+	// (GET /erasures/{requestId}/certificate).
+	Certificate bool `json:"certificate"`
 }
 
 // ExtensionView is one extension of the deadline (GDPR Art. 12(3)).
@@ -127,15 +133,17 @@ func newRequestView(r erasure.Request) RequestView {
 			OldDeadline: formatTime(e.OldDeadline), NewDeadline: formatTime(e.NewDeadline)})
 	}
 	return RequestView{
-		RequestID:   r.ID,
-		Status:      r.Status,
-		Source:      r.Source,
-		TenantID:    r.TenantID,
-		ReceivedAt:  formatTime(r.ReceivedAt),
-		Deadline:    formatTime(r.Deadline),
-		CompletedAt: formatTimePtr(r.CompletedAt),
-		Subsystems:  subs,
-		Run:         r.Run,
-		Extensions:  exts,
+		SubjectForgottenAt: formatTimePtr(r.ForgottenAt),
+		Certificate:        r.Certificate != "",
+		RequestID:          r.ID,
+		Status:             r.Status,
+		Source:             r.Source,
+		TenantID:           r.TenantID,
+		ReceivedAt:         formatTime(r.ReceivedAt),
+		Deadline:           formatTime(r.Deadline),
+		CompletedAt:        formatTimePtr(r.CompletedAt),
+		Subsystems:         subs,
+		Run:                r.Run,
+		Extensions:         exts,
 	}
 }

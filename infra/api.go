@@ -173,9 +173,11 @@ func NewAPI(scope constructs.Construct, id string, p APIProps) API {
 	method(request.AddResource(jsii.String("retry"), nil), "POST", apiIntegration, iam, "requestId")
 	method(request.AddResource(jsii.String("extension"), nil), "POST", apiIntegration, iam, "requestId")
 	method(request.AddResource(jsii.String("subject"), nil), "GET", apiIntegration, iam, "requestId")
+	method(request.AddResource(jsii.String("certificate"), nil), "GET", apiIntegration, iam, "requestId")
 	method(request.AddResource(jsii.String("subsystems"), nil).AddResource(jsii.String("{name}"), nil).
 		AddResource(jsii.String("attestation"), nil), "POST", apiIntegration, iam, "requestId", "name")
 	method(api.Root().AddResource(jsii.String("audit"), nil), "GET", apiIntegration, iam)
+	method(api.Root().AddResource(jsii.String("keys"), nil), "GET", apiIntegration, iam)
 	method(api.Root().AddResource(jsii.String("suppressions"), nil).AddResource(jsii.String("check"), nil), "POST", apiIntegration, iam)
 	method(api.Root().AddResource(jsii.String("api"), nil).
 		AddResource(jsii.String("user"), nil).

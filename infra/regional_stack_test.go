@@ -179,10 +179,11 @@ func TestResourceCounts(t *testing.T) {
 		emails += len(st.Region.OpsEmails)
 		secrets++ // the subject key
 		// The intake's four routes, the operators' five (retry, extension,
-		// subject, attestation, audit) and the suppression check.
-		queues, methods := 1, 10
+		// subject, attestation, audit), the suppression check, the
+		// certificate and the keys.
+		queues, methods := 1, 12
 		if st.Webhooks != nil {
-			queues, methods = 3, 14 // the webhook queue and its DLQ; POST /webhooks and its release, PUT and GET /tenants
+			queues, methods = 3, 16 // the webhook queue and its DLQ; POST /webhooks and its release, PUT and GET /tenants
 		}
 		template := s.templates[st.Region.Name]
 		for typ, want := range map[string]int{
@@ -586,6 +587,7 @@ func TestAPI(t *testing.T) {
 		}
 		sort.Strings(routes)
 		want := []string{"DELETE /api/user/{id}", "GET /audit", "GET /erasures", "GET /erasures/{requestId}", "GET /erasures/{requestId}/subject",
+			"GET /erasures/{requestId}/certificate", "GET /keys",
 			"POST /erasures", "POST /erasures/{requestId}/extension", "POST /erasures/{requestId}/retry", "POST /erasures/{requestId}/subsystems/{name}/attestation",
 			"POST /suppressions/check"}
 		if st.Webhooks != nil {

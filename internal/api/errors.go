@@ -33,6 +33,9 @@ const (
 	CodeInternal              = "internal"
 	CodeTooMany               = "too_many"
 	CodeSubjectForgotten      = "subject_forgotten"
+	CodeNotCompleted          = "request_not_completed"
+	CodeCertificatePending    = "certificate_pending"
+	CodeNoKeys                = "keys_unavailable"
 )
 
 // storeError is any failure of the request store other than the domain

@@ -88,6 +88,8 @@ const (
 type Handler struct {
 	store      requestStore
 	subjects   erasure.SubjectHasher
+	keys       KeySet
+	certifier  Certifier
 	executions Executions
 	notices    Notices
 	region     config.Region
@@ -143,6 +145,10 @@ type reply struct {
 	location  string
 	requestID string // the erasure request the answer is about, for the log
 	noStore   bool   // Cache-Control: no-store (the answer holds a subject id)
+	// contentType, when set, sends raw as the body instead of body as JSON
+	// (a certificate is application/jose, the keys a JWK set).
+	contentType string
+	raw         string
 }
 
 // Handle answers one API Gateway REST proxy event. It never returns an
@@ -187,6 +193,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 // code and the error answered, for the log.
 func (h *Handler) respond(rep reply, err error) (events.APIGatewayProxyResponse, int, string, error) {
 	a := httpjson.Respond(rep.status, rep.body, err, classify)
+	if err == nil && rep.contentType != "" {
+		a.Headers["Content-Type"], a.Body = rep.contentType, rep.raw
+	}
 	if a.Code == "" && rep.location != "" {
 		a.Headers["Location"] = rep.location
 	}
@@ -257,7 +266,7 @@ func match(ev events.APIGatewayProxyRequest) (route, error) {
 
 var errNoRoute = &httpjson.Error{Status: http.StatusNotFound, Code: CodeRouteNotFound,
 	Message: "no such route; the API has POST /erasures, GET /erasures, GET /erasures/{requestId}, DELETE /api/user/{id}, PUT|GET /tenants/{tenant}, " +
-		"POST /erasures/{requestId}/retry, POST /erasures/{requestId}/subsystems/{name}/attestation, GET /erasures/{requestId}/subject, POST /erasures/{requestId}/extension, POST /suppressions/check and GET /audit"}
+		"POST /erasures/{requestId}/retry, POST /erasures/{requestId}/subsystems/{name}/attestation, GET /erasures/{requestId}/subject, POST /erasures/{requestId}/extension, GET /erasures/{requestId}/certificate, GET /keys, POST /suppressions/check and GET /audit"}
 
 func methodNotAllowed(allow string) error {
 	return httpjson.MethodNotAllowed(CodeMethodNotAllowed, "method not allowed on this route; allowed: "+allow, allow)

@@ -114,6 +114,13 @@ func operatorRoute(ev events.APIGatewayProxyRequest, segs []string) (route, erro
 		return route{name: "GET /audit", serve: (*Handler).listAudit}, nil, true
 	case len(segs) == 3 && segs[0] == "erasures" && segs[1] != "" && segs[2] == "retry":
 		return one("/erasures/{requestId}/retry", http.MethodPost, (*Handler).retry)
+	case len(segs) == 1 && segs[0] == "keys":
+		if method != http.MethodGet {
+			return route{name: method + " /keys"}, methodNotAllowed("GET"), true
+		}
+		return route{name: "GET /keys", serve: (*Handler).getKeys}, nil, true
+	case len(segs) == 3 && segs[0] == "erasures" && segs[1] != "" && segs[2] == "certificate":
+		return one("/erasures/{requestId}/certificate", http.MethodGet, (*Handler).getCertificate)
 	case len(segs) == 3 && segs[0] == "erasures" && segs[1] != "" && segs[2] == "subject":
 		return one("/erasures/{requestId}/subject", http.MethodGet, (*Handler).readSubject)
 	case len(segs) == 3 && segs[0] == "erasures" && segs[1] != "" && segs[2] == "extension":
@@ -330,6 +337,13 @@ func (h *Handler) attest(ctx context.Context, ev events.APIGatewayProxyRequest, 
 	})
 	if err != nil {
 		return reply{}, "", err
+	}
+	if r.Status == erasure.StatusCompleted && r.Certificate == "" && h.certifier != nil {
+		// The request completed outside its execution: have its
+		// certificate issued. The attestation stands either way.
+		if err := h.certifier.Certify(ctx, r.ID); err != nil {
+			h.log.WarnContext(ctx, "certificate not requested", "requestId", r.ID, "error", err.Error())
+		}
 	}
 	return reply{status: http.StatusOK, body: newRequestView(r), requestID: r.ID}, "", nil
 }

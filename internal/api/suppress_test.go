@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
 	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
@@ -80,5 +81,68 @@ func TestSuppressionCheckRefusesBadInput(t *testing.T) {
 	}
 	if resp := call(t, h, opEvent("GET", "/suppressions/check", "")); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("GET: %d", resp.StatusCode)
+	}
+}
+
+type fixedKeys string
+
+func (k fixedKeys) JWKS(context.Context) ([]byte, error) { return []byte(k), nil }
+
+type certifyCalls struct{ ids []string }
+
+func (c *certifyCalls) Certify(_ context.Context, id string) error {
+	c.ids = append(c.ids, id)
+	return nil
+}
+
+// TestCertificateRoutes: the certificate of a completed request is its
+// compact JWS (409 before it completes or while it is issued); GET /keys
+// answers the key set; an attestation that completes a request has its
+// certificate issued.
+func TestCertificateRoutes(t *testing.T) {
+	f := operatorStore()
+	certs := &certifyCalls{}
+	h, _, _ := operatorHandler(t, f)
+	WithProof(fixedKeys(`{"keys":[]}`), certs)(h)
+
+	if resp := call(t, h, opEvent("GET", "/erasures/"+failedID+"/certificate", "")); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("certificate of a failed request: %d %s", resp.StatusCode, resp.Body)
+	} else if code, field := errorOf(t, resp.Body); code != CodeNotCompleted || field != "requestId" {
+		t.Fatalf("certificate of a failed request: %s %s", code, field)
+	}
+	for i, sub := range []string{"orders", "customers"} {
+		if resp := call(t, h, opEvent("POST", "/erasures/"+failedID+"/subsystems/"+sub+"/attestation", `{"outcome":"deleted","note":"by hand"}`)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("attest: %d %s", resp.StatusCode, resp.Body)
+		}
+		if len(certs.ids) != i {
+			t.Fatalf("after attesting %s: certify calls %v", sub, certs.ids)
+		}
+	}
+	if len(certs.ids) != 1 || certs.ids[0] != failedID {
+		t.Fatalf("certify calls %v, want %s once", certs.ids, failedID)
+	}
+	resp := call(t, h, opEvent("GET", "/erasures/"+failedID+"/certificate", ""))
+	if code, _ := errorOf(t, resp.Body); resp.StatusCode != http.StatusConflict || code != CodeCertificatePending || resp.Headers["Retry-After"] == "" {
+		t.Fatalf("certificate being issued: %d %s %v", resp.StatusCode, resp.Body, resp.Headers)
+	}
+	if _, err := f.Change(context.Background(), failedID, func(r *erasure.Request) ([]audit.Record, error) {
+		r.Certificate = "eyJhbGciOiJFUzI1NiJ9.e30.c2ln"
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp = call(t, h, opEvent("GET", "/erasures/"+failedID+"/certificate", ""))
+	if resp.StatusCode != http.StatusOK || resp.Body != "eyJhbGciOiJFUzI1NiJ9.e30.c2ln" || resp.Headers["Content-Type"] != MediaJOSE {
+		t.Fatalf("certificate: %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	resp = call(t, h, opEvent("GET", "/keys", ""))
+	if resp.StatusCode != http.StatusOK || resp.Body != `{"keys":[]}` || resp.Headers["Content-Type"] != MediaJWKSet {
+		t.Fatalf("keys: %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	if resp := call(t, h, opEvent("GET", "/erasures/er_eu_01928c6e-7b3a-7c00-8a00-00000000ffff/certificate", "")); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("certificate of an unknown request: %d", resp.StatusCode)
+	}
+	if resp := call(t, h, opEvent("POST", "/keys", "")); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /keys: %d", resp.StatusCode)
 	}
 }

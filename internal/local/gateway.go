@@ -47,6 +47,8 @@ var RegionalRoutes = []Route{
 	{http.MethodPost, "/erasures/{requestId}/subsystems/{name}/attestation", registry.FnAPI},
 	{http.MethodGet, "/audit", registry.FnAPI},
 	{http.MethodPost, "/suppressions/check", registry.FnAPI},
+	{http.MethodGet, "/erasures/{requestId}/certificate", registry.FnAPI},
+	{http.MethodGet, "/keys", registry.FnAPI},
 	{http.MethodDelete, "/api/user/{id}", registry.FnAPI},
 	{http.MethodPut, "/tenants/{tenant}", registry.FnAPI},
 	{http.MethodGet, "/tenants/{tenant}", registry.FnAPI},

@@ -20,6 +20,9 @@ const (
 	// ActionForgotten: the deadline watch forgot the subject of a failed
 	// request nobody settled in time.
 	ActionForgotten = "forgotten"
+	// ActionCertificateIssued: a completed request's certificate of
+	// erasure was signed.
+	ActionCertificateIssued = "certificate_issued"
 )
 
 // Record is one operator action on one request.

@@ -12,12 +12,17 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/audit"
+	"github.com/lethe-erasure/lethe/internal/certify"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/local"
+	"github.com/lethe-erasure/lethe/internal/proof"
 	"github.com/lethe-erasure/lethe/internal/store/embedded"
+	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
 )
 
 // The tests below run the three state machine files on Lethe's interpreter
@@ -175,6 +180,7 @@ type region struct {
 	cfg        *config.Config
 	subsystems map[string]*fakeSubsystem
 	requests   *embedded.Requests
+	signer     *proof.Local
 	outbox     *outbox
 	wired      local.Wired
 }
@@ -230,7 +236,13 @@ func newRegionWith(t testing.TB, adjust func(*config.Region), subjects ...string
 
 	// The local runtime's wiring, the one place that fills the files'
 	// placeholders outside the CDK app.
-	handlers, err := local.TaskHandlers(cfg, r, local.SubsystemTopics(r), noTokens{}, reg.requests, outboxMailer{reg.outbox}, nil, nil)
+	signer, err := proof.LoadOrCreateLocal(filepath.Join(t.TempDir(), "signing.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.signer = signer
+	issuer := certify.New(reg.requests, certify.Signing(signer, r.Name, r.AWSRegion), reg.clock.Now, nil)
+	handlers, err := local.TaskHandlers(cfg, r, local.SubsystemTopics(r), noTokens{}, reg.requests, outboxMailer{reg.outbox}, issuer, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +263,7 @@ func (reg *region) erase(t testing.TB, subject string) (*erasure.Request, *asl.R
 	now := reg.clock.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	req, _, err := reg.requests.Create(ctx, erasure.Request{ID: id, SubjectID: subject, Source: erasure.SourceAPI, ReceivedAt: now, Deadline: reg.cfg.Deadline.After(now)}, "")
+	req, _, err := reg.requests.Create(ctx, embeddedtest.WithSubject(t, erasure.Request{ID: id, SubjectID: subject, Source: erasure.SourceAPI, ReceivedAt: now, Deadline: reg.cfg.Deadline.After(now)}), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,5 +540,75 @@ func assertNoSubject(t *testing.T, res *asl.Result, subject string) {
 	}
 	if strings.Contains(string(b), subject) {
 		t.Errorf("the execution's history holds the subject id %q", subject)
+	}
+}
+
+// TestCompletedErasureIsCertified is issue 12's end to end: the Erasure
+// machine closes the request (forgetting its subject) and signs its
+// certificate; the certificate verifies against the region's key set, any
+// changed byte fails, and the subject check is true for the right person
+// only. The subject is in neither the certificate nor the execution.
+func TestCompletedErasureIsCertified(t *testing.T) {
+	reg := newRegion(t, "alice@example.com")
+	req, res := reg.erase(t, "alice@example.com")
+	if res.Status != "SUCCEEDED" {
+		t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
+	}
+	if req.SubjectID != "" || req.ForgottenAt == nil || req.Certificate == "" {
+		t.Fatalf("request: subject %q forgottenAt %v certificate %q", req.SubjectID, req.ForgottenAt, req.Certificate)
+	}
+	output, err := json.Marshal(res.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(req.Certificate, "alice") || strings.Contains(string(output), "alice") {
+		t.Fatal("the certificate or the execution output holds the subject id")
+	}
+	keys, err := certify.KeysOf(reg.signer).JWKS(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(keys, &set); err != nil {
+		t.Fatal(err)
+	}
+	claims, _, err := proof.Verify(req.Certificate, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.RequestID != req.ID || claims.Region != "eu" || len(claims.Subsystems) != len(req.Subsystems) || !claims.ClosedAt.Equal(*req.CompletedAt) {
+		t.Fatalf("claims = %+v", claims)
+	}
+	for _, s := range claims.Subsystems {
+		if !s.Outcome.Done() {
+			t.Errorf("subsystem %s certified %s", s.Name, s.Outcome)
+		}
+	}
+	if !claims.SubjectCommitment.Matches("alice@example.com") || claims.SubjectCommitment.Matches("alice@example.org") {
+		t.Fatal("the subject check does not single out alice")
+	}
+	for i := range req.Certificate {
+		if req.Certificate[i] == '.' {
+			continue
+		}
+		b := byte('A')
+		if req.Certificate[i] == 'A' {
+			b = 'B'
+		}
+		if _, _, err := proof.Verify(req.Certificate[:i]+string(b)+req.Certificate[i+1:], set); err == nil {
+			t.Fatalf("byte %d changed still verifies", i)
+		}
+	}
+	var out struct { // the execution's output is the outcome
+		Certificate struct {
+			Issued bool   `json:"issued"`
+			KeyID  string `json:"keyId"`
+		} `json:"certificate"`
+	}
+	if err := json.Unmarshal(output, &out); err != nil || !out.Certificate.Issued || out.Certificate.KeyID != set.Keys[0].KeyID {
+		t.Fatalf("execution output certificate = %+v, %v", out.Certificate, err)
 	}
 }

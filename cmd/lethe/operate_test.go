@@ -78,6 +78,11 @@ func TestOperatorCommandsOnLetheLocal(t *testing.T) {
 	}
 	out, errOut, code = run("audit", id)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
+	// The attestation completed the request: its certificate is issued in
+	// the background, and its record may already be there.
+	if len(lines) == 3 && strings.Contains(lines[2], "certificate_issued") {
+		lines = lines[:2]
+	}
 	if code != 0 || len(lines) != 2 || !strings.Contains(lines[0], "subject_read") || !strings.Contains(lines[1], "attestation") ||
 		!strings.Contains(out, "local:dpo") || !strings.Contains(lines[1], "note=erased by hand, ticket OPS-1234") {
 		t.Errorf("audit: exit %d\n%s%s", code, out, errOut)

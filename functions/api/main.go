@@ -9,11 +9,14 @@ import (
 	"log"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/lethe-erasure/lethe/internal/api"
+	"github.com/lethe-erasure/lethe/internal/certify"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/lambdaenv"
+	"github.com/lethe-erasure/lethe/internal/proof"
 	"github.com/lethe-erasure/lethe/internal/starter"
 )
 
@@ -38,7 +41,16 @@ func main() {
 	if err != nil {
 		log.Fatalf("api: %v", err)
 	}
+	signingKey, err := lambdaenv.Get(config.EnvSigningKeyArn)
+	if err != nil {
+		log.Fatalf("api: %v", err)
+	}
+	certifyFn, err := lambdaenv.Get(config.EnvCertifyFunction)
+	if err != nil {
+		log.Fatalf("api: %v", err)
+	}
 	lambda.Start(api.New(requests, subjects, env.Config, env.Region, api.WithLogger(env.Log),
 		api.WithExecutions(starter.NewSFN(sfn.NewFromConfig(env.AWS), machine)),
-		api.WithNotices(env.Notices(notices))).Handle)
+		api.WithNotices(env.Notices(notices)),
+		api.WithProof(certify.KeysOf(proof.NewKMS(kms.NewFromConfig(env.AWS), signingKey)), env.Certifier(certifyFn))).Handle)
 }

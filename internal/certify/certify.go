@@ -7,6 +7,7 @@ package certify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/proof"
 )
 
 // Requests is the part of the requests table the issuer uses.
@@ -41,7 +43,7 @@ type Output struct {
 	// Issued is true when this call signed the certificate, false when it
 	// was issued before (a retried task).
 	Issued bool   `json:"issued"`
-	KeyID  string `json:"keyId,omitempty"`
+	KeyID  string `json:"keyId"`
 }
 
 // SigningUnavailable is a signing failure that may pass (KMS throttled or
@@ -63,6 +65,18 @@ type NotCompleted struct {
 func (e *NotCompleted) Error() string {
 	return fmt.Sprintf("request %s is %s: only a completed request is certified", e.RequestID, e.Status)
 }
+
+// RequestNotFound means the requests table holds no such request.
+type RequestNotFound struct{ RequestID string }
+
+func (e *RequestNotFound) Error() string {
+	return fmt.Sprintf("certify: no request %s in the requests table", e.RequestID)
+}
+
+// InvalidInput means the input is not what erasure.asl.json sends.
+type InvalidInput struct{ Reason string }
+
+func (e *InvalidInput) Error() string { return "certify: requestId " + e.Reason }
 
 // Issuer issues a region's certificates.
 type Issuer struct {
@@ -88,9 +102,12 @@ func New(requests Requests, issue IssueFunc, now func() time.Time, log *slog.Log
 // request having none.
 func (i *Issuer) Handle(ctx context.Context, in Input) (Output, error) {
 	if _, err := erasure.ParseID(in.RequestID); err != nil {
-		return Output{}, err
+		return Output{}, &InvalidInput{Reason: "must look like er_<region>_<uuidv7>"}
 	}
 	r, err := i.requests.Get(ctx, in.RequestID)
+	if errors.Is(err, erasure.ErrNotFound) {
+		return Output{}, &RequestNotFound{RequestID: in.RequestID}
+	}
 	if err != nil {
 		return Output{}, err
 	}
@@ -137,4 +154,33 @@ func (i *Issuer) Certify(ctx context.Context, requestID string) error {
 		}
 	}()
 	return nil
+}
+
+// Signing is the IssueFunc of a region whose certificates s signs: the
+// claims of the request (internal/proof) as a compact JWS. A failure of the
+// signer that may pass is a SigningUnavailable, which the machine retries.
+func Signing(s proof.Signer, region, awsRegion string) IssueFunc {
+	issuer := proof.Issuer(region, awsRegion)
+	return func(ctx context.Context, r erasure.Request) (string, string, error) {
+		jws, kid, err := proof.Issue(ctx, s, proof.NewClaims(r, region, issuer, *r.CompletedAt, *r.Commitment))
+		if err != nil && proof.Transient(err) {
+			return "", "", &SigningUnavailable{Err: err}
+		}
+		return jws, kid, err
+	}
+}
+
+// Keys is the region's public keys as GET /keys answers them (api.KeySet).
+type Keys struct{ signers []proof.Signer }
+
+// KeysOf is the key set of the signers.
+func KeysOf(signers ...proof.Signer) Keys { return Keys{signers: signers} }
+
+// JWKS is the key set as JSON.
+func (k Keys) JWKS(ctx context.Context) ([]byte, error) {
+	set, err := proof.KeySet(ctx, k.signers...)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(set)
 }

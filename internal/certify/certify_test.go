@@ -2,14 +2,20 @@ package certify_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
+
 	"github.com/lethe-erasure/lethe/internal/certify"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/eventstest"
+	"github.com/lethe-erasure/lethe/internal/proof"
 	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
 )
 
@@ -92,4 +98,52 @@ func TestSigningFailureStoresNothing(t *testing.T) {
 	if got, _ := reqs.Get(t.Context(), doneID); got.Certificate != "" {
 		t.Fatal("a certificate was stored without a signature")
 	}
+}
+
+// TestSampleEvents runs events/certify/*.json through the handler as Lambda
+// invokes it, with the local signer.
+func TestSampleEvents(t *testing.T) {
+	eventstest.Run(t, "certify", 4, func(t *testing.T, c eventstest.Case) {
+		var want struct {
+			Output *certify.Output `json:"output"`
+			Error  string          `json:"error"`
+		}
+		c.DecodeWant(t, &want)
+		mk := func(id string) erasure.Request {
+			return erasure.Request{ID: id, SubjectID: "subject-" + id[len(id)-2:], Source: "api", Status: erasure.StatusRunning, ReceivedAt: t0, Deadline: t0.AddDate(0, 1, 0),
+				Subsystems: []erasure.SubsystemResult{{Name: "projects", Mode: "sync", Status: erasure.SubsystemDeleted, Attempts: 1}}}
+		}
+		certified := "er_eu_0195e9b2-3c4d-7a10-8b2c-1f2e3d4c5b23"
+		reqs := embeddedtest.Requests(t, "eu", mk(doneID), mk(openID), mk(certified))
+		signer, err := proof.LoadOrCreateLocal(filepath.Join(t.TempDir(), "signing.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		iss := certify.New(reqs, certify.Signing(signer, "eu", "eu-west-1"), func() time.Time { return t0 }, nil)
+		for _, id := range []string{doneID, certified} {
+			if _, err := reqs.RecordOutcome(t.Context(), id, erasure.StatusCompleted, t0.Add(time.Hour), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := iss.Handle(t.Context(), certify.Input{RequestID: certified}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := lambda.NewHandler(iss.Handle).Invoke(t.Context(), c.Payload)
+		if want.Error != "" {
+			if err == nil || eventstest.ErrorName(err) != want.Error {
+				t.Fatalf("error = %v (%T), want a %s", err, err, want.Error)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got certify.Output
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.RequestID != want.Output.RequestID || got.Issued != want.Output.Issued || got.KeyID == "" && got.Issued {
+			t.Errorf("output %+v, want %+v", got, *want.Output)
+		}
+	})
 }

@@ -674,6 +674,12 @@ const (
 	// Manager), read by the functions that name subjects (api,
 	// webhook-receiver).
 	EnvSubjectKeySecretArn = "LETHE_SUBJECT_KEY_SECRET_ARN"
+	// EnvSigningKeyArn is the region's certificate signing key (KMS), which
+	// certify signs with and the api reads the public half of.
+	EnvSigningKeyArn = "LETHE_SIGNING_KEY_ARN"
+	// EnvCertifyFunction names the certify function, which the api invokes
+	// when an attestation completes a request.
+	EnvCertifyFunction = "LETHE_CERTIFY_FUNCTION"
 	// EnvEdgeConfig holds the edge's view of the configuration, as JSON
 	// written by ForEdge.
 	EnvEdgeConfig = "LETHE_EDGE_CONFIG"

@@ -6,7 +6,10 @@ package lambdaenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"io"
 	"log/slog"
 	"os"
@@ -91,6 +94,29 @@ func (e *Env) SubjectKey(ctx context.Context) (*subjectkey.Key, error) {
 		return nil, fmt.Errorf("read the subject key: %w", err)
 	}
 	return subjectkey.Parse(v)
+}
+
+// Certifier has the certify function issue a request's certificate: an
+// asynchronous invocation (Lambda retries it twice), for an attestation that
+// completes a request outside its execution.
+func (e *Env) Certifier(function string) LambdaCertifier {
+	return LambdaCertifier{client: awslambda.NewFromConfig(e.AWS), function: function}
+}
+
+// LambdaCertifier invokes the certify function (api.Certifier).
+type LambdaCertifier struct {
+	client   *awslambda.Client
+	function string
+}
+
+// Certify invokes the function with {"requestId": id}, not waiting.
+func (c LambdaCertifier) Certify(ctx context.Context, requestID string) error {
+	payload, err := json.Marshal(map[string]string{"requestId": requestID})
+	if err != nil {
+		return err
+	}
+	_, err = c.client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: &c.function, InvocationType: lambdatypes.InvocationTypeEvent, Payload: payload})
+	return err
 }
 
 // Connector is the subsystem connector of the three subsystem tasks: tokens

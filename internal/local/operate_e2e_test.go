@@ -125,8 +125,10 @@ func TestRetryAfterARefusal(t *testing.T) {
 	if _, ok := reg.Engine.Execution(ExecutionArn(reg.Engine, reg.Wired.Main, id+"-r1")); !ok {
 		t.Errorf("no execution %s-r1", id)
 	}
-	if got := auditActions(t, reg, id); len(got) != 1 || got[0] != "retry by local:dpo" {
-		t.Errorf("audit %v, want the retry by local:dpo", got)
+	// The retry's execution completed the request and signed its
+	// certificate.
+	if got := auditActions(t, reg, id); len(got) != 2 || got[0] != "retry by local:dpo" || got[1] != "certificate_issued by lethe:certify" {
+		t.Errorf("audit %v, want the retry by local:dpo, then the certificate's issuance", got)
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lethe-erasure/lethe/internal/certify"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,6 +46,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/demo"
 	"github.com/lethe-erasure/lethe/internal/metrics"
+	"github.com/lethe-erasure/lethe/internal/proof"
 	"github.com/lethe-erasure/lethe/internal/receiver"
 	"github.com/lethe-erasure/lethe/internal/registry"
 	"github.com/lethe-erasure/lethe/internal/secrets"
@@ -89,6 +91,10 @@ type Options struct {
 	WebhookSecrets map[string]string
 }
 
+// SigningKeyFile is the region's certificate signing key in the data
+// directory (PKCS#8 PEM): the stand-in for the stack's KMS key.
+func SigningKeyFile(region string) string { return "signing-" + region + ".pem" }
+
 // SubjectKeyFile is the region's subject key in the data directory: the
 // stand-in for the secret the regional stack creates.
 func SubjectKeyFile(region string) string { return "subject-" + region + ".key" }
@@ -110,13 +116,14 @@ const (
 
 // Runtime is a running `lethe local`.
 type Runtime struct {
-	cfg    *config.Config // with the demo subsystems' URLs when Demo
-	log    *slog.Logger
-	clock  asl.Clock
-	own    *Clock // the clock the runtime opened (nil when overridden)
-	db     *embedded.DB
-	farm   *demo.Farm
-	outbox *Outbox
+	cfg     *config.Config // with the demo subsystems' URLs when Demo
+	dataDir string
+	log     *slog.Logger
+	clock   asl.Clock
+	own     *Clock // the clock the runtime opened (nil when overridden)
+	db      *embedded.DB
+	farm    *demo.Farm
+	outbox  *Outbox
 
 	regions []*Region
 	edgeURL string
@@ -183,7 +190,7 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("local: data directory: %w", err)
 	}
-	rt := &Runtime{log: o.Log, metrics: metrics.NewPrometheus()}
+	rt := &Runtime{log: o.Log, metrics: metrics.NewPrometheus(), dataDir: o.DataDir}
 	rt.engineMetrics = newEngineMetrics(rt.metrics.Registry())
 	rt.ctx, rt.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
@@ -406,7 +413,14 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 	fnLog := func(fn string) *slog.Logger { return rt.log.With("function", FunctionName(name, fn)) }
 	// One connector serves the three subsystem tasks, as one package does
 	// for their three functions; its log lines name the task (op).
-	handlers, err := TaskHandlers(own, r, SubsystemTopics(r), tokens, reg.Requests, rt.outbox.Mailer(), rt.log.With("region", name), rt.metrics)
+	// The region's signing key: KMS's stand-in, a key file in the data
+	// directory.
+	signer, err := proof.LoadOrCreateLocal(filepath.Join(rt.dataDir, SigningKeyFile(name)))
+	if err != nil {
+		return nil, fmt.Errorf("local: region %s: %w", name, err)
+	}
+	issuer := certify.New(reg.Requests, certify.Signing(signer, name, r.AWSRegion), rt.clock.Now, fnLog(registry.FnCertify))
+	handlers, err := TaskHandlers(own, r, SubsystemTopics(r), tokens, reg.Requests, rt.outbox.Mailer(), issuer, rt.log.With("region", name), rt.metrics)
 	if err != nil {
 		return nil, fmt.Errorf("local: region %s: %w", name, err)
 	}
@@ -424,7 +438,8 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 		},
 	}
 	apiHandler := api.New(reg.Requests, subjects, own, r, api.WithClock(rt.clock.Now), api.WithLogger(fnLog(registry.FnAPI)), api.WithMetrics(rt.metrics),
-		api.WithExecutions(reg.executions), api.WithNotices(rt.outbox.Notices(TopicArn(r, NoticesTopicName(name)))))
+		api.WithExecutions(reg.executions), api.WithNotices(rt.outbox.Notices(TopicArn(r, NoticesTopicName(name)))),
+		api.WithProof(certify.KeysOf(signer), issuer))
 	alerts := &outboxAlerts{outbox: rt.outbox, topic: reg.Wired.OpsTopic}
 	reg.Watch = watch.New(reg.Requests, rt.outbox.Mailer(), reg.Wired.OpsTopic, own, name, rt.metrics, rt.clock.Now,
 		fnLog(registry.FnDeadlineWatch))

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"github.com/lethe-erasure/lethe/internal/certify"
 	"log/slog"
 	"slices"
 
@@ -72,6 +73,7 @@ func SubsystemTopics(region config.Region) map[string]string {
 type TaskStore interface {
 	outcome.Requests
 	progress.Requests
+	certify.Requests
 	SubjectOf(ctx context.Context, requestID string) (string, error)
 }
 
@@ -86,8 +88,9 @@ type Tokens interface {
 // internal/lambdaenv): keyed by function folder (registry.Fn*), ready for
 // Wire. topics are the subsystems' failure topics (SubsystemTopics); mail
 // publishes the escalation mails to them (the outbox).
-// sink counts closed requests (nil: EMF lines in log).
-func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]string, tokens Tokens, requests TaskStore, mail progress.Mailer, log *slog.Logger, sink metrics.Sink) (map[string]any, error) {
+// sink counts closed requests (nil: EMF lines in log). issuer signs the
+// certificates (IssueCertificate), with the region's key.
+func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]string, tokens Tokens, requests TaskStore, mail progress.Mailer, issuer *certify.Issuer, log *slog.Logger, sink metrics.Sink) (map[string]any, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -109,6 +112,7 @@ func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]st
 		registry.FnAsyncCheck:     conn.Check,
 		registry.FnRecordOutcome:  recorder.Handle,
 		registry.FnReportFailure:  outcome.NewReporter(requests, tracker, log).Handle,
+		registry.FnCertify:        issuer.Handle,
 	}, nil
 }
 

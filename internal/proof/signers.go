@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
 )
 
 // Local is a P-256 key kept in a file: lethe local's signer.
@@ -177,4 +179,20 @@ func RawSignature(der []byte) ([]byte, error) {
 		v.FillBytes(out[i*32 : (i+1)*32])
 	}
 	return out, nil
+}
+
+// Transient reports whether a signing failure may pass: KMS throttled, its
+// internal errors and timeouts, or no answer at all. Access denied, a
+// disabled or missing key and the like need a person.
+func Transient(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ThrottlingException", "KMSInternalException", "DependencyTimeoutException", "KeyUnavailableException", "LimitExceededException":
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -58,6 +58,9 @@ const (
 	// FnDeadlineWatch counts open, at-risk and overdue requests hourly
 	// and mails the ops topic those newly at risk or overdue.
 	FnDeadlineWatch = "deadline-watch"
+	// FnCertify signs completed requests' certificates of erasure
+	// (IssueCertificate), the one function that may use the signing key.
+	FnCertify = "certify"
 )
 
 // The edge stack's function folders under functions/.
@@ -95,6 +98,7 @@ var Placeholders = []Placeholder{
 	{Name: "AsyncCheckFunctionArn", Kind: Function, Target: FnAsyncCheck},
 	{Name: "RecordOutcomeFunctionArn", Kind: Function, Target: FnRecordOutcome},
 	{Name: "ReportFailureFunctionArn", Kind: Function, Target: FnReportFailure},
+	{Name: "CertifyFunctionArn", Kind: Function, Target: FnCertify},
 	{Name: "SyncDeletionStateMachineArn", Kind: StateMachine, Target: MachineSyncDeletion},
 	{Name: "AsyncDeletionStateMachineArn", Kind: StateMachine, Target: MachineAsyncDeletion},
 	{Name: "OpsTopicArn", Kind: Topic, Target: TopicOps},
@@ -102,7 +106,7 @@ var Placeholders = []Placeholder{
 
 // Functions lists every regional Lambda function folder, tasks and
 // non-tasks alike.
-var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome, FnReportFailure, FnWebhookReceiver, FnDeadlineWatch}
+var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome, FnReportFailure, FnWebhookReceiver, FnDeadlineWatch, FnCertify}
 
 // EdgeFunctions lists the edge stack's Lambda function folders.
 var EdgeFunctions = []string{FnWebhookFanout, FnEdgeAPI}

@@ -41,6 +41,9 @@ var TableActions = map[string][]string{
 	// The deadline watch marks what it told of (Change); its Query is on
 	// the open index alone (RequestsTable.GrantQueryOpen).
 	registry.FnDeadlineWatch: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+	// certify reads the completed request and stores its certificate with
+	// the issuance's audit record (Change).
+	registry.FnCertify: {"dynamodb:GetItem", "dynamodb:PutItem"},
 }
 
 // connectors are the functions that call subsystems with a bearer token.
@@ -60,6 +63,8 @@ type FunctionsProps struct {
 	Table      RequestsTable
 	Topics     Topics
 	Tokens     Tokens
+	// Proof holds the signing key certify signs with.
+	Proof Proof
 }
 
 // Functions are the region's functions by folder name (registry.Fn*).
@@ -154,6 +159,10 @@ func NewFunctions(scope constructs.Construct, p FunctionsProps) (Functions, erro
 	p.Topics.GrantPublish(watch.Role, p.Topics.Ops)
 	scheduleHourly(scope, "DeadlineWatchSchedule", watch, p.Region.AWSRegion)
 	fns[registry.FnDeadlineWatch] = watch
+	certify := newFunction(scope, registry.FnCertify, p, map[string]*string{config.EnvSigningKeyArn: p.Proof.SigningKey.KeyArn()},
+		"Lethe task IssueCertificate: signs completed requests' certificates of erasure")
+	p.Proof.GrantSign(certify.Role)
+	fns[registry.FnCertify] = certify
 	for _, fn := range registry.Functions {
 		if _, ok := fns[fn]; !ok && fn != registry.FnStarter && fn != registry.FnWebhookReceiver {
 			return nil, fmt.Errorf("registry function %q has no wiring in infra/functions.go", fn)

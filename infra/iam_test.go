@@ -47,7 +47,8 @@ func TestIAMActionsPerRole(t *testing.T) {
 		progress := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite)
 		want := map[string][]string{
 			registry.FnAPI: set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:Query", "states:StartExecution"},
-				tableWrite, publish, []string{"secretsmanager:GetSecretValue"}),
+				tableWrite, publish, []string{"secretsmanager:GetSecretValue", "kms:GetPublicKey", "lambda:InvokeFunction"}),
+			registry.FnCertify:        set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, []string{"kms:Sign", "kms:GetPublicKey"}),
 			registry.FnStarter:        set(fnCommon, []string{"dynamodb:UpdateItem"}, tableWrite, []string{"states:StartExecution", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}),
 			registry.FnLoadSubsystems: progress,
 			registry.FnReportFailure:  progress,
@@ -114,7 +115,7 @@ func TestIAMResourcesAreNamed(t *testing.T) {
 			secretIDs = append(secretIDs, cfnID(t, st, sec))
 		}
 		checks := []check{
-			{machineRole(registry.MachineErasure), "lambda:InvokeFunction", []string{fnID(registry.FnLoadSubsystems), fnID(registry.FnRecordOutcome)}},
+			{machineRole(registry.MachineErasure), "lambda:InvokeFunction", []string{fnID(registry.FnLoadSubsystems), fnID(registry.FnRecordOutcome), fnID(registry.FnCertify)}},
 			{machineRole(registry.MachineErasure), "states:StartExecution", []string{cfnID(t, st, st.StateMachines[registry.MachineSyncDeletion].Machine), cfnID(t, st, st.StateMachines[registry.MachineAsyncDeletion].Machine)}},
 			{machineRole(registry.MachineErasure), "sns:Publish", []string{cfnID(t, st, st.Topics.Ops)}},
 			{machineRole(registry.MachineSyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnSyncDelete), fnID(registry.FnReportFailure)}},
@@ -124,6 +125,18 @@ func TestIAMResourcesAreNamed(t *testing.T) {
 			{cfnID(t, st, st.Functions[registry.FnStarter].Role), "states:StartExecution", []string{cfnID(t, st, st.StateMachines.Main().Machine)}},
 			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "states:StartExecution", []string{cfnID(t, st, st.StateMachines.Main().Machine)}},
 			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "sns:Publish", []string{cfnID(t, st, st.Topics.Notices)}},
+			// Certificates: certify signs, the api reads the public key and
+			// invokes certify.
+			{cfnID(t, st, st.Functions[registry.FnCertify].Role), "kms:Sign", []string{cfnID(t, st, st.Proof.SigningKey)}},
+			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "kms:GetPublicKey", []string{cfnID(t, st, st.Proof.SigningKey)}},
+			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "lambda:InvokeFunction", []string{fnID(registry.FnCertify)}},
+			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "secretsmanager:GetSecretValue", []string{cfnID(t, st, st.Proof.SubjectKey)}},
+		}
+		// kms:Sign with the signing key is certify's alone.
+		for role, sts := range byRole {
+			if role != cfnID(t, st, st.Functions[registry.FnCertify].Role) && resourcesOf(sts, "kms:Sign") != "" {
+				t.Errorf("role %s may sign certificates", role)
+			}
 		}
 		for _, fn := range connectors {
 			checks = append(checks, check{cfnID(t, st, st.Functions[fn].Role), "secretsmanager:GetSecretValue", secretIDs},
@@ -176,6 +189,13 @@ func TestNoWildcardActions(t *testing.T) {
 					}
 					if s.Resources == `"*"` && !wildcardOK[a] {
 						t.Errorf("role %s grants %s on Resource *", role, a)
+					}
+					if a == "kms:Sign" || a == "kms:GetPublicKey" {
+						// The certificate key is used directly, and only it.
+						if !strings.HasPrefix(s.Resources, `{"Fn::GetAtt":["ProofSigning`) {
+							t.Errorf("role %s uses %s on %s", role, a, s.Resources)
+						}
+						continue
 					}
 					if strings.HasPrefix(a, "kms:") && !strings.Contains(s.Condition, "kms:ViaService") {
 						t.Errorf("role %s uses KMS (%s) outside a kms:ViaService condition", role, a)

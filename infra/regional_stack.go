@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"path/filepath"
 	"slices"
 
@@ -81,9 +82,10 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	if err != nil {
 		return nil, fmt.Errorf("%s: LETHE_CONFIG: %w", id, err)
 	}
+	s.Proof = NewProof(stack, "Proof", ProofProps{RegionName: region.Name, AWSRegion: region.AWSRegion, DataKey: s.Keys.Data})
 	fnProps := FunctionsProps{
 		Region: fnRegion, ConfigJSON: string(cfgJSON), BuildDir: p.BuildDir, LogsKey: s.Keys.Logs,
-		Table: s.Table, Topics: s.Topics, Tokens: s.Tokens,
+		Table: s.Table, Topics: s.Topics, Tokens: s.Tokens, Proof: s.Proof,
 	}
 	if s.Functions, err = NewFunctions(stack, fnProps); err != nil {
 		return nil, fmt.Errorf("%s: %w", id, err)
@@ -94,7 +96,6 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", id, err)
 	}
-	s.Proof = NewProof(stack, "Proof", ProofProps{RegionName: region.Name, AWSRegion: region.AWSRegion, DataKey: s.Keys.Data})
 	s.Starter = NewStarter(stack, StarterProps{Functions: fnProps, StateMachine: s.StateMachines.Main()})
 	// The api starts a retry's execution of the main machine (and no
 	// other) and publishes extension notices.
@@ -106,6 +107,15 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	// The functions that name subjects read the subject key.
 	apiFn.Function.AddEnvironment(jsii.String(config.EnvSubjectKeySecretArn), s.Proof.SubjectKey.SecretArn(), nil)
 	s.Proof.GrantSubjectKey(apiFn.Role, s.Keys.Data)
+	// The api answers the signing key's public half (GET /keys) and has
+	// certify sign the certificate of a request an attestation completes.
+	certifyFn := s.Functions[registry.FnCertify]
+	apiFn.Function.AddEnvironment(jsii.String(config.EnvSigningKeyArn), s.Proof.SigningKey.KeyArn(), nil)
+	apiFn.Function.AddEnvironment(jsii.String(config.EnvCertifyFunction), certifyFn.Function.FunctionName(), nil)
+	s.Proof.GrantPublicKey(apiFn.Role)
+	apiFn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("lambda:InvokeFunction"), Resources: &[]*string{certifyFn.Function.FunctionArn()},
+	}))
 	s.Functions[registry.FnStarter] = s.Starter.GoFunction
 	apiProps := APIProps{RegionName: region.Name, Handler: s.Functions[registry.FnAPI].Function, LogsKey: s.Keys.Logs}
 	if slices.Contains(registry.Functions, registry.FnWebhookReceiver) {

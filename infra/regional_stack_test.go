@@ -266,7 +266,10 @@ func TestFunctions(t *testing.T) {
 			})
 		})
 		want := map[string][]string{
-			registry.FnAPI:            {config.EnvTableName, config.EnvStateMachineArn, config.EnvNoticesTopicArn, config.EnvSubjectKeySecretArn},
+			registry.FnAPI: {config.EnvTableName, config.EnvStateMachineArn, config.EnvNoticesTopicArn, config.EnvSubjectKeySecretArn,
+				config.EnvSigningKeyArn, config.EnvCertifyFunction},
+			// certify signs with the region's signing key.
+			registry.FnCertify:        {config.EnvTableName, config.EnvSigningKeyArn},
 			registry.FnStarter:        {config.EnvTableName, config.EnvStateMachineArn},
 			registry.FnLoadSubsystems: {config.EnvTableName, config.EnvTopicArns},
 			registry.FnSyncDelete:     {config.EnvTableName},

@@ -1,7 +1,9 @@
-// Package audit is the region's record of what operators did to erasure
-// requests: retries, attestations, subject reads and deadline extensions.
-// Records are appended, never changed, and never hold a subject id: the
-// request id says which request, the detail says what was done.
+// Package audit is the region's record of what operators and Lethe did to
+// erasure requests — retries, attestations, subject reads, deadline
+// extensions, certificates issued, subjects forgotten — and to the region —
+// tenant registrations, quarantine releases, suppression checks. Records
+// are appended to a hash chain (chain.go), never changed, and never hold a
+// subject id: the request id says which request, the detail what was done.
 package audit
 
 import (
@@ -23,6 +25,10 @@ const (
 	// ActionCertificateIssued: a completed request's certificate of
 	// erasure was signed.
 	ActionCertificateIssued = "certificate_issued"
+	// Region records (no request id).
+	ActionTenantRegistered  = "tenant_registered"
+	ActionQuarantineRelease = "quarantine_release"
+	ActionSuppressionCheck  = "suppression_check"
 )
 
 // Record is one operator action on one request.
@@ -37,6 +43,11 @@ type Record struct {
 	// Detail says what changed, e.g. the subsystems retried or the old and
 	// new deadline; never a subject id.
 	Detail map[string]string `json:"detail,omitempty"`
+	// Seq, Prev and Hash place the record in the region's hash chain
+	// (chain.go); stores set them when they append it.
+	Seq  int64  `json:"seq,omitempty"`
+	Prev string `json:"prev,omitempty"`
+	Hash string `json:"hash,omitempty"`
 }
 
 // New returns a record with a fresh id.

@@ -17,30 +17,127 @@ import (
 	"github.com/lethe-erasure/lethe/internal/erasure"
 )
 
-// Audit records live in the requests table too (kind=audit), keyed
-// "audit#<requestId>#<record id>", so the GSI "recent" lists a request's
-// records in time order and every region's records newest request first.
+// Audit records live in the requests table too, as the region's hash chain
+// (internal/audit): entry n is keyed "audit#" + n in 20 digits, so the GSI
+// "recent" (kind, pk) lists them in chain order, and the item "audit#head"
+// holds the chain's head. An append puts each entry on the condition that
+// its key is free and moves the head on the condition that it is where the
+// writer read it, in one transaction: no entry is overwritten or skipped.
 const (
-	// KindAudit is the kind of an audit record item.
-	KindAudit   = "audit"
-	auditPrefix = "audit#"
+	// KindAudit is the kind of an audit entry; KindAuditHead of the head.
+	KindAudit     = "audit"
+	KindAuditHead = "audithead"
+	auditPrefix   = "audit#"
+	auditHeadKey  = "audit#head"
 )
 
-// AuditItem is an audit record as stored; the embedded store keeps the same
+// AuditItem is an audit entry as stored; the embedded store keeps the same
 // attributes as JSON.
 type AuditItem struct {
 	PK        string            `dynamodbav:"pk" json:"pk"`
 	Kind      string            `dynamodbav:"kind" json:"-"`
 	ID        string            `dynamodbav:"id" json:"id"`
-	RequestID string            `dynamodbav:"requestId" json:"requestId"`
+	RequestID string            `dynamodbav:"requestId,omitempty" json:"requestId,omitempty"`
 	At        string            `dynamodbav:"at" json:"at"`
 	Actor     string            `dynamodbav:"actor" json:"actor"`
 	Action    string            `dynamodbav:"action" json:"action"`
 	Detail    map[string]string `dynamodbav:"detail,omitempty" json:"detail,omitempty"`
+	Seq       int64             `dynamodbav:"seq" json:"seq"`
+	Prev      string            `dynamodbav:"prev" json:"prev"`
+	Hash      string            `dynamodbav:"hash" json:"hash"`
 }
 
-// AuditKey is the key of an audit record: both stores order records by it.
-func AuditKey(r audit.Record) string { return auditPrefix + r.RequestID + "#" + r.ID }
+// AuditKey is the key of the chain's entry seq: both stores order entries
+// by it.
+func AuditKey(seq int64) string { return fmt.Sprintf("%s%020d", auditPrefix, seq) }
+
+type auditHeadItem struct {
+	PK   string `dynamodbav:"pk"`
+	Kind string `dynamodbav:"kind"`
+	Seq  int64  `dynamodbav:"seq"`
+	Hash string `dynamodbav:"hash"`
+}
+
+// auditHead reads the chain's head (strongly consistent).
+func (s *Store) auditHead(ctx context.Context) (audit.Head, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(auditHeadKey), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return audit.Head{}, classify("read the audit chain's head", err)
+	}
+	var h auditHeadItem
+	if err := attributevalue.UnmarshalMap(out.Item, &h); err != nil {
+		return audit.Head{}, fmt.Errorf("decode the audit chain's head: %w", err)
+	}
+	return audit.Head{Seq: h.Seq, Hash: h.Hash}, nil
+}
+
+// auditWrites are the writes that append recs to the chain after head: one
+// conditional Put per entry and the head's conditional move.
+func (s *Store) auditWrites(head audit.Head, recs []audit.Record) ([]types.TransactWriteItem, error) {
+	chained, next := audit.Chain(head, recs)
+	var tx []types.TransactWriteItem
+	for _, rec := range chained {
+		a, err := attributevalue.MarshalMap(NewAuditItem(rec))
+		if err != nil {
+			return nil, err
+		}
+		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: a, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	}
+	h, err := attributevalue.MarshalMap(auditHeadItem{PK: auditHeadKey, Kind: KindAuditHead, Seq: next.Seq, Hash: next.Hash})
+	if err != nil {
+		return nil, err
+	}
+	put := &types.Put{TableName: &s.table, Item: h, ConditionExpression: aws.String("attribute_not_exists(pk)")}
+	if head.Seq > 0 {
+		put.ConditionExpression = aws.String("seq = :seq")
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":seq": &types.AttributeValueMemberN{Value: strconv.FormatInt(head.Seq, 10)}}
+	}
+	return append(tx, types.TransactWriteItem{Put: put}), nil
+}
+
+// AppendAudit appends records that belong to no request change (a tenant
+// registration, a quarantine release, a suppression check) to the chain.
+func (s *Store) AppendAudit(ctx context.Context, recs ...audit.Record) error {
+	if err := CheckRegionAudit(recs); err != nil {
+		return err
+	}
+	for attempt := 0; attempt < s.attempts; attempt++ {
+		if attempt > 0 {
+			if err := s.sleep(ctx, attempt); err != nil {
+				return err
+			}
+		}
+		head, err := s.auditHead(ctx)
+		if err != nil {
+			return err
+		}
+		tx, err := s.auditWrites(head, recs)
+		if err != nil {
+			return err
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+		var tce *types.TransactionCanceledException
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &tce):
+			continue // another writer appended meanwhile: read the head again
+		default:
+			return classify("append audit records", err)
+		}
+	}
+	return &erasure.StoreUnavailable{Op: "append audit records", Err: fmt.Errorf("still conflicting after %d attempts", s.attempts)}
+}
+
+// CheckRegionAudit is what both stores check of region records.
+func CheckRegionAudit(recs []audit.Record) error {
+	for _, rec := range recs {
+		if rec.ID == "" || rec.Action == "" || rec.Actor == "" {
+			return fmt.Errorf("append audit records: a record needs an id, an action and an actor")
+		}
+	}
+	return nil
+}
 
 // CheckAudit is what both stores check of the records a change appends.
 func CheckAudit(id string, recs []audit.Record) error {
@@ -138,12 +235,16 @@ func (s *Store) Change(ctx context.Context, id string, fn func(*erasure.Request)
 			}
 			tx = append(tx, sup)
 		}
-		for _, rec := range recs {
-			a, err := attributevalue.MarshalMap(NewAuditItem(rec))
+		if len(recs) > 0 {
+			head, err := s.auditHead(ctx)
+			if err != nil {
+				return erasure.Request{}, err
+			}
+			writes, err := s.auditWrites(head, recs)
 			if err != nil {
 				return erasure.Request{}, fmt.Errorf("change request %s: %w", id, err)
 			}
-			tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: a, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+			tx = append(tx, writes...)
 		}
 		if len(tx) == 1 {
 			// Without audit records one conditional Put does (a transaction
@@ -170,14 +271,13 @@ func (s *Store) Change(ctx context.Context, id string, fn func(*erasure.Request)
 		if !errors.As(err, &tce) {
 			return erasure.Request{}, classify("change request "+id, err)
 		}
+		// The request was written meanwhile (its rev), or another writer
+		// appended to the audit chain (an entry's key, the head): read
+		// again and retry.
 		retry := false
-		for i, r := range tce.CancellationReasons {
-			code := aws.ToString(r.Code)
-			switch {
-			case i == 0 && code == reasonConditionFailed, transient(code):
+		for _, r := range tce.CancellationReasons {
+			if code := aws.ToString(r.Code); code == reasonConditionFailed || transient(code) {
 				retry = true
-			case code == reasonConditionFailed:
-				return erasure.Request{}, fmt.Errorf("change request %s: audit record %d exists already", id, i-1)
 			}
 		}
 		if !retry {
@@ -187,8 +287,8 @@ func (s *Store) Change(ctx context.Context, id string, fn func(*erasure.Request)
 	return erasure.Request{}, &erasure.StoreUnavailable{Op: "change request " + id, Err: fmt.Errorf("still conflicting after %d attempts", s.attempts)}
 }
 
-// Audit returns up to limit audit records, oldest first, of one request
-// (requestID set) or of the region, newest request first (requestID "").
+// Audit returns up to limit audit records of one request (requestID set),
+// oldest first, or of the region (requestID ""), newest first.
 func (s *Store) Audit(ctx context.Context, requestID string, limit int) ([]audit.Record, error) {
 	if limit <= 0 || limit > audit.MaxList {
 		limit = audit.MaxList
@@ -202,35 +302,67 @@ func (s *Store) Audit(ctx context.Context, requestID string, limit int) ([]audit
 			":kind": &types.AttributeValueMemberS{Value: KindAudit},
 		},
 		ScanIndexForward: aws.Bool(requestID != ""),
-		Limit:            aws.Int32(int32(limit)),
 	}
 	if requestID != "" {
-		in.KeyConditionExpression = aws.String("#kind = :kind AND begins_with(pk, :prefix)")
-		in.ExpressionAttributeValues[":prefix"] = &types.AttributeValueMemberS{Value: auditPrefix + requestID + "#"}
+		in.FilterExpression = aws.String("requestId = :id")
+		in.ExpressionAttributeValues[":id"] = &types.AttributeValueMemberS{Value: requestID}
+	} else {
+		in.Limit = aws.Int32(int32(limit))
 	}
-	out, err := s.db.Query(ctx, in)
-	if err != nil {
-		return nil, classify("list audit records", err)
+	return s.queryAudit(ctx, in, limit)
+}
+
+// AuditFrom returns up to limit entries of the chain from entry from on,
+// in chain order: what `lethe audit verify` walks.
+func (s *Store) AuditFrom(ctx context.Context, from int64, limit int) ([]audit.Record, error) {
+	if limit <= 0 || limit > audit.MaxList {
+		limit = audit.MaxList
 	}
-	recs := make([]audit.Record, 0, len(out.Items))
-	for _, item := range out.Items {
-		var it AuditItem
-		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return nil, fmt.Errorf("decode audit record: %w", err)
-		}
-		rec, err := it.Record()
+	return s.queryAudit(ctx, &dynamodb.QueryInput{
+		TableName:                &s.table,
+		IndexName:                aws.String(IndexRecent),
+		KeyConditionExpression:   aws.String("#kind = :kind AND pk >= :from"),
+		ExpressionAttributeNames: map[string]string{"#kind": AttrKind},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":kind": &types.AttributeValueMemberS{Value: KindAudit},
+			":from": &types.AttributeValueMemberS{Value: AuditKey(max(from, 1))},
+		},
+		Limit: aws.Int32(int32(limit)),
+	}, limit)
+}
+
+// queryAudit pages a query of audit entries until limit.
+func (s *Store) queryAudit(ctx context.Context, in *dynamodb.QueryInput, limit int) ([]audit.Record, error) {
+	var recs []audit.Record
+	for {
+		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, err
+			return nil, classify("list audit records", err)
 		}
-		recs = append(recs, rec)
+		for _, item := range out.Items {
+			var it AuditItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return nil, fmt.Errorf("decode audit record: %w", err)
+			}
+			rec, err := it.Record()
+			if err != nil {
+				return nil, err
+			}
+			if recs = append(recs, rec); len(recs) == limit {
+				return recs, nil
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return recs, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	return recs, nil
 }
 
 // NewAuditItem is the item that stores rec.
 func NewAuditItem(rec audit.Record) AuditItem {
-	return AuditItem{PK: AuditKey(rec), Kind: KindAudit, ID: rec.ID, RequestID: rec.RequestID,
-		At: FormatTime(rec.At), Actor: rec.Actor, Action: rec.Action, Detail: rec.Detail}
+	return AuditItem{PK: AuditKey(rec.Seq), Kind: KindAudit, ID: rec.ID, RequestID: rec.RequestID,
+		At: FormatTime(rec.At), Actor: rec.Actor, Action: rec.Action, Detail: rec.Detail, Seq: rec.Seq, Prev: rec.Prev, Hash: rec.Hash}
 }
 
 // Record turns a stored audit item back into the record.
@@ -239,5 +371,6 @@ func (it AuditItem) Record() (audit.Record, error) {
 	if err != nil || at == nil {
 		return audit.Record{}, fmt.Errorf("audit record %s: at is not an RFC 3339 time", strings.TrimPrefix(it.PK, auditPrefix))
 	}
-	return audit.Record{ID: it.ID, RequestID: it.RequestID, At: *at, Actor: it.Actor, Action: it.Action, Detail: it.Detail}, nil
+	return audit.Record{ID: it.ID, RequestID: it.RequestID, At: *at, Actor: it.Actor, Action: it.Action, Detail: it.Detail,
+		Seq: it.Seq, Prev: it.Prev, Hash: it.Hash}, nil
 }

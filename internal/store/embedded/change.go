@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,20 +55,8 @@ func (r *Requests) Change(ctx context.Context, id string, fn func(*erasure.Reque
 			return err
 		}
 		forgot = dynamo.Forgot(cur, next)
-		if len(recs) > 0 {
-			b, err := tx.Bucket(regionKey(r.region.name)).CreateBucketIfNotExists(bAudit)
-			if err != nil {
-				return err
-			}
-			for _, a := range recs {
-				key := dynamo.AuditKey(a)
-				if b.Get([]byte(key)) != nil {
-					return errFnRefused{fmt.Errorf("change request %s: audit record %s exists already", id, a.ID)}
-				}
-				if err := putJSON(b, key, dynamo.NewAuditItem(a)); err != nil {
-					return err
-				}
-			}
+		if err := appendAudit(tx, r.region.name, recs); err != nil {
+			return err
 		}
 		out = dynamo.Normalise(next)
 		return nil
@@ -88,54 +77,139 @@ func (r *Requests) Change(ctx context.Context, id string, fn func(*erasure.Reque
 	}
 }
 
-// Audit returns up to limit audit records, oldest first, of one request
-// (requestID set) or of the region, newest request first (requestID ""),
-// in the DynamoDB adapter's order.
+// appendAudit appends recs to the region's hash chain inside tx, after
+// its head, as the DynamoDB adapter does (here bbolt's single writer
+// orders the appends).
+func appendAudit(tx *bolt.Tx, region string, recs []audit.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	top := tx.Bucket(regionKey(region))
+	b, err := top.CreateBucketIfNotExists(bAudit)
+	if err != nil {
+		return err
+	}
+	hb, err := top.CreateBucketIfNotExists(bAuditHead)
+	if err != nil {
+		return err
+	}
+	var head audit.Head
+	if v := hb.Get(auditHeadKey); v != nil {
+		if err := json.Unmarshal(v, &head); err != nil {
+			return fmt.Errorf("decode the audit chain's head: %w", err)
+		}
+	}
+	chained, next := audit.Chain(head, recs)
+	for _, a := range chained {
+		key := auditSeqKey(a.Seq)
+		if b.Get(key) != nil {
+			return fmt.Errorf("audit entry %d exists already", a.Seq)
+		}
+		if err := putJSON(b, string(key), dynamo.NewAuditItem(a)); err != nil {
+			return err
+		}
+	}
+	return putJSON(hb, string(auditHeadKey), next)
+}
+
+// AppendAudit appends records that belong to no request change (a tenant
+// registration, a quarantine release, a suppression check) to the chain.
+func (r *Requests) AppendAudit(ctx context.Context, recs ...audit.Record) error {
+	if err := dynamo.CheckRegionAudit(recs); err != nil {
+		return err
+	}
+	err := r.db.commit.do(func(tx *bolt.Tx) error {
+		if _, err := writeBucket(tx, r.region.name, bRequests); err != nil {
+			return err
+		}
+		return appendAudit(tx, r.region.name, recs)
+	})
+	if err != nil {
+		return unavailable("append audit records", err)
+	}
+	return nil
+}
+
+// Audit returns up to limit audit records of one request (requestID set),
+// oldest first, or of the region (requestID ""), newest first, in the
+// DynamoDB adapter's order.
 func (r *Requests) Audit(ctx context.Context, requestID string, limit int) ([]audit.Record, error) {
 	if limit <= 0 || limit > audit.MaxList {
 		limit = audit.MaxList
 	}
-	var items []dynamo.AuditItem
-	err := r.db.bolt.View(func(tx *bolt.Tx) error {
-		b := readBucket(tx, r.region.name, bAudit)
-		if b == nil {
-			return nil
-		}
-		add := func(k, v []byte) error {
-			var it dynamo.AuditItem
-			if err := json.Unmarshal(v, &it); err != nil {
-				return fmt.Errorf("decode audit record %s: %w", k, err)
-			}
-			items = append(items, it)
-			return nil
-		}
-		c := b.Cursor()
+	return r.auditEntries(func(c *bolt.Cursor, add func(v []byte) (bool, error)) error {
 		if requestID == "" {
-			for k, v := c.Last(); k != nil && len(items) < limit; k, v = c.Prev() {
-				if err := add(k, v); err != nil {
+			for k, v := c.Last(); k != nil; k, v = c.Prev() {
+				if more, err := add(v); err != nil || !more {
 					return err
 				}
 			}
 			return nil
 		}
-		prefix := []byte(dynamo.AuditKey(audit.Record{RequestID: requestID}))
-		for k, v := c.Seek(prefix); k != nil && len(items) < limit && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
-			if err := add(k, v); err != nil {
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var it dynamo.AuditItem
+			if err := json.Unmarshal(v, &it); err != nil {
+				return fmt.Errorf("decode audit record: %w", err)
+			}
+			if it.RequestID != requestID {
+				continue
+			}
+			if more, err := add(v); err != nil || !more {
 				return err
 			}
 		}
 		return nil
+	}, limit)
+}
+
+// AuditFrom returns up to limit entries of the chain from entry from on,
+// in chain order.
+func (r *Requests) AuditFrom(ctx context.Context, from int64, limit int) ([]audit.Record, error) {
+	if limit <= 0 || limit > audit.MaxList {
+		limit = audit.MaxList
+	}
+	return r.auditEntries(func(c *bolt.Cursor, add func(v []byte) (bool, error)) error {
+		for k, v := c.Seek(auditSeqKey(max(from, 1))); k != nil; k, v = c.Next() {
+			if more, err := add(v); err != nil || !more {
+				return err
+			}
+		}
+		return nil
+	}, limit)
+}
+
+// auditEntries collects up to limit entries the walk hands to add.
+func (r *Requests) auditEntries(walk func(c *bolt.Cursor, add func(v []byte) (bool, error)) error, limit int) ([]audit.Record, error) {
+	var out []audit.Record
+	err := r.db.bolt.View(func(tx *bolt.Tx) error {
+		b := readBucket(tx, r.region.name, bAudit)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		return walk(c, func(v []byte) (bool, error) {
+			var it dynamo.AuditItem
+			if err := json.Unmarshal(v, &it); err != nil {
+				return false, fmt.Errorf("decode audit record: %w", err)
+			}
+			rec, err := it.Record()
+			if err != nil {
+				return false, err
+			}
+			out = append(out, rec)
+			return len(out) < limit, nil
+		})
 	})
 	if err != nil {
 		return nil, unavailable("list audit records", err)
 	}
-	out := make([]audit.Record, 0, len(items))
-	for _, it := range items {
-		rec, err := it.Record()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rec)
-	}
 	return out, nil
+}
+
+var auditHeadKey = []byte("head")
+
+func auditSeqKey(seq int64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, uint64(seq))
+	return k
 }

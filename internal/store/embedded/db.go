@@ -172,7 +172,8 @@ var (
 	bIdem       = []byte("idempotency") // hex(SHA-256(key)) -> idemRecord (JSON)
 	bTenants    = []byte("tenants")     // tenant key -> registeredAt (RFC 3339)
 	bFeed       = []byte("feed")        // big-endian sequence number -> feedRecord (JSON)
-	bAudit      = []byte("audit")       // dynamo.AuditKey -> dynamo.AuditItem (JSON)
+	bAudit      = []byte("auditchain")  // big-endian seq -> dynamo.AuditItem (JSON)
+	bAuditHead  = []byte("audithead")   // "head" -> audit.Head (JSON)
 	bErased     = []byte("erased")      // subject's keyed hash -> []dynamo.Erased (JSON): the suppression list
 	bCheckpoint = []byte("executions")  // execution ARN -> finished flag + state
 	bEvents     = []byte("history")     // execution ARN, 0, big-endian event id -> event JSON
@@ -182,7 +183,7 @@ var (
 	bClosed = []byte("closed")
 )
 
-var allBuckets = [][]byte{bRequests, bSubjects, bIdem, bTenants, bFeed, bCheckpoint, bEvents, bUnfinished, bAudit, bErased}
+var allBuckets = [][]byte{bRequests, bSubjects, bIdem, bTenants, bFeed, bCheckpoint, bEvents, bUnfinished, bAudit, bAuditHead, bErased}
 
 func regionKey(name string) []byte { return []byte("region:" + name) }
 

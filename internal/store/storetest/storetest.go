@@ -43,6 +43,8 @@ type Store interface {
 	OpenRequests(ctx context.Context) ([]erasure.Request, error)
 	HeldRequests(ctx context.Context, deadlineBefore time.Time) ([]erasure.Request, error)
 	Suppressed(ctx context.Context, hashes []string) (map[string][]erasure.Erased, error)
+	AppendAudit(ctx context.Context, recs ...audit.Record) error
+	AuditFrom(ctx context.Context, from int64, limit int) ([]audit.Record, error)
 }
 
 // Opener returns a new, empty store of region "eu" whose clock (idempotency
@@ -131,6 +133,7 @@ func Run(t *testing.T, open Opener) {
 		{"ForgetOnCompletion", testForgetOnCompletion},
 		{"ForgetSettledByChange", testForgetSettledByChange},
 		{"ForgetHeldFailed", testForgetHeldFailed},
+		{"AuditChain", testAuditChain},
 		{"OpenRequests", testOpenRequests},
 		{"Tenants", testTenants},
 		{"TenantsConcurrent", testTenantsConcurrent},
@@ -999,5 +1002,88 @@ func testForgetHeldFailed(t *testing.T, s Store, _ *Clock) {
 	}
 	if len(held) != 0 {
 		t.Fatalf("a forgotten request is still held: %+v", held)
+	}
+}
+
+// VerifyChain walks the region's audit chain from its start, 100 entries a
+// page, and returns how many entries it holds, or the first broken one.
+func VerifyChain(ctx context.Context, s interface {
+	AuditFrom(ctx context.Context, from int64, limit int) ([]audit.Record, error)
+}) (int64, error) {
+	var v audit.Verifier
+	for {
+		page, err := s.AuditFrom(ctx, v.Head().Seq+1, audit.MaxList)
+		if err != nil {
+			return 0, err
+		}
+		for _, r := range page {
+			if err := v.Add(r); err != nil {
+				return v.Head().Seq, err
+			}
+		}
+		if len(page) < audit.MaxList {
+			return v.Head().Seq, nil
+		}
+	}
+}
+
+// testAuditChain: concurrent changes with audit records and region records
+// append to one chain with no gap and no overwrite, which verifies whole.
+func testAuditChain(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	var reqs []erasure.Request
+	for i := range 4 {
+		reqs = append(reqs, MustCreate(t, s, NewRequest(t, fmt.Sprintf("chain-%d@example.com", i)), ""))
+	}
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Go(func() {
+			if i%3 == 0 {
+				rec, _ := audit.New("", T0, "local:ops", audit.ActionSuppressionCheck, map[string]string{"checked": fmt.Sprint(i)})
+				if err := s.AppendAudit(ctx, rec); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+			id := reqs[i%len(reqs)].ID
+			if _, err := s.Change(ctx, id, func(r *erasure.Request) ([]audit.Record, error) {
+				r.Watch = fmt.Sprint(i)
+				rec, err := audit.New(id, T0, "local:ops", audit.ActionRetry, map[string]string{"i": fmt.Sprint(i)})
+				return []audit.Record{rec}, err
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var n int64
+	var err error
+	for range 20 { // the DynamoDB index is eventually consistent
+		if n, err = VerifyChain(ctx, s); err == nil && n == 24 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || n != 24 {
+		t.Fatalf("chain of %d entries, %v; want 24 that verify", n, err)
+	}
+	all, _ := s.AuditFrom(ctx, 1, 100)
+	for i, r := range all {
+		if r.Seq != int64(i+1) || r.Hash == "" {
+			t.Fatalf("entry %d: seq %d hash %q", i, r.Seq, r.Hash)
+		}
+	}
+	// One request's records, oldest first, only its own.
+	mine, err := s.Audit(ctx, reqs[1].ID, 0)
+	if err != nil || len(mine) == 0 {
+		t.Fatalf("Audit(%s) = %d, %v", reqs[1].ID, len(mine), err)
+	}
+	for i, r := range mine {
+		if r.RequestID != reqs[1].ID || i > 0 && r.Seq <= mine[i-1].Seq {
+			t.Fatalf("Audit(%s)[%d] = %+v", reqs[1].ID, i, r)
+		}
+	}
+	if bad := s.AppendAudit(ctx, audit.Record{}); bad == nil {
+		t.Fatal("a record without id, action and actor was appended")
 	}
 }

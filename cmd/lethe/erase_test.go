@@ -525,6 +525,12 @@ func (m *memStore) Change(_ context.Context, id string, fn func(*erasure.Request
 
 func (m *memStore) Audit(context.Context, string, int) ([]audit.Record, error) { return nil, nil }
 
+// AppendAudit: the memory store keeps no audit records.
+func (m *memStore) AppendAudit(context.Context, ...audit.Record) error { return nil }
+
+// AuditFrom: the memory store keeps no audit records.
+func (m *memStore) AuditFrom(context.Context, int64, int) ([]audit.Record, error) { return nil, nil }
+
 // Suppressed: the memory store forgets nobody.
 func (m *memStore) Suppressed(context.Context, []string) (map[string][]erasure.Erased, error) {
 	return nil, nil

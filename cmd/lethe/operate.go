@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lethe-erasure/lethe/internal/api"
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 )
 
@@ -82,9 +83,14 @@ records. Keep the id out of tickets and chat.
 
 const auditUsage = `usage:
   lethe audit [--region NAME] [--limit N] [flags] [REQUEST_ID]
+  lethe audit verify --region NAME [flags]
 
 audit lists the audit records (retries, attestations, subject reads,
-extensions) of REQUEST_ID oldest first, or of --region's requests.
+extensions, certificates, forgotten subjects, tenant registrations,
+quarantine releases, suppression checks) of REQUEST_ID oldest first, or of
+--region newest first. verify walks the region's whole hash chain from its
+first entry and names the first entry that was altered, deleted or moved
+(exit 1), or prints how many entries verify and the head's hash.
 
 ` + operateFlags
 
@@ -256,6 +262,9 @@ func (o *operator) subject(ctx context.Context, args []string, _ io.Reader, stdo
 }
 
 func (o *operator) audit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "verify" {
+		return o.auditVerify(ctx, args[1:], stdout, stderr)
+	}
 	return runOperate("lethe audit", auditUsage, stdout, stderr, func() (*regionTarget, []string, error) {
 		fs := flag.NewFlagSet("lethe audit", flag.ContinueOnError)
 		var f operateFlagSet
@@ -290,5 +299,43 @@ func (o *operator) audit(ctx context.Context, args []string, _ io.Reader, stdout
 			lines = append(lines, "no audit records")
 		}
 		return t, lines, nil
+	})
+}
+
+// auditVerify is `lethe audit verify`: it pages the region's chain from
+// its first entry (GET /audit?from=N) and checks every link.
+func (o *operator) auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runOperate("lethe audit verify", auditUsage, stdout, stderr, func() (*regionTarget, []string, error) {
+		fs := flag.NewFlagSet("lethe audit verify", flag.ContinueOnError)
+		var f operateFlagSet
+		f.register(fs)
+		fs.StringVar(&f.region, "region", "", "verify the audit chain of region `NAME`")
+		t, _, err := o.operate(fs, &f, args, 0, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		var v audit.Verifier
+		for {
+			q := url.Values{"from": {fmt.Sprint(v.Head().Seq + 1)}, "limit": {fmt.Sprint(audit.MaxList)}}
+			var page api.AuditView
+			if _, err := t.s.expect(ctx, "audit", t.to, http.MethodGet, "/audit?"+q.Encode(), nil, &page, http.StatusOK); err != nil {
+				return t, nil, err
+			}
+			for _, r := range page.Records {
+				at, err := time.Parse(time.RFC3339Nano, r.At)
+				if err != nil {
+					return t, nil, fmt.Errorf("entry %d: at %q is not a time", r.Seq, r.At)
+				}
+				rec := audit.Record{Seq: r.Seq, ID: r.ID, RequestID: r.RequestID, At: at, Actor: r.Actor, Action: r.Action, Detail: r.Detail, Prev: r.Prev, Hash: r.Hash}
+				if err := v.Add(rec); err != nil {
+					return nil, nil, fmt.Errorf("the audit chain of region %s is BROKEN: %w (entries 1 to %d verify)", f.region, err, v.Head().Seq)
+				}
+			}
+			if len(page.Records) < audit.MaxList {
+				break
+			}
+		}
+		head := v.Head()
+		return t, []string{fmt.Sprintf("the audit chain of region %s verifies: %d entries, head %s", f.region, head.Seq, head.Hash)}, nil
 	})
 }

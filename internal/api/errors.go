@@ -36,6 +36,7 @@ const (
 	CodeNotCompleted          = "request_not_completed"
 	CodeCertificatePending    = "certificate_pending"
 	CodeNoKeys                = "keys_unavailable"
+	CodeInvalidFrom           = "invalid_from"
 )
 
 // storeError is any failure of the request store other than the domain

@@ -220,8 +220,42 @@ func (f *fakeStore) Change(_ context.Context, id string, fn func(*erasure.Reques
 		return cur, err
 	}
 	f.byID[id] = next
-	f.audit = append(f.audit, recs...)
+	f.chain(recs)
 	return next, nil
+}
+
+// chain appends recs to the fake's audit chain (the caller holds mu).
+func (f *fakeStore) chain(recs []audit.Record) {
+	head := audit.Head{}
+	if n := len(f.audit); n > 0 {
+		head = audit.Head{Seq: f.audit[n-1].Seq, Hash: f.audit[n-1].Hash}
+	}
+	chained, _ := audit.Chain(head, recs)
+	f.audit = append(f.audit, chained...)
+}
+
+// AppendAudit appends region records to the chain.
+func (f *fakeStore) AppendAudit(_ context.Context, recs ...audit.Record) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	f.chain(recs)
+	return nil
+}
+
+// AuditFrom lists the chain from entry from on.
+func (f *fakeStore) AuditFrom(_ context.Context, from int64, limit int) ([]audit.Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []audit.Record
+	for _, r := range f.audit {
+		if r.Seq >= from && len(out) < limit {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // Suppressed lists the forgotten requests of each subject hash, as the

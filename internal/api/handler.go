@@ -64,6 +64,11 @@ type requestStore interface {
 	// Suppressed answers which subject hashes were erased here, with their
 	// requests.
 	Suppressed(ctx context.Context, hashes []string) (map[string][]erasure.Erased, error)
+	// AppendAudit appends region records (a tenant registration, a
+	// suppression check) to the audit chain.
+	AppendAudit(ctx context.Context, recs ...audit.Record) error
+	// AuditFrom lists the audit chain from an entry on.
+	AuditFrom(ctx context.Context, from int64, limit int) ([]audit.Record, error)
 	// Audit lists audit records of a request, or of the region.
 	Audit(ctx context.Context, requestID string, limit int) ([]audit.Record, error)
 }

@@ -459,41 +459,68 @@ type AuditView struct {
 	Records []AuditRecordView `json:"records"`
 }
 
-// AuditRecordView is one audit record.
+// AuditRecordView is one audit record, with its place in the region's
+// hash chain.
 type AuditRecordView struct {
+	Seq       int64             `json:"seq"`
 	ID        string            `json:"id"`
-	RequestID string            `json:"requestId"`
+	RequestID string            `json:"requestId,omitempty"`
 	At        string            `json:"at"`
 	Actor     string            `json:"actor"`
 	Action    string            `json:"action"`
 	Detail    map[string]string `json:"detail,omitempty"`
+	Prev      string            `json:"prev"`
+	Hash      string            `json:"hash"`
+}
+
+// queryOnce is a query parameter given at most once ("" when absent).
+func queryOnce(ev events.APIGatewayProxyRequest, name, code string) (string, error) {
+	if vals := ev.MultiValueQueryStringParameters[name]; len(vals) > 1 {
+		return "", httpjson.BadRequest(code, name, name+" must be given once")
+	} else if len(vals) == 1 {
+		return vals[0], nil
+	}
+	return ev.QueryStringParameters[name], nil
 }
 
 // listAudit is GET /audit?requestId=&limit=: one request's records oldest
-// first, or the region's, newest request first.
+// first, or the region's newest first; GET /audit?from=N lists the chain
+// from entry N on, oldest first, for its verification.
 func (h *Handler) listAudit(ctx context.Context, ev events.APIGatewayProxyRequest, _ string) (reply, string, error) {
 	limit, err := listLimit(ev)
 	if err != nil {
 		return reply{}, "", err
 	}
-	id := ev.QueryStringParameters["requestId"]
-	if vals := ev.MultiValueQueryStringParameters["requestId"]; len(vals) > 1 {
-		return reply{}, "", httpjson.BadRequest(CodeInvalidRequestID, "requestId", "requestId must be given once")
-	} else if len(vals) == 1 {
-		id = vals[0]
+	id, err := queryOnce(ev, "requestId", CodeInvalidRequestID)
+	if err != nil {
+		return reply{}, "", err
 	}
 	if id != "" {
 		if err := h.ownID(id); err != nil {
 			return reply{}, "", err
 		}
 	}
-	recs, err := h.store.Audit(ctx, id, limit)
+	fromText, err := queryOnce(ev, "from", CodeInvalidFrom)
+	if err != nil {
+		return reply{}, "", err
+	}
+	var recs []audit.Record
+	if fromText != "" {
+		from, perr := strconv.ParseInt(fromText, 10, 64)
+		if perr != nil || from < 1 || id != "" {
+			return reply{}, "", httpjson.BadRequest(CodeInvalidFrom, "from", "from is the chain entry to list from: a whole number from 1, without requestId")
+		}
+		recs, err = h.store.AuditFrom(ctx, from, limit)
+	} else {
+		recs, err = h.store.Audit(ctx, id, limit)
+	}
 	if err != nil {
 		return reply{}, "", &storeError{op: "audit", err: err}
 	}
 	out := AuditView{Records: make([]AuditRecordView, 0, len(recs))}
 	for _, r := range recs {
-		out.Records = append(out.Records, AuditRecordView{ID: r.ID, RequestID: r.RequestID, At: formatTime(r.At), Actor: r.Actor, Action: r.Action, Detail: r.Detail})
+		out.Records = append(out.Records, AuditRecordView{Seq: r.Seq, ID: r.ID, RequestID: r.RequestID, At: formatTime(r.At), Actor: r.Actor,
+			Action: r.Action, Detail: r.Detail, Prev: r.Prev, Hash: r.Hash})
 	}
 	return reply{status: http.StatusOK, body: out, requestID: id}, "", nil
 }

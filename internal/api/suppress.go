@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
 )
@@ -75,6 +76,16 @@ func (h *Handler) checkSuppressions(ctx context.Context, ev events.APIGatewayPro
 			listed[s] = true
 			view.Erased = append(view.Erased, SuppressedSubject{SubjectID: s, Requests: reqs})
 		}
+	}
+	// The check is counted in the audit records before the answer goes
+	// out: how many ids, how many were erased; never the ids.
+	rec, err := audit.New("", h.now(), actor(ev), audit.ActionSuppressionCheck,
+		map[string]string{"checked": strconv.Itoa(view.Checked), "erased": strconv.Itoa(len(view.Erased))})
+	if err == nil {
+		err = h.store.AppendAudit(ctx, rec)
+	}
+	if err != nil {
+		return reply{}, "", &storeError{op: "record the suppression check", err: err}
 	}
 	return reply{status: http.StatusOK, body: view, noStore: true}, "", nil
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
@@ -48,6 +50,26 @@ func TestSuppressionCheckAnswersErasedSubjectsOnly(t *testing.T) {
 		len(view.Erased[0].Requests) != 1 || view.Erased[0].Requests[0].RequestID != ids["alice@example.com"] ||
 		view.Erased[0].Requests[0].ClosedAt == nil {
 		t.Fatalf("check answered %+v", view)
+	}
+	// The check is in the audit chain: counts only, never an id.
+	resp = call(t, h, opEvent("GET", "/audit", ""))
+	resp2 := call(t, h, events.APIGatewayProxyRequest{HTTPMethod: "GET", Path: "/audit", QueryStringParameters: map[string]string{"from": "1"}})
+	var chain AuditView
+	if err := json.Unmarshal([]byte(resp2.Body), &chain); err != nil || resp2.StatusCode != http.StatusOK {
+		t.Fatalf("GET /audit?from=1: %d %s", resp2.StatusCode, resp2.Body)
+	}
+	last := chain.Records[len(chain.Records)-1]
+	if last.Action != "suppression_check" || last.Detail["checked"] != "4" || last.Detail["erased"] != "1" || last.Hash == "" ||
+		strings.Contains(resp.Body, "alice@") || strings.Contains(resp2.Body, "alice@") {
+		t.Fatalf("audit after the check: %s", resp2.Body)
+	}
+	for i, r := range chain.Records {
+		if r.Seq != int64(i+1) || (i > 0 && r.Prev != chain.Records[i-1].Hash) {
+			t.Fatalf("chain entry %d: %+v", i, r)
+		}
+	}
+	if resp := call(t, h, events.APIGatewayProxyRequest{HTTPMethod: "GET", Path: "/audit", QueryStringParameters: map[string]string{"from": "0"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("from=0: %d", resp.StatusCode)
 	}
 	// The forgotten subject cannot be read back; the open one still can.
 	if resp := call(t, h, opEvent("GET", "/erasures/"+ids["alice@example.com"]+"/subject", "")); resp.StatusCode != http.StatusGone {

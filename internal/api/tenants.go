@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -56,6 +57,18 @@ func (h *Handler) putTenant(ctx context.Context, ev events.APIGatewayProxyReques
 	at, created, err := h.store.RegisterTenant(ctx, key)
 	if err != nil {
 		return reply{}, "", &storeError{op: "register tenant", err: err}
+	}
+	if created {
+		// The registration is recorded in the audit records. It stands if
+		// the record cannot be written (the log says so): refusing now
+		// would not undo it, and a retry finds it registered.
+		rec, err := audit.New("", h.now(), actor(ev), audit.ActionTenantRegistered, map[string]string{"tenant": key})
+		if err == nil {
+			err = h.store.AppendAudit(ctx, rec)
+		}
+		if err != nil {
+			h.log.ErrorContext(ctx, "tenant registration not recorded in the audit records", "error", err.Error())
+		}
 	}
 	status := http.StatusOK
 	loc := ""

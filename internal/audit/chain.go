@@ -52,7 +52,9 @@ func (r Record) ComputeHash() string {
 func Chain(head Head, recs []Record) ([]Record, Head) {
 	out := make([]Record, len(recs))
 	for i, r := range recs {
-		r.At = r.At.UTC()
+		// Milliseconds, as every view of a record shows its time, so that
+		// anyone who reads an entry can recompute its hash.
+		r.At = r.At.UTC().Truncate(time.Millisecond)
 		r.Seq, r.Prev = head.Seq+1, head.Hash
 		r.Hash = r.ComputeHash()
 		head = Head{Seq: r.Seq, Hash: r.Hash}

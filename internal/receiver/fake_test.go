@@ -3,6 +3,7 @@ package receiver
 import (
 	"context"
 	"errors"
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"sync"
 
 	"github.com/lethe-erasure/lethe/internal/config"
@@ -21,6 +22,7 @@ type fakeRequests struct {
 	creates []createCall
 	fail    error // Create fails with it
 	ownFail error // OwnsTenant fails with it
+	audit   []audit.Record
 }
 
 type createCall struct {
@@ -30,6 +32,13 @@ type createCall struct {
 }
 
 var _ Requests = (*fakeRequests)(nil)
+
+func (f *fakeRequests) AppendAudit(_ context.Context, recs ...audit.Record) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.audit = append(f.audit, recs...)
+	return nil
+}
 
 func newFakeRequests(owned ...string) *fakeRequests {
 	f := &fakeRequests{byID: map[string]erasure.Request{}, open: map[string]string{}, keys: map[string]string{}, owned: map[string]bool{}}

@@ -58,6 +58,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
@@ -73,6 +74,8 @@ type Requests interface {
 	Create(ctx context.Context, req erasure.Request, idempotencyKey string) (stored erasure.Request, created bool, err error)
 	// OwnsTenant reports whether the region registered the tenant.
 	OwnsTenant(ctx context.Context, tenant string) (bool, error)
+	// AppendAudit records a quarantine release in the region's audit chain.
+	AppendAudit(ctx context.Context, recs ...audit.Record) error
 }
 
 var _ Requests = (*dynamo.Store)(nil)
@@ -291,11 +294,30 @@ func (h *Handler) serve(ctx context.Context, ev events.APIGatewayProxyRequest, t
 	if released {
 		received = h.receivedAtEdge(hdr, received)
 	}
+	var out outcome
 	if isErasure {
 		tr.subject = subject
-		return h.file(ctx, d, subject, received)
+		out, err = h.file(ctx, d, subject, received)
+	} else {
+		out, err = h.enqueue(ctx, d, body, received)
 	}
-	return h.enqueue(ctx, d, body, received)
+	if err == nil && released {
+		// A release from the quarantine is an operator's act: it goes into
+		// the region's audit records (a retried release records it again).
+		actor := ev.RequestContext.Identity.UserArn
+		if actor == "" {
+			actor = "unknown"
+		}
+		rec, aerr := audit.New(out.requestID, h.now(), actor, audit.ActionQuarantineRelease,
+			map[string]string{"provider": d.Provider, "deliveryId": d.ID, "topic": d.Topic, "result": out.result})
+		if aerr == nil {
+			aerr = h.requests.AppendAudit(ctx, rec)
+		}
+		if aerr != nil {
+			return outcome{}, &unavailable{op: "record the release in the audit records", err: aerr}
+		}
+	}
+	return out, err
 }
 
 // receivedAtEdge is when the edge received a released delivery, as its

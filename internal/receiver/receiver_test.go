@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -423,6 +424,17 @@ func TestReleasedKeepsTheEdgesReceipt(t *testing.T) {
 			r := f.requests.creates[0].req
 			if !r.ReceivedAt.Equal(tc.want) || !r.Deadline.Equal(f.h.deadline.After(tc.want)) {
 				t.Errorf("received %s, due %s; want received %s", r.ReceivedAt, r.Deadline, tc.want)
+			}
+			// A release is recorded in the audit records; a public delivery
+			// is not.
+			if tc.release != (len(f.requests.audit) == 1) {
+				t.Fatalf("audit records %+v", f.requests.audit)
+			}
+			if tc.release {
+				a := f.requests.audit[0]
+				if a.Action != "quarantine_release" || a.RequestID != r.ID || a.Detail["result"] != "filed" || strings.Contains(fmt.Sprint(a), r.SubjectID) {
+					t.Errorf("audit record %+v", a)
+				}
 			}
 		})
 	}

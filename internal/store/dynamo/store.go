@@ -647,3 +647,56 @@ func (s *Store) closeWithoutLock(ctx context.Context, id string, items []types.T
 		return erasure.Request{}, classify("record outcome of "+id, err)
 	}
 }
+
+// Page lists requests newest first, older than the request id after ("" to
+// start with the newest): at most limit that match, examining at most
+// examine requests, so that one call is bounded however rare the matches.
+// next is the id to continue after, "" when the table holds no older
+// request. Requests created while a caller pages are newer than its cursor
+// and never appear in its later pages, so each request is listed once.
+// The GSI is eventually consistent: a request created a moment ago may be
+// missing from the first page.
+func (s *Store) Page(ctx context.Context, after string, limit, examine int, match func(erasure.Request) bool) ([]erasure.Request, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		IndexName:                 aws.String(IndexRecent),
+		KeyConditionExpression:    aws.String("#kind = :kind"),
+		ExpressionAttributeNames:  map[string]string{"#kind": AttrKind},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":kind": &types.AttributeValueMemberS{Value: KindRequest}},
+		ScanIndexForward:          aws.Bool(false),
+	}
+	if after != "" {
+		in.KeyConditionExpression = aws.String("#kind = :kind AND pk < :after")
+		in.ExpressionAttributeValues[":after"] = &types.AttributeValueMemberS{Value: after}
+	}
+	var out []erasure.Request
+	examined, last := 0, ""
+	for {
+		in.Limit = aws.Int32(int32(examine - examined))
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", classify("list requests", err)
+		}
+		for i, item := range page.Items {
+			r, err := decodeRequest(item)
+			if err != nil {
+				return nil, "", err
+			}
+			examined++
+			last = r.ID
+			if match(r) {
+				out = append(out, r)
+			}
+			if len(out) == limit || examined == examine {
+				if i == len(page.Items)-1 && len(page.LastEvaluatedKey) == 0 {
+					return out, "", nil
+				}
+				return out, last, nil
+			}
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, "", nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}

@@ -617,3 +617,47 @@ func (r *Requests) ListTenants(ctx context.Context, limit int) ([]dynamo.Tenant,
 	}
 	return out, nil
 }
+
+// Page lists requests newest first, older than the request id after, as
+// the DynamoDB adapter's Page does (here never stale).
+func (r *Requests) Page(ctx context.Context, after string, limit, examine int, match func(erasure.Request) bool) ([]erasure.Request, string, error) {
+	var out []erasure.Request
+	next := ""
+	err := r.view("list requests", func(b *bolt.Bucket) error {
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		k, v := c.Last()
+		if after != "" {
+			if k, v = c.Seek([]byte(after)); k == nil {
+				k, v = c.Last()
+			}
+			for k != nil && string(k) >= after {
+				k, v = c.Prev()
+			}
+		}
+		for examined := 0; k != nil; k, v = c.Prev() {
+			var rec requestRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("decode request %s: %w", k, err)
+			}
+			req, err := r.db.request(rec, false)
+			if err != nil {
+				return err
+			}
+			examined++
+			if match(req) {
+				out = append(out, req)
+			}
+			if len(out) == limit || examined == examine {
+				if pk, _ := c.Prev(); pk != nil {
+					next = req.ID
+				}
+				return nil
+			}
+		}
+		return nil
+	})
+	return out, next, err
+}

@@ -45,6 +45,7 @@ type Store interface {
 	Suppressed(ctx context.Context, hashes []string) (map[string][]erasure.Erased, error)
 	AppendAudit(ctx context.Context, recs ...audit.Record) error
 	AuditFrom(ctx context.Context, from int64, limit int) ([]audit.Record, error)
+	Page(ctx context.Context, after string, limit, examine int, match func(erasure.Request) bool) ([]erasure.Request, string, error)
 }
 
 // Opener returns a new, empty store of region "eu" whose clock (idempotency
@@ -134,6 +135,7 @@ func Run(t *testing.T, open Opener) {
 		{"ForgetSettledByChange", testForgetSettledByChange},
 		{"ForgetHeldFailed", testForgetHeldFailed},
 		{"AuditChain", testAuditChain},
+		{"Paging", testPaging},
 		{"OpenRequests", testOpenRequests},
 		{"Tenants", testTenants},
 		{"TenantsConcurrent", testTenantsConcurrent},
@@ -1085,5 +1087,73 @@ func testAuditChain(t *testing.T, s Store, _ *Clock) {
 	}
 	if bad := s.AppendAudit(ctx, audit.Record{}); bad == nil {
 		t.Fatal("a record without id, action and actor was appended")
+	}
+}
+
+// testPaging: following next lists every request exactly once, newest
+// first, while new ones arrive; a filter that matches rarely gives short
+// pages, never a lost or repeated request.
+func testPaging(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	var ids []string
+	for i := range 25 {
+		r := MustCreate(t, s, NewRequest(t, fmt.Sprintf("page-%02d@example.com", i)), "")
+		ids = append(ids, r.ID)
+		if i%4 == 0 {
+			if _, err := s.RecordOutcome(ctx, r.ID, erasure.StatusFailed, T0, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	all := func(erasure.Request) bool { return true }
+	walk := func(limit, examine int, match func(erasure.Request) bool, during func()) []string {
+		var got []string
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > 100 {
+				t.Fatal("paging does not end")
+			}
+			var page []erasure.Request
+			var next string
+			var err error
+			for range 20 { // the DynamoDB index is eventually consistent
+				if page, next, err = s.Page(ctx, after, limit, examine, match); err == nil && (after != "" || len(got)+len(page) > 0) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page {
+				got = append(got, r.ID)
+			}
+			if during != nil {
+				during()
+				during = nil
+			}
+			if next == "" {
+				return got
+			}
+			after = next
+		}
+	}
+	arrived := 0
+	got := walk(7, 100, all, func() {
+		for i := range 5 {
+			MustCreate(t, s, NewRequest(t, fmt.Sprintf("late-%d@example.com", i)), "")
+			arrived++
+		}
+	})
+	want := slices.Clone(ids)
+	slices.Reverse(want)
+	// The first page may be short of requests the index has not seen yet;
+	// the walk must still hold each of the 25 once, newest first.
+	if !slices.Equal(got, want) {
+		t.Fatalf("paged %d ids %v\nwant %d %v", len(got), got, len(want), want)
+	}
+	failed := walk(3, 4, func(r erasure.Request) bool { return r.Status == erasure.StatusFailed }, nil)
+	if len(failed) != 7 {
+		t.Fatalf("failed requests paged: %v, want the 7", failed)
 	}
 }

@@ -37,6 +37,8 @@ const (
 	CodeCertificatePending    = "certificate_pending"
 	CodeNoKeys                = "keys_unavailable"
 	CodeInvalidFrom           = "invalid_from"
+	CodeInvalidCursor         = "invalid_cursor"
+	CodeInvalidFilter         = "invalid_filter"
 )
 
 // storeError is any failure of the request store other than the domain

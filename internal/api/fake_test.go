@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/lethe-erasure/lethe/internal/store/dynamo"
-	"slices"
-	"strings"
+	"github.com/lethe-erasure/lethe/internal/store/storetest"
 	"sync"
 	"time"
 
@@ -132,26 +131,21 @@ func (f *fakeStore) Get(_ context.Context, id string) (erasure.Request, error) {
 	return r, nil
 }
 
-func (f *fakeStore) List(_ context.Context, limit int) ([]erasure.Request, error) {
+func (f *fakeStore) Page(_ context.Context, after string, limit, examine int, match func(erasure.Request) bool) ([]erasure.Request, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	call := fakeCall{op: "list", limit: limit, outcome: "ok"}
 	defer func() { f.calls = append(f.calls, call) }()
 	if f.fail != nil {
 		call.outcome = "error"
-		return nil, f.fail
+		return nil, "", f.fail
 	}
-	// Ids are UUIDv7: descending id order is newest first, as the
-	// table's "recent" index sorts them.
-	var out []erasure.Request
+	all := make([]erasure.Request, 0, len(f.byID))
 	for _, r := range f.byID {
-		out = append(out, r)
+		all = append(all, r)
 	}
-	slices.SortFunc(out, func(a, b erasure.Request) int { return strings.Compare(b.ID, a.ID) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	out, next := storetest.PageOf(all, after, limit, examine, match)
+	return out, next, nil
 }
 
 // callsOf returns the recorded calls of one operation.

@@ -51,8 +51,8 @@ type requestStore interface {
 	Create(ctx context.Context, req erasure.Request, idempotencyKey string) (stored erasure.Request, created bool, err error)
 	// Get returns the request or erasure.ErrNotFound.
 	Get(ctx context.Context, id string) (erasure.Request, error)
-	// List returns up to limit requests, newest first.
-	List(ctx context.Context, limit int) ([]erasure.Request, error)
+	// Page lists requests newest first after a cursor, matching a filter.
+	Page(ctx context.Context, after string, limit, examine int, match func(erasure.Request) bool) ([]erasure.Request, string, error)
 	// RegisterTenant records that the region owns the tenant; registering
 	// again changes nothing and returns the first time, created=false.
 	RegisterTenant(ctx context.Context, tenant string) (registeredAt time.Time, created bool, err error)
@@ -154,6 +154,7 @@ type reply struct {
 	// (a certificate is application/jose, the keys a JWK set).
 	contentType string
 	raw         string
+	headers     map[string]string // more headers of a success
 }
 
 // Handle answers one API Gateway REST proxy event. It never returns an
@@ -200,6 +201,13 @@ func (h *Handler) respond(rep reply, err error) (events.APIGatewayProxyResponse,
 	a := httpjson.Respond(rep.status, rep.body, err, classify)
 	if err == nil && rep.contentType != "" {
 		a.Headers["Content-Type"], a.Body = rep.contentType, rep.raw
+	}
+	if err == nil {
+		for k, v := range rep.headers {
+			if v != "" {
+				a.Headers[k] = v
+			}
+		}
 	}
 	if a.Code == "" && rep.location != "" {
 		a.Headers["Location"] = rep.location

@@ -31,23 +31,6 @@ func (h *Handler) getErasure(ctx context.Context, _ events.APIGatewayProxyReques
 	return reply{status: http.StatusOK, body: newRequestView(r), requestID: r.ID}, "", nil
 }
 
-// listErasures is GET /erasures?limit=N, newest first.
-func (h *Handler) listErasures(ctx context.Context, ev events.APIGatewayProxyRequest, _ string) (reply, string, error) {
-	limit, err := listLimit(ev)
-	if err != nil {
-		return reply{}, "", err
-	}
-	rs, err := h.store.List(ctx, limit)
-	if err != nil {
-		return reply{}, "", &storeError{op: "list", err: err}
-	}
-	out := ListView{Erasures: make([]RequestView, 0, len(rs))}
-	for _, r := range rs {
-		out.Erasures = append(out.Erasures, newRequestView(r))
-	}
-	return reply{status: http.StatusOK, body: out}, "", nil
-}
-
 // listLimit reads ?limit=: decimal digits only, 1..MaxListLimit, once.
 func listLimit(ev events.APIGatewayProxyRequest) (int, error) {
 	vals, ok := ev.MultiValueQueryStringParameters["limit"]

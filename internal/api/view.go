@@ -92,11 +92,6 @@ type SubsystemView struct {
 	Attestation      *AttestationView `json:"attestation,omitempty"`
 }
 
-// ListView answers GET /erasures.
-type ListView struct {
-	Erasures []RequestView `json:"erasures"`
-}
-
 func newIntakeView(r erasure.Request, statusURL string) IntakeView {
 	return IntakeView{
 		RequestID:  r.ID,

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/lethe-erasure/lethe/internal/store/storetest"
 	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
 	"io"
 	"net"
@@ -75,15 +76,15 @@ func (m *memStore) Get(_ context.Context, id string) (erasure.Request, error) {
 	return r, nil
 }
 
-func (m *memStore) List(_ context.Context, limit int) ([]erasure.Request, error) {
+func (m *memStore) Page(_ context.Context, after string, limit, examine int, match func(erasure.Request) bool) ([]erasure.Request, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []erasure.Request
+	all := make([]erasure.Request, 0, len(m.byID))
 	for _, r := range m.byID {
-		out = append(out, r)
+		all = append(all, r)
 	}
-	slices.SortFunc(out, func(a, b erasure.Request) int { return strings.Compare(b.ID, a.ID) })
-	return out[:min(limit, len(out))], nil
+	out, next := storetest.PageOf(all, after, limit, examine, match)
+	return out, next, nil
 }
 
 func (m *memStore) RegisterTenant(_ context.Context, tenant string) (time.Time, bool, error) {

@@ -1157,3 +1157,29 @@ func testPaging(t *testing.T, s Store, _ *Clock) {
 		t.Fatalf("failed requests paged: %v, want the 7", failed)
 	}
 }
+
+// PageOf is Page over requests held in memory (the handler tests' fake
+// stores): newest first by id, after the cursor, bounded as the stores
+// bound it.
+func PageOf(all []erasure.Request, after string, limit, examine int, match func(erasure.Request) bool) ([]erasure.Request, string) {
+	sorted := slices.Clone(all)
+	slices.SortFunc(sorted, func(a, b erasure.Request) int { return strings.Compare(b.ID, a.ID) })
+	var out []erasure.Request
+	examined := 0
+	for i, r := range sorted {
+		if after != "" && r.ID >= after {
+			continue
+		}
+		examined++
+		if match(r) {
+			out = append(out, r)
+		}
+		if len(out) == limit || examined == examine {
+			if i == len(sorted)-1 {
+				return out, ""
+			}
+			return out, r.ID
+		}
+	}
+	return out, ""
+}

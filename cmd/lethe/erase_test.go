@@ -229,7 +229,7 @@ func cliRun(ctx context.Context, op *operator, stdin string, args ...string) (st
 	var out, errb bytes.Buffer
 	run := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) int{"erase": op.erase, "status": op.status,
 		"retry": op.retry, "attest": op.attest, "extend": op.extend, "subject": op.subject, "audit": op.audit,
-		"suppressions": op.suppressions, "certificate": op.certificate}[args[0]]
+		"suppressions": op.suppressions, "certificate": op.certificate, "list": op.list}[args[0]]
 	code = run(ctx, args[1:], strings.NewReader(stdin), &out, &errb)
 	return out.String(), errb.String(), code
 }

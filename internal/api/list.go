@@ -219,36 +219,46 @@ func (h *Handler) listErasures(ctx context.Context, ev events.APIGatewayProxyReq
 }
 
 // CSVHeader is the export's header: the request's facts, then one column
-// per subsystem of the region with its outcome.
-func (h *Handler) CSVHeader() []string {
-	head := []string{"requestId", "status", "source", "receivedAt", "deadline", "extensionMonths", "closedAt"}
-	for _, s := range h.region.Subsystems {
-		head = append(head, s.Name)
+// per subsystem with its outcome.
+func CSVHeader(subsystems []string) []string {
+	return append([]string{"requestId", "status", "source", "receivedAt", "deadline", "extensionMonths", "closedAt"}, subsystems...)
+}
+
+// CSVRow is one request of the export, its subsystems' outcomes in the
+// header's order ("" for one the request does not have).
+func CSVRow(v RequestView, subsystems []string) []string {
+	closed, months := "", 0
+	if v.CompletedAt != nil {
+		closed = *v.CompletedAt
 	}
-	return head
+	for _, e := range v.Extensions {
+		months += e.Months
+	}
+	row := []string{v.RequestID, string(v.Status), v.Source, v.ReceivedAt, v.Deadline, strconv.Itoa(months), closed}
+	for _, name := range subsystems {
+		outcome := ""
+		for _, s := range v.Subsystems {
+			if s.Name == name {
+				outcome = string(s.Status)
+			}
+		}
+		row = append(row, outcome)
+	}
+	return row
 }
 
 func (h *Handler) csvPage(rs []erasure.Request) (string, error) {
+	names := make([]string, len(h.region.Subsystems))
+	for i, s := range h.region.Subsystems {
+		names[i] = s.Name
+	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	if err := w.Write(h.CSVHeader()); err != nil {
+	if err := w.Write(CSVHeader(names)); err != nil {
 		return "", err
 	}
 	for _, r := range rs {
-		closed := ""
-		if r.CompletedAt != nil {
-			closed = formatTime(*r.CompletedAt)
-		}
-		row := []string{r.ID, string(r.Status), r.Source, formatTime(r.ReceivedAt), formatTime(r.Deadline), strconv.Itoa(r.ExtendedMonths()), closed}
-		for _, s := range h.region.Subsystems {
-			sub, i := r.Subsystem(s.Name)
-			if i < 0 {
-				row = append(row, "")
-				continue
-			}
-			row = append(row, string(sub.Status))
-		}
-		if err := w.Write(row); err != nil {
+		if err := w.Write(CSVRow(newRequestView(r), names)); err != nil {
 			return "", err
 		}
 	}

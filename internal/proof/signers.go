@@ -13,13 +13,14 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/lethe-erasure/lethe/internal/keyfile"
 )
 
 // Local is a P-256 key kept in a file: lethe local's signer.
@@ -38,7 +39,7 @@ func LoadOrCreateLocal(path string) (*Local, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writeNew(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+		if err := keyfile.CreateOnce(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
 			return nil, fmt.Errorf("signing key %s: %w", path, err)
 		}
 		raw, err = os.ReadFile(path)
@@ -61,30 +62,6 @@ func LoadOrCreateLocal(path string) (*Local, error) {
 		return nil, fmt.Errorf("signing key %s: not a P-256 key", path)
 	}
 	return &Local{key: key}, nil
-}
-
-// writeNew writes a new file atomically; a file someone created meanwhile
-// is kept.
-func writeNew(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	return nil
 }
 
 // Public is the key's public half.

@@ -18,10 +18,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/lethe-erasure/lethe/internal/keyfile"
 )
 
 // Size is the secret's length in bytes.
@@ -85,39 +86,8 @@ func LoadOrCreate(path string) (*Key, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("subject key: %w", err)
 	}
-	if err := writeFileAtomic(path, []byte(base64.StdEncoding.EncodeToString(secret)+"\n")); err != nil {
+	if err := keyfile.CreateOnce(path, []byte(base64.StdEncoding.EncodeToString(secret)+"\n")); err != nil {
 		return nil, fmt.Errorf("subject key: %w", err)
 	}
 	return New(secret)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	// A concurrent creator may have won: keep the first file.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil
-		}
-		return err
-	}
-	return nil
 }

@@ -397,26 +397,38 @@ func (s *Store) List(ctx context.Context, limit int) ([]erasure.Request, error) 
 // deadline first, without subject ids: the deadline watch's view, read
 // from the sparse GSI "open" page by page.
 func (s *Store) OpenRequests(ctx context.Context) ([]erasure.Request, error) {
+	return s.openIndex(ctx, "list open requests", OpenPartition, nil,
+		func(r erasure.Request) bool { return r.Status.Open() })
+}
+
+// openIndex reads one partition of the sparse GSI "open", soonest deadline
+// first (before a deadline when before is set), without subject ids;
+// still tells the requests the index, eventually consistent, lists though
+// they have left the partition.
+func (s *Store) openIndex(ctx context.Context, op, partition string, before *time.Time, still func(erasure.Request) bool) ([]erasure.Request, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		IndexName:                 aws.String(IndexOpen),
+		KeyConditionExpression:    aws.String("#open = :open"),
+		ExpressionAttributeNames:  map[string]string{"#open": AttrOpen},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":open": &types.AttributeValueMemberS{Value: partition}},
+	}
+	if before != nil {
+		in.KeyConditionExpression = aws.String("#open = :open AND deadline < :before")
+		in.ExpressionAttributeValues[":before"] = &types.AttributeValueMemberS{Value: FormatTime(*before)}
+	}
 	var out []erasure.Request
-	var start map[string]types.AttributeValue
 	for {
-		page, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 &s.table,
-			IndexName:                 aws.String(IndexOpen),
-			KeyConditionExpression:    aws.String("#open = :open"),
-			ExpressionAttributeNames:  map[string]string{"#open": AttrOpen},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":open": &types.AttributeValueMemberS{Value: OpenPartition}},
-			ExclusiveStartKey:         start,
-		})
+		page, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, classify("list open requests", err)
+			return nil, classify(op, err)
 		}
 		for _, item := range page.Items {
 			r, err := decodeRequest(item)
 			if err != nil {
 				return nil, err
 			}
-			if r.Status.Open() { // the index is eventually consistent
+			if still(r) {
 				r.SubjectID = ""
 				out = append(out, r)
 			}
@@ -424,7 +436,7 @@ func (s *Store) OpenRequests(ctx context.Context) ([]erasure.Request, error) {
 		if len(page.LastEvaluatedKey) == 0 {
 			return out, nil
 		}
-		start = page.LastEvaluatedKey
+		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
 }
 

@@ -101,36 +101,6 @@ func (s *Store) Suppressed(ctx context.Context, hashes []string) (map[string][]e
 // and whose deadline passed before the cutoff, soonest deadline first,
 // without subject ids: the deadline watch forgets them.
 func (s *Store) HeldRequests(ctx context.Context, deadlineBefore time.Time) ([]erasure.Request, error) {
-	var out []erasure.Request
-	var start map[string]types.AttributeValue
-	for {
-		page, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                &s.table,
-			IndexName:                aws.String(IndexOpen),
-			KeyConditionExpression:   aws.String("#open = :held AND deadline < :before"),
-			ExpressionAttributeNames: map[string]string{"#open": AttrOpen},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":held":   &types.AttributeValueMemberS{Value: HeldPartition},
-				":before": &types.AttributeValueMemberS{Value: FormatTime(deadlineBefore)},
-			},
-			ExclusiveStartKey: start,
-		})
-		if err != nil {
-			return nil, classify("list failed requests holding their subject", err)
-		}
-		for _, item := range page.Items {
-			r, err := decodeRequest(item)
-			if err != nil {
-				return nil, err
-			}
-			if r.Status == erasure.StatusFailed && r.ForgottenAt == nil { // the index is eventually consistent
-				r.SubjectID = ""
-				out = append(out, r)
-			}
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		start = page.LastEvaluatedKey
-	}
+	return s.openIndex(ctx, "list failed requests holding their subject", HeldPartition, &deadlineBefore,
+		func(r erasure.Request) bool { return r.Status == erasure.StatusFailed && r.ForgottenAt == nil })
 }

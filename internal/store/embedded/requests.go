@@ -323,8 +323,15 @@ func (r *Requests) List(ctx context.Context, limit int) ([]erasure.Request, erro
 // deadline first, without subject ids, as the DynamoDB adapter's GSI
 // "open" does. It reads the whole bucket: lethe local holds few requests.
 func (r *Requests) OpenRequests(ctx context.Context) ([]erasure.Request, error) {
+	return r.soonestFirst("list open requests", func(req erasure.Request) bool { return req.Status.Open() })
+}
+
+// soonestFirst returns the requests that match, without subject ids,
+// soonest deadline first: the embedded store's partitions of the index
+// "open".
+func (r *Requests) soonestFirst(op string, match func(erasure.Request) bool) ([]erasure.Request, error) {
 	var out []erasure.Request
-	err := r.view("list open requests", func(b *bolt.Bucket) error {
+	err := r.view(op, func(b *bolt.Bucket) error {
 		if b == nil {
 			return nil
 		}
@@ -337,7 +344,7 @@ func (r *Requests) OpenRequests(ctx context.Context) ([]erasure.Request, error) 
 			if err != nil {
 				return err
 			}
-			if req.Status.Open() {
+			if match(req) {
 				out = append(out, req)
 			}
 			return nil

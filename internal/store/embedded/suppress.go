@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -44,32 +43,7 @@ func (r *Requests) Suppressed(ctx context.Context, hashes []string) (map[string]
 // and whose deadline passed before the cutoff, soonest deadline first,
 // without subject ids, as the DynamoDB adapter's GSI "open" does.
 func (r *Requests) HeldRequests(ctx context.Context, deadlineBefore time.Time) ([]erasure.Request, error) {
-	var out []erasure.Request
-	err := r.view("list failed requests holding their subject", func(b *bolt.Bucket) error {
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var rec requestRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode request %s: %w", k, err)
-			}
-			if rec.Status != string(erasure.StatusFailed) || rec.SubjectID == "" {
-				return nil
-			}
-			req, err := r.db.request(rec, false)
-			if err != nil {
-				return err
-			}
-			if req.ForgottenAt == nil && req.Deadline.Before(deadlineBefore) {
-				out = append(out, req)
-			}
-			return nil
-		})
+	return r.soonestFirst("list failed requests holding their subject", func(req erasure.Request) bool {
+		return req.Status == erasure.StatusFailed && req.ForgottenAt == nil && req.Deadline.Before(deadlineBefore)
 	})
-	if err != nil {
-		return nil, err
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Deadline.Before(out[j].Deadline) })
-	return out, nil
 }

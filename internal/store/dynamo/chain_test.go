@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lethe-erasure/lethe/internal/audit"
+	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/store/storetest"
 )
 
@@ -60,5 +61,28 @@ func TestAuditChainOnDynamoDBLocal(t *testing.T) {
 	}
 	if _, err := storetest.VerifyChain(ctx, s); !errors.As(err, &b) || b.Seq != 2 {
 		t.Fatalf("deleted entry: %v", err)
+	}
+}
+
+// TestCloseRemovesTheSubjectAttribute: on DynamoDB Local, the item of a
+// completed request has no subjectId attribute at all, and its keyed hash
+// is on the suppression record written in the same transaction.
+func TestCloseRemovesTheSubjectAttribute(t *testing.T) {
+	s, client, table := newTable(t)
+	ctx := context.Background()
+	req := storetest.MustCreate(t, s, storetest.NewRequest(t, "nina@example.com"), "")
+	if _, err := s.RecordOutcome(ctx, req.ID, erasure.StatusCompleted, storetest.T0, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key(req.ID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := out.Item["subjectId"]; ok || out.Item["forgottenAt"] == nil {
+		t.Fatalf("closed item still holds subjectId (or no forgottenAt): %v", out.Item)
+	}
+	sup, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key(erasedKey(req.SubjectHash)), ConsistentRead: aws.Bool(true)})
+	if err != nil || sup.Item == nil {
+		t.Fatalf("no suppression record: %v", err)
 	}
 }

@@ -113,6 +113,12 @@ type Subsystem struct {
 	Token TokenSource `json:"token"`
 	// Poll is the polling policy of an async subsystem.
 	Poll *PollPolicy `json:"poll,omitempty"`
+	// Callback, for an async subsystem, has Lethe's submit carry a
+	// callbackUrl and a callbackToken: the subsystem says when it is done
+	// (POST /callbacks), and Lethe checks its status only at the sparse
+	// intervals of its poll policy (default from one day, doubling) when no
+	// callback has come.
+	Callback bool `json:"callback,omitempty"`
 	// Retry is how Lethe persists while the subsystem is unavailable (429,
 	// 5xx, timeouts, refused connections), for sync deletes, async submits
 	// and status checks alike.
@@ -188,6 +194,10 @@ const (
 	DefaultPollInitialSeconds = 60
 	DefaultPollMaxSeconds     = 6 * 3600
 	DefaultPollMultiplier     = 2.0
+	// A subsystem that calls back is checked sparsely, as a fallback: a
+	// day after submission, then two, four, and a week apart.
+	DefaultCallbackPollInitialSeconds = 24 * 3600
+	DefaultCallbackPollMaxSeconds     = 7 * 24 * 3600
 	// MaxSubsystemsPerRegion keeps a region's subsystem list within what one
 	// Lambda environment (4 KB) and one Map state carry comfortably.
 	MaxSubsystemsPerRegion = 10
@@ -294,7 +304,9 @@ func (c *Config) applyDefaults() {
 			if sub.Mode == ModeAsync && sub.Poll == nil {
 				sub.Poll = &PollPolicy{}
 			}
-			if p := sub.Poll; p != nil {
+			if p := sub.Poll; p != nil && sub.Callback {
+				p.fill(DefaultCallbackPollInitialSeconds, DefaultCallbackPollMaxSeconds, DefaultPollMultiplier)
+			} else if p != nil {
 				p.fill(DefaultPollInitialSeconds, DefaultPollMaxSeconds, DefaultPollMultiplier)
 			}
 		}
@@ -482,6 +494,9 @@ func validateSubsystems(regionKey string, subs []Subsystem) error {
 		}
 		if s.Mode == ModeSync && s.Poll != nil {
 			return &Error{key + ".poll", "only async subsystems are polled"}
+		}
+		if s.Mode == ModeSync && s.Callback {
+			return &Error{key + ".callback", "only async subsystems call back; a sync subsystem answers its delete at once"}
 		}
 		if p := s.Poll; p != nil {
 			if err := p.validate(key+".poll", 7*24*3600, "one week", func(t time.Time) time.Time { return t }); err != nil {

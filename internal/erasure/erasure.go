@@ -157,6 +157,20 @@ type SubsystemResult struct {
 	Alerts []string `json:"alerts,omitempty"`
 	// Attestation is set when an operator settled the subsystem by hand.
 	Attestation *Attestation `json:"attestation,omitempty"`
+	// TaskToken is the Step Functions task token of the machine waiting
+	// for the subsystem's callback: kept with the request, never shown or
+	// sent to the subsystem.
+	TaskToken string `json:"-"`
+	// Callback is the subsystem's callback, once it came.
+	Callback *CallbackResult `json:"callback,omitempty"`
+}
+
+// CallbackResult is an async subsystem's callback: deleted or failed, its
+// detail (scrubbed of the subject id), and when it came.
+type CallbackResult struct {
+	Status string    `json:"status"`
+	Detail string    `json:"detail"`
+	At     time.Time `json:"at"`
 }
 
 // Escalation mails, each sent at most once per request and subsystem.
@@ -228,6 +242,10 @@ func (r Request) Clone() Request {
 		if s.Attestation != nil {
 			a := *s.Attestation
 			s.Attestation = &a
+		}
+		if s.Callback != nil {
+			cb := *s.Callback
+			s.Callback = &cb
 		}
 		c.Subsystems[i] = s
 	}

@@ -21,6 +21,9 @@ type Target struct {
 	Token          config.TokenSource `json:"token"`
 	Poll           *config.PollPolicy `json:"poll,omitempty"`
 	TopicArn       string             `json:"topicArn"`
+	// Callback says the subsystem calls back: the async machine waits for
+	// the callback, checking at the poll policy's sparse intervals.
+	Callback bool `json:"callback"`
 }
 
 // LoadSubsystemsInput is the input of the LoadSubsystems task.
@@ -94,6 +97,17 @@ type CheckInput struct {
 	// Now is $$.State.EnteredTime: the state machine's clock, so that the
 	// local runtime's accelerated clock and AWS's agree with the files.
 	Now time.Time `json:"now"`
+	// TaskToken, set by AwaitCallback ($$.Task.Token), makes the call the
+	// arming of a wait for the subsystem's callback instead of a check:
+	// the token is stored with the request, never sent to the subsystem.
+	TaskToken string `json:"taskToken,omitempty"`
+}
+
+// CallbackOutput is what AwaitCallback's task token is completed with: the
+// subsystem's callback.
+type CallbackOutput struct {
+	Status string `json:"status"` // deleted or failed
+	Detail string `json:"detail"`
 }
 
 // CheckOutput is the status of an async erasure and when to look again.

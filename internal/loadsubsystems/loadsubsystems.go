@@ -100,6 +100,7 @@ func New(region config.Region, topics map[string]string, runs Runs) (*Loader, er
 			Token:          token,
 			Poll:           poll,
 			TopicArn:       arn,
+			Callback:       s.Callback,
 		})
 	}
 	return &Loader{region: region.Name, targets: targets, runs: runs}, nil

@@ -147,6 +147,14 @@ type subsystemItem struct {
 	NextAttemptAt    string           `dynamodbav:"nextAttemptAt,omitempty" json:"nextAttemptAt,omitempty"`
 	Alerts           []string         `dynamodbav:"alerts,omitempty" json:"alerts,omitempty"`
 	Attestation      *attestationItem `dynamodbav:"attestation,omitempty" json:"attestation,omitempty"`
+	TaskToken        string           `dynamodbav:"taskToken,omitempty" json:"taskToken,omitempty"`
+	Callback         *callbackResult  `dynamodbav:"callback,omitempty" json:"callback,omitempty"`
+}
+
+type callbackResult struct {
+	Status string `dynamodbav:"status" json:"status"`
+	Detail string `dynamodbav:"detail" json:"detail"`
+	At     string `dynamodbav:"at" json:"at"`
 }
 
 type lockItem struct {
@@ -222,6 +230,10 @@ func toSubsystemItems(rs []erasure.SubsystemResult) []subsystemItem {
 		}
 		if a := r.Attestation; a != nil {
 			out[i].Attestation = &attestationItem{By: a.By, At: FormatTime(a.At), Outcome: string(a.Outcome), Note: a.Note}
+		}
+		out[i].TaskToken = r.TaskToken
+		if cb := r.Callback; cb != nil {
+			out[i].Callback = &callbackResult{Status: cb.Status, Detail: cb.Detail, At: FormatTime(cb.At)}
 		}
 	}
 	return out
@@ -339,6 +351,14 @@ func (f requestFields) request() (erasure.Request, error) {
 				return erasure.Request{}, fmt.Errorf("request %s: subsystems[%d].attestation.at is not an RFC 3339 time", f.PK, i)
 			}
 			sub.Attestation = &erasure.Attestation{By: a.By, At: at, Outcome: erasure.SubsystemStatus(a.Outcome), Note: a.Note}
+		}
+		sub.TaskToken = s.TaskToken
+		if cb := s.Callback; cb != nil {
+			at, err := time.Parse(time.RFC3339Nano, cb.At)
+			if err != nil {
+				return erasure.Request{}, fmt.Errorf("request %s: subsystems[%d].callback.at is not an RFC 3339 time", f.PK, i)
+			}
+			sub.Callback = &erasure.CallbackResult{Status: cb.Status, Detail: cb.Detail, At: at}
 		}
 		r.Subsystems = append(r.Subsystems, sub)
 	}

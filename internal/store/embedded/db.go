@@ -174,6 +174,7 @@ var (
 	bFeed       = []byte("feed")        // big-endian sequence number -> feedRecord (JSON)
 	bAudit      = []byte("auditchain")  // big-endian seq -> dynamo.AuditItem (JSON)
 	bAuditHead  = []byte("audithead")   // "head" -> audit.Head (JSON)
+	bCallbacks  = []byte("callbacks")   // hex(SHA-256(callback token)) -> dynamo.CallbackItem (JSON)
 	bErased     = []byte("erased")      // subject's keyed hash -> []dynamo.Erased (JSON): the suppression list
 	bCheckpoint = []byte("executions")  // execution ARN -> finished flag + state
 	bEvents     = []byte("history")     // execution ARN, 0, big-endian event id -> event JSON
@@ -183,7 +184,7 @@ var (
 	bClosed = []byte("closed")
 )
 
-var allBuckets = [][]byte{bRequests, bSubjects, bIdem, bTenants, bFeed, bCheckpoint, bEvents, bUnfinished, bAudit, bAuditHead, bErased}
+var allBuckets = [][]byte{bRequests, bSubjects, bIdem, bTenants, bFeed, bCheckpoint, bEvents, bUnfinished, bAudit, bAuditHead, bErased, bCallbacks}
 
 func regionKey(name string) []byte { return []byte("region:" + name) }
 

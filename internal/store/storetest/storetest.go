@@ -46,6 +46,8 @@ type Store interface {
 	AppendAudit(ctx context.Context, recs ...audit.Record) error
 	AuditFrom(ctx context.Context, from int64, limit int) ([]audit.Record, error)
 	Page(ctx context.Context, after string, limit, examine int, match func(erasure.Request) bool) ([]erasure.Request, string, error)
+	PutCallback(ctx context.Context, hash, requestID, subsystem string, expires time.Time) error
+	CallbackTarget(ctx context.Context, hash string) (requestID, subsystem string, err error)
 }
 
 // Opener returns a new, empty store of region "eu" whose clock (idempotency
@@ -136,6 +138,7 @@ func Run(t *testing.T, open Opener) {
 		{"ForgetHeldFailed", testForgetHeldFailed},
 		{"AuditChain", testAuditChain},
 		{"Paging", testPaging},
+		{"Callbacks", testCallbacks},
 		{"OpenRequests", testOpenRequests},
 		{"Tenants", testTenants},
 		{"TenantsConcurrent", testTenantsConcurrent},
@@ -1182,4 +1185,42 @@ func PageOf(all []erasure.Request, after string, limit, examine int, match func(
 		}
 	}
 	return out, ""
+}
+
+// testCallbacks: a callback token's hash names its request and subsystem
+// until it expires; the task token and the callback itself are kept on the
+// subsystem's entry.
+func testCallbacks(t *testing.T, s Store, c *Clock) {
+	ctx := context.Background()
+	req := NewRequest(t, "olga@example.com")
+	req.Subsystems = []erasure.SubsystemResult{{Name: "orders", Mode: "async", Status: erasure.SubsystemPending}}
+	req = MustCreate(t, s, req, "")
+	hash := strings.Repeat("ab", 32)
+	for range 2 {
+		if err := s.PutCallback(ctx, hash, req.ID, "orders", c.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if id, sub, err := s.CallbackTarget(ctx, hash); err != nil || id != req.ID || sub != "orders" {
+		t.Fatalf("CallbackTarget = %s %s %v", id, sub, err)
+	}
+	if _, _, err := s.CallbackTarget(ctx, strings.Repeat("cd", 32)); !errors.Is(err, erasure.ErrNotFound) {
+		t.Fatalf("unknown hash: %v", err)
+	}
+	c.Advance(2 * time.Hour)
+	if _, _, err := s.CallbackTarget(ctx, hash); !errors.Is(err, erasure.ErrNotFound) {
+		t.Fatalf("expired hash: %v", err)
+	}
+	at := T0.Add(time.Minute)
+	if _, err := s.Change(ctx, req.ID, func(r *erasure.Request) ([]audit.Record, error) {
+		r.Subsystems[0].TaskToken = "task-token-1"
+		r.Subsystems[0].Callback = &erasure.CallbackResult{Status: "deleted", Detail: "done", At: at}
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(ctx, req.ID)
+	if cb := got.Subsystems[0].Callback; got.Subsystems[0].TaskToken != "task-token-1" || cb == nil || cb.Status != "deleted" || !cb.At.Equal(at) {
+		t.Fatalf("subsystem after Change: %+v", got.Subsystems[0])
+	}
 }

@@ -535,3 +535,8 @@ func (m *memStore) AuditFrom(context.Context, int64, int) ([]audit.Record, error
 func (m *memStore) Suppressed(context.Context, []string) (map[string][]erasure.Erased, error) {
 	return nil, nil
 }
+
+// CallbackTarget: the test store knows no callback tokens.
+func (m *memStore) CallbackTarget(context.Context, string) (string, string, error) {
+	return "", "", erasure.ErrNotFound
+}

@@ -39,6 +39,9 @@ const (
 	CodeInvalidFrom           = "invalid_from"
 	CodeInvalidCursor         = "invalid_cursor"
 	CodeInvalidFilter         = "invalid_filter"
+	CodeInvalidCallbackToken  = "invalid_callback_token"
+	CodeInvalidCallbackStatus = "invalid_callback_status"
+	CodeCallbackGone          = "callback_gone"
 )
 
 // storeError is any failure of the request store other than the domain

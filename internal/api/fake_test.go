@@ -283,3 +283,8 @@ func (f *fakeStore) Audit(_ context.Context, requestID string, limit int) ([]aud
 	}
 	return out, nil
 }
+
+// CallbackTarget: the test store knows no callback tokens.
+func (f *fakeStore) CallbackTarget(context.Context, string) (string, string, error) {
+	return "", "", erasure.ErrNotFound
+}

@@ -61,6 +61,9 @@ type requestStore interface {
 	TenantRegistration(ctx context.Context, tenant string) (registeredAt time.Time, ok bool, err error)
 	// Change changes a request conditionally, with its audit records.
 	Change(ctx context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error)
+	// CallbackTarget names the request and subsystem a callback token's
+	// hash answers for.
+	CallbackTarget(ctx context.Context, hash string) (requestID, subsystem string, err error)
 	// Suppressed answers which subject hashes were erased here, with their
 	// requests.
 	Suppressed(ctx context.Context, hashes []string) (map[string][]erasure.Erased, error)
@@ -95,6 +98,7 @@ type Handler struct {
 	subjects   erasure.SubjectHasher
 	keys       KeySet
 	certifier  Certifier
+	tasks      TaskSender
 	executions Executions
 	notices    Notices
 	region     config.Region
@@ -273,13 +277,18 @@ func match(ev events.APIGatewayProxyRequest) (route, error) {
 		return route{name: name, param: id, serve: (*Handler).deleteUser}, nil
 	case len(segs) == 2 && segs[0] == "tenants" && segs[1] != "":
 		return tenantRoute(ev, segs)
+	case len(segs) == 1 && segs[0] == "callbacks":
+		if method != http.MethodPost {
+			return route{name: method + " /callbacks"}, methodNotAllowed("POST")
+		}
+		return route{name: "POST /callbacks", serve: (*Handler).callback}, nil
 	}
 	return unmatched, errNoRoute
 }
 
 var errNoRoute = &httpjson.Error{Status: http.StatusNotFound, Code: CodeRouteNotFound,
 	Message: "no such route; the API has POST /erasures, GET /erasures, GET /erasures/{requestId}, DELETE /api/user/{id}, PUT|GET /tenants/{tenant}, " +
-		"POST /erasures/{requestId}/retry, POST /erasures/{requestId}/subsystems/{name}/attestation, GET /erasures/{requestId}/subject, POST /erasures/{requestId}/extension, GET /erasures/{requestId}/certificate, GET /keys, POST /suppressions/check and GET /audit"}
+		"POST /erasures/{requestId}/retry, POST /erasures/{requestId}/subsystems/{name}/attestation, GET /erasures/{requestId}/subject, POST /erasures/{requestId}/extension, GET /erasures/{requestId}/certificate, GET /keys, POST /suppressions/check, GET /audit and POST /callbacks"}
 
 func methodNotAllowed(allow string) error {
 	return httpjson.MethodNotAllowed(CodeMethodNotAllowed, "method not allowed on this route; allowed: "+allow, allow)

@@ -448,3 +448,8 @@ func TestMalformedRequestsAnsweredInJSON(t *testing.T) {
 		t.Errorf("GET /erasures = %d %s", resp.StatusCode, body)
 	}
 }
+
+// CallbackTarget: the test store knows no callback tokens.
+func (m *memStore) CallbackTarget(context.Context, string) (string, string, error) {
+	return "", "", erasure.ErrNotFound
+}

@@ -35,10 +35,19 @@ func (c *Connector) Submit(ctx context.Context, in erasure.DeleteInput) (erasure
 	if err != nil {
 		return erasure.SubmitOutput{}, c.fail(ctx, in.RequestID, t.Name, opSubmit, err)
 	}
-	body, err := json.Marshal(struct {
-		RequestID string `json:"requestId"`
-		SubjectID string `json:"subjectId"`
-	}{in.RequestID, subject})
+	payload := struct {
+		RequestID     string `json:"requestId"`
+		SubjectID     string `json:"subjectId"`
+		CallbackURL   string `json:"callbackUrl,omitempty"`
+		CallbackToken string `json:"callbackToken,omitempty"`
+	}{RequestID: in.RequestID, SubjectID: subject}
+	if t.Callback {
+		if payload.CallbackToken, err = c.newCallbackToken(ctx, in.RequestID, t.Name, in.Now); err != nil {
+			return erasure.SubmitOutput{}, c.fail(ctx, in.RequestID, t.Name, opSubmit, err)
+		}
+		payload.CallbackURL = c.callbackURL
+	}
+	body, err := json.Marshal(payload)
 	if err != nil {
 		return erasure.SubmitOutput{}, c.fail(ctx, in.RequestID, t.Name, opSubmit, &InvalidInput{Field: "subjectId", Reason: "cannot be encoded"})
 	}
@@ -58,6 +67,10 @@ func (c *Connector) Submit(ctx context.Context, in erasure.DeleteInput) (erasure
 		return erasure.SubmitOutput{}, err
 	}
 	out := erasure.SubmitOutput{Status: erasure.CallSubmitted, Ticket: ticket, Attempts: d.Attempts, Detail: step.Detail}
+	if t.Callback && t.Poll != nil {
+		// The first wait for the callback, before the first status check.
+		out.WaitSeconds = t.Poll.NextPollSeconds(0, in.Now, d.Deadline)
+	}
 	if status, detail, persist, ok := instead(d, step); ok {
 		out.Status, out.Detail, out.Persist = status, detail, persist
 	}
@@ -111,6 +124,14 @@ func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.C
 	}
 	if err != nil {
 		return erasure.CheckOutput{}, c.fail(ctx, in.RequestID, in.Subsystem.Name, opCheck, err)
+	}
+	if in.TaskToken != "" {
+		// AwaitCallback: no call to the subsystem; the task completes when
+		// the callback comes (or at its timeout, with a check).
+		if err := c.await(ctx, in, t); err != nil {
+			return erasure.CheckOutput{}, c.fail(ctx, in.RequestID, t.Name, opAwait, err)
+		}
+		return erasure.CheckOutput{Ticket: in.Ticket, PollCount: in.PollCount}, nil
 	}
 	call := Call{Subsystem: t.Name, Op: opCheck, Attempt: in.PollCount + 1}
 	status, detail, err := c.check(ctx, in, t, call)
@@ -182,7 +203,7 @@ func (c *Connector) check(ctx context.Context, in erasure.CheckInput, t erasure.
 			"errorType", errorName(err), "error", err.Error())
 		return *st.Status, "(detail withheld: the request could not be read to check it for personal data)", nil
 	}
-	return *st.Status, cleanDetail(*st.Detail, subject), nil
+	return *st.Status, CleanDetail(*st.Detail, subject), nil
 }
 
 func checkFields(in erasure.CheckInput) error {
@@ -197,9 +218,9 @@ func checkFields(in erasure.CheckInput) error {
 	return nil
 }
 
-// cleanDetail makes a subsystem's detail safe to carry: no subject id, no
+// CleanDetail makes a subsystem's detail safe to carry: no subject id, no
 // control characters, at most MaxDetailBytes of valid UTF-8.
-func cleanDetail(s, subject string) string {
+func CleanDetail(s, subject string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {

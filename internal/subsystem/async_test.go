@@ -254,8 +254,8 @@ func TestCleanDetail(t *testing.T) {
 		{long, strings.Repeat("é", MaxDetailBytes/2)},
 	}
 	for _, tt := range tests {
-		if got := cleanDetail(tt.in, testSubject); got != tt.want {
-			t.Errorf("cleanDetail(%.20q) = %.40q, want %.40q", tt.in, got, tt.want)
+		if got := CleanDetail(tt.in, testSubject); got != tt.want {
+			t.Errorf("CleanDetail(%.20q) = %.40q, want %.40q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -72,6 +72,10 @@ type Connector struct {
 	progress tracker
 	log      *slog.Logger
 	region   *config.Region
+	// callbacks, tasks and callbackURL serve subsystems that call back.
+	callbacks   CallbackStore
+	tasks       TaskSender
+	callbackURL string
 }
 
 // Option configures a Connector.
@@ -265,14 +269,14 @@ func (c *Connector) track(ctx context.Context, id string, t erasure.Target, call
 	case errors.As(err, &unavailable) || errors.As(err, &noToken):
 		c.log.WarnContext(ctx, "subsystem unavailable; persisting", "requestId", id, "subsystem", t.Name, "op", call.Op,
 			"errorType", errorName(err), "error", err.Error())
-		step = progress.Step{Called: unavailable != nil, Answer: progress.Unavailable, Error: cleanDetail(err.Error(), "")}
+		step = progress.Step{Called: unavailable != nil, Answer: progress.Unavailable, Error: CleanDetail(err.Error(), "")}
 	case errors.As(err, &se):
 		return progress.Decision{}, step, c.fail(ctx, id, t.Name, call.Op, err)
 	case err != nil:
 		var in *InvalidInput
 		var nf *RequestNotFound
 		called := !errors.As(err, &in) && !errors.As(err, &nf)
-		if _, rerr := c.progress.Record(ctx, id, t, progress.Step{Called: called, Answer: progress.Refused, Error: cleanDetail(err.Error(), "")}, now); rerr != nil {
+		if _, rerr := c.progress.Record(ctx, id, t, progress.Step{Called: called, Answer: progress.Refused, Error: CleanDetail(err.Error(), "")}, now); rerr != nil {
 			c.log.WarnContext(ctx, "progress not recorded", "requestId", id, "subsystem", t.Name, "error", rerr.Error())
 		}
 		return progress.Decision{}, step, c.fail(ctx, id, t.Name, call.Op, err)

@@ -52,6 +52,7 @@ const (
 	opDelete = "delete"
 	opSubmit = "submit"
 	opCheck  = "check"
+	opAwait  = "await"
 )
 
 // SubsystemUnavailable means the subsystem could not do it now (429, 408,

@@ -49,6 +49,8 @@ func (c *Connector) target(requestID string, t erasure.Target, mode config.Mode)
 			return t, &InvalidInput{Field: "subsystem.mode", Reason: "of " + t.Name + " differs from the region's configuration"}
 		case s.BaseURL != t.BaseURL:
 			return t, &InvalidInput{Field: "subsystem.baseUrl", Reason: "of " + t.Name + " differs from the region's configuration"}
+		case s.Callback != t.Callback:
+			return t, &InvalidInput{Field: "subsystem.callback", Reason: "of " + t.Name + " differs from the region's configuration"}
 		case want != t.Token:
 			return t, &InvalidInput{Field: "subsystem.token", Reason: "of " + t.Name + " differs from the region's configuration"}
 		}

@@ -41,6 +41,11 @@ type DemoSubsystem struct {
 	Reject bool `json:"reject,omitempty"`
 	// NeverFinish keeps async erasures pending forever.
 	NeverFinish bool `json:"neverFinish,omitempty"`
+	// NoCallback keeps the subsystem from calling back even when Lethe
+	// offers it a callback (a subsystem that forgets to): Lethe's sparse
+	// status checks must then find the erasure done. By default a demo
+	// subsystem calls back whenever Lethe's submit offers a callback.
+	NoCallback bool `json:"noCallback,omitempty"`
 	// Subjects are held besides the seeded alice, bob and carol.
 	Subjects []string `json:"subjects,omitempty"`
 }

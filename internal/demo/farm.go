@@ -72,14 +72,15 @@ type Call struct {
 // under rootBucket, each holding the buckets below. A subsystem's bucket
 // exists once it has been seeded, so seeding happens once per file.
 var (
-	rootBucket     = []byte("subsystems")
-	metaBucket     = []byte("meta")
-	subjectsBucket = []byte("subjects") // hex(SHA-256(subject id)) -> empty: the data held
-	ticketsBucket  = []byte("tickets")  // ticket -> JSON ticketRecord
-	requestsBucket = []byte("requests") // request id -> ticket
-	pendingBucket  = []byte("pending")  // 8-byte submittedAt (unix ns, big-endian) + ticket -> empty
-	versionKey     = []byte("version")
-	layoutVersion  = []byte("2")
+	rootBucket      = []byte("subsystems")
+	metaBucket      = []byte("meta")
+	subjectsBucket  = []byte("subjects")  // hex(SHA-256(subject id)) -> empty: the data held
+	ticketsBucket   = []byte("tickets")   // ticket -> JSON ticketRecord
+	requestsBucket  = []byte("requests")  // request id -> ticket
+	pendingBucket   = []byte("pending")   // 8-byte submittedAt (unix ns, big-endian) + ticket -> empty
+	callbacksBucket = []byte("callbacks") // ticket -> empty: finished erasures whose callback is still to make
+	versionKey      = []byte("version")
+	layoutVersion   = []byte("2")
 )
 
 // Open opens (creating it if needed) the demo subsystems' state file at

@@ -28,7 +28,8 @@ func (e *FaultError) Error() string {
 }
 
 // FaultUsage is the grammar of --fault, for the flag's help text.
-const FaultUsage = `<region>/<subsystem>=<knob>[,<knob>...] with knobs outage, reject, neverFinish (each also :true|:false), ` +
+const FaultUsage = `<region>/<subsystem>=<knob>[,<knob>...] with knobs outage, reject, neverFinish, callback (each also :true|:false; ` +
+	`callback has Lethe offer the async subsystem callbacks, callback:false keeps the subsystem from making them), ` +
 	`errorRate:<0..1>, latency:<duration, e.g. 200ms>, finishAfter:<duration, e.g. 3600s, 2h, 20d>, clear (no faults); ` +
 	`e.g. eu/orders=errorRate:0.3,latency:200ms`
 
@@ -61,7 +62,7 @@ func ParseFault(spec string, base func(region, subsystem string) config.DemoSubs
 		item = strings.TrimSpace(item)
 		knob, value, hasValue := strings.Cut(item, ":")
 		switch strings.ToLower(knob) {
-		case "outage", "reject", "neverfinish":
+		case "outage", "reject", "neverfinish", "callback":
 			on := true
 			if hasValue {
 				var err error
@@ -74,6 +75,8 @@ func ParseFault(spec string, base func(region, subsystem string) config.DemoSubs
 				d.Outage = on
 			case "reject":
 				d.Reject = on
+			case "callback":
+				d.NoCallback = !on
 			default:
 				d.NeverFinish = on
 			}
@@ -122,7 +125,7 @@ func ParseFault(spec string, base func(region, subsystem string) config.DemoSubs
 		case "":
 			return bad(item, "empty knob (a stray comma?)")
 		default:
-			return bad(item, "unknown knob; want outage, reject, errorRate, latency, neverFinish, finishAfter or clear")
+			return bad(item, "unknown knob; want outage, reject, errorRate, latency, neverFinish, finishAfter, callback or clear")
 		}
 	}
 	return key(region, name), d, nil
@@ -171,6 +174,50 @@ func ApplyFaults(cfg *config.Config, specs []string) error {
 			cfg.Local.Subsystems = map[string]config.DemoSubsystem{}
 		}
 		cfg.Local.Subsystems[k] = d
+		if offersCallback(spec) {
+			if err := useCallbacks(cfg, region, name); err != nil {
+				return &FaultError{Spec: spec, Item: "callback", Reason: err.Error()}
+			}
+		}
+	}
+	return nil
+}
+
+// offersCallback reports whether a --fault turns callbacks on ("callback"
+// or "callback:true"): Lethe then offers the subsystem a callback, which
+// the demo subsystem makes.
+func offersCallback(spec string) bool {
+	_, knobs, _ := strings.Cut(spec, "=")
+	on := false
+	for _, item := range strings.Split(knobs, ",") {
+		knob, value, hasValue := strings.Cut(strings.TrimSpace(item), ":")
+		if strings.EqualFold(knob, "callback") {
+			b, err := strconv.ParseBool(value)
+			on = !hasValue || (err == nil && b)
+		}
+	}
+	return on
+}
+
+// useCallbacks configures Lethe to offer the async subsystem callbacks,
+// with the sparse status checks of a subsystem that calls back.
+func useCallbacks(cfg *config.Config, region, name string) error {
+	for i := range cfg.Regions {
+		if cfg.Regions[i].Name != region {
+			continue
+		}
+		for j := range cfg.Regions[i].Subsystems {
+			s := &cfg.Regions[i].Subsystems[j]
+			if s.Name != name {
+				continue
+			}
+			if s.Mode != config.ModeAsync {
+				return fmt.Errorf("%s/%s is %s: only async subsystems call back", region, name, s.Mode)
+			}
+			s.Callback = true
+			s.Poll = &config.PollPolicy{InitialSeconds: config.DefaultCallbackPollInitialSeconds,
+				MaxSeconds: config.DefaultCallbackPollMaxSeconds, Multiplier: config.DefaultPollMultiplier}
+		}
 	}
 	return nil
 }

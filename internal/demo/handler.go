@@ -143,8 +143,10 @@ func (h *handler) delete(escaped string, d config.DemoSubsystem, call *Call) ans
 // field from an empty one; unknown fields are ignored, as a subsystem that
 // wants to stay compatible with newer callers would.
 type submitBody struct {
-	RequestID *string `json:"requestId"`
-	SubjectID *string `json:"subjectId"`
+	RequestID     *string `json:"requestId"`
+	SubjectID     *string `json:"subjectId"`
+	CallbackURL   *string `json:"callbackUrl"`
+	CallbackToken *string `json:"callbackToken"`
 }
 
 // TicketBody is the answer to a submit.
@@ -174,7 +176,11 @@ func (h *handler) submit(r *http.Request, d config.DemoSubsystem, call *Call) an
 		if err != nil {
 			return err
 		}
-		ticket, conflict, err = s.submit(*in.RequestID, *in.SubjectID, now)
+		var cb offeredCallback
+		if in.CallbackURL != nil {
+			cb = offeredCallback{URL: *in.CallbackURL, Token: *in.CallbackToken}
+		}
+		ticket, conflict, err = s.submit(*in.RequestID, *in.SubjectID, cb, now)
 		return err
 	})
 	switch {
@@ -215,6 +221,15 @@ func decodeSubmit(r *http.Request) (submitBody, error) {
 	}
 	if err := erasure.ValidateSubjectID(*in.SubjectID); err != nil {
 		return in, httpjson.BadRequest("invalid_field", "subjectId", "subjectId "+err.Error())
+	}
+	if (in.CallbackURL == nil) != (in.CallbackToken == nil) {
+		return in, httpjson.BadRequest("invalid_field", "callbackUrl", "callbackUrl and callbackToken come together")
+	}
+	if in.CallbackURL != nil {
+		u, err := url.Parse(*in.CallbackURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || *in.CallbackToken == "" {
+			return in, httpjson.BadRequest("invalid_field", "callbackUrl", "callbackUrl must be an absolute http(s) URL, with a callbackToken")
+		}
 	}
 	return in, nil
 }

@@ -23,6 +23,10 @@ type ticketRecord struct {
 	// id itself is never written, so no freed page of the file can hold it.
 	SubjectHash string    `json:"subjectHash"`
 	SubmittedAt time.Time `json:"submittedAt"`
+	// CallbackURL and CallbackToken are the callback Lethe offered at
+	// submission, made once the erasure finishes.
+	CallbackURL   string `json:"callbackUrl,omitempty"`
+	CallbackToken string `json:"callbackToken,omitempty"`
 	// Status is pending, deleted or failed (the contract's words).
 	Status     string     `json:"status"`
 	Detail     string     `json:"detail,omitempty"`
@@ -45,6 +49,19 @@ const (
 // sub is one subsystem's buckets inside a transaction.
 type sub struct {
 	subjects, tickets, requests, pending *bolt.Bucket
+	root                                 *bolt.Bucket
+}
+
+// offeredCallback is the callback Lethe's submit offers.
+type offeredCallback struct{ URL, Token string }
+
+// callbackDue queues the finished ticket's callback for the farm's runner.
+func (s *sub) callbackDue(ticket string) error {
+	b, err := s.root.CreateBucketIfNotExists(callbacksBucket) // files older than callbacks lack it
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(ticket), []byte{})
 }
 
 // open returns the subsystem's buckets, or nil if it was never seeded.
@@ -53,7 +70,7 @@ func open(tx *bolt.Tx, k string) *sub {
 	if b == nil {
 		return nil
 	}
-	return &sub{b.Bucket(subjectsBucket), b.Bucket(ticketsBucket), b.Bucket(requestsBucket), b.Bucket(pendingBucket)}
+	return &sub{b.Bucket(subjectsBucket), b.Bucket(ticketsBucket), b.Bucket(requestsBucket), b.Bucket(pendingBucket), b}
 }
 
 // seeded returns the subsystem's buckets, creating them and the seeded
@@ -68,7 +85,7 @@ func seeded(tx *bolt.Tx, k string, d config.DemoSubsystem) (*sub, error) {
 	if err != nil {
 		return nil, err
 	}
-	var s sub
+	s := sub{root: b}
 	for _, c := range []struct {
 		name []byte
 		b    **bolt.Bucket
@@ -108,7 +125,7 @@ func (s *sub) putTicket(t string, r *ticketRecord) error {
 // submit files an async erasure, or returns the ticket already filed for
 // the request. conflict is true when the request id was filed for another
 // subject.
-func (s *sub) submit(requestID, subject string, now time.Time) (ticket string, conflict bool, err error) {
+func (s *sub) submit(requestID, subject string, cb offeredCallback, now time.Time) (ticket string, conflict bool, err error) {
 	hash := subjectHash(subject)
 	if t := s.requests.Get([]byte(requestID)); t != nil {
 		r, err := s.ticket(string(t))
@@ -126,7 +143,7 @@ func (s *sub) submit(requestID, subject string, now time.Time) (ticket string, c
 			break
 		}
 	}
-	r := &ticketRecord{RequestID: requestID, SubjectHash: hash, SubmittedAt: now, Status: statusPending}
+	r := &ticketRecord{RequestID: requestID, SubjectHash: hash, SubmittedAt: now, Status: statusPending, CallbackURL: cb.URL, CallbackToken: cb.Token}
 	if err := s.putTicket(ticket, r); err != nil {
 		return "", false, err
 	}
@@ -165,6 +182,11 @@ func (s *sub) settle(now time.Time, d config.DemoSubsystem) error {
 			r.FinishedAt = &at
 			if err := s.putTicket(t, r); err != nil {
 				return err
+			}
+			if r.CallbackURL != "" && !d.NoCallback {
+				if err := s.callbackDue(t); err != nil {
+					return err
+				}
 			}
 		}
 		if err := s.pending.Delete(k); err != nil {

@@ -49,6 +49,7 @@ var RegionalRoutes = []Route{
 	{http.MethodPost, "/suppressions/check", registry.FnAPI},
 	{http.MethodGet, "/erasures/{requestId}/certificate", registry.FnAPI},
 	{http.MethodGet, "/keys", registry.FnAPI},
+	{http.MethodPost, "/callbacks", registry.FnAPI},
 	{http.MethodDelete, "/api/user/{id}", registry.FnAPI},
 	{http.MethodPut, "/tenants/{tenant}", registry.FnAPI},
 	{http.MethodGet, "/tenants/{tenant}", registry.FnAPI},

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/lethe-erasure/lethe/internal/certify"
+	"github.com/lethe-erasure/lethe/internal/subsystem"
 	"log/slog"
 	"net"
 	"net/http"
@@ -90,6 +91,13 @@ type Options struct {
 	// LETHE_LOCAL_ZENDESK_SECRET, else the development defaults).
 	WebhookSecrets map[string]string
 }
+
+// CallbackRound is how often (wall time) the demo subsystems finish due
+// erasures and call back.
+const CallbackRound = 50 * time.Millisecond
+
+// CallbackPath is the regional API's callback route.
+const CallbackPath = "/callbacks"
 
 // SigningKeyFile is the region's certificate signing key in the data
 // directory (PKCS#8 PEM): the stand-in for the stack's KMS key.
@@ -271,7 +279,7 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 			closeAll(edgeLn, regionLns)
 			return nil, err
 		}
-		reg, err := rt.newRegion(r.Name, tokens, rt.secrets, subjects)
+		reg, err := rt.newRegion(r.Name, "http://"+regionLns[i].Addr().String(), tokens, rt.secrets, subjects)
 		if err != nil {
 			closeAll(edgeLn, regionLns)
 			return nil, err
@@ -314,6 +322,15 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 			rt.wg.Add(1)
 			go rt.watchDeadlines(reg)
 		}
+	}
+	if rt.farm != nil {
+		// The demo subsystems that call back finish their erasures and
+		// call Lethe back without being asked.
+		rt.wg.Add(1)
+		go func() {
+			defer rt.wg.Done()
+			rt.farm.RunCallbacks(rt.ctx, CallbackRound, &http.Client{Timeout: 10 * time.Second})
+		}()
 	}
 
 	// The edge, on the status port: its routes are patterns of the same
@@ -391,7 +408,7 @@ func withDemoSubsystems(cfg *config.Config, base string) *config.Config {
 }
 
 // newRegion wires one region as its stack and functions are wired on AWS.
-func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSecrets, subjects *subjectkey.Key) (*Region, error) {
+func (rt *Runtime) newRegion(name, url string, tokens *secrets.Cache, hooks WebhookSecrets, subjects *subjectkey.Key) (*Region, error) {
 	// What the region's functions are given: LETHE_CONFIG is
 	// config.ForRegion, so they know nothing of the other regions.
 	own, err := rt.cfg.ForRegion(name)
@@ -420,7 +437,9 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 		return nil, fmt.Errorf("local: region %s: %w", name, err)
 	}
 	issuer := certify.New(reg.Requests, certify.Signing(signer, name, r.AWSRegion), rt.clock.Now, fnLog(registry.FnCertify))
-	handlers, err := TaskHandlers(own, r, SubsystemTopics(r), tokens, reg.Requests, rt.outbox.Mailer(), issuer, rt.log.With("region", name), rt.metrics)
+	tasks := EngineTasks{Engine: reg.Engine}
+	handlers, err := TaskHandlers(own, r, SubsystemTopics(r), tokens, reg.Requests, rt.outbox.Mailer(), issuer, rt.log.With("region", name), rt.metrics,
+		subsystem.WithCallbacks(reg.Requests, tasks, url+CallbackPath))
 	if err != nil {
 		return nil, fmt.Errorf("local: region %s: %w", name, err)
 	}
@@ -439,7 +458,7 @@ func (rt *Runtime) newRegion(name string, tokens *secrets.Cache, hooks WebhookSe
 	}
 	apiHandler := api.New(reg.Requests, subjects, own, r, api.WithClock(rt.clock.Now), api.WithLogger(fnLog(registry.FnAPI)), api.WithMetrics(rt.metrics),
 		api.WithExecutions(reg.executions), api.WithNotices(rt.outbox.Notices(TopicArn(r, NoticesTopicName(name)))),
-		api.WithProof(certify.KeysOf(signer), issuer))
+		api.WithProof(certify.KeysOf(signer), issuer), api.WithTasks(tasks))
 	alerts := &outboxAlerts{outbox: rt.outbox, topic: reg.Wired.OpsTopic}
 	reg.Watch = watch.New(reg.Requests, rt.outbox.Mailer(), reg.Wired.OpsTopic, own, name, rt.metrics, rt.clock.Now,
 		fnLog(registry.FnDeadlineWatch))

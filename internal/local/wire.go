@@ -6,6 +6,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/certify"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/config"
@@ -74,6 +75,7 @@ type TaskStore interface {
 	outcome.Requests
 	progress.Requests
 	certify.Requests
+	PutCallback(ctx context.Context, hash, requestID, subsystem string, expires time.Time) error
 	SubjectOf(ctx context.Context, requestID string) (string, error)
 }
 
@@ -90,7 +92,8 @@ type Tokens interface {
 // publishes the escalation mails to them (the outbox).
 // sink counts closed requests (nil: EMF lines in log). issuer signs the
 // certificates (IssueCertificate), with the region's key.
-func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]string, tokens Tokens, requests TaskStore, mail progress.Mailer, issuer *certify.Issuer, log *slog.Logger, sink metrics.Sink) (map[string]any, error) {
+// connOpts go to the subsystem connector (its callbacks).
+func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]string, tokens Tokens, requests TaskStore, mail progress.Mailer, issuer *certify.Issuer, log *slog.Logger, sink metrics.Sink, connOpts ...subsystem.Option) (map[string]any, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -100,7 +103,7 @@ func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]st
 		return nil, err
 	}
 	conn := subsystem.New(subsystem.NewHTTPClient(), tokens, requests, tracker,
-		subsystem.WithRegion(region), subsystem.WithLogger(log))
+		append([]subsystem.Option{subsystem.WithRegion(region), subsystem.WithLogger(log)}, connOpts...)...)
 	recorder := outcome.New(requests, region, log)
 	if sink != nil {
 		recorder.WithMetrics(sink)
@@ -195,4 +198,13 @@ func Wire(e *asl.Engine, region config.Region, handlers map[string]any) (Wired, 
 		return Wired{}, fmt.Errorf("the registry has no main machine")
 	}
 	return w, nil
+}
+
+// EngineTasks completes an engine's waiting tasks as Step Functions'
+// SendTaskSuccess does (api.TaskSender, subsystem.TaskSender).
+type EngineTasks struct{ Engine *asl.Engine }
+
+// SendTaskSuccess completes the task waiting on the token.
+func (t EngineTasks) SendTaskSuccess(_ context.Context, token string, output []byte) error {
+	return t.Engine.SendTaskSuccess(token, output)
 }

@@ -37,50 +37,60 @@ func (c *checksOf) get(method string) int {
 	return c.n[method]
 }
 
-// callbackRuntime runs lethe local with the faults on a clock 500,000
-// times faster than real time (a month in about five seconds).
+// callbackRuntime runs lethe local with the faults on a clock 10,000
+// times faster than real time, on a scale of hours instead of days: eu's
+// orders falls back to status checks an hour after submission, then
+// doubling (as the default does from a day), and requests are due within
+// a day. Tasks still answer well within their timeouts at that speed.
 func callbackRuntime(t *testing.T, faults ...string) (*Runtime, *checksOf) {
 	t.Helper()
 	cfg := loadConfig(t)
 	if err := demo.ApplyFaults(cfg, faults); err != nil {
 		t.Fatal(err)
 	}
-	rt := start(t, cfg, t.TempDir(), asl.NewRealClock(500000), 0)
+	cfg.Deadline = config.Deadline{Days: 1, AtRiskBeforeHours: 6, ForgetFailedAfterDays: 30}
+	for i := range cfg.Regions[0].Subsystems {
+		if s := &cfg.Regions[0].Subsystems[i]; s.Name == "orders" {
+			s.Poll = &config.PollPolicy{InitialSeconds: 3600, MaxSeconds: 6 * 3600, Multiplier: 2}
+		}
+	}
+	rt := start(t, cfg, t.TempDir(), asl.NewRealClock(10000), 0)
 	calls := &checksOf{subsystem: "orders", n: map[string]int{}}
 	rt.Farm().OnCall(calls.record)
 	return rt, calls
 }
 
-// TestCallbackAfterThreeDays: an async subsystem that calls back three
-// days after submission completes the erasure with no status check in
-// between.
-func TestCallbackAfterThreeDays(t *testing.T) {
-	rt, calls := callbackRuntime(t, "eu/orders=callback,finishAfter:72h")
+// TestCallbackCompletesTheErasure: an async subsystem that calls back
+// after two and a half (scaled) days completes the erasure through its
+// callback, with no status check after it: the only check is the sparse
+// fallback's, a (scaled) day after submission.
+func TestCallbackCompletesTheErasure(t *testing.T) {
+	rt, calls := callbackRuntime(t, "eu/orders=callback,finishAfter:150m")
 	r := wait(t, rt, file(t, rt, "eu", "alice"))
 	sub, _ := r.Subsystem("orders")
 	if r.Status != erasure.StatusCompleted || sub.Status != erasure.SubsystemDeleted || !strings.HasPrefix(sub.Detail, "called back") {
 		t.Fatalf("request %s, orders %s %q", r.Status, sub.Status, sub.Detail)
 	}
-	if got := calls.get("GET"); got != 0 {
-		t.Fatalf("%d status checks of a subsystem that called back", got)
+	if got := calls.get("GET"); got != 1 {
+		t.Fatalf("%d status checks of a subsystem that called back; the sparse fallback makes one before", got)
 	}
-	if calls.get("POST") != 1 || sub.FinishedAt == nil || sub.FinishedAt.Sub(r.ReceivedAt).Hours() < 72 {
+	if calls.get("POST") != 1 || sub.FinishedAt == nil || sub.FinishedAt.Sub(r.ReceivedAt).Hours() < 2.5 {
 		t.Fatalf("submissions %d, finished %v", calls.get("POST"), sub.FinishedAt)
 	}
 }
 
 // TestSilentSubsystemIsCheckedSparsely: a subsystem that was offered a
-// callback but never makes one is checked a day after submission, then
-// two days later, then four: it finished after 100 hours, so the third
-// check finds it done.
+// callback but never makes one is checked a (scaled) day after
+// submission, then two days later, then four: it finished after five, so
+// the third check finds it done.
 func TestSilentSubsystemIsCheckedSparsely(t *testing.T) {
-	rt, calls := callbackRuntime(t, "eu/orders=callback", "eu/orders=callback:false,finishAfter:100h")
+	rt, calls := callbackRuntime(t, "eu/orders=callback", "eu/orders=callback:false,finishAfter:5h")
 	r := wait(t, rt, file(t, rt, "eu", "bob"))
 	if sub, _ := r.Subsystem("orders"); r.Status != erasure.StatusCompleted || sub.Status != erasure.SubsystemDeleted {
 		t.Fatalf("request %s, orders %s", r.Status, sub.Status)
 	}
 	if got := calls.get("GET"); got != 3 {
-		t.Fatalf("%d status checks, want 3 (after 1, 3 and 7 days)", got)
+		t.Fatalf("%d status checks, want 3 (after 1, 3 and 7 scaled days)", got)
 	}
 }
 
@@ -94,8 +104,9 @@ func TestSilentNeverFinishingFailsAtTheDeadline(t *testing.T) {
 	if r.Status != erasure.StatusFailed || sub.Status != erasure.SubsystemFailed || !strings.Contains(sub.Detail, "DeadlinePassed") && !strings.Contains(sub.LastError+sub.Detail, "deadline") {
 		t.Fatalf("request %s, orders %s %q %q", r.Status, sub.Status, sub.Detail, sub.LastError)
 	}
-	if got := calls.get("GET"); got < 5 || got > 9 {
-		t.Fatalf("%d status checks in a month; the sparse policy makes 6 to 8", got)
+	// Checks after 1, 3, 7, 13, 19 hours, then at the deadline (24 h).
+	if got := calls.get("GET"); got < 5 || got > 7 {
+		t.Fatalf("%d status checks before the deadline; the sparse policy makes 6", got)
 	}
 }
 
@@ -136,13 +147,26 @@ func TestCallbackRoute(t *testing.T) {
 	sub := &callbackSubsystem{}
 	srv := httptest.NewServer(sub)
 	t.Cleanup(srv.Close)
+	// The other subsystems erase at once.
+	others := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
+		case http.MethodPost:
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = w.Write([]byte(`{"ticket":"t-2"}`))
+		default:
+			_, _ = w.Write([]byte(`{"status":"deleted","detail":"done"}`))
+		}
+	}))
+	t.Cleanup(others.Close)
 	cfg := loadConfig(t)
 	for i := range cfg.Regions {
 		for j := range cfg.Regions[i].Subsystems {
 			s := &cfg.Regions[i].Subsystems[j]
-			s.BaseURL, s.Token = srv.URL, config.TokenSource{Kind: config.TokenNone}
-			if s.Mode == config.ModeAsync {
-				s.Callback = true
+			s.BaseURL, s.Token = others.URL, config.TokenSource{Kind: config.TokenNone}
+			if s.Name == "orders" {
+				s.BaseURL, s.Callback = srv.URL, true
 				s.Poll = &config.PollPolicy{InitialSeconds: config.DefaultCallbackPollInitialSeconds, MaxSeconds: config.DefaultCallbackPollMaxSeconds, Multiplier: 2}
 			}
 		}

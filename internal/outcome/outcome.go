@@ -197,6 +197,9 @@ func (r *Recorder) results(in erasure.RecordOutcomeInput, cur erasure.Request, c
 			// The progress written while it ran counts the calls really made.
 			res.Attempts = max(res.Attempts, prev.Attempts)
 			res.LastError, res.Alerts = prev.LastError, prev.Alerts
+			// The subsystem's callback stays on record (a repeat of it is
+			// answered, not refused); the task token is spent.
+			res.Callback = prev.Callback
 			if res.Status.Done() {
 				res.LastError = ""
 			}

@@ -136,6 +136,11 @@ func (c *Connector) Check(ctx context.Context, in erasure.CheckInput) (erasure.C
 	call := Call{Subsystem: t.Name, Op: opCheck, Attempt: in.PollCount + 1}
 	status, detail, err := c.check(ctx, in, t, call)
 	step := progress.Step{Called: true, Answer: progress.Pending, Detail: detail, PollCount: in.PollCount}
+	if t.Callback {
+		// The wait for the callback after the submission was the first of
+		// the sparse waits: each check's wait doubles it.
+		step.PollCount++
+	}
 	switch status {
 	case AsyncDeleted:
 		step.Answer, step.Status = progress.Done, erasure.SubsystemDeleted

@@ -44,17 +44,20 @@ func TestIAMActionsPerRole(t *testing.T) {
 	forEachRegion(t, func(t *testing.T, s *synthesized, st *RegionalStack, tpl map[string]any) {
 		byRole := roleStatements(t, tpl)
 		connector := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, []string{"secretsmanager:GetSecretValue"}, publish)
+		// The await (async-check) completes its wait when a callback came
+		// before it armed.
+		awaiter := set(connector, []string{"states:SendTaskSuccess"})
 		progress := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite)
 		want := map[string][]string{
 			registry.FnAPI: set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:Query", "states:StartExecution"},
-				tableWrite, publish, []string{"secretsmanager:GetSecretValue", "kms:GetPublicKey", "lambda:InvokeFunction"}),
+				tableWrite, publish, []string{"secretsmanager:GetSecretValue", "kms:GetPublicKey", "lambda:InvokeFunction", "states:SendTaskSuccess"}),
 			registry.FnCertify:        set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, []string{"kms:Sign", "kms:GetPublicKey"}),
 			registry.FnStarter:        set(fnCommon, []string{"dynamodb:UpdateItem"}, tableWrite, []string{"states:StartExecution", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}),
 			registry.FnLoadSubsystems: progress,
 			registry.FnReportFailure:  progress,
 			registry.FnSyncDelete:     connector,
 			registry.FnAsyncSubmit:    connector,
-			registry.FnAsyncCheck:     connector,
+			registry.FnAsyncCheck:     awaiter,
 			registry.FnRecordOutcome:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, tableWrite),
 			registry.FnDeadlineWatch:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}, tableWrite, publish),
 		}
@@ -123,7 +126,6 @@ func TestIAMResourcesAreNamed(t *testing.T) {
 			{machineRole(registry.MachineAsyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnAsyncSubmit), fnID(registry.FnAsyncCheck), fnID(registry.FnReportFailure)}},
 			{machineRole(registry.MachineAsyncDeletion), "sns:Publish", topicIDs},
 			{cfnID(t, st, st.Functions[registry.FnStarter].Role), "states:StartExecution", []string{cfnID(t, st, st.StateMachines.Main().Machine)}},
-			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "states:StartExecution", []string{cfnID(t, st, st.StateMachines.Main().Machine)}},
 			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "sns:Publish", []string{cfnID(t, st, st.Topics.Notices)}},
 			// Certificates: certify signs, the api reads the public key and
 			// invokes certify.
@@ -131,6 +133,18 @@ func TestIAMResourcesAreNamed(t *testing.T) {
 			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "kms:GetPublicKey", []string{cfnID(t, st, st.Proof.SigningKey)}},
 			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "lambda:InvokeFunction", []string{fnID(registry.FnCertify)}},
 			{cfnID(t, st, st.Functions[registry.FnAPI].Role), "secretsmanager:GetSecretValue", []string{cfnID(t, st, st.Proof.SubjectKey)}},
+		}
+		// The api starts the main machine, and it and the await complete
+		// the async machine's waits: by the machines' name-built ARNs.
+		for role, want := range map[string]map[string]string{
+			cfnID(t, st, st.Functions[registry.FnAPI].Role):        {"states:StartExecution": st.StateMachines.Main().Name, "states:SendTaskSuccess": st.StateMachines[registry.MachineAsyncDeletion].Name},
+			cfnID(t, st, st.Functions[registry.FnAsyncCheck].Role): {"states:SendTaskSuccess": st.StateMachines[registry.MachineAsyncDeletion].Name},
+		} {
+			for action, name := range want {
+				if got := resourcesOf(byRole[role], action); !strings.HasSuffix(got, `:stateMachine:`+name+`"]]}`) {
+					t.Errorf("%s %s on %s, want only %s", role, action, got, name)
+				}
+			}
 		}
 		// kms:Sign with the signing key is certify's alone.
 		for role, sts := range byRole {

@@ -27,9 +27,10 @@ func suppress(construct any, rule, reason string, appliesTo ...string) {
 
 // Reasons shared by several suppressions.
 const (
-	reasonXRay        = "X-Ray's PutTraceSegments/PutTelemetryRecords (and the sampling reads) do not support resource-level permissions; AWS requires Resource \"*\" for them."
-	reasonWebhookAuth = "Integrations (Shopify, Zendesk, ...) cannot sign their webhooks with SigV4 or a token; the function verifies each webhook's HMAC-SHA256 signature over the raw body (with a timestamp and replay window where the provider sends one) against the tenant's secret in constant time before anything else, and rejects it otherwise. The stage is throttled."
-	reasonVendedLogs  = "Step Functions log delivery uses the CloudWatch Logs vended-log APIs (CreateLogDelivery, PutResourcePolicy, ...), which do not support resource-level permissions; AWS requires Resource \"*\"."
+	reasonXRay         = "X-Ray's PutTraceSegments/PutTelemetryRecords (and the sampling reads) do not support resource-level permissions; AWS requires Resource \"*\" for them."
+	reasonCallbackAuth = "Async subsystems call back outside AWS and cannot sign with SigV4: the callback token (256 random bits, one per request and subsystem, only its hash stored) is their authentication, checked by the api; a wrong one is refused 401 and settles nothing."
+	reasonWebhookAuth  = "Integrations (Shopify, Zendesk, ...) cannot sign their webhooks with SigV4 or a token; the function verifies each webhook's HMAC-SHA256 signature over the raw body (with a timestamp and replay window where the provider sends one) against the tenant's secret in constant time before anything else, and rejects it otherwise. The stage is throttled."
+	reasonVendedLogs   = "Step Functions log delivery uses the CloudWatch Logs vended-log APIs (CreateLogDelivery, PutResourcePolicy, ...), which do not support resource-level permissions; AWS requires Resource \"*\"."
 )
 
 // nagArn is how cdk-nag names a resource in an IAM5 finding

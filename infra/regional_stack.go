@@ -49,6 +49,15 @@ type RegionalStack struct {
 	Monitoring Monitoring
 }
 
+// machineArn is the ARN of the stack's machine of that name, built from the
+// name (no reference to the machine resource).
+func (s *RegionalStack) machineArn(name string) *string {
+	return s.Stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("states"), Resource: jsii.String("stateMachine"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		ResourceName: jsii.String(name),
+	})
+}
+
 // StackName is the name of a region's stack.
 func StackName(region string) string { return "Lethe-" + region }
 
@@ -100,9 +109,15 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	// The api starts a retry's execution of the main machine (and no
 	// other) and publishes extension notices.
 	apiFn := s.Functions[registry.FnAPI]
-	apiFn.Function.AddEnvironment(jsii.String(config.EnvStateMachineArn), s.StateMachines.Main().Machine.StateMachineArn(), nil)
+	// The main machine by its name-built ARN: the machines lead to
+	// async-submit, which offers the API's callback URL, so the api may not
+	// refer to them.
+	mainMachine := s.machineArn(s.StateMachines.Main().Name)
+	apiFn.Function.AddEnvironment(jsii.String(config.EnvStateMachineArn), mainMachine, nil)
 	apiFn.Function.AddEnvironment(jsii.String(config.EnvNoticesTopicArn), s.Topics.Notices.TopicArn(), nil)
-	s.StateMachines.Main().Machine.GrantStartExecution(apiFn.Role)
+	apiFn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("states:StartExecution"), Resources: &[]*string{mainMachine},
+	}))
 	s.Topics.GrantPublish(apiFn.Role, s.Topics.Notices)
 	// The functions that name subjects read the subject key.
 	apiFn.Function.AddEnvironment(jsii.String(config.EnvSubjectKeySecretArn), s.Proof.SubjectKey.SecretArn(), nil)
@@ -127,6 +142,18 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 		apiProps.Webhooks = w.Receiver.Function
 	}
 	s.API = NewAPI(stack, "Api", apiProps)
+	// Callbacks: the submit offers the API's POST /callbacks; the api and
+	// the await (async-check) complete the async machine's waits. Its ARN
+	// is built from its name: the machine refers to async-check, which may
+	// not refer back to it.
+	asyncMachine := s.machineArn(s.StateMachines[registry.MachineAsyncDeletion].Name)
+	for _, fn := range []string{registry.FnAPI, registry.FnAsyncCheck} {
+		s.Functions[fn].Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("states:SendTaskSuccess"), Resources: &[]*string{asyncMachine},
+		}))
+	}
+	s.Functions[registry.FnAsyncSubmit].Function.AddEnvironment(jsii.String(config.EnvCallbackURL),
+		awscdk.Fn_Join(jsii.String(""), &[]*string{s.API.RestAPI.Url(), jsii.String("callbacks")}), nil)
 
 	queues := map[string]awssqs.IQueue{"starter-failures": s.Starter.FailureQueue}
 	deadLetters := map[string]bool{"starter-failures": true}

@@ -180,10 +180,10 @@ func TestResourceCounts(t *testing.T) {
 		secrets++ // the subject key
 		// The intake's four routes, the operators' five (retry, extension,
 		// subject, attestation, audit), the suppression check, the
-		// certificate and the keys.
-		queues, methods := 1, 12
+		// certificate, the keys and the callbacks.
+		queues, methods := 1, 13
 		if st.Webhooks != nil {
-			queues, methods = 3, 16 // the webhook queue and its DLQ; POST /webhooks and its release, PUT and GET /tenants
+			queues, methods = 3, 17 // the webhook queue and its DLQ; POST /webhooks and its release, PUT and GET /tenants
 		}
 		template := s.templates[st.Region.Name]
 		for typ, want := range map[string]int{
@@ -273,7 +273,7 @@ func TestFunctions(t *testing.T) {
 			registry.FnStarter:        {config.EnvTableName, config.EnvStateMachineArn},
 			registry.FnLoadSubsystems: {config.EnvTableName, config.EnvTopicArns},
 			registry.FnSyncDelete:     {config.EnvTableName},
-			registry.FnAsyncSubmit:    {config.EnvTableName},
+			registry.FnAsyncSubmit:    {config.EnvTableName, config.EnvCallbackURL},
 			registry.FnAsyncCheck:     {config.EnvTableName},
 			registry.FnRecordOutcome:  {config.EnvTableName},
 			registry.FnReportFailure:  {config.EnvTableName},
@@ -568,10 +568,14 @@ func TestAPI(t *testing.T) {
 			p := props(m)
 			route := p["HttpMethod"].(string) + " " + pathOf(p["ResourceId"])
 			routes = append(routes, route)
-			// Only the webhook receiver's route is without IAM: providers
-			// cannot SigV4; the receiver verifies the HMAC signature.
+			// Only the webhook receiver's route and the callbacks are
+			// without IAM: providers and subsystems cannot SigV4; the
+			// receiver verifies the HMAC signature, the api the callback
+			// token.
 			wantAuth, wantFn := "AWS_IAM", registry.FnAPI
 			switch route {
+			case "POST /callbacks":
+				wantAuth = "NONE"
 			case "POST /webhooks/{provider}":
 				wantAuth, wantFn = "NONE", registry.FnWebhookReceiver
 			case "POST /webhooks/{provider}/release":
@@ -590,7 +594,7 @@ func TestAPI(t *testing.T) {
 		}
 		sort.Strings(routes)
 		want := []string{"DELETE /api/user/{id}", "GET /audit", "GET /erasures", "GET /erasures/{requestId}", "GET /erasures/{requestId}/subject",
-			"GET /erasures/{requestId}/certificate", "GET /keys",
+			"GET /erasures/{requestId}/certificate", "GET /keys", "POST /callbacks",
 			"POST /erasures", "POST /erasures/{requestId}/extension", "POST /erasures/{requestId}/retry", "POST /erasures/{requestId}/subsystems/{name}/attestation",
 			"POST /suppressions/check"}
 		if st.Webhooks != nil {

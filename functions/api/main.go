@@ -52,5 +52,6 @@ func main() {
 	lambda.Start(api.New(requests, subjects, env.Config, env.Region, api.WithLogger(env.Log),
 		api.WithExecutions(starter.NewSFN(sfn.NewFromConfig(env.AWS), machine)),
 		api.WithNotices(env.Notices(notices)),
-		api.WithProof(certify.KeysOf(proof.NewKMS(kms.NewFromConfig(env.AWS), signingKey)), env.Certifier(certifyFn))).Handle)
+		api.WithProof(certify.KeysOf(proof.NewKMS(kms.NewFromConfig(env.AWS), signingKey)), env.Certifier(certifyFn)),
+		api.WithTasks(env.Tasks())).Handle)
 }

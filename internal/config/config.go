@@ -695,6 +695,9 @@ const (
 	// EnvCertifyFunction names the certify function, which the api invokes
 	// when an attestation completes a request.
 	EnvCertifyFunction = "LETHE_CERTIFY_FUNCTION"
+	// EnvCallbackURL is the regional API's POST /callbacks, which the
+	// async submit offers subsystems that call back.
+	EnvCallbackURL = "LETHE_CALLBACK_URL"
 	// EnvEdgeConfig holds the edge's view of the configuration, as JSON
 	// written by ForEdge.
 	EnvEdgeConfig = "LETHE_EDGE_CONFIG"

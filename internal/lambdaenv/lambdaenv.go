@@ -10,6 +10,7 @@ import (
 	"fmt"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"io"
 	"log/slog"
 	"os"
@@ -130,7 +131,23 @@ func (e *Env) Connector() (*subsystem.Connector, error) {
 	tokens := secrets.NewCache(secrets.NewSecretsManager(secretsmanager.NewFromConfig(e.AWS)),
 		secrets.NewSSM(ssm.NewFromConfig(e.AWS)), secrets.DefaultTTL, time.Now)
 	return subsystem.New(subsystem.NewHTTPClient(), tokens, requests, e.Progress(requests),
-		subsystem.WithRegion(e.Region), subsystem.WithLogger(e.Log)), nil
+		subsystem.WithRegion(e.Region), subsystem.WithLogger(e.Log),
+		subsystem.WithCallbacks(requests, e.Tasks(), os.Getenv(config.EnvCallbackURL))), nil
+}
+
+// Tasks completes the waits of the region's machines (Step Functions'
+// SendTaskSuccess): a subsystem's callback ends its AwaitCallback.
+func (e *Env) Tasks() SFNTasks { return SFNTasks{client: sfn.NewFromConfig(e.AWS)} }
+
+// SFNTasks is Step Functions' SendTaskSuccess (api.TaskSender,
+// subsystem.TaskSender).
+type SFNTasks struct{ client *sfn.Client }
+
+// SendTaskSuccess completes the task waiting on the token.
+func (t SFNTasks) SendTaskSuccess(ctx context.Context, token string, output []byte) error {
+	out := string(output)
+	_, err := t.client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: &token, Output: &out})
+	return err
 }
 
 // Progress is the progress tracker of the tasks that write a request's

@@ -91,6 +91,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"bad ops email", func(m map[string]any) { region0(m)["opsEmails"] = []any{"ops"} }, "regions[0].opsEmails[0]"},
 		{"timeout too long", func(m map[string]any) { sub(m, 0)["timeoutSeconds"] = 600 }, "regions[0].subsystems[0].timeoutSeconds"},
 		{"poll on sync", func(m map[string]any) { sub(m, 0)["poll"] = map[string]any{"initialSeconds": 60} }, "regions[0].subsystems[0].poll"},
+		{"callback on sync", func(m map[string]any) { sub(m, 0)["callback"] = true }, "regions[0].subsystems[0].callback"},
 		{"poll max below initial", func(m map[string]any) {
 			sub(m, 1)["poll"] = map[string]any{"initialSeconds": 600, "maxSeconds": 60}
 		}, "regions[0].subsystems[1].poll.maxSeconds"},
@@ -163,6 +164,16 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if c.Deadline.Months != 1 {
 		t.Errorf("deadline default = %+v", c.Deadline)
+	}
+	// A subsystem that calls back is checked sparsely: from a day, doubling.
+	m := valid()
+	m["regions"].([]any)[0].(map[string]any)["subsystems"].([]any)[1].(map[string]any)["callback"] = true
+	data, _ = json.Marshal(m)
+	if c, err = Parse(data); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Regions[0].Subsystems[1]; !s.Callback || s.Poll.InitialSeconds != DefaultCallbackPollInitialSeconds || s.Poll.MaxSeconds != DefaultCallbackPollMaxSeconds {
+		t.Errorf("callback poll defaults = %+v", s.Poll)
 	}
 }
 

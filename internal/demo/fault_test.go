@@ -311,3 +311,32 @@ func TestApplyFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestCallbackKnob: callback has Lethe offer the async subsystem callbacks
+// (with the sparse checks of a subsystem that calls back); callback:false
+// keeps the demo subsystem silent; a sync subsystem cannot call back.
+func TestCallbackKnob(t *testing.T) {
+	cfg, err := config.Load(filepath.Join("..", "..", "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ApplyFaults(cfg, []string{"eu/orders=callback,finishAfter:72h", "eu/customers=callback:false"}); err != nil {
+		t.Fatal(err)
+	}
+	eu, _ := cfg.Region("eu")
+	orders, _ := eu.Subsystem("orders")
+	customers, _ := eu.Subsystem("customers")
+	if !orders.Callback || orders.Poll.InitialSeconds != config.DefaultCallbackPollInitialSeconds || customers.Callback {
+		t.Fatalf("orders callback %v poll %+v, customers callback %v", orders.Callback, orders.Poll, customers.Callback)
+	}
+	if d := cfg.Local.Subsystems["eu/orders"]; d.NoCallback || d.FinishAfterSeconds != 72*3600 {
+		t.Fatalf("orders knobs %+v", d)
+	}
+	if d := cfg.Local.Subsystems["eu/customers"]; !d.NoCallback {
+		t.Fatalf("customers knobs %+v", d)
+	}
+	var fe *FaultError
+	if err := ApplyFaults(cfg, []string{"eu/projects=callback"}); !errors.As(err, &fe) || !strings.Contains(err.Error(), "only async") {
+		t.Fatalf("callback on a sync subsystem: %v", err)
+	}
+}

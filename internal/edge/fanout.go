@@ -646,7 +646,9 @@ func (f *Fanout) redirect(ctx context.Context, c *call) (reply, error) {
 	}
 	query := c.ev.RawQueryString
 	for i := 0; i < len(query); i++ {
-		if b := query[i]; b <= ' ' || b >= 0x7f || b == '#' {
+		// Characters RFC 3986 allows in a query only percent-encoded: a
+		// backslash, for one, some clients read as a path separator.
+		if b := query[i]; b <= ' ' || b >= 0x7f || strings.IndexByte("#\"<>\\^`{|}", b) >= 0 {
 			return reply{}, httpjson.BadRequest(CodeInvalidQueryParam, "", "the query string must be percent-encoded")
 		}
 	}

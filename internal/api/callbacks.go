@@ -76,6 +76,7 @@ func (h *Handler) callback(ctx context.Context, ev events.APIGatewayProxyRequest
 	}
 	now := h.now().UTC()
 	var taskToken string
+	var recorded erasure.CallbackOutput
 	repeated := false
 	_, err = h.store.Change(ctx, requestID, func(r *erasure.Request) ([]audit.Record, error) {
 		sub, i := r.Subsystem(name)
@@ -96,7 +97,7 @@ func (h *Handler) callback(ctx context.Context, ev events.APIGatewayProxyRequest
 			return nil, errCallbackGone
 		}
 		r.Subsystems[i].Callback = &erasure.CallbackResult{Status: *in.Status, Detail: clean, At: now}
-		taskToken = sub.TaskToken
+		taskToken, recorded = sub.TaskToken, erasure.CallbackOutput{Status: *in.Status, Detail: clean}
 		return nil, nil
 	})
 	switch {
@@ -112,9 +113,7 @@ func (h *Handler) callback(ctx context.Context, ev events.APIGatewayProxyRequest
 		return reply{status: http.StatusOK, body: CallbackView{Status: "already_recorded"}, requestID: requestID}, "", nil
 	}
 	if taskToken != "" && h.tasks != nil {
-		r, _ := h.store.Get(ctx, requestID)
-		sub, _ := r.Subsystem(name)
-		out, _ := json.Marshal(erasure.CallbackOutput{Status: sub.Callback.Status, Detail: sub.Callback.Detail})
+		out, _ := json.Marshal(recorded)
 		// A wait that ended meanwhile (a status check runs) rejects the
 		// token: the callback is recorded, and the next wait finds it.
 		if err := h.tasks.SendTaskSuccess(ctx, taskToken, out); err != nil {

@@ -147,10 +147,8 @@ func (h *Handler) parseListQuery(ev events.APIGatewayProxyRequest) (listFilter, 
 			return f, err
 		}
 	}
-	if accept := ev.Headers["Accept"]; accept == "" {
-		f.csv = acceptsCSV(ev.Headers["accept"])
-	} else {
-		f.csv = acceptsCSV(accept)
+	for _, accept := range headerValues(ev, "Accept") {
+		f.csv = f.csv || acceptsCSV(accept)
 	}
 	return f, nil
 }

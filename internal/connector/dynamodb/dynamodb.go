@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -94,27 +93,16 @@ type Eraser struct {
 	// Margin is what Erase leaves of its context's deadline when it stops
 	// with connector.More.
 	Margin time.Duration
-	// Attempts bounds the retries of a throttled or unprocessed write.
-	Attempts int
-	sleep    func(ctx context.Context, d time.Duration) error
+	// Retry retries throttled calls and unprocessed writes.
+	Retry connector.Retrier
 }
 
 var _ connector.Eraser = (*Eraser)(nil)
 
 // New returns the connector of a validated configuration.
 func New(cfg Config, api API) *Eraser {
-	return &Eraser{cfg: cfg, api: api, Margin: 5 * time.Second, Attempts: 8, sleep: sleepCtx}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return &Eraser{cfg: cfg, api: api, Margin: 5 * time.Second,
+		Retry: connector.Retrier{Attempts: 8, Throttled: throttled, Sleep: connector.Sleep}}
 }
 
 func fill(tpl, subject string) string { return strings.ReplaceAll(tpl, Placeholder, subject) }
@@ -133,7 +121,7 @@ func (e *Eraser) eraseItem(ctx context.Context, subject string) (connector.Outco
 		key[attr] = &types.AttributeValueMemberS{Value: fill(tpl, subject)}
 	}
 	var out *dynamodb.DeleteItemOutput
-	err := e.retry(ctx, func() (err error) {
+	err := e.Retry.Do(ctx, func() (err error) {
 		out, err = e.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &e.cfg.Table, Key: key, ReturnValues: types.ReturnValueAllOld})
 		return err
 	})
@@ -170,7 +158,7 @@ func (e *Eraser) eraseQueried(ctx context.Context, subject string) (connector.Ou
 			return connector.More, nil
 		}
 		var page *dynamodb.QueryOutput
-		err := e.retry(ctx, func() (err error) {
+		err := e.Retry.Do(ctx, func() (err error) {
 			page, err = e.api.Query(ctx, in)
 			return err
 		})
@@ -207,11 +195,11 @@ func (e *Eraser) deleteBatch(ctx context.Context, keys []map[string]types.Attrib
 	}
 	for attempt := 0; len(reqs) > 0; attempt++ {
 		if attempt > 0 {
-			if attempt >= e.Attempts {
+			if attempt >= e.Retry.Attempts {
 				return &connector.Error{Retryable: true, Code: "UnprocessedItems",
 					Detail: fmt.Sprintf("BatchWriteItem on %s left %d deletions unprocessed after %d attempts", e.cfg.Table, len(reqs), attempt)}
 			}
-			if err := e.sleep(ctx, backoff(attempt)); err != nil {
+			if err := e.Retry.Sleep(ctx, connector.Backoff(attempt)); err != nil {
 				return e.classify("BatchWriteItem", err)
 			}
 		}
@@ -225,29 +213,6 @@ func (e *Eraser) deleteBatch(ctx context.Context, keys []map[string]types.Attrib
 		reqs = out.UnprocessedItems[e.cfg.Table]
 	}
 	return nil
-}
-
-// retry calls fn until it succeeds, fails otherwise than by throttling, or
-// the attempts run out.
-func (e *Eraser) retry(ctx context.Context, fn func() error) error {
-	var err error
-	for attempt := 0; attempt < e.Attempts; attempt++ {
-		if attempt > 0 {
-			if serr := e.sleep(ctx, backoff(attempt)); serr != nil {
-				return serr
-			}
-		}
-		if err = fn(); err == nil || !throttled(err) {
-			return err
-		}
-	}
-	return err
-}
-
-// backoff is a full-jitter exponential wait: 50 ms doubling, capped at 2 s.
-func backoff(attempt int) time.Duration {
-	d := min(50*time.Millisecond<<min(attempt, 6), 2*time.Second)
-	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
 
 func throttled(err error) bool {

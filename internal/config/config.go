@@ -103,10 +103,13 @@ type Region struct {
 // Subsystem is one system that holds personal data in a region and must
 // erase it on request.
 type Subsystem struct {
-	Name        string   `json:"name"`
-	Mode        Mode     `json:"mode"`
-	BaseURL     string   `json:"baseUrl"`
-	AdminEmails []string `json:"adminEmails"`
+	Name    string `json:"name"`
+	Mode    Mode   `json:"mode"`
+	BaseURL string `json:"baseUrl,omitempty"`
+	// Connector, instead of BaseURL, erases with one of Lethe's built-in
+	// connectors in a store Lethe reaches itself (mode sync; no token).
+	Connector   *Connector `json:"connector,omitempty"`
+	AdminEmails []string   `json:"adminEmails"`
 	// TimeoutSeconds bounds one HTTP call to the subsystem.
 	TimeoutSeconds int `json:"timeoutSeconds"`
 	// Token says where the subsystem's bearer token is kept.
@@ -291,6 +294,14 @@ func (c *Config) applyDefaults() {
 	for r := range c.Regions {
 		for s := range c.Regions[r].Subsystems {
 			sub := &c.Regions[r].Subsystems[s]
+			if sub.Connector != nil {
+				if sub.Mode == "" {
+					sub.Mode = ModeSync
+				}
+				if sub.Token.Kind == "" {
+					sub.Token.Kind = TokenNone
+				}
+			}
 			if sub.TimeoutSeconds == 0 {
 				sub.TimeoutSeconds = DefaultTimeoutSeconds
 			}
@@ -383,7 +394,7 @@ func (c *Config) Validate() error {
 		if err := validateEmails(key+".opsEmails", r.OpsEmails); err != nil {
 			return err
 		}
-		if err := validateSubsystems(key, r.Subsystems); err != nil {
+		if err := validateSubsystems(key, r.AWSRegion, r.Subsystems); err != nil {
 			return err
 		}
 		if err := c.validateResidency(key, r); err != nil {
@@ -450,7 +461,7 @@ func validateAPIURL(key, raw string) error {
 	return nil
 }
 
-func validateSubsystems(regionKey string, subs []Subsystem) error {
+func validateSubsystems(regionKey, awsRegion string, subs []Subsystem) error {
 	if len(subs) == 0 {
 		return &Error{regionKey + ".subsystems", "at least one subsystem is required"}
 	}
@@ -470,8 +481,19 @@ func validateSubsystems(regionKey string, subs []Subsystem) error {
 		if s.Mode != ModeSync && s.Mode != ModeAsync {
 			return &Error{key + ".mode", fmt.Sprintf("%q must be sync or async", s.Mode)}
 		}
-		u, err := url.Parse(s.BaseURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		if s.Connector != nil {
+			switch {
+			case s.BaseURL != "":
+				return &Error{key + ".baseUrl", "a subsystem has a baseUrl or a connector, not both"}
+			case s.Mode != ModeSync:
+				return &Error{key + ".mode", "a built-in connector erases in one call: its mode is sync"}
+			case s.Token.Kind != TokenNone:
+				return &Error{key + ".token", "a built-in connector uses Lethe's own role, not a bearer token"}
+			}
+			if err := s.Connector.validate(key+".connector", awsRegion); err != nil {
+				return err
+			}
+		} else if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return &Error{key + ".baseUrl", fmt.Sprintf("%q must be an absolute http(s) URL without query or fragment", s.BaseURL)}
 		}
 		if err := validateEmails(key+".adminEmails", s.AdminEmails); err != nil {

@@ -59,6 +59,36 @@ func valid() map[string]any {
 	}
 }
 
+func s3Connector() map[string]any {
+	return map[string]any{"s3": map[string]any{"bucket": "profiles", "prefix": "users/{subject}/"}}
+}
+
+// connectorOnly makes subsystem 0 a built-in connector's.
+func connectorOnly(m map[string]any) {
+	delete(sub(m, 0), "baseUrl")
+	delete(sub(m, 0), "mode")
+	sub(m, 0)["connector"] = s3Connector()
+}
+
+func TestConnectorSubsystem(t *testing.T) {
+	m := valid()
+	connectorOnly(m)
+	data, _ := json.Marshal(m)
+	c, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Regions[0].Subsystems[0]
+	if s.Mode != ModeSync || s.Token.Kind != TokenNone || s.Connector.Kind() != ConnectorS3 || s.Connector.S3.Prefix != "users/{subject}/" {
+		t.Errorf("connector subsystem parsed as %+v (connector %+v)", s, s.Connector)
+	}
+	sub(m, 0)["connector"] = map[string]any{"mongodb": map[string]any{}}
+	data, _ = json.Marshal(m)
+	if _, err := Parse(data); err == nil || !strings.Contains(err.Error(), `"mongodb"`) {
+		t.Errorf("an unknown store: %v, want an error naming it", err)
+	}
+}
+
 func region0(m map[string]any) map[string]any { return m["regions"].([]any)[0].(map[string]any) }
 func sub(m map[string]any, i int) map[string]any {
 	return region0(m)["subsystems"].([]any)[i].(map[string]any)
@@ -122,6 +152,44 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		}, "edge.multicastTopics[0]"},
 		{"quarantine too long", func(m map[string]any) { m["edge"] = map[string]any{"quarantineHours": 1000} }, "edge.quarantineHours"},
 		{"signature tolerance", func(m map[string]any) { m["edge"] = map[string]any{"signatureToleranceSeconds": -5} }, "edge.signatureToleranceSeconds"},
+		{"connector and base url", func(m map[string]any) { sub(m, 0)["connector"] = s3Connector() }, "regions[0].subsystems[0].baseUrl"},
+		{"connector async", func(m map[string]any) {
+			delete(sub(m, 1), "baseUrl")
+			sub(m, 1)["connector"] = s3Connector()
+		}, "regions[0].subsystems[1].mode"},
+		{"connector with a token", func(m map[string]any) {
+			connectorOnly(m)
+			sub(m, 0)["token"] = map[string]any{"kind": "secretsmanager"}
+		}, "regions[0].subsystems[0].token"},
+		{"connector naming no store", func(m map[string]any) { connectorOnly(m); sub(m, 0)["connector"] = map[string]any{} }, "regions[0].subsystems[0].connector"},
+		{"connector naming two stores", func(m map[string]any) {
+			connectorOnly(m)
+			sub(m, 0)["connector"].(map[string]any)["stripe"] = map[string]any{"apiKeySecret": "lethe/eu/stripe"}
+		}, "regions[0].subsystems[0].connector"},
+		{"s3 prefix without placeholder", func(m map[string]any) {
+			connectorOnly(m)
+			sub(m, 0)["connector"] = map[string]any{"s3": map[string]any{"bucket": "profiles", "prefix": "users/"}}
+		}, "regions[0].subsystems[0].connector.s3.prefix"},
+		{"dynamodb key template", func(m map[string]any) {
+			connectorOnly(m)
+			sub(m, 0)["connector"] = map[string]any{"dynamodb": map[string]any{"table": "users", "key": map[string]any{"pk": "USER"}}}
+		}, "regions[0].subsystems[0].connector.dynamodb.key.pk"},
+		{"dynamodb table in another region", func(m map[string]any) {
+			connectorOnly(m)
+			sub(m, 0)["connector"] = map[string]any{"dynamodb": map[string]any{"table": "arn:aws:dynamodb:us-east-1:123456789012:table/users", "key": map[string]any{"pk": "{subject}"}}}
+		}, "regions[0].subsystems[0].connector.dynamodb.table"},
+		{"s3 bucket in another region", func(m map[string]any) {
+			connectorOnly(m)
+			sub(m, 0)["connector"].(map[string]any)["s3"].(map[string]any)["region"] = "us-east-1"
+		}, "regions[0].subsystems[0].connector.s3.region"},
+		{"stripe secret in another region", func(m map[string]any) {
+			connectorOnly(m)
+			sub(m, 0)["connector"] = map[string]any{"stripe": map[string]any{"apiKeySecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe-AbC"}}
+		}, "regions[0].subsystems[0].connector.stripe.apiKeySecret"},
+		{"connector endpoint off loopback", func(m map[string]any) {
+			connectorOnly(m)
+			sub(m, 0)["connector"].(map[string]any)["s3"].(map[string]any)["endpoint"] = "https://s3.example.com"
+		}, "regions[0].subsystems[0].connector.s3.endpoint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,3 +56,17 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("%s (%s, %s)", e.Detail, e.Code, kind)
 }
+
+// ConfigError is a connector configuration's problem: Key names it in
+// configuration's terms (e.g. regions[0].subsystems[2].connector.s3.prefix).
+type ConfigError struct {
+	Key     string
+	Message string
+}
+
+func (e *ConfigError) Error() string { return e.Key + ": " + e.Message }
+
+// Invalid returns a Validate's refusal of key under prefix.
+func Invalid(prefix, key, message string) error {
+	return &ConfigError{Key: prefix + "." + key, Message: message}
+}

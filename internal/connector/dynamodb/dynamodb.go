@@ -45,7 +45,7 @@ type Config struct {
 
 // Validate checks the configuration; errors name the key under prefix.
 func (c Config) Validate(prefix string) error {
-	bad := func(key, msg string) error { return fmt.Errorf("%s.%s: %s", prefix, key, msg) }
+	bad := func(key, msg string) error { return connector.Invalid(prefix, key, msg) }
 	if c.Table == "" {
 		return bad("table", "is required: the table's name or ARN")
 	}

@@ -49,7 +49,7 @@ var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // Validate checks the configuration; errors name the key under prefix.
 func (c Config) Validate(prefix string) error {
-	bad := func(key, msg string) error { return fmt.Errorf("%s.%s: %s", prefix, key, msg) }
+	bad := func(key, msg string) error { return connector.Invalid(prefix, key, msg) }
 	switch {
 	case !bucketRE.MatchString(c.Bucket) || strings.Contains(c.Bucket, ".."):
 		return bad("bucket", fmt.Sprintf("%q is not a bucket name (3-63 lower-case letters, digits, dots and dashes)", c.Bucket))

@@ -45,7 +45,7 @@ type Config struct {
 
 // Validate checks the configuration; errors name the key under prefix.
 func (c Config) Validate(prefix string) error {
-	bad := func(key, msg string) error { return fmt.Errorf("%s.%s: %s", prefix, key, msg) }
+	bad := func(key, msg string) error { return connector.Invalid(prefix, key, msg) }
 	if c.APIKeySecret == "" {
 		return bad("apiKeySecret", "is required: the name or ARN of the Secrets Manager secret holding the restricted API key")
 	}

@@ -92,7 +92,7 @@ func loopEvents(t *testing.T, machine string, loop []string) (perRound, once int
 // each loop as long as its policy allows until a deadline extended to three
 // months. It checks this stays under Step Functions' 25,000.
 func TestWorstCaseHistoryFitsStepFunctionsLimit(t *testing.T) {
-	syncRound, syncOnce := loopEvents(t, registry.MachineSyncDeletion, []string{"DeleteUserData", "CheckUserDeleted", "WaitBeforeRetry"})
+	syncRound, syncOnce := loopEvents(t, registry.MachineSyncDeletion, []string{"Route", "DeleteUserData", "CheckUserDeleted", "WaitBeforeRetry"})
 	submitRound, asyncOnce := loopEvents(t, registry.MachineAsyncDeletion, []string{"DeleteUserData", "IsSubmitted", "WaitBeforeResubmitting"})
 	checkRound, _ := loopEvents(t, registry.MachineAsyncDeletion, []string{"CheckUserDeleted", "IsUserDeleted", "WaitForUserDeletion"})
 	n := config.MaxChecksPerErasure

@@ -24,6 +24,11 @@ type Target struct {
 	// Callback says the subsystem calls back: the async machine waits for
 	// the callback, checking at the poll policy's sparse intervals.
 	Callback bool `json:"callback"`
+	// Connector is the store of a built-in connector (config.Connector*),
+	// absent for a subsystem reached by HTTP: the SyncDeletion machine sends
+	// the former to the connector function. What the connector erases is
+	// read from the region's configuration, never from the task's input.
+	Connector string `json:"connector,omitempty"`
 }
 
 // LoadSubsystemsInput is the input of the LoadSubsystems task.
@@ -50,6 +55,10 @@ const CallSubmitted = "submitted"
 // CallAttested is the status a task answers when an operator attested the
 // subsystem's erasure while Lethe was still at it: the loop ends there.
 const CallAttested = "attested"
+
+// CallMore is the status a built-in connector answers when it deleted what
+// its time allowed and more remains: the machine calls it again at once.
+const CallMore = "more"
 
 // DeleteInput is the input of a sync delete or an async submit
 // (DeleteUserData). Now is $$.State.EnteredTime, the machine's clock.

@@ -123,16 +123,21 @@ func (c LambdaCertifier) Certify(ctx context.Context, requestID string) error {
 // Connector is the subsystem connector of the three subsystem tasks: tokens
 // from Secrets Manager or SSM, cached; subjects from the requests table;
 // payloads checked against the region's configuration.
-func (e *Env) Connector() (*subsystem.Connector, error) {
+func (e *Env) Connector(opts ...subsystem.Option) (*subsystem.Connector, error) {
 	requests, err := e.Requests()
 	if err != nil {
 		return nil, err
 	}
-	tokens := secrets.NewCache(secrets.NewSecretsManager(secretsmanager.NewFromConfig(e.AWS)),
+	return subsystem.New(subsystem.NewHTTPClient(), e.Tokens(), requests, e.Progress(requests),
+		append([]subsystem.Option{subsystem.WithRegion(e.Region), subsystem.WithLogger(e.Log),
+			subsystem.WithCallbacks(requests, e.Tasks(), os.Getenv(config.EnvCallbackURL))}, opts...)...), nil
+}
+
+// Tokens reads subsystems' bearer tokens and connectors' keys from Secrets
+// Manager and SSM, each kept for secrets.DefaultTTL.
+func (e *Env) Tokens() *secrets.Cache {
+	return secrets.NewCache(secrets.NewSecretsManager(secretsmanager.NewFromConfig(e.AWS)),
 		secrets.NewSSM(ssm.NewFromConfig(e.AWS)), secrets.DefaultTTL, time.Now)
-	return subsystem.New(subsystem.NewHTTPClient(), tokens, requests, e.Progress(requests),
-		subsystem.WithRegion(e.Region), subsystem.WithLogger(e.Log),
-		subsystem.WithCallbacks(requests, e.Tasks(), os.Getenv(config.EnvCallbackURL))), nil
 }
 
 // Tasks completes the waits of the region's machines (Step Functions'

@@ -101,6 +101,7 @@ func New(region config.Region, topics map[string]string, runs Runs) (*Loader, er
 			Poll:           poll,
 			TopicArn:       arn,
 			Callback:       s.Callback,
+			Connector:      s.Connector.Kind(),
 		})
 	}
 	return &Loader{region: region.Name, targets: targets, runs: runs}, nil

@@ -189,6 +189,13 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 	if o.Config == nil || len(o.Config.Regions) == 0 {
 		return nil, errors.New("local: a configuration with at least one region is required")
 	}
+	for i, r := range o.Config.Regions {
+		for j, sub := range r.Subsystems {
+			if k := sub.Connector.Kind(); k != "" && sub.Connector.Endpoint() == "" {
+				return nil, fmt.Errorf("local: regions[%d].subsystems[%d].connector.%s.endpoint: lethe local runs built-in connectors against local servers only: name one (e.g. DynamoDB Local's http://127.0.0.1:8000)", i, j, k)
+			}
+		}
+	}
 	if o.DataDir == "" {
 		o.DataDir = DataDir()
 	}

@@ -1,6 +1,10 @@
 package local
 
 import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/lethe-erasure/lethe/internal/connector/builtin"
+
 	"context"
 	"fmt"
 	"github.com/lethe-erasure/lethe/internal/certify"
@@ -103,7 +107,8 @@ func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]st
 		return nil, err
 	}
 	conn := subsystem.New(subsystem.NewHTTPClient(), tokens, requests, tracker,
-		append([]subsystem.Option{subsystem.WithRegion(region), subsystem.WithLogger(log)}, connOpts...)...)
+		append([]subsystem.Option{subsystem.WithRegion(region), subsystem.WithLogger(log),
+			subsystem.WithErasers(builtin.New(ConnectorAWS(region), tokens))}, connOpts...)...)
 	recorder := outcome.New(requests, region, log)
 	if sink != nil {
 		recorder.WithMetrics(sink)
@@ -111,12 +116,21 @@ func TaskHandlers(cfg *config.Config, region config.Region, topics map[string]st
 	return map[string]any{
 		registry.FnLoadSubsystems: loader.Handle,
 		registry.FnSyncDelete:     conn.SyncDelete,
+		registry.FnConnector:      conn.Erase,
 		registry.FnAsyncSubmit:    conn.Submit,
 		registry.FnAsyncCheck:     conn.Check,
 		registry.FnRecordOutcome:  recorder.Handle,
 		registry.FnReportFailure:  outcome.NewReporter(requests, tracker, log).Handle,
 		registry.FnCertify:        issuer.Handle,
 	}, nil
+}
+
+// ConnectorAWS is the AWS configuration of the built-in connectors under
+// lethe local: the region's AWS region and static credentials, for the
+// local servers each connector's endpoint names (config.Region's
+// connectors are checked to name one at start).
+func ConnectorAWS(region config.Region) aws.Config {
+	return aws.Config{Region: region.AWSRegion, Credentials: credentials.NewStaticCredentialsProvider("lethe", "lethe", "")}
 }
 
 // Wired says where Wire put a region's machines.

@@ -61,6 +61,10 @@ const (
 	// FnCertify signs completed requests' certificates of erasure
 	// (IssueCertificate), the one function that may use the signing key.
 	FnCertify = "certify"
+	// FnConnector erases with the built-in connectors (EraseInStore in the
+	// SyncDeletion machine), the one function granted the stores'
+	// actions on the configured resources.
+	FnConnector = "connector"
 )
 
 // The edge stack's function folders under functions/.
@@ -99,6 +103,7 @@ var Placeholders = []Placeholder{
 	{Name: "RecordOutcomeFunctionArn", Kind: Function, Target: FnRecordOutcome},
 	{Name: "ReportFailureFunctionArn", Kind: Function, Target: FnReportFailure},
 	{Name: "CertifyFunctionArn", Kind: Function, Target: FnCertify},
+	{Name: "ConnectorFunctionArn", Kind: Function, Target: FnConnector},
 	{Name: "SyncDeletionStateMachineArn", Kind: StateMachine, Target: MachineSyncDeletion},
 	{Name: "AsyncDeletionStateMachineArn", Kind: StateMachine, Target: MachineAsyncDeletion},
 	{Name: "OpsTopicArn", Kind: Topic, Target: TopicOps},
@@ -106,7 +111,7 @@ var Placeholders = []Placeholder{
 
 // Functions lists every regional Lambda function folder, tasks and
 // non-tasks alike.
-var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome, FnReportFailure, FnWebhookReceiver, FnDeadlineWatch, FnCertify}
+var Functions = []string{FnAPI, FnStarter, FnLoadSubsystems, FnSyncDelete, FnAsyncSubmit, FnAsyncCheck, FnRecordOutcome, FnReportFailure, FnWebhookReceiver, FnDeadlineWatch, FnCertify, FnConnector}
 
 // EdgeFunctions lists the edge stack's Lambda function folders.
 var EdgeFunctions = []string{FnWebhookFanout, FnEdgeAPI}

@@ -76,6 +76,8 @@ type Connector struct {
 	callbacks   CallbackStore
 	tasks       TaskSender
 	callbackURL string
+	// erasers are the built-in connectors (the connector function's).
+	erasers EraserSource
 }
 
 // Option configures a Connector.

@@ -12,7 +12,8 @@ import (
 //
 //	retried:  StoreUnavailable
 //	caught (States.ALL, then the subsystem's admins are mailed):
-//	          SubsystemRejected, SubsystemProtocolError, RequestNotFound, InvalidInput
+//	          SubsystemRejected, SubsystemProtocolError, ConnectorRefused,
+//	          RequestNotFound, InvalidInput
 //
 // SubsystemUnavailable and TokenUnavailable are not returned: they are
 // recorded as progress and answered as status "unavailable" with the
@@ -53,6 +54,7 @@ const (
 	opSubmit = "submit"
 	opCheck  = "check"
 	opAwait  = "await"
+	opErase  = "erase"
 )
 
 // SubsystemUnavailable means the subsystem could not do it now (429, 408,

@@ -39,15 +39,24 @@ func (c *Connector) SyncDelete(ctx context.Context, in erasure.DeleteInput) (era
 			err = &SubsystemProtocolError{Call: call, StatusCode: a.status, Reason: "a sync subsystem answers 200, 204 or 404 once the data is gone"}
 		}
 	}
+	return c.answerSync(ctx, in, t, call, err, step)
+}
+
+// answerSync records a sync call's answer (err, or step when err is nil)
+// and turns the decision into the task's output.
+func (c *Connector) answerSync(ctx context.Context, in erasure.DeleteInput, t erasure.Target, call Call, err error, step progress.Step) (erasure.SyncDeleteOutput, error) {
 	d, step, err := c.track(ctx, in.RequestID, t, call, err, step, in.Now)
 	if err != nil {
 		return erasure.SyncDeleteOutput{}, err
 	}
 	out := erasure.SyncDeleteOutput{Status: step.Status, Attempts: d.Attempts, Detail: step.Detail}
+	if step.Answer == progress.Accepted {
+		out.Status = erasure.CallMore
+	}
 	if status, detail, persist, ok := instead(d, step); ok {
 		out.Status, out.Detail, out.Persist = erasure.SubsystemStatus(status), detail, persist
 	}
-	c.log.InfoContext(ctx, "erasure call answered", "requestId", in.RequestID, "execution", d.Execution, "subsystem", t.Name, "op", opDelete,
+	c.log.InfoContext(ctx, "erasure call answered", "requestId", in.RequestID, "execution", d.Execution, "subsystem", t.Name, "op", call.Op,
 		"status", out.Status, "attempts", out.Attempts, "waitSeconds", out.WaitSeconds, "giveUp", out.GiveUp)
 	return out, nil
 }
@@ -83,6 +92,8 @@ func errorName(err error) string {
 		return "SubsystemRejected"
 	case *SubsystemProtocolError:
 		return "SubsystemProtocolError"
+	case *ConnectorRefused:
+		return "ConnectorRefused"
 	case *TokenUnavailable:
 		return "TokenUnavailable"
 	case *erasure.StoreUnavailable:

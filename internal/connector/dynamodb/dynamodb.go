@@ -154,9 +154,6 @@ func (e *Eraser) eraseQueried(ctx context.Context, subject string) (connector.Ou
 	deadline, bounded := ctx.Deadline()
 	deleted := 0
 	for {
-		if bounded && time.Until(deadline) < e.Margin {
-			return connector.More, nil
-		}
 		var page *dynamodb.QueryOutput
 		err := e.Retry.Do(ctx, func() (err error) {
 			page, err = e.api.Query(ctx, in)
@@ -166,14 +163,16 @@ func (e *Eraser) eraseQueried(ctx context.Context, subject string) (connector.Ou
 			return "", e.classify("Query", err)
 		}
 		for start := 0; start < len(page.Items); start += 25 {
+			// Out of time with items in hand (so more remains), after
+			// deleting some (so each call gets on).
+			if bounded && deleted > 0 && time.Until(deadline) < e.Margin {
+				return connector.More, nil
+			}
 			batch := page.Items[start:min(len(page.Items), start+25)]
 			if err := e.deleteBatch(ctx, batch); err != nil {
 				return "", err
 			}
 			deleted += len(batch)
-			if bounded && time.Until(deadline) < e.Margin {
-				return connector.More, nil
-			}
 		}
 		if len(page.LastEvaluatedKey) == 0 {
 			break

@@ -44,6 +44,9 @@ var TableActions = map[string][]string{
 	// certify reads the completed request and stores its certificate with
 	// the issuance's audit record (Change).
 	registry.FnCertify: {"dynamodb:GetItem", "dynamodb:PutItem"},
+	// connector looks up the subject and writes each call's progress, as
+	// the HTTP connectors do.
+	registry.FnConnector: {"dynamodb:GetItem", "dynamodb:PutItem"},
 }
 
 // connectors are the functions that call subsystems with a bearer token.
@@ -79,6 +82,10 @@ func functionTimeout(fn string, region config.Region) awscdk.Duration {
 		return awscdk.Duration_Seconds(jsii.Number(10))
 	case registry.FnStarter:
 		return awscdk.Duration_Seconds(jsii.Number(60))
+	case registry.FnConnector:
+		// A built-in connector works until 5 s before this and answers
+		// more; below the 90 s task timeout.
+		return awscdk.Duration_Seconds(jsii.Number(80))
 	case registry.FnSyncDelete, registry.FnAsyncSubmit, registry.FnAsyncCheck:
 		// One HTTP call bounded by the subsystem's timeout, plus reading
 		// the token and writing the attempt; below the 90 s task timeout.
@@ -163,6 +170,13 @@ func NewFunctions(scope constructs.Construct, p FunctionsProps) (Functions, erro
 		"Lethe task IssueCertificate: signs completed requests' certificates of erasure")
 	p.Proof.GrantSign(certify.Role)
 	fns[registry.FnCertify] = certify
+	conn := newFunction(scope, registry.FnConnector, p, nil,
+		"Lethe task EraseInStore: erases with the built-in connectors in the region's own stores")
+	if err := grantConnectors(awscdk.Stack_Of(scope), conn.Role, p.Region); err != nil {
+		return nil, err
+	}
+	p.Topics.GrantPublish(conn.Role, p.Topics.SubsystemTopics(p.Region)...)
+	fns[registry.FnConnector] = conn
 	for _, fn := range registry.Functions {
 		if _, ok := fns[fn]; !ok && fn != registry.FnStarter && fn != registry.FnWebhookReceiver {
 			return nil, fmt.Errorf("registry function %q has no wiring in infra/functions.go", fn)

@@ -56,10 +56,13 @@ func TestIAMActionsPerRole(t *testing.T) {
 			registry.FnLoadSubsystems: progress,
 			registry.FnReportFailure:  progress,
 			registry.FnSyncDelete:     connector,
-			registry.FnAsyncSubmit:    connector,
-			registry.FnAsyncCheck:     awaiter,
-			registry.FnRecordOutcome:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, tableWrite),
-			registry.FnDeadlineWatch:  set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}, tableWrite, publish),
+			// No connector configured here: the progress writes and the
+			// escalation mails (connectors_test.go grants the stores).
+			registry.FnConnector:     set(progress, publish),
+			registry.FnAsyncSubmit:   connector,
+			registry.FnAsyncCheck:    awaiter,
+			registry.FnRecordOutcome: set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, tableWrite),
+			registry.FnDeadlineWatch: set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}, tableWrite, publish),
 		}
 		if st.Webhooks != nil {
 			want[registry.FnWebhookReceiver] = set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, publish,
@@ -121,7 +124,7 @@ func TestIAMResourcesAreNamed(t *testing.T) {
 			{machineRole(registry.MachineErasure), "lambda:InvokeFunction", []string{fnID(registry.FnLoadSubsystems), fnID(registry.FnRecordOutcome), fnID(registry.FnCertify)}},
 			{machineRole(registry.MachineErasure), "states:StartExecution", []string{cfnID(t, st, st.StateMachines[registry.MachineSyncDeletion].Machine), cfnID(t, st, st.StateMachines[registry.MachineAsyncDeletion].Machine)}},
 			{machineRole(registry.MachineErasure), "sns:Publish", []string{cfnID(t, st, st.Topics.Ops)}},
-			{machineRole(registry.MachineSyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnSyncDelete), fnID(registry.FnReportFailure)}},
+			{machineRole(registry.MachineSyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnSyncDelete), fnID(registry.FnConnector), fnID(registry.FnReportFailure)}},
 			{machineRole(registry.MachineSyncDeletion), "sns:Publish", topicIDs},
 			{machineRole(registry.MachineAsyncDeletion), "lambda:InvokeFunction", []string{fnID(registry.FnAsyncSubmit), fnID(registry.FnAsyncCheck), fnID(registry.FnReportFailure)}},
 			{machineRole(registry.MachineAsyncDeletion), "sns:Publish", topicIDs},

@@ -273,6 +273,7 @@ func TestFunctions(t *testing.T) {
 			registry.FnStarter:        {config.EnvTableName, config.EnvStateMachineArn},
 			registry.FnLoadSubsystems: {config.EnvTableName, config.EnvTopicArns},
 			registry.FnSyncDelete:     {config.EnvTableName},
+			registry.FnConnector:      {config.EnvTableName},
 			registry.FnAsyncSubmit:    {config.EnvTableName, config.EnvCallbackURL},
 			registry.FnAsyncCheck:     {config.EnvTableName},
 			registry.FnRecordOutcome:  {config.EnvTableName},

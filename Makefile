@@ -12,6 +12,7 @@ GO_SOURCES := $(shell find internal functions -name '*.go' -not -name '*_test.go
 REGION ?= eu
 DDB := scripts/dynamodb-local.sh
 STRIPE := scripts/stripe-mock.sh
+COGNITO := scripts/cognito-local.sh
 
 .PHONY: setup build test validate synth deploy run bench fuzz clean
 
@@ -38,14 +39,15 @@ build/lethe: $(GO_SOURCES) $(shell find cmd -name '*.go' 2>/dev/null)
 validate: setup
 	asl-validator $(addprefix --json-path ,$(wildcard statemachines/*.asl.json))
 
-## test: vet, unit tests, tests against local servers (DynamoDB Local, stripe-mock), infra tests on the synthesized templates.
+## test: vet, unit tests, tests against local servers (DynamoDB Local, stripe-mock, cognito-local), infra tests on the synthesized templates.
 test: setup build validate
 	go vet ./...
 	@set -euo pipefail; \
 	endpoint=$$($(DDB) start); \
-	trap '$(DDB) stop; $(STRIPE) stop' EXIT; \
+	trap '$(DDB) stop; $(STRIPE) stop; $(COGNITO) stop' EXIT; \
 	stripe=$$($(STRIPE) start); \
-	LETHE_DYNAMODB_ENDPOINT=$$endpoint LETHE_STRIPE_ENDPOINT=$$stripe go test -count=1 -timeout 20m ./...
+	cognito=$$($(COGNITO) start); \
+	LETHE_DYNAMODB_ENDPOINT=$$endpoint LETHE_STRIPE_ENDPOINT=$$stripe LETHE_COGNITO_ENDPOINT=$$cognito go test -count=1 -timeout 20m ./...
 
 ## synth: synthesize every stack (each region's, and Lethe-edge when cdk.json places the edge) into cdk.out.
 synth: setup build

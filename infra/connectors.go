@@ -61,6 +61,14 @@ func ConnectorGrants(stack awscdk.Stack, region config.Region) ([]ConnectorGrant
 				statement([]string{objects}, "s3:DeleteObject", "s3:DeleteObjectVersion"),
 			}
 			g.Wildcards = append(g.Wildcards, objects)
+		case config.ConnectorCognito:
+			pool := *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cognito-idp"), Resource: jsii.String("userpool"),
+				ResourceName: jsii.String(c.Cognito.UserPoolID), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+			actions := []string{"cognito-idp:AdminDeleteUser"}
+			if a := c.Cognito.Attribute; a != "" && a != "username" {
+				actions = append(actions, "cognito-idp:ListUsers")
+			}
+			g.Statements = []awsiam.PolicyStatement{statement([]string{pool}, actions...)}
 		case config.ConnectorStripe:
 			secret := c.Stripe.APIKeySecret
 			if !strings.HasPrefix(secret, "arn:") {

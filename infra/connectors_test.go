@@ -21,10 +21,11 @@ const connectorConfig = `{"regions":[{"name":"eu","awsRegion":"eu-west-1","subsy
  {"name":"sessions","connector":{"dynamodb":{"table":"app-sessions","key":{"pk":"SESSION#{subject}"}}},"adminEmails":["app@example.com"]},
  {"name":"orders","connector":{"dynamodb":{"table":"arn:aws:dynamodb:eu-west-1:123456789012:table/app-orders","index":"byEmail","indexKey":{"email":"{subject}"},"tableKey":["pk","sk"]}},"adminEmails":[]},
  {"name":"uploads","connector":{"s3":{"bucket":"app-uploads","prefix":"users/{subject}/","region":"eu-west-1"}},"adminEmails":[]},
+ {"name":"accounts","connector":{"cognito":{"userPoolId":"eu-west-1_AbC123","attribute":"email"}},"adminEmails":[]},
  {"name":"billing","connector":{"stripe":{"apiKeySecret":"lethe/eu/stripe"}},"adminEmails":[]}]}]}`
 
 // resourceNames are the connectors' resources in connectorConfig.
-var resourceNames = []string{"app-sessions", "app-orders", "app-uploads", "lethe/eu/stripe"}
+var resourceNames = []string{"app-sessions", "app-orders", "app-uploads", "eu-west-1_AbC123", "lethe/eu/stripe"}
 
 // TestConnectorGrants synthesizes a region with one connector of each kind:
 // the connector function alone may touch the stores, each action on its
@@ -54,7 +55,8 @@ func TestConnectorGrants(t *testing.T) {
 	role := cfnID(t, st, st.Functions[registry.FnConnector].Role)
 
 	stores := []string{"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem", "s3:ListBucket", "s3:ListBucketVersions",
-		"s3:GetBucketVersioning", "s3:DeleteObject", "s3:DeleteObjectVersion", "secretsmanager:GetSecretValue"}
+		"s3:GetBucketVersioning", "s3:DeleteObject", "s3:DeleteObjectVersion", "cognito-idp:AdminDeleteUser", "cognito-idp:ListUsers",
+		"secretsmanager:GetSecretValue"}
 	progress := []string{"dynamodb:GetItem", "dynamodb:PutItem"}
 	want := set(fnCommon, progress, tableWrite, publish, stores)
 	if diff := cmp.Diff(want, actionsOf(byRole[role])); diff != "" {
@@ -67,6 +69,8 @@ func TestConnectorGrants(t *testing.T) {
 		"s3:ListBucketVersions":         {`:s3:::app-uploads"`},
 		"s3:GetBucketVersioning":        {`:s3:::app-uploads"`},
 		"s3:DeleteObjectVersion":        {`:s3:::app-uploads/users/*/*"`},
+		"cognito-idp:AdminDeleteUser":   {`:userpool/eu-west-1_AbC123"`},
+		"cognito-idp:ListUsers":         {`:userpool/eu-west-1_AbC123"`},
 		"secretsmanager:GetSecretValue": {`:secret:lethe/eu/stripe-??????"`},
 	} {
 		got := resourcesOf(byRole[role], action)
@@ -124,6 +128,7 @@ func TestConnectorRefusedAtSynth(t *testing.T) {
 	for name, mutate := range map[string]func(c *config.Config){
 		"subsystems[3].connector.s3.endpoint": func(c *config.Config) { c.Regions[0].Subsystems[3].Connector.S3.Endpoint = "http://127.0.0.1:9000" },
 		"subsystems[3].connector.s3":          func(c *config.Config) { c.Regions[0].Subsystems[3].Connector.S3.Region = "us-east-1" },
+		"subsystems[4].connector.cognito":     func(c *config.Config) { c.Regions[0].Subsystems[4].Connector.Cognito.UserPoolID = "us-east-1_AbC123" },
 	} {
 		cfg, err := config.Parse([]byte(connectorConfig))
 		if err != nil {

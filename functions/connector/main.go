@@ -1,6 +1,6 @@
 // Command connector is the Lambda function behind ${ConnectorFunctionArn} in
 // statemachines/sync-deletion.asl.json: erases a subject with one of Lethe's
-// built-in connectors (DynamoDB, S3, Stripe) in a store of the region, with
+// built-in connectors (DynamoDB, S3, Cognito, Stripe) in a store of the region, with
 // this function's own role.
 package main
 

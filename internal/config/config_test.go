@@ -182,6 +182,14 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 			connectorOnly(m)
 			sub(m, 0)["connector"].(map[string]any)["s3"].(map[string]any)["region"] = "us-east-1"
 		}, "regions[0].subsystems[0].connector.s3.region"},
+		{"cognito pool in another region", func(m map[string]any) {
+			connectorOnly(m)
+			sub(m, 0)["connector"] = map[string]any{"cognito": map[string]any{"userPoolId": "us-east-1_AbC123", "attribute": "email"}}
+		}, "regions[0].subsystems[0].connector.cognito.userPoolId"},
+		{"cognito custom attribute", func(m map[string]any) {
+			connectorOnly(m)
+			sub(m, 0)["connector"] = map[string]any{"cognito": map[string]any{"userPoolId": "eu-west-1_AbC123", "attribute": "custom:id"}}
+		}, "regions[0].subsystems[0].connector.cognito.attribute"},
 		{"stripe secret in another region", func(m map[string]any) {
 			connectorOnly(m)
 			sub(m, 0)["connector"] = map[string]any{"stripe": map[string]any{"apiKeySecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe-AbC"}}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/lethe-erasure/lethe/internal/connector"
+	cogconn "github.com/lethe-erasure/lethe/internal/connector/cognito"
 	ddbconn "github.com/lethe-erasure/lethe/internal/connector/dynamodb"
 	s3conn "github.com/lethe-erasure/lethe/internal/connector/s3"
 	stripeconn "github.com/lethe-erasure/lethe/internal/connector/stripe"
@@ -16,6 +17,7 @@ import (
 const (
 	ConnectorDynamoDB = "dynamodb"
 	ConnectorS3       = "s3"
+	ConnectorCognito  = "cognito"
 	ConnectorStripe   = "stripe"
 )
 
@@ -25,6 +27,7 @@ const (
 type Connector struct {
 	DynamoDB *ddbconn.Config    `json:"dynamodb,omitempty"`
 	S3       *s3conn.Config     `json:"s3,omitempty"`
+	Cognito  *cogconn.Config    `json:"cognito,omitempty"`
 	Stripe   *stripeconn.Config `json:"stripe,omitempty"`
 }
 
@@ -37,6 +40,8 @@ func (c *Connector) Kind() string {
 		return ConnectorDynamoDB
 	case c.S3 != nil:
 		return ConnectorS3
+	case c.Cognito != nil:
+		return ConnectorCognito
 	case c.Stripe != nil:
 		return ConnectorStripe
 	}
@@ -50,6 +55,8 @@ func (c *Connector) Endpoint() string {
 		return c.DynamoDB.Endpoint
 	case ConnectorS3:
 		return c.S3.Endpoint
+	case ConnectorCognito:
+		return c.Cognito.Endpoint
 	case ConnectorStripe:
 		return c.Stripe.Endpoint
 	}
@@ -65,6 +72,8 @@ func (c *Connector) ResourceRegion() string {
 		return arnRegion(c.DynamoDB.Table)
 	case ConnectorS3:
 		return c.S3.Region
+	case ConnectorCognito:
+		return c.Cognito.Region()
 	case ConnectorStripe:
 		return arnRegion(c.Stripe.APIKeySecret)
 	}
@@ -87,6 +96,8 @@ func (c *Connector) resourceKey() string {
 		return "dynamodb.table"
 	case ConnectorS3:
 		return "s3.region"
+	case ConnectorCognito:
+		return "cognito.userPoolId"
 	case ConnectorStripe:
 		return "stripe.apiKeySecret"
 	}
@@ -99,13 +110,13 @@ func (c *Connector) resourceKey() string {
 // the region's subjects are erased where their data is and nowhere else.
 func (c *Connector) validate(key, awsRegion string) error {
 	set := 0
-	for _, on := range []bool{c.DynamoDB != nil, c.S3 != nil, c.Stripe != nil} {
+	for _, on := range []bool{c.DynamoDB != nil, c.S3 != nil, c.Cognito != nil, c.Stripe != nil} {
 		if on {
 			set++
 		}
 	}
 	if set != 1 {
-		return &Error{key, "must name exactly one store: dynamodb, s3 or stripe"}
+		return &Error{key, "must name exactly one store: dynamodb, s3, cognito or stripe"}
 	}
 	var err error
 	switch c.Kind() {
@@ -113,6 +124,8 @@ func (c *Connector) validate(key, awsRegion string) error {
 		err = c.DynamoDB.Validate(key + ".dynamodb")
 	case ConnectorS3:
 		err = c.S3.Validate(key + ".s3")
+	case ConnectorCognito:
+		err = c.Cognito.Validate(key + ".cognito")
 	case ConnectorStripe:
 		err = c.Stripe.Validate(key + ".stripe")
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -72,7 +74,8 @@ func objectsUnder(t *testing.T, client *s3.Client, bucket, prefix string) int {
 }
 
 // TestConnectorsEraseUnderLetheLocal: subsystems declared with built-in
-// connectors (an S3 prefix of 3,000 objects, a DynamoDB item) are erased
+// connectors (an S3 prefix of 3,000 objects, a DynamoDB item, a Cognito
+// user) are erased
 // by the connector function the SyncDeletion machine calls, the S3 one
 // over several calls (each stopping with more when its budget runs out),
 // next to the demo's HTTP subsystems; other subjects' data stays.
@@ -115,6 +118,28 @@ func TestConnectorsEraseUnderLetheLocal(t *testing.T) {
 		t.Log("DynamoDB Local is not running (LETHE_DYNAMODB_ENDPOINT): the DynamoDB connector is left out")
 	}
 
+	var cog *cip.Client
+	var pool string
+	if ep := os.Getenv("LETHE_COGNITO_ENDPOINT"); ep != "" {
+		cog = cip.New(cip.Options{Region: "eu-west-1", BaseEndpoint: aws.String(ep),
+			Credentials: credentials.NewStaticCredentialsProvider("lethe", "lethe", "")})
+		out, err := cog.CreateUserPool(t.Context(), &cip.CreateUserPoolInput{PoolName: aws.String(t.Name())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool = aws.ToString(out.UserPool.Id)
+		for _, u := range []string{"alice", "bob"} {
+			if _, err := cog.AdminCreateUser(t.Context(), &cip.AdminCreateUserInput{UserPoolId: &pool, Username: aws.String(u),
+				MessageAction: ciptypes.MessageActionTypeSuppress}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		subs = append(subs, map[string]any{"name": "accounts", "adminEmails": []any{},
+			"connector": map[string]any{"cognito": map[string]any{"userPoolId": pool, "endpoint": ep}}})
+	} else {
+		t.Log("cognito-local is not running (LETHE_COGNITO_ENDPOINT): the Cognito connector is left out")
+	}
+
 	cfg := withSubsystems(t, subs...)
 	rt, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Demo: true, Clock: asl.NewFakeClock(t0), Log: discard()})
 	if err != nil {
@@ -150,6 +175,18 @@ func TestConnectorsEraseUnderLetheLocal(t *testing.T) {
 			if got := min(len(out.Item), 1); got != want {
 				t.Errorf("%s's session: %d items, want %d", u, got, want)
 			}
+		}
+	}
+	if cog != nil {
+		if accounts, _ := r.Subsystem("accounts"); accounts.Status != erasure.SubsystemDeleted {
+			t.Errorf("accounts: %s (%s)", accounts.Status, accounts.LastError)
+		}
+		out, err := cog.ListUsers(t.Context(), &cip.ListUsersInput{UserPoolId: &pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Users) != 1 || aws.ToString(out.Users[0].Username) != "bob" {
+			t.Errorf("users left %d, want bob alone", len(out.Users))
 		}
 	}
 	t.Logf("profiles erased in %d calls", profiles.Attempts)

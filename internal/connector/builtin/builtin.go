@@ -12,11 +12,13 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/connector"
+	cogconn "github.com/lethe-erasure/lethe/internal/connector/cognito"
 	ddbconn "github.com/lethe-erasure/lethe/internal/connector/dynamodb"
 	s3conn "github.com/lethe-erasure/lethe/internal/connector/s3"
 	stripeconn "github.com/lethe-erasure/lethe/internal/connector/stripe"
@@ -65,6 +67,12 @@ func (e *Erasers) Eraser(ctx context.Context, s config.Subsystem) (connector.Era
 		made = ddbconn.New(*c.DynamoDB, dynamodb.NewFromConfig(e.aws, func(o *dynamodb.Options) {
 			if c.DynamoDB.Endpoint != "" {
 				o.BaseEndpoint = aws.String(c.DynamoDB.Endpoint)
+			}
+		}))
+	case config.ConnectorCognito:
+		made = cogconn.New(*c.Cognito, cognitoidentityprovider.NewFromConfig(e.aws, func(o *cognitoidentityprovider.Options) {
+			if c.Cognito.Endpoint != "" {
+				o.BaseEndpoint = aws.String(c.Cognito.Endpoint)
 			}
 		}))
 	case config.ConnectorS3:

@@ -36,9 +36,10 @@ prepare() {
 	GOBIN="$tools/bin" go install "github.com/stripe/stripe-mock@$version" >&2
 }
 
-# HTTP only, on the loopback interface only.
+# On the loopback interface only; its HTTPS listener (which it opens
+# whatever the flags, on 12112 unless told) on a port the system picks.
 launch() {
-	nohup "$tools/bin/stripe-mock" -http-addr "127.0.0.1:$1" >"$logfile" 2>&1 </dev/null &
+	nohup "$tools/bin/stripe-mock" -http-addr "127.0.0.1:$1" -https-addr 127.0.0.1:0 >"$logfile" 2>&1 </dev/null &
 }
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/local-server.sh"

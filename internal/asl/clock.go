@@ -92,6 +92,9 @@ func (c *RealClock) Sleep(ctx context.Context, d time.Duration) error {
 //     time cannot know when an outside worker will answer, so it holds time
 //     still; its HeartbeatSeconds and TimeoutSeconds fire only when a test
 //     calls Advance.
+//     Unless the clock simulates the outside workers too (SimulateWorkers):
+//     then each worker's answer is scheduled on the clock (Go), and a token
+//     wait is idle until the token comes or its timeout falls due.
 //   - Goroutines outside the engine (a test calling Start, Wait,
 //     SendTaskSuccess) are not engine work. Time may therefore move between
 //     two Starts of a test; Hold stops it while a test sets up.
@@ -107,6 +110,37 @@ type FakeClock struct {
 	ctxParks map[*park]struct{} // idle waits that end with a context
 	timers   []*fakeTimer       // After channels
 	sleeps   []time.Duration
+	// workers: the outside workers run on this clock (SimulateWorkers).
+	workers bool
+}
+
+// SimulateWorkers makes the clock a simulator of the workers that answer
+// task tokens as well: each schedules its answer with Go, so a task
+// waiting for its token is idle, like a Wait state, until the answer or
+// its TimeoutSeconds comes (its HeartbeatSeconds are not enforced). A
+// benchmark thus runs months of callbacks in microseconds.
+func (c *FakeClock) SimulateWorkers() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.workers = true
+}
+
+func (c *FakeClock) simulatesWorkers() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.workers
+}
+
+// Go runs fn as engine work once d of virtual time has passed: how a
+// simulated worker (SimulateWorkers) answers a task token when its work is
+// done. Time stands still while fn runs.
+func (c *FakeClock) Go(d time.Duration, fn func()) {
+	c.enter()
+	go func() {
+		c.newPark(nil, d, true).wait()
+		defer c.leave()
+		fn()
+	}()
 }
 
 type fakeTimer struct {

@@ -74,6 +74,9 @@ type Engine struct {
 	items        ItemStore
 	executions   map[string]*Execution
 	tokens       map[string]chan tokenMessage
+	// tokenWakes end the idle token waits of a simulating FakeClock: the
+	// sender calls it while it is busy work, before time can move.
+	tokenWakes map[string]func()
 	keep         int          // Options.KeepFinished
 	finished     []*Execution // finished executions in the order they ended, while keep > 0
 }
@@ -84,7 +87,7 @@ func NewEngine(o Options) *Engine {
 		clock: o.Clock, sleeper: o.Sleeper, store: o.Checkpoints, region: o.Region, account: o.Account,
 		random: o.Random, publisher: o.Publisher, items: o.ItemStore, keep: max(o.KeepFinished, 0), onInvoke: o.OnInvoke,
 		machines: map[string]*Machine{}, anonymous: map[*Machine]string{}, lambdas: map[string]*lambdaFunction{},
-		integrations: map[string]Integration{}, executions: map[string]*Execution{}, tokens: map[string]chan tokenMessage{},
+		integrations: map[string]Integration{}, executions: map[string]*Execution{}, tokens: map[string]chan tokenMessage{}, tokenWakes: map[string]func(){},
 	}
 	if e.clock == nil {
 		if fc, ok := e.sleeper.(*FakeClock); ok {
@@ -483,6 +486,7 @@ func (e *Engine) dropToken(token string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.tokens, token)
+	delete(e.tokenWakes, token)
 }
 
 func (e *Engine) sendToken(token string, m tokenMessage) error {
@@ -494,6 +498,14 @@ func (e *Engine) sendToken(token string, m tokenMessage) error {
 	}
 	select {
 	case ch <- m:
+		if !m.heartbeat {
+			e.mu.Lock()
+			wake := e.tokenWakes[token]
+			e.mu.Unlock()
+			if wake != nil {
+				wake()
+			}
+		}
 		return nil
 	default:
 		if m.heartbeat {

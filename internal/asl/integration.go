@@ -337,7 +337,23 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 			return nil, nil, ctx.Err()
 		}
 	}
-	if f == nil && r.waitForToken() {
+	if fc, ok := s.(*FakeClock); ok && f == nil && r.waitForToken() && fc.simulatesWorkers() {
+		// The worker answering the token runs on the clock: the wait is
+		// idle until the token or the timeout.
+		var remaining time.Duration
+		if timeout > 0 {
+			remaining = timeoutAt.Sub(x.now())
+		}
+		m, woke := x.e.awaitToken(ctx, fc, token, tokens, remaining, timeout > 0)
+		switch woke {
+		case wokeSignal:
+			out, f = m.output, m.failure
+		case wokeTimer:
+			return nil, x.timedOut(th, r, ev, ErrTimeout), nil
+		default:
+			return nil, nil, ctx.Err()
+		}
+	} else if f == nil && r.waitForToken() {
 		// Waiting for a token stays busy work: on virtual time, only a
 		// test's Advance reaches the heartbeat or the timeout (see FakeClock).
 		var hbC, timeoutC <-chan time.Time
@@ -386,6 +402,43 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 		}
 	})
 	return out, f, nil
+}
+
+// awaitToken waits idle on a simulating FakeClock for the token's answer
+// (heartbeats are passed over) or, when timed, for d to pass. The sender
+// wakes the wait itself (Engine.tokenWakes), while it is busy work, so
+// that time cannot reach the timeout between the answer and the wake-up.
+func (e *Engine) awaitToken(ctx context.Context, c *FakeClock, token string, tokens chan tokenMessage, d time.Duration, timed bool) (tokenMessage, wakeCause) {
+	p := c.newPark(ctx, d, timed)
+	e.mu.Lock()
+	e.tokenWakes[token] = func() { p.signal(false) }
+	e.mu.Unlock()
+	// An answer that came before the wait was armed.
+	for {
+		select {
+		case m := <-tokens:
+			if m.heartbeat {
+				continue
+			}
+			p.signal(false)
+			p.wait()
+			return m, wokeSignal
+		default:
+		}
+		break
+	}
+	woke := p.wait()
+	e.mu.Lock()
+	delete(e.tokenWakes, token)
+	e.mu.Unlock()
+	if woke != wokeSignal {
+		return tokenMessage{}, woke
+	}
+	for {
+		if m := <-tokens; !m.heartbeat {
+			return m, wokeSignal
+		}
+	}
 }
 
 // taskEvents returns a helper that makes the details of the Task* events:

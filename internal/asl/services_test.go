@@ -252,3 +252,42 @@ func waitForEvent(t *testing.T, x *Execution, typ string) {
 	}
 	t.Fatalf("no %s event", typ)
 }
+
+// TestSimulatedWorkers: on a clock that simulates the workers answering
+// task tokens, a token wait is idle: a worker answering after 30 minutes
+// of virtual time completes the task then, one answering after two hours
+// is too late for the one-hour timeout, and neither takes real time.
+func TestSimulatedWorkers(t *testing.T) {
+	e, clock := newTestEngine(t)
+	clock.SimulateWorkers()
+	var after time.Duration
+	e.RegisterIntegration("sqs:sendMessage", IntegrationFunc(func(ctx context.Context, c *TaskCall) (any, error) {
+		tok := c.Parameters.(map[string]any)["MessageBody"].(map[string]any)["TaskToken"].(string)
+		clock.Go(after, func() {
+			if err := e.SendTaskSuccess(tok, []byte(`"done"`)); err != nil && err != ErrTaskDoesNotExist {
+				t.Error(err)
+			}
+		})
+		return map[string]any{"MessageId": "m1"}, nil
+	}))
+	def := `{"StartAt":"Send","States":{"Send":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+		"Parameters":{"QueueUrl":"q","MessageBody":{"TaskToken.$":"$$.Task.Token"}},"TimeoutSeconds":3600,
+		"Catch":[{"ErrorEquals":["States.Timeout"],"Next":"Late"}],"End":true},"Late":{"Type":"Pass","Result":"late","End":true}}}`
+	arn := registerAs(e, "Simulated", def)
+	for _, tc := range []struct {
+		after time.Duration
+		out   string
+		took  time.Duration
+	}{{30 * time.Minute, `"done"`, 30 * time.Minute}, {2 * time.Hour, `"late"`, time.Hour}} {
+		after = tc.after
+		start := clock.Now()
+		x, err := e.Start(context.Background(), arn, tc.after.String(), []byte(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, _ := x.Wait(context.Background())
+		if jsonString(res.Output) != tc.out || clock.Now().Sub(start) < tc.took {
+			t.Errorf("worker after %s: output %s after %s of virtual time, want %s after %s", tc.after, jsonString(res.Output), clock.Now().Sub(start), tc.out, tc.took)
+		}
+	}
+}

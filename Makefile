@@ -74,6 +74,8 @@ bench: setup build
 	LETHE_BENCH=1 go test -count=1 -run '^TestThroughputVersusNpmEngine$$' -v ./internal/asl/difftest/
 	@echo "== P1: cost of one erasure (async times 1 h to 20 days), Lethe's poll back-off vs hourly polling"
 	go test -count=1 -run '^$$' -bench PollingCost -benchtime 1x ./statemachines/
+	@echo "== P1 with callbacks: the same workload when the async subsystems call back (sparse fallback checks)"
+	go test -count=1 -run '^$$' -bench CallbackCost -benchtime 1x ./statemachines/
 	@echo "== one erasure whose async subsystem is down for its first 3 days, next to the healthy case"
 	go test -count=1 -run '^$$' -bench OutageCost -benchtime 1x ./statemachines/
 	@echo "== P2: erasures/s and peak memory of lethe local (accelerated clock); P3: intake on loopback"

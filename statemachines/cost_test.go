@@ -50,11 +50,18 @@ func eraseTakingTimes(tb testing.TB, poll config.PollPolicy, orders, customers t
 // eraseWith is eraseTakingTimes with orders down (503) for the first
 // ordersDown of the erasure.
 func eraseWith(tb testing.TB, poll config.PollPolicy, orders, customers, ordersDown time.Duration) costRun {
+	return eraseIn(tb, poll, false, orders, customers, ordersDown)
+}
+
+// eraseIn is eraseWith where the async subsystems call back when
+// callback is set (their poll policy then the sparse fallback checks).
+func eraseIn(tb testing.TB, poll config.PollPolicy, callback bool, orders, customers, ordersDown time.Duration) costRun {
 	reg := newRegionWith(tb, func(r *config.Region) {
 		for i := range r.Subsystems {
 			if r.Subsystems[i].Mode == config.ModeAsync {
 				p := poll
 				r.Subsystems[i].Poll = &p
+				r.Subsystems[i].Callback = callback
 			}
 		}
 	}, "erin")
@@ -87,9 +94,14 @@ func eraseWith(tb testing.TB, poll config.PollPolicy, orders, customers, ordersD
 		}
 		count(x.Describe())
 		if f := reg.subsystems[s.Name]; s.Mode == config.ModeAsync {
-			ticket := "t-" + req.ID
-			finished := f.submitted[ticket].Add(f.finishAfter)
-			run.lags = append(run.lags, float64(f.seen[ticket].Sub(finished))/float64(f.finishAfter))
+			// Lethe learns of the end when it records the subsystem
+			// deleted on the request.
+			finished := f.submitted["t-"+req.ID].Add(f.finishAfter)
+			sub, _ := req.Subsystem(s.Name)
+			if sub.FinishedAt == nil {
+				tb.Fatalf("%s: no finishedAt", s.Name)
+			}
+			run.lags = append(run.lags, float64(sub.FinishedAt.Sub(finished))/float64(f.finishAfter))
 		}
 	}
 	return run
@@ -97,8 +109,14 @@ func eraseWith(tb testing.TB, poll config.PollPolicy, orders, customers, ordersD
 
 // costOf runs the workload under one poll policy.
 func costOf(tb testing.TB, poll config.PollPolicy, times []time.Duration) (transitions, invocations float64, lags []float64) {
+	return costIn(tb, poll, false, times)
+}
+
+// costIn is costOf with the async subsystems calling back when callback
+// is set.
+func costIn(tb testing.TB, poll config.PollPolicy, callback bool, times []time.Duration) (transitions, invocations float64, lags []float64) {
 	for i, t := range times {
-		run := eraseTakingTimes(tb, poll, t, times[len(times)-1-i])
+		run := eraseIn(tb, poll, callback, t, times[len(times)-1-i], 0)
 		transitions += float64(run.transitions)
 		invocations += float64(run.invocations)
 		lags = append(lags, run.lags...)
@@ -139,6 +157,54 @@ func BenchmarkPollingCost(b *testing.B) {
 		b.ReportMetric(100*percentile(hl, 1), "hourly-lag%max")
 	}
 	b.Logf("async completion times: %v; back-off %+v; hourly %+v", times, backoff, hourly)
+}
+
+// BenchmarkCallbackCost prints figure P1 for subsystems that call back
+// (issue 13): per erasure of the same workload, billed transitions, Lambda
+// invocations and detection lag, next to Lethe's poll back-off.
+func BenchmarkCallbackCost(b *testing.B) {
+	full, err := config.Load("../cdk.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	eu, _ := full.Region("eu")
+	orders, _ := eu.Subsystem("orders")
+	sparse := config.PollPolicy{InitialSeconds: config.DefaultCallbackPollInitialSeconds, MaxSeconds: config.DefaultCallbackPollMaxSeconds, Multiplier: config.DefaultPollMultiplier}
+	times := completionTimes(12)
+	for range b.N {
+		ct, ci, cl := costIn(b, sparse, true, times)
+		bt, bi, _ := costOf(b, *orders.Poll, times)
+		b.ReportMetric(ct, "transitions/erasure")
+		b.ReportMetric(ci, "invocations/erasure")
+		b.ReportMetric(100*percentile(cl, 0.5), "lag%p50")
+		b.ReportMetric(100*percentile(cl, 1), "lag%max")
+		b.ReportMetric(bt, "polling-transitions/erasure")
+		b.ReportMetric(bi, "polling-invocations/erasure")
+	}
+	b.Logf("async completion times: %v; callbacks with fallback checks %+v", times, sparse)
+}
+
+// TestCallbacksCostLessThanPolling: on a small workload, subsystems that
+// call back cost fewer transitions and invocations than polled ones, and
+// Lethe learns of each end the moment it comes (no lag).
+func TestCallbacksCostLessThanPolling(t *testing.T) {
+	times := completionTimes(4)
+	full, err := config.Load("../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eu, _ := full.Region("eu")
+	orders, _ := eu.Subsystem("orders")
+	sparse := config.PollPolicy{InitialSeconds: config.DefaultCallbackPollInitialSeconds, MaxSeconds: config.DefaultCallbackPollMaxSeconds, Multiplier: config.DefaultPollMultiplier}
+	ct, ci, cl := costIn(t, sparse, true, times)
+	bt, bi, _ := costOf(t, *orders.Poll, times)
+	t.Logf("per erasure: callbacks %.0f transitions, %.0f invocations; polling %.0f transitions, %.0f invocations", ct, ci, bt, bi)
+	if ct >= bt || ci >= bi {
+		t.Errorf("callbacks cost %.0f transitions / %.0f invocations, polling %.0f / %.0f: want fewer", ct, ci, bt, bi)
+	}
+	if cl[0] != 0 || cl[len(cl)-1] != 0 {
+		t.Errorf("detection lag shares %v, want 0: a callback is recorded when it comes", cl)
+	}
 }
 
 // TestBackoffCostsLessThanHourlyPolling checks the claim behind P1 on a

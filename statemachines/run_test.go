@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/lethe-erasure/lethe/internal/api"
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/audit"
 	"github.com/lethe-erasure/lethe/internal/certify"
@@ -23,6 +26,8 @@ import (
 	"github.com/lethe-erasure/lethe/internal/proof"
 	"github.com/lethe-erasure/lethe/internal/store/embedded"
 	"github.com/lethe-erasure/lethe/internal/store/embedded/embeddedtest"
+	"github.com/lethe-erasure/lethe/internal/subjectkey/subjectkeytest"
+	"github.com/lethe-erasure/lethe/internal/subsystem"
 )
 
 // The tests below run the three state machine files on Lethe's interpreter
@@ -56,6 +61,10 @@ type fakeSubsystem struct {
 	// onCall before every call.
 	onCheck func()
 	onCall  func()
+	// callback, when set, answers an erasure offered a callback token: the
+	// subsystem calls it back with the token finishAfter after submission
+	// (scheduled on clock, a simulated worker).
+	callback func(token string)
 }
 
 func (f *fakeSubsystem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +95,7 @@ func (f *fakeSubsystem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(f.subjects, subject)
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodPost && r.URL.Path == "/erasures":
-		var in struct{ RequestID, SubjectID string }
+		var in struct{ RequestID, SubjectID, CallbackToken string }
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 			http.Error(w, "bad json", http.StatusBadRequest)
 			return
@@ -95,6 +104,15 @@ func (f *fakeSubsystem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.tickets[ticket] = in.SubjectID
 		if _, ok := f.submitted[ticket]; !ok && f.clock != nil {
 			f.submitted[ticket] = f.clock.Now()
+			if f.callback != nil && in.CallbackToken != "" {
+				f.clock.Go(f.finishAfter, func() {
+					f.mu.Lock()
+					delete(f.subjects, in.SubjectID)
+					f.seen[ticket] = f.clock.Now()
+					f.mu.Unlock()
+					f.callback(in.CallbackToken)
+				})
+			}
 		}
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, `{"ticket":%q}`, ticket)
@@ -242,7 +260,29 @@ func newRegionWith(t testing.TB, adjust func(*config.Region), subjects ...string
 	}
 	reg.signer = signer
 	issuer := certify.New(reg.requests, certify.Signing(signer, r.Name, r.AWSRegion), reg.clock.Now, nil)
-	handlers, err := local.TaskHandlers(cfg, r, local.SubsystemTopics(r), noTokens{}, reg.requests, outboxMailer{reg.outbox}, issuer, nil, nil)
+	var connOpts []subsystem.Option
+	if callsBack(r) {
+		// The subsystems call back through the region's api handler, on
+		// virtual time: the clock simulates them.
+		reg.clock.SimulateWorkers()
+		tasks := local.EngineTasks{Engine: reg.engine}
+		connOpts = append(connOpts, subsystem.WithCallbacks(reg.requests, tasks, "https://api.lethe.invalid"+local.CallbackPath))
+		h := api.New(reg.requests, subjectkeytest.Key(), cfg, r, api.WithClock(reg.clock.Now), api.WithTasks(tasks), api.WithLogger(slog.New(slog.DiscardHandler)))
+		for _, s := range r.Subsystems {
+			if !s.Callback {
+				continue
+			}
+			reg.subsystems[s.Name].callback = func(token string) {
+				resp, err := h.Handle(context.Background(), events.APIGatewayProxyRequest{HTTPMethod: http.MethodPost, Path: local.CallbackPath,
+					Headers: map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+					Body:    `{"status":"deleted","detail":"erased"}`})
+				if err != nil || resp.StatusCode != http.StatusOK {
+					t.Errorf("callback of %s = %d %s, %v", s.Name, resp.StatusCode, resp.Body, err)
+				}
+			}
+		}
+	}
+	handlers, err := local.TaskHandlers(cfg, r, local.SubsystemTopics(r), noTokens{}, reg.requests, outboxMailer{reg.outbox}, issuer, nil, nil, connOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +290,15 @@ func newRegionWith(t testing.TB, adjust func(*config.Region), subjects ...string
 		t.Fatal(err)
 	}
 	return reg
+}
+
+func callsBack(r config.Region) bool {
+	for _, s := range r.Subsystems {
+		if s.Callback {
+			return true
+		}
+	}
+	return false
 }
 
 // erase files a request for subject as the api handler would and runs the

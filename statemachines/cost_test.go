@@ -159,21 +159,29 @@ func BenchmarkPollingCost(b *testing.B) {
 	b.Logf("async completion times: %v; back-off %+v; hourly %+v", times, backoff, hourly)
 }
 
+// policies are the eu region's poll back-off and the sparse fallback
+// checks of subsystems that call back.
+func policies(tb testing.TB) (backoff, sparse config.PollPolicy) {
+	tb.Helper()
+	full, err := config.Load("../cdk.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	eu, _ := full.Region("eu")
+	orders, _ := eu.Subsystem("orders")
+	return *orders.Poll, config.PollPolicy{InitialSeconds: config.DefaultCallbackPollInitialSeconds,
+		MaxSeconds: config.DefaultCallbackPollMaxSeconds, Multiplier: config.DefaultPollMultiplier}
+}
+
 // BenchmarkCallbackCost prints figure P1 for subsystems that call back
 // (issue 13): per erasure of the same workload, billed transitions, Lambda
 // invocations and detection lag, next to Lethe's poll back-off.
 func BenchmarkCallbackCost(b *testing.B) {
-	full, err := config.Load("../cdk.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	eu, _ := full.Region("eu")
-	orders, _ := eu.Subsystem("orders")
-	sparse := config.PollPolicy{InitialSeconds: config.DefaultCallbackPollInitialSeconds, MaxSeconds: config.DefaultCallbackPollMaxSeconds, Multiplier: config.DefaultPollMultiplier}
+	backoff, sparse := policies(b)
 	times := completionTimes(12)
 	for range b.N {
 		ct, ci, cl := costIn(b, sparse, true, times)
-		bt, bi, _ := costOf(b, *orders.Poll, times)
+		bt, bi, _ := costOf(b, backoff, times)
 		b.ReportMetric(ct, "transitions/erasure")
 		b.ReportMetric(ci, "invocations/erasure")
 		b.ReportMetric(100*percentile(cl, 0.5), "lag%p50")
@@ -188,16 +196,10 @@ func BenchmarkCallbackCost(b *testing.B) {
 // call back cost fewer transitions and invocations than polled ones, and
 // Lethe learns of each end the moment it comes (no lag).
 func TestCallbacksCostLessThanPolling(t *testing.T) {
+	backoff, sparse := policies(t)
 	times := completionTimes(4)
-	full, err := config.Load("../cdk.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eu, _ := full.Region("eu")
-	orders, _ := eu.Subsystem("orders")
-	sparse := config.PollPolicy{InitialSeconds: config.DefaultCallbackPollInitialSeconds, MaxSeconds: config.DefaultCallbackPollMaxSeconds, Multiplier: config.DefaultPollMultiplier}
 	ct, ci, cl := costIn(t, sparse, true, times)
-	bt, bi, _ := costOf(t, *orders.Poll, times)
+	bt, bi, _ := costOf(t, backoff, times)
 	t.Logf("per erasure: callbacks %.0f transitions, %.0f invocations; polling %.0f transitions, %.0f invocations", ct, ci, bt, bi)
 	if ct >= bt || ci >= bi {
 		t.Errorf("callbacks cost %.0f transitions / %.0f invocations, polling %.0f / %.0f: want fewer", ct, ci, bt, bi)

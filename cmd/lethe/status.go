@@ -21,6 +21,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/local"
+	"github.com/lethe-erasure/lethe/internal/pause"
 )
 
 // lethe status (and lethe erase --watch) reads one erasure request from its
@@ -317,7 +318,7 @@ type watcher struct {
 // reported and the watch goes on, once the API has answered at least once.
 func (w *watcher) run(ctx context.Context, id string) (api.RequestView, error) {
 	if w.sleep == nil {
-		w.sleep = sleepCtx
+		w.sleep = pause.For
 	}
 	for {
 		v, err := w.t.get(ctx, id)
@@ -345,17 +346,6 @@ func (w *watcher) run(ctx context.Context, id string) (api.RequestView, error) {
 		if err := w.sleep(ctx, w.interval); err != nil {
 			return v, err
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -77,8 +77,8 @@ type Engine struct {
 	// tokenWakes end the idle token waits of a simulating FakeClock: the
 	// sender calls it while it is busy work, before time can move.
 	tokenWakes map[string]func()
-	keep         int          // Options.KeepFinished
-	finished     []*Execution // finished executions in the order they ended, while keep > 0
+	keep       int          // Options.KeepFinished
+	finished   []*Execution // finished executions in the order they ended, while keep > 0
 }
 
 // NewEngine makes an engine with no machines and no integrations.

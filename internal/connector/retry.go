@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/lethe-erasure/lethe/internal/pause"
 )
 
 // Backoff is the wait before retry number attempt (from 1) of a throttled
@@ -13,26 +15,22 @@ func Backoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
 
-// Sleep waits d, or less when ctx ends first (then it returns ctx's error).
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // Retrier retries a store's throttled calls with Backoff.
 type Retrier struct {
 	// Attempts bounds the calls, the first included.
 	Attempts int
 	// Throttled says whether an error is worth another call.
 	Throttled func(error) bool
-	// Sleep waits between calls (Sleep; tests replace it).
+	// Sleep waits between calls: pause.For when nil (tests replace it).
 	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Wait waits the back-off before retry number attempt (from 1).
+func (r Retrier) Wait(ctx context.Context, attempt int) error {
+	if r.Sleep == nil {
+		return pause.For(ctx, Backoff(attempt))
+	}
+	return r.Sleep(ctx, Backoff(attempt))
 }
 
 // Do calls fn until it succeeds, fails otherwise than by throttling, or the
@@ -41,7 +39,7 @@ func (r Retrier) Do(ctx context.Context, fn func() error) error {
 	var err error
 	for attempt := 0; attempt < max(r.Attempts, 1); attempt++ {
 		if attempt > 0 {
-			if serr := r.Sleep(ctx, Backoff(attempt)); serr != nil {
+			if serr := r.Wait(ctx, attempt); serr != nil {
 				return serr
 			}
 		}

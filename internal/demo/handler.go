@@ -2,7 +2,6 @@ package demo
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
 	"github.com/lethe-erasure/lethe/internal/httpjson"
+	"github.com/lethe-erasure/lethe/internal/pause"
 )
 
 // MaxBodyBytes bounds a submit's body; the contract's is a few dozen bytes.
@@ -58,7 +58,7 @@ type answer struct {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := Call{Region: h.region, Subsystem: h.name, Method: r.Method, Path: redactPath(r.URL.Path)}
 	d := h.farm.knobsOf(h.key)
-	if !wait(r.Context(), time.Duration(d.LatencyMillis)*time.Millisecond) {
+	if pause.For(r.Context(), time.Duration(d.LatencyMillis)*time.Millisecond) != nil {
 		h.farm.notify(call) // Status 0: the caller went away, nothing was done
 		return
 	}
@@ -310,22 +310,6 @@ func write(w http.ResponseWriter, a httpjson.Answer) int {
 		io.WriteString(w, a.Body)
 	}
 	return a.Status
-}
-
-// wait sleeps d of wall time (injected latency), and says false if the
-// caller went away first.
-func wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // redactPath is the path an observer sees: a subject id, or any path of

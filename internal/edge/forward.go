@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/pause"
 )
 
 // Doer sends one HTTP request; *http.Client implements it. Build it with
@@ -66,21 +67,6 @@ func (p RetryPolicy) backoff(i int) time.Duration {
 		i = len(p.Backoff) - 1
 	}
 	return p.Backoff[i]
-}
-
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // outgoing is one request to a region, rebuilt for every attempt.
@@ -206,7 +192,7 @@ type Forwarder struct {
 
 // NewForwarder builds a forwarder over client with the retry policy.
 func NewForwarder(client Doer, policy RetryPolicy) *Forwarder {
-	return &Forwarder{client: client, policy: policy, sleep: sleepCtx}
+	return &Forwarder{client: client, policy: policy, sleep: pause.For}
 }
 
 // webhookPost is one webhook as the region's receiver must see it.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lethe-erasure/lethe/internal/config"
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/pause"
 )
 
 // Filing is one regional erasure the edge asks a region for.
@@ -65,7 +66,7 @@ type RegionalClient struct {
 // provider (aws.Config.Credentials, already cached by the SDK), or nil for
 // unsigned requests.
 func NewRegionalClient(client Doer, creds aws.CredentialsProvider, policy RetryPolicy) *RegionalClient {
-	return &RegionalClient{client: client, creds: creds, signer: v4.NewSigner(), policy: policy, sleep: sleepCtx, now: time.Now}
+	return &RegionalClient{client: client, creds: creds, signer: v4.NewSigner(), policy: policy, sleep: pause.For, now: time.Now}
 }
 
 // ExecuteAPIService is the SigV4 service name of API Gateway invocations.

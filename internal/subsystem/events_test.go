@@ -100,15 +100,7 @@ func TestEvents(t *testing.T) {
 				if err != nil {
 					assertNoSubject(t, "error", err.Error())
 				} else {
-					var got, wantOut any
-					_ = json.Unmarshal(out, &got)
-					_ = json.Unmarshal(want.Output, &wantOut)
-					gotJSON, _ := json.Marshal(got)
-					wantJSON, _ := json.Marshal(wantOut)
-					if !bytes.Equal(gotJSON, wantJSON) {
-						t.Errorf("output\n %s\nwant\n %s", gotJSON, wantJSON)
-					}
-					assertNoSubject(t, "output", string(out))
+					assertOutput(t, out, want.Output)
 				}
 				assertNoSubject(t, "log", e.log.String())
 				for _, r := range srv.requests() {
@@ -122,6 +114,21 @@ func TestEvents(t *testing.T) {
 			})
 		})
 	}
+}
+
+// assertOutput compares a handler's output with a sample's, as JSON, and
+// checks it holds no subject.
+func assertOutput(t *testing.T, out, want []byte) {
+	t.Helper()
+	var got, wantOut any
+	_ = json.Unmarshal(out, &got)
+	_ = json.Unmarshal(want, &wantOut)
+	gotJSON, _ := json.Marshal(got)
+	wantJSON, _ := json.Marshal(wantOut)
+	if !bytes.Equal(gotJSON, wantJSON) {
+		t.Errorf("output\n %s\nwant\n %s", gotJSON, wantJSON)
+	}
+	assertNoSubject(t, "output", string(out))
 }
 
 // assertPayloadKeys checks that a good sample has exactly the fields the

@@ -81,7 +81,7 @@ var _ connector.Eraser = (*Eraser)(nil)
 
 // New returns the connector of a validated configuration.
 func New(cfg Config, api API) *Eraser {
-	return &Eraser{cfg: cfg, api: api, Retry: connector.Retrier{Attempts: 8, Throttled: throttled, Sleep: connector.Sleep}}
+	return &Eraser{cfg: cfg, api: api, Retry: connector.Retrier{Attempts: 8, Throttled: throttled}}
 }
 
 // Erase deletes the subject's user, or every user whose attribute is the

@@ -83,6 +83,9 @@ func TestEraseByEmail(t *testing.T) {
 	if exists(t, client, pool, "u1") || exists(t, client, pool, "u2") || !exists(t, client, pool, "u3") {
 		t.Error("both of carol's users must be gone and dave's kept")
 	}
+	if got, err := e.Erase(t.Context(), "carol@example.com"); err != nil || got != connector.NotFound {
+		t.Errorf("Erase(carol) again = %v, %v; want not_found", got, err)
+	}
 	if got, err := e.Erase(t.Context(), "nobody@example.com"); err != nil || got != connector.NotFound {
 		t.Errorf("Erase(nobody) = %v, %v; want not_found", got, err)
 	}

@@ -102,7 +102,7 @@ var _ connector.Eraser = (*Eraser)(nil)
 // New returns the connector of a validated configuration.
 func New(cfg Config, api API) *Eraser {
 	return &Eraser{cfg: cfg, api: api, Margin: 5 * time.Second,
-		Retry: connector.Retrier{Attempts: 8, Throttled: throttled, Sleep: connector.Sleep}}
+		Retry: connector.Retrier{Attempts: 8, Throttled: throttled}}
 }
 
 func fill(tpl, subject string) string { return strings.ReplaceAll(tpl, Placeholder, subject) }
@@ -198,7 +198,7 @@ func (e *Eraser) deleteBatch(ctx context.Context, keys []map[string]types.Attrib
 				return &connector.Error{Retryable: true, Code: "UnprocessedItems",
 					Detail: fmt.Sprintf("BatchWriteItem on %s left %d deletions unprocessed after %d attempts", e.cfg.Table, len(reqs), attempt)}
 			}
-			if err := e.Retry.Sleep(ctx, connector.Backoff(attempt)); err != nil {
+			if err := e.Retry.Wait(ctx, attempt); err != nil {
 				return e.classify("BatchWriteItem", err)
 			}
 		}

@@ -89,7 +89,7 @@ var _ connector.Eraser = (*Eraser)(nil)
 // New returns the connector of a validated configuration.
 func New(cfg Config, api API) *Eraser {
 	return &Eraser{cfg: cfg, api: api, Margin: 5 * time.Second,
-		Retry: connector.Retrier{Attempts: 8, Throttled: throttled, Sleep: connector.Sleep}}
+		Retry: connector.Retrier{Attempts: 8, Throttled: throttled}}
 }
 
 // Erase deletes every object version and delete marker under the subject's
@@ -192,7 +192,7 @@ func (e *Eraser) deletePage(ctx context.Context, ids []types.ObjectIdentifier) e
 				return &connector.Error{Retryable: true, Code: "SlowDown",
 					Detail: fmt.Sprintf("DeleteObjects on %s left %d versions undeleted after %d attempts", e.cfg.Bucket, len(ids), attempt)}
 			}
-			if err := e.Retry.Sleep(ctx, connector.Backoff(attempt)); err != nil {
+			if err := e.Retry.Wait(ctx, attempt); err != nil {
 				return e.classify("DeleteObjects", err)
 			}
 		}

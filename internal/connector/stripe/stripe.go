@@ -102,7 +102,7 @@ func New(cfg Config, apiKey string) *Eraser {
 	}
 	return &Eraser{cfg: cfg, key: apiKey, client: stripe.NewClient(apiKey, stripe.WithBackends(backends)),
 		Margin: 5 * time.Second,
-		Retry:  connector.Retrier{Attempts: 6, Throttled: transient, Sleep: connector.Sleep}}
+		Retry:  connector.Retrier{Attempts: 6, Throttled: transient}}
 }
 
 // Erase deletes every customer whose email is subject.

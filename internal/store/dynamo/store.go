@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lethe-erasure/lethe/internal/erasure"
+	"github.com/lethe-erasure/lethe/internal/pause"
 )
 
 // API is the part of the DynamoDB client the store uses; *dynamodb.Client
@@ -304,15 +305,7 @@ func reasonCodes(tce *types.TransactionCanceledException) string {
 // jitter, so racing writers spread out.
 func (s *Store) sleep(ctx context.Context, attempt int) error {
 	d := s.backoff << min(attempt, 6)
-	d = time.Duration(rand.Int64N(int64(d) + 1))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return pause.For(ctx, time.Duration(rand.Int64N(int64(d)+1)))
 }
 
 // Normalise returns the request as Get will read it back: times in UTC,

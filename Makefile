@@ -69,7 +69,10 @@ run: build/lethe
 bench: setup build
 	@echo "== Lambda binary sizes (stripped, linux/arm64)"
 	@for b in $(BINARIES); do printf '%-40s %8d bytes\n' $$b $$(stat -c %s $$b); done
-	go test -run '^$$' -bench . -benchmem ./internal/...
+	@set -euo pipefail; \
+	endpoint=$$($(DDB) start); \
+	trap '$(DDB) stop' EXIT; \
+	LETHE_DYNAMODB_ENDPOINT=$$endpoint go test -run '^$$' -bench . -benchmem ./internal/...
 	@echo "== the Erasure machine on Lethe's engine and on aws-local-stepfunctions"
 	LETHE_BENCH=1 go test -count=1 -run '^TestThroughputVersusNpmEngine$$' -v ./internal/asl/difftest/
 	@echo "== P1: cost of one erasure (async times 1 h to 20 days), Lethe's poll back-off vs hourly polling"

@@ -46,11 +46,11 @@ func TestIAMActionsPerRole(t *testing.T) {
 		connector := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, []string{"secretsmanager:GetSecretValue"}, publish)
 		// The await (async-check) completes its wait when a callback came
 		// before it armed.
-		awaiter := set(connector, []string{"states:SendTaskSuccess"})
+		awaiter := set(connector, []string{"states:SendTaskSuccess", "states:SendTaskFailure"})
 		progress := set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite)
 		want := map[string][]string{
 			registry.FnAPI: set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:Query", "states:StartExecution"},
-				tableWrite, publish, []string{"secretsmanager:GetSecretValue", "kms:GetPublicKey", "lambda:InvokeFunction", "states:SendTaskSuccess"}),
+				tableWrite, publish, []string{"secretsmanager:GetSecretValue", "kms:GetPublicKey", "lambda:InvokeFunction", "states:SendTaskSuccess", "states:SendTaskFailure"}),
 			registry.FnCertify:        set(fnCommon, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, tableWrite, []string{"kms:Sign", "kms:GetPublicKey"}),
 			registry.FnStarter:        set(fnCommon, []string{"dynamodb:UpdateItem"}, tableWrite, []string{"states:StartExecution", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}),
 			registry.FnLoadSubsystems: progress,
@@ -140,8 +140,10 @@ func TestIAMResourcesAreNamed(t *testing.T) {
 		// The api starts the main machine, and it and the await complete
 		// the async machine's waits: by the machines' name-built ARNs.
 		for role, want := range map[string]map[string]string{
-			cfnID(t, st, st.Functions[registry.FnAPI].Role):        {"states:StartExecution": st.StateMachines.Main().Name, "states:SendTaskSuccess": st.StateMachines[registry.MachineAsyncDeletion].Name},
-			cfnID(t, st, st.Functions[registry.FnAsyncCheck].Role): {"states:SendTaskSuccess": st.StateMachines[registry.MachineAsyncDeletion].Name},
+			cfnID(t, st, st.Functions[registry.FnAPI].Role): {"states:StartExecution": st.StateMachines.Main().Name,
+				"states:SendTaskSuccess": st.StateMachines[registry.MachineAsyncDeletion].Name, "states:SendTaskFailure": st.StateMachines[registry.MachineAsyncDeletion].Name},
+			cfnID(t, st, st.Functions[registry.FnAsyncCheck].Role): {"states:SendTaskSuccess": st.StateMachines[registry.MachineAsyncDeletion].Name,
+				"states:SendTaskFailure": st.StateMachines[registry.MachineAsyncDeletion].Name},
 		} {
 			for action, name := range want {
 				if got := resourcesOf(byRole[role], action); !strings.HasSuffix(got, `:stateMachine:`+name+`"]]}`) {

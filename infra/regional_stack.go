@@ -143,13 +143,14 @@ func NewRegionalStack(scope constructs.Construct, id string, p RegionalStackProp
 	}
 	s.API = NewAPI(stack, "Api", apiProps)
 	// Callbacks: the submit offers the API's POST /callbacks; the api and
-	// the await (async-check) complete the async machine's waits. Its ARN
+	// the await (async-check) complete the async machine's waits (success
+	// for deleted, failure for failed). Its ARN
 	// is built from its name: the machine refers to async-check, which may
 	// not refer back to it.
 	asyncMachine := s.machineArn(s.StateMachines[registry.MachineAsyncDeletion].Name)
 	for _, fn := range []string{registry.FnAPI, registry.FnAsyncCheck} {
 		s.Functions[fn].Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions: jsii.Strings("states:SendTaskSuccess"), Resources: &[]*string{asyncMachine},
+			Actions: jsii.Strings("states:SendTaskSuccess", "states:SendTaskFailure"), Resources: &[]*string{asyncMachine},
 		}))
 	}
 	s.Functions[registry.FnAsyncSubmit].Function.AddEnvironment(jsii.String(config.EnvCallbackURL),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,5 +252,45 @@ func BenchmarkOutageCost(b *testing.B) {
 		b.ReportMetric(float64(healthy.invocations), "healthy-invocations")
 		b.ReportMetric(float64(down.transitions), "outage3d-transitions")
 		b.ReportMetric(float64(down.invocations), "outage3d-invocations")
+	}
+}
+
+// TestCallbackOutcomes: on the real machines and handlers, with the
+// subsystems' callbacks as simulated workers on virtual time, a callback of
+// deleted after two and a half days (after the fallback check of day one,
+// before the next, on day three) ends the subsystem deleted at that
+// instant, and
+// one of failed fails it: recorded with the subsystem's detail, mailed to
+// its admins, the request failed.
+func TestCallbackOutcomes(t *testing.T) {
+	_, sparse := policies(t)
+	for _, status := range []string{"deleted", "failed"} {
+		t.Run(status, func(t *testing.T) {
+			reg := newRegionWith(t, func(r *config.Region) {
+				if i := slices.IndexFunc(r.Subsystems, func(s config.Subsystem) bool { return s.Name == "orders" }); i >= 0 {
+					p := sparse
+					r.Subsystems[i].Poll, r.Subsystems[i].Callback = &p, true
+				}
+			}, "erin")
+			orders := reg.subsystems["orders"]
+			orders.finishAfter, orders.calledBackStatus = 60*time.Hour, status
+			req, _ := reg.erase(t, "erin")
+			sub, _ := req.Subsystem("orders")
+			calledBack := orders.submitted["t-"+req.ID].Add(60 * time.Hour)
+			switch status {
+			case "deleted":
+				if req.Status != erasure.StatusCompleted || sub.Status != erasure.SubsystemDeleted || sub.FinishedAt == nil ||
+					!sub.FinishedAt.Equal(calledBack) || sub.Detail != "called back: the archive job deleted" || sub.Attempts != 2 {
+					t.Errorf("request %s, orders %s at %v after %d calls (%q); want deleted by the callback at %v, after the submission and one check",
+						req.Status, sub.Status, sub.FinishedAt, sub.Attempts, sub.Detail, calledBack)
+				}
+			case "failed":
+				mails := reg.outbox.to(local.TopicArn(reg.cfg.Regions[0], local.SubsystemTopicName("eu", "orders")))
+				if req.Status != erasure.StatusFailed || sub.Status != erasure.SubsystemFailed ||
+					!strings.Contains(sub.Detail, "called back that the erasure failed: the archive job failed") || len(mails) != 1 {
+					t.Errorf("request %s, orders %s (%q), %d mails; want failed by the callback and its admins mailed once", req.Status, sub.Status, sub.Detail, len(mails))
+				}
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package statemachines_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -65,6 +66,8 @@ type fakeSubsystem struct {
 	// subsystem calls it back with the token finishAfter after submission
 	// (scheduled on clock, a simulated worker).
 	callback func(token string)
+	// calledBackStatus is what the callback says: deleted unless set.
+	calledBackStatus string
 }
 
 func (f *fakeSubsystem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -272,10 +275,12 @@ func newRegionWith(t testing.TB, adjust func(*config.Region), subjects ...string
 			if !s.Callback {
 				continue
 			}
-			reg.subsystems[s.Name].callback = func(token string) {
+			f := reg.subsystems[s.Name]
+			f.callback = func(token string) {
+				status := cmp.Or(f.calledBackStatus, "deleted")
 				resp, err := h.Handle(context.Background(), events.APIGatewayProxyRequest{HTTPMethod: http.MethodPost, Path: local.CallbackPath,
 					Headers: map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json"},
-					Body:    `{"status":"deleted","detail":"erased"}`})
+					Body:    `{"status":"` + status + `","detail":"the archive job ` + status + `"}`})
 				if err != nil || resp.StatusCode != http.StatusOK {
 					t.Errorf("callback of %s = %d %s, %v", s.Name, resp.StatusCode, resp.Body, err)
 				}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -16,11 +15,8 @@ import (
 	"github.com/lethe-erasure/lethe/internal/subsystem"
 )
 
-// TaskSender completes the task of a machine waiting for a callback: Step
-// Functions' SendTaskSuccess on AWS, the engine's under lethe local.
-type TaskSender interface {
-	SendTaskSuccess(ctx context.Context, taskToken string, output []byte) error
-}
+// TaskSender completes the task of a machine waiting for a callback.
+type TaskSender = subsystem.TaskSender
 
 // WithTasks lets POST /callbacks complete the waiting machines' tasks.
 func WithTasks(t TaskSender) Option { return func(h *Handler) { h.tasks = t } }
@@ -76,7 +72,8 @@ func (h *Handler) callback(ctx context.Context, ev events.APIGatewayProxyRequest
 	}
 	now := h.now().UTC()
 	var taskToken string
-	var recorded erasure.CallbackOutput
+	var recorded erasure.CallbackResult
+	var result erasure.SubsystemResult
 	repeated := false
 	_, err = h.store.Change(ctx, requestID, func(r *erasure.Request) ([]audit.Record, error) {
 		sub, i := r.Subsystem(name)
@@ -96,8 +93,9 @@ func (h *Handler) callback(ctx context.Context, ev events.APIGatewayProxyRequest
 		if sub.Settled() || sub.Status == erasure.SubsystemFailed || !r.Status.Open() {
 			return nil, errCallbackGone
 		}
-		r.Subsystems[i].Callback = &erasure.CallbackResult{Status: *in.Status, Detail: clean, At: now}
-		taskToken, recorded = sub.TaskToken, erasure.CallbackOutput{Status: *in.Status, Detail: clean}
+		recorded = erasure.CallbackResult{Status: *in.Status, Detail: clean, At: now}
+		r.Subsystems[i].Callback = &recorded
+		taskToken, result = sub.TaskToken, sub
 		return nil, nil
 	})
 	switch {
@@ -113,10 +111,9 @@ func (h *Handler) callback(ctx context.Context, ev events.APIGatewayProxyRequest
 		return reply{status: http.StatusOK, body: CallbackView{Status: "already_recorded"}, requestID: requestID}, "", nil
 	}
 	if taskToken != "" && h.tasks != nil {
-		out, _ := json.Marshal(recorded)
 		// A wait that ended meanwhile (a status check runs) rejects the
 		// token: the callback is recorded, and the next wait finds it.
-		if err := h.tasks.SendTaskSuccess(ctx, taskToken, out); err != nil {
+		if err := subsystem.CompleteWait(ctx, h.tasks, taskToken, result, recorded); err != nil {
 			h.log.WarnContext(ctx, "callback recorded, its wait not completed now", "requestId", requestID, "subsystem", name, "error", err.Error())
 		}
 	}

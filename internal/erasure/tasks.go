@@ -112,13 +112,6 @@ type CheckInput struct {
 	TaskToken string `json:"taskToken,omitempty"`
 }
 
-// CallbackOutput is what AwaitCallback's task token is completed with: the
-// subsystem's callback.
-type CallbackOutput struct {
-	Status string `json:"status"` // deleted or failed
-	Detail string `json:"detail"`
-}
-
 // CheckOutput is the status of an async erasure and when to look again.
 type CheckOutput struct {
 	Ticket    string `json:"ticket"`

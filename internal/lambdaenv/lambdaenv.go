@@ -141,17 +141,24 @@ func (e *Env) Tokens() *secrets.Cache {
 }
 
 // Tasks completes the waits of the region's machines (Step Functions'
-// SendTaskSuccess): a subsystem's callback ends its AwaitCallback.
+// SendTaskSuccess and SendTaskFailure): a subsystem's callback ends its
+// AwaitCallback.
 func (e *Env) Tasks() SFNTasks { return SFNTasks{client: sfn.NewFromConfig(e.AWS)} }
 
-// SFNTasks is Step Functions' SendTaskSuccess (api.TaskSender,
-// subsystem.TaskSender).
+// SFNTasks is Step Functions' SendTaskSuccess and SendTaskFailure
+// (subsystem.TaskSender).
 type SFNTasks struct{ client *sfn.Client }
 
 // SendTaskSuccess completes the task waiting on the token.
 func (t SFNTasks) SendTaskSuccess(ctx context.Context, token string, output []byte) error {
 	out := string(output)
 	_, err := t.client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: &token, Output: &out})
+	return err
+}
+
+// SendTaskFailure fails the task waiting on the token.
+func (t SFNTasks) SendTaskFailure(ctx context.Context, token, errorName, cause string) error {
+	_, err := t.client.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: &token, Error: &errorName, Cause: &cause})
 	return err
 }
 

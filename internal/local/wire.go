@@ -215,10 +215,15 @@ func Wire(e *asl.Engine, region config.Region, handlers map[string]any) (Wired, 
 }
 
 // EngineTasks completes an engine's waiting tasks as Step Functions'
-// SendTaskSuccess does (api.TaskSender, subsystem.TaskSender).
+// SendTaskSuccess and SendTaskFailure do (subsystem.TaskSender).
 type EngineTasks struct{ Engine *asl.Engine }
 
 // SendTaskSuccess completes the task waiting on the token.
 func (t EngineTasks) SendTaskSuccess(_ context.Context, token string, output []byte) error {
 	return t.Engine.SendTaskSuccess(token, output)
+}
+
+// SendTaskFailure fails the task waiting on the token.
+func (t EngineTasks) SendTaskFailure(_ context.Context, token, errorName, cause string) error {
+	return t.Engine.SendTaskFailure(token, errorName, cause)
 }

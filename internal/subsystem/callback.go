@@ -22,10 +22,33 @@ type CallbackStore interface {
 	Change(ctx context.Context, id string, fn func(*erasure.Request) ([]audit.Record, error)) (erasure.Request, error)
 }
 
-// TaskSender completes a waiting task: Step Functions' SendTaskSuccess on
-// AWS, the engine's under lethe local.
+// TaskSender completes a waiting task: Step Functions' SendTaskSuccess and
+// SendTaskFailure on AWS, the engine's under lethe local.
 type TaskSender interface {
 	SendTaskSuccess(ctx context.Context, taskToken string, output []byte) error
+	SendTaskFailure(ctx context.Context, taskToken, errorName, cause string) error
+}
+
+// ErrReportedFailure is the error AwaitCallback fails with when the
+// subsystem called back that its erasure failed: the machine's Catch
+// records it and mails the admins.
+const ErrReportedFailure = "SubsystemReportedFailure"
+
+// CompleteWait ends AwaitCallback with the subsystem's callback: deleted
+// ends the AsyncDeletion machine with the subsystem's result (what
+// UserDeletedSuccessfully ends it with after a status check), failed fails
+// the task with ErrReportedFailure.
+func CompleteWait(ctx context.Context, tasks TaskSender, taskToken string, sub erasure.SubsystemResult, cb erasure.CallbackResult) error {
+	if cb.Status != AsyncDeleted {
+		return tasks.SendTaskFailure(ctx, taskToken, ErrReportedFailure, "the subsystem called back that the erasure failed: "+cb.Detail)
+	}
+	at := cb.At.UTC()
+	out, err := json.Marshal(erasure.SubsystemResult{Name: sub.Name, Mode: sub.Mode, Status: erasure.SubsystemDeleted,
+		Attempts: sub.Attempts, FinishedAt: &at, Detail: "called back: " + cb.Detail})
+	if err != nil {
+		return err
+	}
+	return tasks.SendTaskSuccess(ctx, taskToken, out)
 }
 
 // WithCallbacks lets the connector offer callbacks to the subsystems that
@@ -69,6 +92,7 @@ func (c *Connector) await(ctx context.Context, in erasure.CheckInput, t erasure.
 		return &InvalidInput{Field: "taskToken", Reason: "set, but this connector does not take callbacks"}
 	}
 	var early *erasure.CallbackResult
+	var result erasure.SubsystemResult
 	_, err := c.callbacks.Change(ctx, in.RequestID, func(r *erasure.Request) ([]audit.Record, error) {
 		sub, i := r.Subsystem(t.Name)
 		if i < 0 {
@@ -76,7 +100,7 @@ func (c *Connector) await(ctx context.Context, in erasure.CheckInput, t erasure.
 		}
 		if sub.Callback != nil {
 			cb := *sub.Callback
-			early = &cb
+			early, result = &cb, sub
 		}
 		if sub.TaskToken == in.TaskToken {
 			return nil, erasure.ErrUnchanged
@@ -96,8 +120,7 @@ func (c *Connector) await(ctx context.Context, in erasure.CheckInput, t erasure.
 	}
 	c.log.InfoContext(ctx, "waiting for a callback", "requestId", in.RequestID, "subsystem", t.Name, "calledBack", early != nil)
 	if early != nil {
-		out, _ := json.Marshal(erasure.CallbackOutput{Status: early.Status, Detail: early.Detail})
-		if err := c.tasks.SendTaskSuccess(ctx, in.TaskToken, out); err != nil {
+		if err := CompleteWait(ctx, c.tasks, in.TaskToken, result, *early); err != nil {
 			return &erasure.StoreUnavailable{Op: "complete the wait of " + in.RequestID + " with its callback", Err: err}
 		}
 	}

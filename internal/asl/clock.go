@@ -168,6 +168,9 @@ func (c *FakeClock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
+// workerTimer is timer: virtual time is one time for all.
+func (c *FakeClock) workerTimer(d time.Duration) (<-chan time.Time, func()) { return c.timer(d) }
+
 func (c *FakeClock) timer(d time.Duration) (<-chan time.Time, func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -355,6 +358,11 @@ type scheduler interface {
 	newPark(ctx context.Context, d time.Duration, timed bool) *park
 	// timer is After with a way to disarm it.
 	timer(d time.Duration) (<-chan time.Time, func())
+	// workerTimer is timer for the wait of a task for its token: the
+	// worker that answers lives on the clock's time (a subsystem calling
+	// back on Lethe's accelerated time), so a clock whose After is wall
+	// time (to bound handlers that take real time) counts it with Sleep.
+	workerTimer(d time.Duration) (<-chan time.Time, func())
 }
 
 var (
@@ -367,6 +375,21 @@ type realTime struct{ clock Clock }
 
 func (realTime) enter() {}
 func (realTime) leave() {}
+
+func (r realTime) workerTimer(d time.Duration) (<-chan time.Time, func()) {
+	sl, ok := r.clock.(Sleeper)
+	if _, real := r.clock.(*RealClock); real || !ok {
+		return r.timer(d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan time.Time, 1)
+	go func() {
+		if sl.Sleep(ctx, d) == nil {
+			ch <- r.clock.Now()
+		}
+	}()
+	return ch, cancel
+}
 
 func (r realTime) timer(d time.Duration) (<-chan time.Time, func()) {
 	if rc, ok := r.clock.(*RealClock); ok {

@@ -359,11 +359,11 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 		var hbC, timeoutC <-chan time.Time
 		stopHB := func() {}
 		if heartbeat > 0 {
-			hbC, stopHB = s.timer(heartbeat)
+			hbC, stopHB = s.workerTimer(heartbeat)
 		}
 		defer func() { stopHB() }()
 		if timeout > 0 {
-			c, stop := s.timer(timeoutAt.Sub(x.now()))
+			c, stop := s.workerTimer(timeoutAt.Sub(x.now()))
 			timeoutC = c
 			defer stop()
 		}
@@ -374,7 +374,7 @@ func (x *Execution) invoke(ctx context.Context, th *thread, r *resolved, params 
 				if m.heartbeat {
 					if heartbeat > 0 {
 						stopHB()
-						hbC, stopHB = s.timer(heartbeat)
+						hbC, stopHB = s.workerTimer(heartbeat)
 					}
 					continue
 				}

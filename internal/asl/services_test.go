@@ -291,3 +291,40 @@ func TestSimulatedWorkers(t *testing.T) {
 		}
 	}
 }
+
+// wallAfterClock is a clock like lethe local's: Now and Sleep run speed
+// times faster than real time, but After counts wall time (it bounds
+// handlers, whose HTTP calls are not accelerated).
+type wallAfterClock struct{ rc *RealClock }
+
+func (c wallAfterClock) Now() time.Time                                   { return c.rc.Now() }
+func (c wallAfterClock) After(d time.Duration) <-chan time.Time           { return time.After(d) }
+func (c wallAfterClock) Sleep(ctx context.Context, d time.Duration) error { return c.rc.Sleep(ctx, d) }
+
+// TestTokenWaitTimesOutOnTheClocksTime: the wait of a task for its token
+// ends at its TimeoutSeconds of the clock's (accelerated) time, as the
+// worker that never answers lives on that time, even on a clock whose
+// After is wall time.
+func TestTokenWaitTimesOutOnTheClocksTime(t *testing.T) {
+	e := NewEngine(Options{Clock: wallAfterClock{NewRealClock(100000)}})
+	e.RegisterIntegration("sqs:sendMessage", IntegrationFunc(func(ctx context.Context, c *TaskCall) (any, error) {
+		return map[string]any{"MessageId": "m1"}, nil // no worker will answer
+	}))
+	def := `{"StartAt":"Send","States":{"Send":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+		"Parameters":{"QueueUrl":"q","MessageBody":{"TaskToken.$":"$$.Task.Token"}},"TimeoutSeconds":3600,
+		"Catch":[{"ErrorEquals":["States.Timeout"],"Next":"Late"}],"End":true},"Late":{"Type":"Pass","Result":"late","End":true}}}`
+	arn := registerAs(e, "Accelerated", def)
+	x, err := e.Start(context.Background(), arn, "x", []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := x.Wait(ctx)
+	if err != nil {
+		t.Fatalf("an hour of the clock's time (36 ms of wall time) did not time the wait out within 5 s: %v", err)
+	}
+	if jsonString(res.Output) != `"late"` {
+		t.Errorf("output %s, want the timeout's", jsonString(res.Output))
+	}
+}

@@ -98,7 +98,9 @@ func (c *Clock) Now() time.Time {
 // a slow answer would time the task out and the machine would submit the
 // erasure again. Unscaled, the timeouts keep the order they have on AWS.
 // Waits and retry intervals, which Lethe's clock does accelerate, go
-// through Sleep.
+// through Sleep; so does a task's wait for its token (a subsystem calling
+// back, which lives on Lethe's time): its timeout is the sparse fallback
+// check, a day of Lethe's time, not of the wall's.
 func (c *Clock) After(d time.Duration) <-chan time.Time {
 	ch := make(chan time.Time, 1)
 	time.AfterFunc(d, func() { ch <- c.Now() })

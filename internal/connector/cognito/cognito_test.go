@@ -106,10 +106,15 @@ type fakeAPI struct {
 	deletes int
 	errs    []error
 	filters []string
+	// pages are ListUsers' answers in turn (cognito-local never pages).
+	pages   []*cip.ListUsersOutput
+	deleted []string
+	tokens  []string
 }
 
 func (f *fakeAPI) AdminDeleteUser(ctx context.Context, in *cip.AdminDeleteUserInput, _ ...func(*cip.Options)) (*cip.AdminDeleteUserOutput, error) {
 	f.deletes++
+	f.deleted = append(f.deleted, aws.ToString(in.Username))
 	if len(f.errs) > 0 {
 		err := f.errs[0]
 		f.errs = f.errs[1:]
@@ -120,7 +125,34 @@ func (f *fakeAPI) AdminDeleteUser(ctx context.Context, in *cip.AdminDeleteUserIn
 
 func (f *fakeAPI) ListUsers(_ context.Context, in *cip.ListUsersInput, _ ...func(*cip.Options)) (*cip.ListUsersOutput, error) {
 	f.filters = append(f.filters, aws.ToString(in.Filter))
-	return &cip.ListUsersOutput{}, nil
+	f.tokens = append(f.tokens, aws.ToString(in.PaginationToken))
+	if len(f.pages) == 0 {
+		return &cip.ListUsersOutput{}, nil
+	}
+	page := f.pages[0]
+	f.pages = f.pages[1:]
+	return page, nil
+}
+
+func user(name, email string) types.UserType {
+	return types.UserType{Username: aws.String(name), Attributes: []types.AttributeType{{Name: aws.String("email"), Value: aws.String(email)}}}
+}
+
+// TestEraseByEmailPages: every page of ListUsers is read (its
+// PaginationToken passed on), and only users whose attribute is exactly
+// the subject are deleted.
+func TestEraseByEmailPages(t *testing.T) {
+	f := &fakeAPI{pages: []*cip.ListUsersOutput{
+		{Users: []types.UserType{user("u1", "erin@example.com"), user("u2", "Erin@example.com")}, PaginationToken: aws.String("p2")},
+		{Users: []types.UserType{user("u3", "erin@example.com")}},
+	}}
+	e := cogconn.New(cogconn.Config{UserPoolID: "eu-west-1_AbC123", Attribute: "email"}, f)
+	if got, err := e.Erase(t.Context(), "erin@example.com"); err != nil || got != connector.Deleted {
+		t.Fatalf("Erase = %v, %v", got, err)
+	}
+	if strings.Join(f.tokens, ",") != ",p2" || strings.Join(f.deleted, ",") != "u1,u3" {
+		t.Errorf("pages asked with tokens %q, deleted %v; want both pages and u1, u3 (u2's email differs in case)", f.tokens, f.deleted)
+	}
 }
 
 // TestFilterEscapesTheSubject: a subject holding a quote and a backslash

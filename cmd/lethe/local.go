@@ -41,8 +41,9 @@ const localUsage = `usage:
 local runs every region of the configuration in this process on 127.0.0.1,
 with the handlers and state machine files that run on AWS: region i's API
 on --region-port+i, the status page on --port. With --demo (the default)
-every subsystem is a demo subsystem holding the subjects alice, bob and
-carol; --demo=false calls the configured baseUrls, with each token read
+every subsystem reached by HTTP is a demo subsystem holding the subjects
+alice, bob and carol (a built-in connector erases in the local server its
+endpoint names); --demo=false calls the configured baseUrls, with each token read
 from the environment variable LETHE_SECRET_<NAME> (the secret or
 parameter's name upper-cased, other characters as _, e.g.
 LETHE_SECRET_LETHE_EU_ORDERS_TOKEN). State survives restarts in

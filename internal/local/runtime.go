@@ -20,8 +20,8 @@
 //     the demo subsystems take no token); WebhookSecrets for the webhook
 //     signing secrets of the edge and the receivers.
 //
-// With Options.Demo every subsystem is served by a demo subsystem
-// (internal/demo) on the status port, so that a newcomer can file an
+// With Options.Demo every subsystem reached by HTTP is served by a demo
+// subsystem (internal/demo) on the status port, so that a newcomer can file an
 // erasure and watch it go through with no AWS account and no real system.
 package local
 
@@ -72,8 +72,9 @@ type Options struct {
 	// region the next port. 0 picks a free port (tests).
 	EdgePort        int
 	FirstRegionPort int
-	// Demo serves every configured subsystem with a demo subsystem,
-	// replacing its baseUrl and token; false calls the configured baseUrls
+	// Demo serves every configured HTTP subsystem with a demo subsystem,
+	// replacing its baseUrl and token (built-in connectors erase in the
+	// local servers they name); false calls the configured baseUrls
 	// with tokens from the environment (EnvSecrets).
 	Demo bool
 	// Clock overrides the accelerated clock (tests pass an asl.FakeClock).
@@ -268,6 +269,9 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 		rt.cfg = withDemoSubsystems(o.Config, rt.edgeURL)
 		for _, r := range rt.cfg.Regions {
 			for _, s := range r.Subsystems {
+				if s.Connector != nil {
+					continue
+				}
 				prefix := demoPath(r.Name, s.Name)
 				d := o.Config.Demo(r.Name, s.Name)
 				// The demo tenants' customers, whom the banner's example
@@ -406,6 +410,9 @@ func withDemoSubsystems(cfg *config.Config, base string) *config.Config {
 		r.Subsystems = append([]config.Subsystem(nil), r.Subsystems...)
 		for j := range r.Subsystems {
 			s := &r.Subsystems[j]
+			if s.Connector != nil {
+				continue // erased by its connector, in the local server it names
+			}
 			s.BaseURL = base + demoPath(r.Name, s.Name)
 			s.Token = config.TokenSource{Kind: config.TokenNone}
 		}

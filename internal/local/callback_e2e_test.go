@@ -37,7 +37,7 @@ func (c *checksOf) get(method string) int {
 	return c.n[method]
 }
 
-// callbackRuntime runs lethe local with the faults on a clock 10,000
+// callbackRuntime runs lethe local with the faults on its clock 10,000
 // times faster than real time, on a scale of hours instead of days: eu's
 // orders falls back to status checks an hour after submission, then
 // doubling (as the default does from a day), and requests are due within
@@ -54,7 +54,14 @@ func callbackRuntime(t *testing.T, faults ...string) (*Runtime, *checksOf) {
 			s.Poll = &config.PollPolicy{InitialSeconds: 3600, MaxSeconds: 6 * 3600, Multiplier: 2}
 		}
 	}
-	rt := start(t, cfg, t.TempDir(), asl.NewRealClock(10000), 0)
+	// lethe local's own clock: waits and the waits for callbacks on Lethe's
+	// accelerated time, the functions' timeouts on the wall's (so a loaded
+	// machine's slow answer is not taken for a timeout).
+	rt, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Demo: true, Speed: 10000, Log: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
 	calls := &checksOf{subsystem: "orders", n: map[string]int{}}
 	rt.Farm().OnCall(calls.record)
 	return rt, calls

@@ -69,6 +69,9 @@ type SubsystemUnavailable struct {
 }
 
 func (e *SubsystemUnavailable) Error() string {
+	if e.Op == opErase { // a built-in connector's store: Reason says what it answered
+		return fmt.Sprintf("%s: %s (%s)", e.Subsystem, e.Reason, e.Call)
+	}
 	if e.StatusCode != 0 {
 		return fmt.Sprintf("%s answered %d (%s)", e.Subsystem, e.StatusCode, e.Call)
 	}

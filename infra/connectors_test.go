@@ -29,7 +29,8 @@ var resourceNames = []string{"app-sessions", "app-orders", "app-uploads", "eu-we
 
 // TestConnectorGrants synthesizes a region with one connector of each kind:
 // the connector function alone may touch the stores, each action on its
-// configured resource only, and cdk-nag has nothing to say.
+// configured resource only, and neither cdk-nag nor AWS Control Tower's
+// guard rules have anything to say.
 func TestConnectorGrants(t *testing.T) {
 	s := synth(t) // the build directory and the jsii runtime
 	cfg, err := config.Parse([]byte(connectorConfig))
@@ -107,6 +108,12 @@ func TestConnectorGrants(t *testing.T) {
 					t.Errorf("role %s may %v on %s", other, st.Actions, st.Resources)
 				}
 			}
+		}
+	}
+	bin, rules := guardTool(t, s.root)
+	for _, f := range guardFailures(t, bin, rules, tpl, cdkPaths(st.Stack)) {
+		if len(acceptedBy(f)) == 0 {
+			t.Errorf("guard rule %s fails on %s", f.Rule, f.Path)
 		}
 	}
 	findings := *assertions.Annotations_FromStack(st.Stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))

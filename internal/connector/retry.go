@@ -49,3 +49,22 @@ func (r Retrier) Do(ctx context.Context, fn func() error) error {
 	}
 	return err
 }
+
+// DefaultMargin is what a connector leaves of its call's time: enough to
+// record the answer before a Lambda's deadline.
+const DefaultMargin = 5 * time.Second
+
+// Budget is how a connector shares out one call's time.
+type Budget struct {
+	// Margin is what Erase leaves of its context's deadline when it stops
+	// with More.
+	Margin time.Duration
+}
+
+// Spent reports whether a call on ctx must stop now: less than Margin is
+// left of its deadline. Callers ask only once they have deleted something,
+// so that every call gets on, and while work remains, so that More is true.
+func (b Budget) Spent(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < b.Margin
+}

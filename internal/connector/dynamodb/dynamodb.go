@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -90,9 +89,7 @@ var _ API = (*dynamodb.Client)(nil)
 type Eraser struct {
 	cfg Config
 	api API
-	// Margin is what Erase leaves of its context's deadline when it stops
-	// with connector.More.
-	Margin time.Duration
+	connector.Budget
 	// Retry retries throttled calls and unprocessed writes.
 	Retry connector.Retrier
 }
@@ -101,7 +98,7 @@ var _ connector.Eraser = (*Eraser)(nil)
 
 // New returns the connector of a validated configuration.
 func New(cfg Config, api API) *Eraser {
-	return &Eraser{cfg: cfg, api: api, Margin: 5 * time.Second,
+	return &Eraser{cfg: cfg, api: api, Budget: connector.Budget{Margin: connector.DefaultMargin},
 		Retry: connector.Retrier{Attempts: 8, Throttled: throttled}}
 }
 
@@ -151,7 +148,6 @@ func (e *Eraser) eraseQueried(ctx context.Context, subject string) (connector.Ou
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberS{Value: fill(tpl, subject)}},
 		ProjectionExpression:      aws.String(strings.Join(proj, ", ")),
 	}
-	deadline, bounded := ctx.Deadline()
 	deleted := 0
 	for {
 		var page *dynamodb.QueryOutput
@@ -165,7 +161,7 @@ func (e *Eraser) eraseQueried(ctx context.Context, subject string) (connector.Ou
 		for start := 0; start < len(page.Items); start += 25 {
 			// Out of time with items in hand (so more remains), after
 			// deleting some (so each call gets on).
-			if bounded && deleted > 0 && time.Until(deadline) < e.Margin {
+			if deleted > 0 && e.Spent(ctx) {
 				return connector.More, nil
 			}
 			batch := page.Items[start:min(len(page.Items), start+25)]

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -77,9 +76,7 @@ var _ API = (*s3.Client)(nil)
 type Eraser struct {
 	cfg Config
 	api API
-	// Margin is what Erase leaves of its context's deadline when it stops
-	// with connector.More.
-	Margin time.Duration
+	connector.Budget
 	// Retry retries throttled calls and keys DeleteObjects left.
 	Retry connector.Retrier
 }
@@ -88,7 +85,7 @@ var _ connector.Eraser = (*Eraser)(nil)
 
 // New returns the connector of a validated configuration.
 func New(cfg Config, api API) *Eraser {
-	return &Eraser{cfg: cfg, api: api, Margin: 5 * time.Second,
+	return &Eraser{cfg: cfg, api: api, Budget: connector.Budget{Margin: connector.DefaultMargin},
 		Retry: connector.Retrier{Attempts: 8, Throttled: throttled}}
 }
 
@@ -115,7 +112,6 @@ func (e *Eraser) Erase(ctx context.Context, subject string) (connector.Outcome, 
 	if versioning.Status == "" {
 		list = e.listObjects
 	}
-	deadline, bounded := ctx.Deadline()
 	deleted := 0
 	var last types.ObjectIdentifier
 	for {
@@ -132,7 +128,7 @@ func (e *Eraser) Erase(ctx context.Context, subject string) (connector.Outcome, 
 		}
 		// Out of time with versions in hand (so more remains), after
 		// deleting some (so each call gets on).
-		if bounded && deleted > 0 && time.Until(deadline) < e.Margin {
+		if deleted > 0 && e.Spent(ctx) {
 			return connector.More, nil
 		}
 		if err := e.deletePage(ctx, ids); err != nil {

@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	stripe "github.com/stripe/stripe-go/v82"
 
@@ -72,9 +71,7 @@ type Eraser struct {
 	cfg    Config
 	key    string
 	client *stripe.Client
-	// Margin is what Erase leaves of its context's deadline when it stops
-	// with connector.More.
-	Margin time.Duration
+	connector.Budget
 	// Retry retries calls Stripe rate-limited (429) or failed with a
 	// conflict (409) or on its side (5xx).
 	Retry connector.Retrier
@@ -101,7 +98,7 @@ func New(cfg Config, apiKey string) *Eraser {
 		MeterEvents: stripe.GetBackendWithConfig(stripe.MeterEventsBackend, bc),
 	}
 	return &Eraser{cfg: cfg, key: apiKey, client: stripe.NewClient(apiKey, stripe.WithBackends(backends)),
-		Margin: 5 * time.Second,
+		Budget: connector.Budget{Margin: connector.DefaultMargin},
 		Retry:  connector.Retrier{Attempts: 6, Throttled: transient}}
 }
 
@@ -131,11 +128,10 @@ func (e *Eraser) Erase(ctx context.Context, subject string) (connector.Outcome, 
 	if len(ids) == 0 {
 		return connector.NotFound, nil
 	}
-	deadline, bounded := ctx.Deadline()
 	for i, id := range ids {
 		// Out of time with customers left, after deleting some (so each
 		// call gets on).
-		if bounded && i > 0 && time.Until(deadline) < e.Margin {
+		if i > 0 && e.Spent(ctx) {
 			return connector.More, nil
 		}
 		err := e.Retry.Do(ctx, func() error {

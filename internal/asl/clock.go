@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/lethe-erasure/lethe/internal/pause"
 )
 
 // Clock tells the engine what time it is and arms timers (task timeouts,
@@ -58,17 +60,7 @@ func (c *RealClock) After(d time.Duration) <-chan time.Time { return time.After(
 
 // Sleep waits d of accelerated time.
 func (c *RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(c.scale(d))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return pause.For(ctx, c.scale(d))
 }
 
 // FakeClock is virtual time for tests, run as a discrete-event simulator:

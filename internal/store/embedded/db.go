@@ -13,7 +13,6 @@
 package embedded
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -125,9 +124,9 @@ func (db *DB) sweepKeys() error {
 				return nil
 			}
 			return reqs.ForEach(func(k, v []byte) error {
-				var rec requestRecord
-				if err := json.Unmarshal(v, &rec); err != nil {
-					return fmt.Errorf("decode request %s: %w", k, err)
+				rec, err := decodeRecord(k, v)
+				if err != nil {
+					return err
 				}
 				if rec.SubjectID != "" {
 					held[shred.Name(string(k))] = true

@@ -84,11 +84,27 @@ func getRecord(b *bolt.Bucket, id string) (requestRecord, bool, error) {
 	if v == nil {
 		return requestRecord{}, false, nil
 	}
+	rec, err := decodeRecord([]byte(id), v)
+	return rec, err == nil, err
+}
+
+// decodeRecord decodes the request record stored under key k.
+func decodeRecord(k, v []byte) (requestRecord, error) {
 	var rec requestRecord
 	if err := json.Unmarshal(v, &rec); err != nil {
-		return requestRecord{}, false, fmt.Errorf("decode request %s: %w", id, err)
+		return requestRecord{}, fmt.Errorf("decode request %s: %w", k, err)
 	}
-	return rec, true, nil
+	return rec, nil
+}
+
+// decodeRequest decodes the request stored under key k, its subject
+// left sealed.
+func (r *Requests) decodeRequest(k, v []byte) (erasure.Request, error) {
+	rec, err := decodeRecord(k, v)
+	if err != nil {
+		return erasure.Request{}, err
+	}
+	return r.db.request(rec, false)
 }
 
 func putJSON(b *bolt.Bucket, key string, v any) error {
@@ -297,9 +313,9 @@ func (r *Requests) List(ctx context.Context, limit int) ([]erasure.Request, erro
 		}
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil && len(recs) < limit; k, v = c.Prev() {
-			var rec requestRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode request %s: %w", k, err)
+			rec, err := decodeRecord(k, v)
+			if err != nil {
+				return err
 			}
 			recs = append(recs, rec)
 		}
@@ -336,11 +352,7 @@ func (r *Requests) soonestFirst(op string, match func(erasure.Request) bool) ([]
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
-			var rec requestRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode request %s: %w", k, err)
-			}
-			req, err := r.db.request(rec, false)
+			req, err := r.decodeRequest(k, v)
 			if err != nil {
 				return err
 			}
@@ -645,11 +657,7 @@ func (r *Requests) Page(ctx context.Context, after string, limit, examine int, m
 			}
 		}
 		for examined := 0; k != nil; k, v = c.Prev() {
-			var rec requestRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode request %s: %w", k, err)
-			}
-			req, err := r.db.request(rec, false)
+			req, err := r.decodeRequest(k, v)
 			if err != nil {
 				return err
 			}

@@ -201,7 +201,7 @@ func TestGetShowsSubsystemsAtOnce(t *testing.T) {
 	}
 	want := map[string]any{
 		"requestId": mustID(t, post), "status": "pending", "source": "api",
-		"receivedAt": "2026-01-31T10:00:00.123Z", "deadline": "2026-02-28T10:00:00.123Z", "completedAt": nil, "certificate": false,
+		"receivedAt": "2026-01-31T10:00:00.123Z", "deadline": "2026-02-28T10:00:00.123Z", "completedAt": nil, "certificate": false, "atRisk": false,
 		"subsystems": []any{sub("projects", "sync"), sub("orders", "async"), sub("customers", "async")},
 	}
 	if d := cmp.Diff(want, got); d != "" {

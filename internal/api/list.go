@@ -195,7 +195,7 @@ func (h *Handler) listErasures(ctx context.Context, ev events.APIGatewayProxyReq
 		return reply{}, "", err
 	}
 	now := h.now()
-	atRisk := func(r erasure.Request) bool { return r.Status.Open() && h.deadline.AtRisk(r.Deadline, now) }
+	atRisk := func(r erasure.Request) bool { return h.atRisk(r, now) }
 	rs, next, err := h.store.Page(ctx, f.after, f.limit, ExamineLimit, func(r erasure.Request) bool { return f.match(r, atRisk) })
 	if err != nil {
 		return reply{}, "", &storeError{op: "list", err: err}
@@ -211,7 +211,9 @@ func (h *Handler) listErasures(ctx context.Context, ev events.APIGatewayProxyReq
 	}
 	out := ListView{Erasures: make([]RequestView, 0, len(rs)), Next: encodeCursor(next)}
 	for _, r := range rs {
-		out.Erasures = append(out.Erasures, newRequestView(r))
+		v := newRequestView(r)
+		v.AtRisk = atRisk(r)
+		out.Erasures = append(out.Erasures, v)
 	}
 	return reply{status: http.StatusOK, body: out}, "", nil
 }

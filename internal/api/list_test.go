@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,14 @@ func TestOfficersList(t *testing.T) {
 	} {
 		if got := count(tc.q); got != tc.want {
 			t.Errorf("%v: %d requests, want %d", tc.q, got, tc.want)
+		}
+	}
+	// Each item says whether it is at risk, as the filter selects it.
+	for _, want := range []bool{true, false} {
+		for _, v := range page(map[string]string{"atRisk": strconv.FormatBool(want)}).Erasures {
+			if v.AtRisk != want {
+				t.Errorf("%s listed by atRisk=%v says atRisk %v", v.RequestID, want, v.AtRisk)
+			}
 		}
 	}
 	// CSV: header, one row per request, subsystem outcomes.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -28,7 +29,14 @@ func (h *Handler) getErasure(ctx context.Context, _ events.APIGatewayProxyReques
 		}
 		return reply{}, "", &storeError{op: "get", err: err}
 	}
-	return reply{status: http.StatusOK, body: newRequestView(r), requestID: r.ID}, "", nil
+	v := newRequestView(r)
+	v.AtRisk = h.atRisk(r, h.now())
+	return reply{status: http.StatusOK, body: v, requestID: r.ID}, "", nil
+}
+
+// atRisk says r is open and its deadline is near at now.
+func (h *Handler) atRisk(r erasure.Request, now time.Time) bool {
+	return r.Status.Open() && h.deadline.AtRisk(r.Deadline, now)
 }
 
 // listLimit reads ?limit=: decimal digits only, 1..MaxListLimit, once.

@@ -56,6 +56,9 @@ type RequestView struct {
 	// Certificate says whether the signed certificate of erasure is issued
 	// (GET /erasures/{requestId}/certificate).
 	Certificate bool `json:"certificate"`
+	// AtRisk says the request is open and its deadline is near
+	// (deadline.atRiskBeforeHours), as GET /erasures?atRisk=true selects.
+	AtRisk bool `json:"atRisk"`
 }
 
 // ExtensionView is one extension of the deadline (GDPR Art. 12(3)).

@@ -43,18 +43,22 @@ const reasonDefaultRoute = "A request no route matches reaches the fan-out, whic
 
 // EdgeRoutes lists the edge's routes. The webhook and redirect routes are
 // public; the operator routes (tenant directory, quarantine release,
-// global erasures) are IAM-authorised (SigV4), like the regional APIs.
+// global erasures, the listings of tenants, erasures and residency
+// receipts) are IAM-authorised (SigV4), like the regional APIs.
 func EdgeRoutes(fanout, api string) []EdgeRoute {
 	return []EdgeRoute{
 		{awsapigatewayv2.HttpMethod_POST, "/webhooks/{provider}", fanout, true, reasonEdgeWebhook},
 		{awsapigatewayv2.HttpMethod_ANY, "/t/{tenant}", fanout, true, reasonRedirect},
 		{awsapigatewayv2.HttpMethod_ANY, "/t/{tenant}/{proxy+}", fanout, true, reasonRedirect},
+		{awsapigatewayv2.HttpMethod_GET, "/tenants", api, false, ""},
 		{awsapigatewayv2.HttpMethod_PUT, "/tenants/{tenant}", api, false, ""},
 		{awsapigatewayv2.HttpMethod_GET, "/tenants/{tenant}", api, false, ""},
 		{awsapigatewayv2.HttpMethod_GET, "/quarantine", api, false, ""},
 		{awsapigatewayv2.HttpMethod_POST, "/quarantine/{id}/release", api, false, ""},
+		{awsapigatewayv2.HttpMethod_GET, "/erasures", api, false, ""},
 		{awsapigatewayv2.HttpMethod_POST, "/erasures", api, false, ""},
 		{awsapigatewayv2.HttpMethod_GET, "/erasures/{globalId}", api, false, ""},
+		{awsapigatewayv2.HttpMethod_GET, "/receipts", api, false, ""},
 	}
 }
 

@@ -26,7 +26,9 @@ import (
 // conditional PutItem), reads, lists (Scan: the quarantine is small and
 // short-lived) and drops quarantined deliveries, records a release on the
 // delivery's receipt (UpdateItem), and records global erasures and their
-// idempotency keys (PutItem, GetItem, UpdateItem of the regions' states).
+// idempotency keys (PutItem, GetItem, UpdateItem of the regions' states);
+// it lists tenants, receipts and global erasures with Query, which
+// EdgeTables.Grant allows on the tables' listing indexes only.
 var EdgeTableActions = map[string]map[string][]string{
 	registry.FnWebhookFanout: {
 		EdgeTenants:    {"dynamodb:GetItem"},
@@ -34,10 +36,10 @@ var EdgeTableActions = map[string]map[string][]string{
 		EdgeQuarantine: {"dynamodb:PutItem"},
 	},
 	registry.FnEdgeAPI: {
-		EdgeTenants:    {"dynamodb:GetItem", "dynamodb:PutItem"},
-		EdgeDeliveries: {"dynamodb:UpdateItem"},
+		EdgeTenants:    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+		EdgeDeliveries: {"dynamodb:UpdateItem", "dynamodb:Query"},
 		EdgeQuarantine: {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:DeleteItem"},
-		EdgeGlobal:     {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		EdgeGlobal:     {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
 	},
 }
 

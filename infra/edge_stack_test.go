@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -105,12 +106,15 @@ func TestEdgeRoutes(t *testing.T) {
 		"POST /webhooks/{provider}":     {"NONE", registry.FnWebhookFanout},
 		"ANY /t/{tenant}":               {"NONE", registry.FnWebhookFanout},
 		"ANY /t/{tenant}/{proxy+}":      {"NONE", registry.FnWebhookFanout},
+		"GET /tenants":                  {"AWS_IAM", registry.FnEdgeAPI},
 		"PUT /tenants/{tenant}":         {"AWS_IAM", registry.FnEdgeAPI},
 		"GET /tenants/{tenant}":         {"AWS_IAM", registry.FnEdgeAPI},
 		"GET /quarantine":               {"AWS_IAM", registry.FnEdgeAPI},
 		"POST /quarantine/{id}/release": {"AWS_IAM", registry.FnEdgeAPI},
+		"GET /erasures":                 {"AWS_IAM", registry.FnEdgeAPI},
 		"POST /erasures":                {"AWS_IAM", registry.FnEdgeAPI},
 		"GET /erasures/{globalId}":      {"AWS_IAM", registry.FnEdgeAPI},
+		"GET /receipts":                 {"AWS_IAM", registry.FnEdgeAPI},
 		// What no route matches: the fan-out answers in Lethe's shape, as
 		// lethe local's stand-in does (local.EdgeDefaultFunction).
 		DefaultRouteKey: {"NONE", local.EdgeDefaultFunction},
@@ -168,10 +172,29 @@ func TestEdgeTables(t *testing.T) {
 			id := logicalID(t, e.Tables.Tables[spec.Role])
 			res := tables[id]
 			p := props(res)
+			attrs := []any{map[string]any{"AttributeName": "pk", "AttributeType": "S"}}
+			var indexes any
+			if spec.ListingSortKey != "" {
+				// The listing index: partition kind, sorted by the
+				// listing's order, every attribute projected.
+				attrs = append(attrs, map[string]any{"AttributeName": "kind", "AttributeType": "S"})
+				if spec.ListingSortKey != "pk" {
+					attrs = append(attrs, map[string]any{"AttributeName": spec.ListingSortKey, "AttributeType": "S"})
+				}
+				indexes = []any{map[string]any{
+					"IndexName": "listing",
+					"KeySchema": []any{
+						map[string]any{"AttributeName": "kind", "KeyType": "HASH"},
+						map[string]any{"AttributeName": spec.ListingSortKey, "KeyType": "RANGE"},
+					},
+					"Projection": map[string]any{"ProjectionType": "ALL"},
+				}}
+			}
 			want := map[string]any{
 				"BillingMode":                      "PAY_PER_REQUEST",
 				"KeySchema":                        []any{map[string]any{"AttributeName": "pk", "KeyType": "HASH"}},
-				"AttributeDefinitions":             []any{map[string]any{"AttributeName": "pk", "AttributeType": "S"}},
+				"AttributeDefinitions":             attrs,
+				"GlobalSecondaryIndexes":           indexes,
 				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
 				"SSESpecification":                 map[string]any{"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": dataKey},
 			}
@@ -191,10 +214,19 @@ func TestEdgeTables(t *testing.T) {
 			if res["DeletionPolicy"] != policy || res["UpdateReplacePolicy"] != policy || p["DeletionProtectionEnabled"] != spec.Retain {
 				t.Errorf("deletion = %v/%v/%v, want %s", res["DeletionPolicy"], res["UpdateReplacePolicy"], p["DeletionProtectionEnabled"], policy)
 			}
-			if p["StreamSpecification"] != nil || p["GlobalSecondaryIndexes"] != nil || p["TableName"] != nil {
-				t.Errorf("unexpected stream, index or fixed name: %s", toJSON(t, p))
+			if p["StreamSpecification"] != nil || p["LocalSecondaryIndexes"] != nil || p["TableName"] != nil {
+				t.Errorf("unexpected stream, local index or fixed name: %s", toJSON(t, p))
 			}
 		})
+	}
+	// Listed: the directory (by key), receipts (by receipt time) and
+	// global erasures (by id); the quarantine is scanned.
+	listed := map[string]string{}
+	for _, spec := range EdgeTableSpecs {
+		listed[spec.Role] = spec.ListingSortKey
+	}
+	if diff := cmp.Diff(map[string]string{EdgeTenants: "pk", EdgeDeliveries: "receivedAt", EdgeQuarantine: "", EdgeGlobal: "pk"}, listed); diff != "" {
+		t.Errorf("listing sort keys (-want +got):\n%s", diff)
 	}
 	// The decisions the README explains: receipts and global erasures are
 	// proof and kept; the quarantine's bodies go with the stack.
@@ -296,7 +328,7 @@ func TestEdgeIAM(t *testing.T) {
 		// No execute-api:Invoke: the default configuration deploys no
 		// region's apiUrl yet (TestEdgeRegionalCalls covers it).
 		registry.FnEdgeAPI: set(fnCommon, tableWrite,
-			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"}),
+			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:Query"}),
 	}
 	for fn, actions := range want {
 		if diff := cmp.Diff(actions, actionsOf(byRole[logicalID(t, e.Functions[fn].Role)])); diff != "" {
@@ -323,6 +355,31 @@ func TestEdgeIAM(t *testing.T) {
 				t.Errorf("%s on %s (-want +got):\n%s", fn, spec.Role, diff)
 			}
 		}
+	}
+	// Query, the listings', on each listing index alone: never on a table,
+	// which it would read by any key, nor on the quarantine.
+	api := byRole[logicalID(t, e.Functions[registry.FnEdgeAPI].Role)]
+	var queried []string
+	for _, st := range api {
+		if !slices.Contains(st.Actions, "dynamodb:Query") {
+			if strings.Contains(st.Resources, "/index/") {
+				t.Errorf("%v granted on an index: %s", st.Actions, st.Resources)
+			}
+			continue
+		}
+		for _, spec := range EdgeTableSpecs {
+			if strings.Contains(st.Resources, `"`+tableID(spec.Role)+`"`) {
+				queried = append(queried, spec.Role)
+			}
+		}
+		want := toJSON(t, map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Fn::GetAtt": []any{"TABLE", "Arn"}}, "/index/listing"}}})
+		if len(st.Actions) != 1 || len(queried) == 0 || st.Resources != strings.Replace(want, "TABLE", tableID(queried[len(queried)-1]), 1) {
+			t.Errorf("dynamodb:Query statement %v on %s, want Query alone on one listing index", st.Actions, st.Resources)
+		}
+	}
+	sort.Strings(queried)
+	if diff := cmp.Diff([]string{EdgeDeliveries, EdgeGlobal, EdgeTenants}, queried); diff != "" {
+		t.Errorf("listing indexes the API may query (-want +got):\n%s", diff)
 	}
 	fanout := byRole[logicalID(t, e.Functions[registry.FnWebhookFanout].Role)]
 	if got := resourcesOf(fanout, "sns:Publish"); got != toJSON(t, map[string]any{"Ref": logicalID(t, e.Ops)}) {

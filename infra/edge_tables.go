@@ -8,6 +8,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/lethe-erasure/lethe/internal/config"
+	"github.com/lethe-erasure/lethe/internal/store/edgedynamo"
 )
 
 // The edge's tables, by the role each plays (internal/edge owns the item
@@ -31,6 +32,10 @@ type EdgeTableSpec struct {
 	Env    string
 	TTL    bool
 	Retain bool
+	// ListingSortKey is the sort key of the table's listing index
+	// (edgedynamo.IndexListing, partition kind), which the operator API's
+	// listings query; "" for a table without one.
+	ListingSortKey string
 	// Purpose describes the table in reviews and the README.
 	Purpose string
 }
@@ -49,11 +54,19 @@ type EdgeTableSpec struct {
 //     states; no subject id). Retained: the proof a global erasure reached
 //     every region involved. TTL expires only the Idempotency-Key records
 //     kept beside them; global records carry no expiresAt.
+//
+// The listing indexes (internal/store/edgedynamo/list.go says why this
+// shape) page GET /tenants by tenant key, GET /receipts and GET /erasures
+// newest first; the quarantine, small and short-lived, is scanned.
 var EdgeTableSpecs = []EdgeTableSpec{
-	{Role: EdgeTenants, Env: config.EnvTenantsTable, Retain: true, Purpose: "tenant directory: tenant key -> home region"},
-	{Role: EdgeDeliveries, Env: config.EnvDeliveriesTable, TTL: true, Retain: true, Purpose: "de-duplication claims and residency receipts (no body)"},
-	{Role: EdgeQuarantine, Env: config.EnvQuarantineTable, TTL: true, Purpose: "unknown tenants' deliveries, held for release for QuarantineHours"},
-	{Role: EdgeGlobal, Env: config.EnvGlobalTable, TTL: true, Retain: true, Purpose: "global erasures: regional request ids and states (no subject id)"},
+	{Role: EdgeTenants, Env: config.EnvTenantsTable, Retain: true, ListingSortKey: edgedynamo.AttrPK,
+		Purpose: "tenant directory: tenant key -> home region"},
+	{Role: EdgeDeliveries, Env: config.EnvDeliveriesTable, TTL: true, Retain: true, ListingSortKey: edgedynamo.AttrReceivedAt,
+		Purpose: "de-duplication claims and residency receipts (no body)"},
+	{Role: EdgeQuarantine, Env: config.EnvQuarantineTable, TTL: true,
+		Purpose: "unknown tenants' deliveries, held for release for QuarantineHours"},
+	{Role: EdgeGlobal, Env: config.EnvGlobalTable, TTL: true, Retain: true, ListingSortKey: edgedynamo.AttrPK,
+		Purpose: "global erasures: regional request ids and states (no subject id)"},
 }
 
 // EdgeTablesProps configures the edge's tables.
@@ -71,7 +84,7 @@ type EdgeTables struct {
 
 // NewEdgeTables creates the tables: partition key pk (S) only, on demand,
 // point-in-time recovery, encrypted with the edge's data key, TTL on
-// expiresAt where EdgeTableSpecs says so.
+// expiresAt and a listing index where EdgeTableSpecs says so.
 func NewEdgeTables(scope constructs.Construct, id string, p EdgeTablesProps) EdgeTables {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	t := EdgeTables{Tables: map[string]awsdynamodb.Table{}, key: p.Key, awsRegion: p.AWSRegion}
@@ -93,14 +106,25 @@ func NewEdgeTables(scope constructs.Construct, id string, p EdgeTablesProps) Edg
 		if spec.TTL {
 			props.TimeToLiveAttribute = jsii.String(TTLAttribute)
 		}
-		t.Tables[spec.Role] = awsdynamodb.NewTable(c, jsii.String(spec.Role), props)
+		table := awsdynamodb.NewTable(c, jsii.String(spec.Role), props)
+		if spec.ListingSortKey != "" {
+			table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+				IndexName:      jsii.String(edgedynamo.IndexListing),
+				PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(edgedynamo.AttrKind), Type: awsdynamodb.AttributeType_STRING},
+				SortKey:        &awsdynamodb.Attribute{Name: jsii.String(spec.ListingSortKey), Type: awsdynamodb.AttributeType_STRING},
+				ProjectionType: awsdynamodb.ProjectionType_ALL,
+			})
+		}
+		t.Tables[spec.Role] = table
 	}
 	return t
 }
 
 // Grant gives a role exactly the item actions named on each table (role ->
 // actions), plus the use of the data key through DynamoDB that those
-// actions need.
+// actions need. dynamodb:Query is granted on the table's listing index
+// and nothing else: the one query the edge makes is a listing, and a Query
+// of the table itself would read any item by its key.
 func (t EdgeTables) Grant(role awsiam.IRole, access map[string][]string) {
 	var all []string
 	for _, spec := range EdgeTableSpecs {
@@ -108,16 +132,33 @@ func (t EdgeTables) Grant(role awsiam.IRole, access map[string][]string) {
 		if !ok {
 			continue
 		}
-		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings(actions...),
-			Resources: jsii.Strings(*t.Tables[spec.Role].TableArn()),
-		}))
+		arn := *t.Tables[spec.Role].TableArn()
+		var items []string
+		for _, a := range actions {
+			if a == actionQuery {
+				role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Actions:   jsii.Strings(a),
+					Resources: jsii.Strings(arn + "/index/" + edgedynamo.IndexListing),
+				}))
+				continue
+			}
+			items = append(items, a)
+		}
+		if len(items) > 0 {
+			role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings(items...),
+				Resources: jsii.Strings(arn),
+			}))
+		}
 		all = append(all, actions...)
 	}
 	if len(all) > 0 {
 		grantKeyUse(role, t.key, "dynamodb", t.awsRegion, tableKeyActions(all...)...)
 	}
 }
+
+// actionQuery is the DynamoDB action Grant puts on a listing index.
+const actionQuery = "dynamodb:Query"
 
 // Environment names the tables of access (role -> actions) in their
 // EdgeTableSpecs variables: a function learns the names of the tables it

@@ -10,10 +10,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,9 +33,16 @@ const (
 	MaxAPIBodyBytes = 16 << 10
 	// MaxTenantsPerErasure bounds the tenants of one global erasure.
 	MaxTenantsPerErasure = 100
+	// DefaultListLimit and MaxListLimit bound a page of the operator
+	// listings: GET /tenants, /erasures, /receipts and /quarantine.
+	DefaultListLimit = 50
+	MaxListLimit     = 200
 	// DefaultQuarantineList and MaxQuarantineList bound GET /quarantine.
-	DefaultQuarantineList = 50
-	MaxQuarantineList     = 200
+	DefaultQuarantineList = DefaultListLimit
+	MaxQuarantineList     = MaxListLimit
+	// MaxCursorBytes bounds a listing's next parameter: the stores' cursors
+	// are a few hundred bytes at most.
+	MaxCursorBytes = 1024
 	// MaxIdempotencyKeyBytes bounds an Idempotency-Key; with the global id
 	// and the region appended it stays within the regional API's 255.
 	MaxIdempotencyKeyBytes = 200
@@ -101,18 +106,22 @@ func NewAPI(view config.EdgeView, deps APIDeps, opts ...Option) *API {
 		newID:      NewGlobalID,
 	}
 	a.routes = []routeDef{
+		{method: http.MethodGet, template: "/tenants", serve: a.listTenants},
 		{method: http.MethodGet, template: "/tenants/{tenant}", serve: a.getTenant},
 		{method: http.MethodPut, template: "/tenants/{tenant}", serve: a.putTenant},
 		{method: http.MethodGet, template: "/quarantine", serve: a.listQuarantine},
 		{method: http.MethodPost, template: "/quarantine/{id}/release", serve: a.release},
+		{method: http.MethodGet, template: "/erasures", serve: a.listErasures},
 		{method: http.MethodPost, template: "/erasures", serve: a.postErasure},
 		{method: http.MethodGet, template: "/erasures/{globalId}", serve: a.getErasure},
+		{method: http.MethodGet, template: "/receipts", serve: a.listReceipts},
 	}
 	return a
 }
 
 var errNoAPIRoute = httpjson.NotFound(CodeRouteNotFound, "",
-	"no such route; the edge API has GET|PUT /tenants/{tenant}, GET /quarantine, POST /quarantine/{id}/release, POST /erasures and GET /erasures/{globalId}")
+	"no such route; the edge API has GET /tenants, GET|PUT /tenants/{tenant}, GET /quarantine, POST /quarantine/{id}/release, "+
+		"GET|POST /erasures, GET /erasures/{globalId} and GET /receipts")
 
 // Handle answers one HTTP API (payload 2.0) event. It never returns an
 // error. The caller's IAM principal is logged (who registered, moved or
@@ -135,16 +144,19 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(timeFormat)
 }
 
-// tenantView answers GET and PUT /tenants/{tenant}.
-type tenantView struct {
+// TenantView is a directory entry in an answer: GET and PUT
+// /tenants/{tenant}, and each of GET /tenants. Exported, as the other
+// answers' views, for the Go clients of the API, which decode answers into
+// them rather than keeping a copy of the wire format.
+type TenantView struct {
 	Tenant       string `json:"tenant"`
 	Region       string `json:"region"`
 	RegisteredAt string `json:"registeredAt"`
 	UpdatedAt    string `json:"updatedAt"`
 }
 
-func newTenantView(t Tenant) tenantView {
-	return tenantView{Tenant: t.Key, Region: t.Region, RegisteredAt: formatTime(t.RegisteredAt), UpdatedAt: formatTime(t.UpdatedAt)}
+func newTenantView(t Tenant) TenantView {
+	return TenantView{Tenant: t.Key, Region: t.Region, RegisteredAt: formatTime(t.RegisteredAt), UpdatedAt: formatTime(t.UpdatedAt)}
 }
 
 func tenantParam(c *call) (string, error) {
@@ -234,22 +246,9 @@ type HeldView struct {
 // deliveries newest first. tenant filters by the key's hash, so an
 // operator about to register a tenant can see what it will release.
 func (a *API) listQuarantine(ctx context.Context, c *call) (reply, error) {
-	q, err := url.ParseQuery(c.ev.RawQueryString)
+	q, limit, err := listQuery(c, "GET /quarantine", "tenant")
 	if err != nil {
-		return reply{}, httpjson.BadRequest(CodeInvalidQueryParam, "", "the query string is malformed")
-	}
-	for k := range q {
-		if k != "limit" && k != "tenant" {
-			return reply{}, httpjson.BadRequest(CodeInvalidQueryParam, "", "GET /quarantine takes limit and tenant")
-		}
-	}
-	limit := DefaultQuarantineList
-	if vs := q["limit"]; len(vs) > 0 {
-		n, err := strconv.Atoi(vs[0])
-		if len(vs) > 1 || err != nil || n < 1 || n > MaxQuarantineList {
-			return reply{}, httpjson.BadRequest(CodeInvalidQueryParam, "limit", fmt.Sprintf("limit must be given once, 1-%d", MaxQuarantineList))
-		}
-		limit = n
+		return reply{}, err
 	}
 	wantHash := ""
 	if vs := q["tenant"]; len(vs) > 0 {
@@ -375,8 +374,8 @@ func firstFailure(errs []error) error {
 	return failure
 }
 
-// globalRegionView is one region of a global erasure in an answer.
-type globalRegionView struct {
+// GlobalRegionView is one region of a global erasure in an answer.
+type GlobalRegionView struct {
 	Region    string `json:"region"`
 	RequestID string `json:"requestId"`
 	Status    string `json:"status,omitempty"`
@@ -477,10 +476,10 @@ func (a *API) postErasure(ctx context.Context, c *call) (reply, error) {
 		return reply{}, err
 	}
 	g := Global{ID: id, CreatedAt: a.now()}
-	views := make([]globalRegionView, len(targets))
+	views := make([]GlobalRegionView, len(targets))
 	for i, r := range targets {
 		g.Regions = append(g.Regions, GlobalRegion{Region: r.Name, RequestID: ids[i]})
-		views[i] = globalRegionView{Region: r.Name, RequestID: ids[i]}
+		views[i] = GlobalRegionView{Region: r.Name, RequestID: ids[i]}
 	}
 	c.attrs = append(c.attrs, slog.Any("regions", views))
 	if err := a.globals.CreateGlobal(ctx, g); err != nil {
@@ -568,22 +567,26 @@ func (a *API) getErasure(ctx context.Context, c *call) (reply, error) {
 		})
 	}
 	wg.Wait()
-	views := make([]globalRegionView, len(g.Regions))
 	changed := false
 	for i, gr := range g.Regions {
-		views[i] = globalRegionView{Region: gr.Region, RequestID: gr.RequestID, Status: states[i]}
 		if states[i] != StatusUnavailable && states[i] != gr.Status {
 			g.Regions[i].Status, changed = states[i], true
 		}
 	}
 	if changed {
-		if err := a.globals.RecordStates(ctx, id, g.Regions, a.now()); err != nil {
+		now := a.now()
+		if err := a.globals.RecordStates(ctx, id, g.Regions, now); err != nil {
 			a.log.LogAttrs(ctx, slog.LevelWarn, "regional states not recorded", slog.String("globalId", id), slog.String("error", err.Error()))
+		} else {
+			g.UpdatedAt = now
 		}
 	}
-	return reply{status: http.StatusOK, body: map[string]any{
-		"globalId": id, "status": Aggregate(states), "createdAt": formatTime(g.CreatedAt), "regions": views,
-	}}, nil
+	v := newGlobalView(g)
+	v.Status = Aggregate(states)
+	for i := range v.Regions {
+		v.Regions[i].Status = states[i] // unavailable too, which is not recorded
+	}
+	return reply{status: http.StatusOK, body: v}, nil
 }
 
 // Regional states the edge adds to the regions' own (pending, running,

@@ -233,7 +233,7 @@ func TestGlobalErasure(t *testing.T) {
 	}
 	var out struct {
 		GlobalID string             `json:"globalId"`
-		Regions  []globalRegionView `json:"regions"`
+		Regions  []GlobalRegionView `json:"regions"`
 	}
 	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil || !globalIDRE.MatchString(out.GlobalID) || len(out.Regions) != 1 || out.Regions[0].Region != "eu" {
 		t.Fatalf("answer %s", resp.Body)
@@ -265,7 +265,7 @@ func TestGlobalErasure(t *testing.T) {
 	}
 	var two struct {
 		GlobalID string             `json:"globalId"`
-		Regions  []globalRegionView `json:"regions"`
+		Regions  []GlobalRegionView `json:"regions"`
 	}
 	_ = json.Unmarshal([]byte(resp.Body), &two)
 	if len(two.Regions) != 2 || two.Regions[0].Region != "eu" || two.Regions[1].Region != "us" {
@@ -281,7 +281,7 @@ func TestGlobalErasure(t *testing.T) {
 	}
 
 	// Aggregation.
-	status := func(id string) (string, []globalRegionView) {
+	status := func(id string) (string, []GlobalRegionView) {
 		t.Helper()
 		resp := h.apiCall("GET", "/erasures/"+id, "")
 		if resp.StatusCode != 200 {
@@ -289,7 +289,7 @@ func TestGlobalErasure(t *testing.T) {
 		}
 		var v struct {
 			Status  string             `json:"status"`
-			Regions []globalRegionView `json:"regions"`
+			Regions []GlobalRegionView `json:"regions"`
 		}
 		_ = json.Unmarshal([]byte(resp.Body), &v)
 		return v.Status, v.Regions

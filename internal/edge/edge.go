@@ -4,7 +4,7 @@
 // every region that owns one of a subject's tenants. It serves two Lambda
 // functions behind API Gateway HTTP APIs (payload format 2.0): Fanout
 // (public: POST /webhooks/{provider}, GET /t/{tenant}/...) and API (IAM
-// authorised: /tenants, /quarantine, /erasures).
+// authorised: /tenants, /quarantine, /erasures, /receipts).
 //
 // The rule the package exists for: a webhook body, which may carry personal
 // data, reaches the tenant's home region and no other. A tenant the
@@ -198,6 +198,11 @@ type Directory interface {
 	// another region is moved only when move is true, else the error is a
 	// *TenantConflict naming the current region.
 	PutTenant(ctx context.Context, key, region string, move bool, now time.Time) (stored Tenant, created, changed bool, err error)
+	// ListTenants returns up to limit tenants in tenant key order, from
+	// the start ("" cursor) or after where the page that handed out cursor
+	// ended, and the cursor of the next page ("" after the last). A
+	// cursor the store did not hand out is ErrInvalidCursor.
+	ListTenants(ctx context.Context, limit int, cursor string) (page []Tenant, next string, err error)
 }
 
 // Deliveries is the de-duplication and receipt store.
@@ -215,6 +220,12 @@ type Deliveries interface {
 	// regions on an operator's release. It is idempotent, and a receipt
 	// that is gone is no error.
 	Released(ctx context.Context, key string, regions []string, now time.Time) error
+	// ListReceipts returns up to limit receipts, newest first (by
+	// ReceivedAt), paged as Directory.ListTenants. The hour alerts'
+	// throttle receipts (OutcomeAlerted), which share the table, and
+	// receipts past their expiry are left out. The listing may lag the
+	// writes by a moment (DynamoDB: an index).
+	ListReceipts(ctx context.Context, limit int, cursor string) (page []Receipt, next string, err error)
 }
 
 // Quarantine holds unknown tenants' deliveries.
@@ -245,6 +256,11 @@ type Globals interface {
 	// the hash of what was asked (the tenants, not the subject). When the
 	// key was bound before, it returns that binding with created=false.
 	ClaimIdempotencyKey(ctx context.Context, keyHash, globalID, planHash string, expires time.Time) (boundID, boundPlan string, created bool, err error)
+	// ListGlobals returns up to limit global erasure records by id,
+	// highest first: newest first, since ids are eg_ and a UUIDv7
+	// (NewGlobalID). Paged as Directory.ListTenants; the listing may lag
+	// the writes by a moment.
+	ListGlobals(ctx context.Context, limit int, cursor string) (page []Global, next string, err error)
 }
 
 // Errors of the stores that handlers map to HTTP answers.
@@ -254,6 +270,9 @@ var (
 	// ErrClaimLost means another invocation took a delivery's claim over
 	// (this one outlived its lease).
 	ErrClaimLost = errors.New("delivery claim lost to another invocation")
+	// ErrInvalidCursor means a listing's cursor is not one the store
+	// handed out in next (or one of another listing).
+	ErrInvalidCursor = errors.New("invalid listing cursor")
 )
 
 // TenantConflict means a tenant is registered in another region and the

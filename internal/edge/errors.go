@@ -50,6 +50,8 @@ const (
 	CodeQuarantineNotKnown    = "tenant_still_unknown"
 	CodeTooManyTenants        = "too_many_tenants"
 	CodeDuplicateTenant       = "duplicate_tenant"
+	// CodeInvalidCursor: a listing's next is not one it handed out.
+	CodeInvalidCursor = "invalid_cursor"
 )
 
 // RegionUnavailable means a region did not answer 2xx after the bounded

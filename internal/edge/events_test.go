@@ -56,6 +56,16 @@ func seedEventHarness(h *harness) {
 	euID, usID := "er_eu_0196a0a0-0000-7000-8000-00000000000a", "er_us_0196a0a0-0000-7000-8000-00000000000b"
 	h.store.globals["eg_0196a0a0-0000-7000-8000-000000000001"] = Global{ID: "eg_0196a0a0-0000-7000-8000-000000000001", CreatedAt: t0,
 		Regions: []GlobalRegion{{Region: "eu", RequestID: euID}, {Region: "us", RequestID: usID}}}
+	// A forwarded delivery's receipt, and an hour alert's throttle receipt,
+	// which GET /receipts leaves out.
+	seeded := DeliveryKey("shopify", euShop, "b8c1e2a4-0c4e-4c4b-9d1e-6f0c5a3e2d11")
+	h.store.receipts[seeded] = Receipt{Key: seeded, Provider: "shopify", DeliveryID: "b8c1e2a4-0c4e-4c4b-9d1e-6f0c5a3e2d11", TenantHash: Hash(euShop),
+		ReceivedIn: "eu-central-1", ForwardedTo: []string{"eu"}, State: StateForwarded, Outcome: OutcomeForwarded, ReceivedAt: t0,
+		UpdatedAt: t0.Add(time.Second), Attempts: 1, ExpiresAt: t0.Add(DefaultReceiptTTL)}
+	alert := DeliveryKey("shopify", euShop, "alert:"+AlertSecretMissing+":"+t0.Format(time.RFC3339))
+	h.store.receipts[alert] = Receipt{Key: alert, Provider: "shopify", DeliveryID: "alert:" + AlertSecretMissing, TenantHash: Hash(euShop),
+		ReceivedIn: "eu-central-1", State: StateForwarded, Outcome: OutcomeAlerted, ReceivedAt: t0.Add(time.Minute), UpdatedAt: t0.Add(time.Minute),
+		Attempts: 1, ExpiresAt: t0.Add(2 * time.Hour)}
 	h.eu.ids["seed"], h.eu.status[euID] = euID, "completed"
 	h.us.ids["seed"], h.us.status[usID] = usID, "running"
 }

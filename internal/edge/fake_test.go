@@ -265,6 +265,95 @@ func (m *memStore) ClaimIdempotencyKey(_ context.Context, keyHash, globalID, pla
 	return globalID, planHash, true, nil
 }
 
+// page pages keys (in the listing's order) as the stores do: up to limit
+// after the cursor, which here is the last key shown behind prefix, and
+// the next cursor when more follow.
+func page(keys []string, limit int, cursor, prefix string) ([]string, string, error) {
+	i := 0
+	if cursor != "" {
+		last, ok := strings.CutPrefix(cursor, prefix)
+		if !ok {
+			return nil, "", ErrInvalidCursor
+		}
+		i = len(keys)
+		for j, k := range keys {
+			if k == last {
+				i = j + 1
+			}
+		}
+	}
+	keys = keys[i:]
+	if len(keys) > limit {
+		return keys[:limit], prefix + keys[limit-1], nil
+	}
+	return keys, "", nil
+}
+
+func (m *memStore) ListTenants(_ context.Context, limit int, cursor string) ([]Tenant, string, error) {
+	err := m.enter("ListTenants")
+	defer m.mu.Unlock()
+	if err != nil {
+		return nil, "", err
+	}
+	var keys []string
+	for k := range m.tenants {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	keys, next, err := page(keys, limit, cursor, "tenant:")
+	out := make([]Tenant, len(keys))
+	for i, k := range keys {
+		out[i] = m.tenants[k]
+	}
+	return out, next, err
+}
+
+func (m *memStore) ListReceipts(_ context.Context, limit int, cursor string) ([]Receipt, string, error) {
+	err := m.enter("ListReceipts")
+	defer m.mu.Unlock()
+	if err != nil {
+		return nil, "", err
+	}
+	var keys []string
+	for k, r := range m.receipts {
+		if r.Outcome != OutcomeAlerted {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := m.receipts[keys[i]], m.receipts[keys[j]]
+		if !a.ReceivedAt.Equal(b.ReceivedAt) {
+			return a.ReceivedAt.After(b.ReceivedAt)
+		}
+		return keys[i] > keys[j]
+	})
+	keys, next, err := page(keys, limit, cursor, "receipt:")
+	out := make([]Receipt, len(keys))
+	for i, k := range keys {
+		out[i] = m.receipts[k]
+	}
+	return out, next, err
+}
+
+func (m *memStore) ListGlobals(_ context.Context, limit int, cursor string) ([]Global, string, error) {
+	err := m.enter("ListGlobals")
+	defer m.mu.Unlock()
+	if err != nil {
+		return nil, "", err
+	}
+	var ids []string
+	for id := range m.globals {
+		ids = append(ids, id)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
+	ids, next, err := page(ids, limit, cursor, "global:")
+	out := make([]Global, len(ids))
+	for i, id := range ids {
+		out[i] = m.globals[id]
+	}
+	return out, next, err
+}
+
 func (m *memStore) receipt(key string) (Receipt, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -53,12 +53,15 @@ var EdgeRoutes = []HTTPRoute{
 	{http.MethodPost, "/webhooks/{provider}", registry.FnWebhookFanout, true},
 	{AnyMethod, "/t/{tenant}", registry.FnWebhookFanout, true},
 	{AnyMethod, "/t/{tenant}/{proxy+}", registry.FnWebhookFanout, true},
+	{http.MethodGet, "/tenants", registry.FnEdgeAPI, false},
 	{http.MethodPut, "/tenants/{tenant}", registry.FnEdgeAPI, false},
 	{http.MethodGet, "/tenants/{tenant}", registry.FnEdgeAPI, false},
 	{http.MethodGet, "/quarantine", registry.FnEdgeAPI, false},
 	{http.MethodPost, "/quarantine/{id}/release", registry.FnEdgeAPI, false},
+	{http.MethodGet, "/erasures", registry.FnEdgeAPI, false},
 	{http.MethodPost, "/erasures", registry.FnEdgeAPI, false},
 	{http.MethodGet, "/erasures/{globalId}", registry.FnEdgeAPI, false},
+	{http.MethodGet, "/receipts", registry.FnEdgeAPI, false},
 }
 
 // EdgeDefaultFunction answers edge requests no route matches (infra's

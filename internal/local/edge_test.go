@@ -261,6 +261,17 @@ func TestEdgeShopifyRedactEndsInItsRegionOnly(t *testing.T) {
 	if got := e.regionsCalled(); !slices.Equal(got, []string{"eu"}) {
 		t.Errorf("subsystems of %v were called, want eu only", got)
 	}
+	// The edge's residency receipt, as GET /receipts lists it: once,
+	// received locally, forwarded to eu.
+	resp, answer = send(t, http.DefaultClient, "GET", e.EdgeURL()+"/receipts", nil, nil)
+	var receipts edge.ReceiptPage
+	if err := json.Unmarshal(answer, &receipts); err != nil || resp.StatusCode != 200 || len(receipts.Receipts) != 1 {
+		t.Fatalf("GET /receipts = %d %s", resp.StatusCode, answer)
+	}
+	if got := receipts.Receipts[0]; got.DeliveryID != "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043" || !slices.Equal(got.ForwardedTo, []string{"eu"}) ||
+		got.ReceivedIn != EdgeReceivedIn || got.TenantHash != edge.Hash("eu-shop.myshopify.com") || got.Outcome != edge.OutcomeForwarded {
+		t.Errorf("receipt = %+v", got)
+	}
 	if n := e.receiverDeliveries("eu", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"); n != 1 {
 		t.Errorf("the eu receiver got the delivery %d times, want once", n)
 	}
@@ -524,6 +535,14 @@ func TestStatusPortRoutes(t *testing.T) {
 		{"GET", "/erasures/er_eu_x", 400, `"field":"globalId"`},
 		{"DELETE", "/erasures/eg_0190b0a0-0000-7000-8000-000000000000", 404, `"code":"route_not_found"`},
 		{"GET", "/tenants/eu-help", 200, `"region":"eu"`},
+		// The operator listings beside the status page ("GET /{$}") and
+		// the routes under the same paths.
+		{"GET", "/tenants", 200, `{"tenant":"eu-help","region":"eu",`},
+		{"GET", "/tenants?limit=0", 400, `"field":"limit"`},
+		{"GET", "/erasures", 200, `{"erasures":[]}`},
+		{"GET", "/erasures?next=x", 400, `"field":"next"`},
+		{"GET", "/receipts", 200, `{"receipts":[]}`},
+		{"DELETE", "/receipts", 404, `"code":"route_not_found"`}, // as on AWS: the $default route
 		{"GET", "/webhooks/shopify", 405, `"code":"method_not_allowed"`},
 		{"POST", "/webhooks/nosuch", 404, "unknown_provider"},
 		{"GET", "/nothing/here", 404, `"code":"route_not_found"`},

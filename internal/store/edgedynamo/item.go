@@ -22,9 +22,29 @@ import (
 //	                              regions [{region, requestId, status}] (never a subject)
 //	            kind=idempotency  pk = "idem#" + hex(SHA-256(Idempotency-Key)); globalId,
 //	                              planHash (of the tenants), expiresAt
+//
+// The tenants, deliveries and global tables have one global secondary
+// index each, "listing" (IndexListing, every attribute projected), which
+// the operator listings query a page at a time (list.go says why this
+// shape):
+//
+//	tenants     partition kind, sort pk          (tenant key order)
+//	deliveries  partition kind, sort receivedAt  (newest first, read backwards)
+//	global      partition kind, sort pk          (eg_<uuidv7>: newest first, read backwards)
+//
+// DynamoDB refuses an empty string as an index key, so a receipt is always
+// claimed with its receipt time (the fan-out's are).
 const (
 	// AttrPK is every table's partition key.
 	AttrPK = "pk"
+	// AttrKind is every item's kind: the listing index's partition key.
+	AttrKind = "kind"
+	// AttrReceivedAt is a receipt's first receipt time: the listing
+	// index's sort key on the deliveries table.
+	AttrReceivedAt = "receivedAt"
+	// IndexListing is the listing index of the tenants, deliveries and
+	// global tables.
+	IndexListing = "listing"
 	// AttrExpiresAt is the TTL attribute.
 	AttrExpiresAt = "expiresAt"
 

@@ -3,7 +3,8 @@ package edgedynamo
 // These tests run against a real DynamoDB-API server: DynamoDB Local, which
 // `make test` starts (scripts/dynamodb-local.sh) and points
 // LETHE_DYNAMODB_ENDPOINT at. Each test gets fresh tables with the edge
-// stack's schema (pk (S) only).
+// stack's schema: pk (S), and the listing index where the stack has one
+// (listingSortKeys).
 
 import (
 	"context"
@@ -43,13 +44,29 @@ func newStore(t *testing.T) (*Store, *dynamodb.Client) {
 	}
 	tables := Tables{Tenants: base + "-tenants", Deliveries: base + "-deliveries", Quarantine: base + "-quarantine", Global: base + "-global"}
 	ctx := context.Background()
+	listingSortKeys := map[string]string{tables.Tenants: AttrPK, tables.Deliveries: AttrReceivedAt, tables.Global: AttrPK}
 	for _, name := range []string{tables.Tenants, tables.Deliveries, tables.Quarantine, tables.Global} {
-		_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		in := &dynamodb.CreateTableInput{
 			TableName:            aws.String(name),
 			BillingMode:          types.BillingModePayPerRequest,
 			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS}},
 			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash}},
-		})
+		}
+		if sortKey, ok := listingSortKeys[name]; ok {
+			in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(AttrKind), AttributeType: types.ScalarAttributeTypeS})
+			if sortKey != AttrPK {
+				in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(sortKey), AttributeType: types.ScalarAttributeTypeS})
+			}
+			in.GlobalSecondaryIndexes = []types.GlobalSecondaryIndex{{
+				IndexName: aws.String(IndexListing),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String(AttrKind), KeyType: types.KeyTypeHash},
+					{AttributeName: aws.String(sortKey), KeyType: types.KeyTypeRange},
+				},
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			}}
+		}
+		_, err := client.CreateTable(ctx, in)
 		if err != nil {
 			t.Fatalf("create table at %s: %v", endpoint, err)
 		}
@@ -150,6 +167,9 @@ func (f failing) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynam
 func (f failing) Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
 	return nil, errors.New("dial tcp: connection refused")
 }
+func (f failing) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	return nil, throttled{}
+}
 
 func TestFailuresAreStoreUnavailable(t *testing.T) {
 	s := New(failing{}, Tables{"t", "d", "q", "g"})
@@ -162,9 +182,79 @@ func TestFailuresAreStoreUnavailable(t *testing.T) {
 	checks["Hold"] = s.Hold(ctx, edge.Held{ID: "q"})
 	_, checks["List"] = s.List(ctx, 5)
 	_, checks["Global"] = s.Global(ctx, "g")
+	_, _, checks["ListTenants"] = s.ListTenants(ctx, 5, "")
+	_, _, checks["ListReceipts"] = s.ListReceipts(ctx, 5, "")
+	_, _, checks["ListGlobals"] = s.ListGlobals(ctx, 5, "")
 	for name, err := range checks {
 		if !errors.As(err, &su) {
 			t.Errorf("%s error = %v, want *edge.StoreUnavailable", name, err)
 		}
+	}
+}
+
+// counting counts the adapter's queries.
+type counting struct {
+	API
+	queries int
+}
+
+func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.queries++
+	if aws.ToString(in.IndexName) != IndexListing {
+		return nil, fmt.Errorf("query of index %q", aws.ToString(in.IndexName))
+	}
+	return c.API.Query(ctx, in, opts...)
+}
+
+// TestListReceiptsBoundedQueries: however many receipts the filter drops
+// (here the hour alerts' throttle receipts), one page makes at most
+// maxListQueries queries; a page that stops there is short and hands out
+// the cursor of where it stopped, from which the next pages go on.
+func TestListReceiptsBoundedQueries(t *testing.T) {
+	s, client := newStore(t)
+	ctx := context.Background()
+	claimAt := func(id string, at time.Time, outcome string) {
+		t.Helper()
+		r := edgestoretest.Receipt(edge.DeliveryKey("shopify", "eu-shop.myshopify.com", id), "c", at)
+		r.DeliveryID = id
+		if _, _, err := s.Claim(ctx, r, at); err != nil {
+			t.Fatal(err)
+		}
+		r.State, r.Outcome = edge.StateForwarded, outcome
+		if err := s.Settle(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimAt("d-old", t0, edge.OutcomeForwarded)
+	hidden := 3 * maxListQueries
+	for i := range hidden {
+		claimAt(fmt.Sprint("alert-", i), t0.Add(time.Duration(i+1)*time.Second), edge.OutcomeAlerted)
+	}
+	c := &counting{API: client}
+	s = New(c, s.tables).WithClock(func() time.Time { return t0 })
+	var got []string
+	pages := 0
+	for cursor := ""; ; pages++ {
+		before := c.queries
+		rs, next, err := s.ListReceipts(ctx, 1, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := c.queries - before; n > maxListQueries {
+			t.Fatalf("one page made %d queries", n)
+		}
+		for _, r := range rs {
+			got = append(got, r.DeliveryID)
+		}
+		if next == "" {
+			break
+		}
+		if pages > hidden {
+			t.Fatal("next never ends")
+		}
+		cursor = next
+	}
+	if len(got) != 1 || got[0] != "d-old" || pages < 1 {
+		t.Errorf("listed %v over %d pages, want d-old after short pages", got, pages+1)
 	}
 }

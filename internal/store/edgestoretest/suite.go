@@ -7,7 +7,9 @@
 // Behaviours that belong to one store alone stay in that store's tests:
 // the DynamoDB adapter's item attributes and throttling, the embedded
 // store's reopening, locking and sweeping, and the expiry of receipts
-// (DynamoDB deletes those within days, at a time no test can choose).
+// (DynamoDB deletes those within days, at a time no test can choose; both
+// stores' listings leave out a receipt past its expiry by their clock,
+// which the suite checks).
 package edgestoretest
 
 import (
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -83,6 +86,10 @@ func Run(t *testing.T, open Open) {
 		{"ReleasedReceipt", releasedReceipt},
 		{"Globals", globals},
 		{"IdempotencyKey", idempotencyKey},
+		{"ListTenants", listTenants},
+		{"ListReceipts", listReceipts},
+		{"ListGlobals", listGlobals},
+		{"ListCursorsAreTheirListings", listCursors},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -574,5 +581,327 @@ func idempotencyKey(t *testing.T, s Stores, c *Clock) {
 	}
 	if id, _, created, _ := gs.ClaimIdempotencyKey(ctx, edge.Hash("k1"), "eg_d", "plan-4", T0.Add(49*time.Hour)); created || id != "eg_c" {
 		t.Fatalf("claim after rebinding = %s %v; want eg_c", id, created)
+	}
+}
+
+// lister is one page of a listing, as the stores' List* methods read it,
+// reduced to the items' ids.
+type lister func(ctx context.Context, limit int, cursor string) (ids []string, next string, err error)
+
+// pages follows next from the first page at limit and returns every id in
+// order and how many pages it took. Each page must hold limit items but
+// the last, and the last must hand out no next.
+func pages(t *testing.T, list lister, limit int) (ids []string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	cursor := ""
+	for {
+		got, next, err := list(ctx, limit, cursor)
+		if err != nil {
+			t.Fatalf("page %d: %v", n+1, err)
+		}
+		n++
+		ids = append(ids, got...)
+		if next == "" {
+			if len(got) > limit {
+				t.Fatalf("last page holds %d items, over the limit %d", len(got), limit)
+			}
+			return ids, n
+		}
+		if len(got) != limit {
+			t.Fatalf("page %d holds %d items and a next, want %d", n, len(got), limit)
+		}
+		if n > 50 {
+			t.Fatal("next never ends")
+		}
+		cursor = next
+	}
+}
+
+func tenantIDs(d edge.Directory) lister {
+	return func(ctx context.Context, limit int, cursor string) ([]string, string, error) {
+		ts, next, err := d.ListTenants(ctx, limit, cursor)
+		ids := []string{}
+		for _, t := range ts {
+			ids = append(ids, t.Key)
+		}
+		return ids, next, err
+	}
+}
+
+func receiptIDs(d edge.Deliveries) lister {
+	return func(ctx context.Context, limit int, cursor string) ([]string, string, error) {
+		rs, next, err := d.ListReceipts(ctx, limit, cursor)
+		ids := []string{}
+		for _, r := range rs {
+			ids = append(ids, r.DeliveryID)
+		}
+		return ids, next, err
+	}
+}
+
+func globalIDs(g edge.Globals) lister {
+	return func(ctx context.Context, limit int, cursor string) ([]string, string, error) {
+		gs, next, err := g.ListGlobals(ctx, limit, cursor)
+		ids := []string{}
+		for _, g := range gs {
+			ids = append(ids, g.ID)
+		}
+		return ids, next, err
+	}
+}
+
+// badCursors are cursors no listing hands out.
+var badCursors = []string{"garbage", "e30", "%%%", "eyJsIjoidGVuYW50cyJ9"}
+
+func listTenants(t *testing.T, s Stores, _ *Clock) {
+	ctx := context.Background()
+	d := s.Directory
+	if ts, next, err := d.ListTenants(ctx, 10, ""); err != nil || len(ts) != 0 || next != "" {
+		t.Fatalf("ListTenants of an empty directory = %v, %q, %v", ts, next, err)
+	}
+	keys := []string{"us-shop.myshopify.com", "eu-help", "a.example", "zz-help", "eu-shop.myshopify.com", "b.example", "m-help"}
+	for i, k := range keys {
+		if _, _, _, err := d.PutTenant(ctx, k, []string{"eu", "us"}[i%2], false, T0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := append([]string(nil), keys...)
+	sort.Strings(want)
+	for _, limit := range []int{1, 2, 3, 7, 100} {
+		got, n := pages(t, tenantIDs(d), limit)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("limit %d: tenants over %d pages (-want in key order, each once +got):\n%s", limit, n, diff)
+		}
+		if wantPages := (len(keys) + limit - 1) / limit; n != wantPages {
+			t.Errorf("limit %d: %d pages, want %d (no empty last page)", limit, n, wantPages)
+		}
+	}
+	// The entries are the directory's, moved tenants as they are now.
+	if _, _, _, err := d.PutTenant(ctx, "a.example", "us", true, T0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ts, next, err := d.ListTenants(ctx, 1, "")
+	wantFirst := edge.Tenant{Key: "a.example", Region: "us", RegisteredAt: T0.Add(2 * time.Second), UpdatedAt: T0.Add(time.Hour)}
+	if err != nil || len(ts) != 1 || ts[0] != wantFirst || next == "" {
+		t.Fatalf("ListTenants(1) = %+v, %q, %v; want %+v and a next", ts, next, err, wantFirst)
+	}
+	// A cursor goes on after its page's last tenant: one registered since
+	// before it is not listed, one after it is.
+	for _, k := range []string{"0.example", "c.example"} {
+		if _, _, _, err := d.PutTenant(ctx, k, "eu", false, T0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts, _, err = d.ListTenants(ctx, 2, next)
+	if err != nil || len(ts) != 2 || ts[0].Key != "b.example" || ts[1].Key != "c.example" {
+		t.Fatalf("page after a.example = %+v, %v; want b.example, c.example", ts, err)
+	}
+	for _, c := range badCursors {
+		if _, _, err := d.ListTenants(ctx, 2, c); !errors.Is(err, edge.ErrInvalidCursor) {
+			t.Errorf("ListTenants with cursor %q: %v, want ErrInvalidCursor", c, err)
+		}
+	}
+}
+
+func listReceipts(t *testing.T, s Stores, c *Clock) {
+	ctx := context.Background()
+	d := s.Deliveries
+	if rs, next, err := d.ListReceipts(ctx, 10, ""); err != nil || len(rs) != 0 || next != "" {
+		t.Fatalf("ListReceipts of an empty table = %v, %q, %v", rs, next, err)
+	}
+	// d-0 ... d-6, received a minute apart in a shuffled order.
+	claim := func(id string, at time.Time) edge.Receipt {
+		t.Helper()
+		r := Receipt(edge.DeliveryKey("shopify", "eu-shop.myshopify.com", id), "c-"+id, at)
+		r.DeliveryID = id
+		got, claimed, err := d.Claim(ctx, r, at)
+		if err != nil || !claimed {
+			t.Fatalf("Claim %s = %v, %v", id, claimed, err)
+		}
+		return got
+	}
+	settle := func(r edge.Receipt, state edge.State, outcome string, at time.Time) {
+		t.Helper()
+		r.State, r.Outcome, r.UpdatedAt = state, outcome, at
+		if state == edge.StateForwarded {
+			r.ForwardedTo = []string{"eu"}
+		}
+		if err := d.Settle(ctx, r); err != nil {
+			t.Fatalf("Settle %s: %v", r.DeliveryID, err)
+		}
+	}
+	for _, i := range []int{3, 0, 6, 1, 5, 2, 4} {
+		id := fmt.Sprint("d-", i)
+		at := T0.Add(time.Duration(i) * time.Minute)
+		r := claim(id, at)
+		if i != 4 { // d-4 stays in flight
+			settle(r, edge.StateForwarded, edge.OutcomeForwarded, at.Add(time.Second))
+		}
+	}
+	// d-7's region was down; the provider's retry an hour later keeps the
+	// first receipt time, so d-7 keeps its place.
+	k7 := edge.DeliveryKey("shopify", "eu-shop.myshopify.com", "d-7")
+	r7 := claim("d-7", T0.Add(7*time.Minute))
+	settle(r7, edge.StateReleased, edge.OutcomeRegionUnavailable, T0.Add(7*time.Minute+time.Second))
+	retry := Receipt(k7, "c-d-7-retry", T0.Add(90*time.Minute))
+	retry.DeliveryID = "d-7"
+	if _, claimed, err := d.Claim(ctx, retry, T0.Add(90*time.Minute)); err != nil || !claimed {
+		t.Fatalf("retry of d-7: %v, %v", claimed, err)
+	}
+	// An hour's alert throttle receipt, the newest of all: not a delivery.
+	alert := claim("alert:secret_missing", T0.Add(2*time.Hour))
+	settle(alert, edge.StateForwarded, edge.OutcomeAlerted, T0.Add(2*time.Hour))
+	// A receipt past its expiry is gone from the listing, as from Claim.
+	expired := Receipt(edge.DeliveryKey("shopify", "eu-shop.myshopify.com", "d-old"), "c-old", T0.Add(-time.Hour))
+	expired.DeliveryID, expired.ExpiresAt = "d-old", T0.Add(30*time.Minute)
+	if _, _, err := d.Claim(ctx, expired, T0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c.Set(T0.Add(3 * time.Hour))
+
+	want := []string{"d-7", "d-6", "d-5", "d-4", "d-3", "d-2", "d-1", "d-0"}
+	for _, limit := range []int{1, 3, 8, 50} {
+		got, n := pages(t, receiptIDs(d), limit)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("limit %d: receipts over %d pages (-want newest first, each once +got):\n%s", limit, n, diff)
+		}
+		if wantPages := (len(want) + limit - 1) / limit; n != wantPages {
+			t.Errorf("limit %d: %d pages, want %d (no empty last page)", limit, n, wantPages)
+		}
+	}
+	rs, next, err := d.ListReceipts(ctx, 2, "")
+	if err != nil || len(rs) != 2 || next == "" {
+		t.Fatalf("ListReceipts(2) = %+v, %q, %v", rs, next, err)
+	}
+	want7 := edge.Receipt{Key: k7, Provider: "shopify", DeliveryID: "d-7", TenantHash: edge.Hash("eu-shop.myshopify.com"), ReceivedIn: "eu-central-1",
+		State: edge.StateClaimed, Outcome: edge.OutcomeRegionUnavailable, ReceivedAt: T0.Add(7 * time.Minute), UpdatedAt: T0.Add(90 * time.Minute),
+		Claim: "c-d-7-retry", LeaseUntil: T0.Add(91 * time.Minute), Attempts: 2, ExpiresAt: T0.Add(90*time.Minute + 35*24*time.Hour)}
+	if diff := cmp.Diff(want7, rs[0], equateEmpty); diff != "" {
+		t.Errorf("listed receipt (-want +got):\n%s", diff)
+	}
+	if rs[1].State != edge.StateForwarded || !cmp.Equal(rs[1].ForwardedTo, []string{"eu"}) || rs[1].Outcome != edge.OutcomeForwarded {
+		t.Errorf("listed d-6 = %+v", rs[1])
+	}
+	// The cursor goes on after d-6: a delivery received since is not on
+	// the later pages (it is newer than the cursor).
+	claim("d-8", T0.Add(150*time.Minute))
+	got := []string{}
+	for cursor := next; cursor != ""; {
+		rs, n, err := d.ListReceipts(ctx, 4, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			got = append(got, r.DeliveryID)
+		}
+		cursor = n
+	}
+	if diff := cmp.Diff(want[2:], got); diff != "" {
+		t.Errorf("pages after d-6 (-want +got):\n%s", diff)
+	}
+	for _, bad := range badCursors {
+		if _, _, err := d.ListReceipts(ctx, 2, bad); !errors.Is(err, edge.ErrInvalidCursor) {
+			t.Errorf("ListReceipts with cursor %q: %v, want ErrInvalidCursor", bad, err)
+		}
+	}
+}
+
+func listGlobals(t *testing.T, s Stores, _ *Clock) {
+	ctx := context.Background()
+	gs := s.Globals
+	if l, next, err := gs.ListGlobals(ctx, 10, ""); err != nil || len(l) != 0 || next != "" {
+		t.Fatalf("ListGlobals of an empty table = %v, %q, %v", l, next, err)
+	}
+	id := func(i int) string { return fmt.Sprintf("eg_0196a0a0-%04x-7000-8000-000000000001", i) }
+	for _, i := range []int{4, 1, 6, 0, 3, 5, 2} {
+		g := edge.Global{ID: id(i), CreatedAt: T0.Add(time.Duration(i) * time.Minute), Regions: []edge.GlobalRegion{
+			{Region: "eu", RequestID: fmt.Sprintf("er_eu_0196a0a0-%04x-7000-8000-00000000000a", i)},
+		}}
+		if err := gs.CreateGlobal(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		// Idempotency-Key bindings live beside the records; not listed.
+		if _, _, _, err := gs.ClaimIdempotencyKey(ctx, edge.Hash(fmt.Sprint("key-", i)), id(i), "plan", T0.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	states := []edge.GlobalRegion{{Region: "eu", RequestID: "er_eu_0196a0a0-0005-7000-8000-00000000000a", Status: "completed"}}
+	if err := gs.RecordStates(ctx, id(5), states, T0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{id(6), id(5), id(4), id(3), id(2), id(1), id(0)}
+	for _, limit := range []int{1, 2, 7, 50} {
+		got, n := pages(t, globalIDs(gs), limit)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("limit %d: global erasures over %d pages (-want newest first, each once +got):\n%s", limit, n, diff)
+		}
+		if wantPages := (len(want) + limit - 1) / limit; n != wantPages {
+			t.Errorf("limit %d: %d pages, want %d (no empty last page)", limit, n, wantPages)
+		}
+	}
+	l, next, err := gs.ListGlobals(ctx, 2, "")
+	if err != nil || len(l) != 2 || next == "" {
+		t.Fatalf("ListGlobals(2) = %+v, %q, %v", l, next, err)
+	}
+	want5 := edge.Global{ID: id(5), CreatedAt: T0.Add(5 * time.Minute), UpdatedAt: T0.Add(time.Hour), Regions: states}
+	if diff := cmp.Diff(want5, l[1]); diff != "" {
+		t.Errorf("listed record (-want +got):\n%s", diff)
+	}
+	// A record created since the first page is newer than its cursor: not
+	// on the pages that follow.
+	if err := gs.CreateGlobal(ctx, edge.Global{ID: id(7), CreatedAt: T0.Add(7 * time.Minute), Regions: states}); err != nil {
+		t.Fatal(err)
+	}
+	l, next, err = gs.ListGlobals(ctx, 3, next)
+	if err != nil || len(l) != 3 || l[0].ID != id(4) || l[2].ID != id(2) || next == "" {
+		t.Fatalf("page after %s = %+v, %q, %v", id(5), l, next, err)
+	}
+	for _, bad := range badCursors {
+		if _, _, err := gs.ListGlobals(ctx, 2, bad); !errors.Is(err, edge.ErrInvalidCursor) {
+			t.Errorf("ListGlobals with cursor %q: %v, want ErrInvalidCursor", bad, err)
+		}
+	}
+}
+
+// listCursors: a cursor of one listing is refused by the others.
+func listCursors(t *testing.T, s Stores, _ *Clock) {
+	ctx := context.Background()
+	for _, k := range []string{"a.example", "b.example"} {
+		if _, _, _, err := s.Directory.PutTenant(ctx, k, "eu", false, T0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range []string{"d-1", "d-2"} {
+		r := Receipt(edge.DeliveryKey("shopify", "a.example", id), "c", T0.Add(time.Duration(i)*time.Second))
+		r.DeliveryID = id
+		if _, _, err := s.Deliveries.Claim(ctx, r, T0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"eg_0196a0a0-0000-7000-8000-000000000001", "eg_0196a0a0-0000-7000-8000-000000000002"} {
+		if err := s.Globals.CreateGlobal(ctx, edge.Global{ID: id, CreatedAt: T0, Regions: []edge.GlobalRegion{{Region: "eu", RequestID: "er_eu_1"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listers := map[string]lister{"tenants": tenantIDs(s.Directory), "receipts": receiptIDs(s.Deliveries), "globals": globalIDs(s.Globals)}
+	cursors := map[string]string{}
+	for name, list := range listers {
+		_, next, err := list(ctx, 1, "")
+		if err != nil || next == "" {
+			t.Fatalf("%s: first page of 1 handed out next %q, %v", name, next, err)
+		}
+		cursors[name] = next
+	}
+	for name, list := range listers {
+		for other, cursor := range cursors {
+			_, _, err := list(ctx, 1, cursor)
+			if other == name && err != nil {
+				t.Errorf("%s refused its own cursor: %v", name, err)
+			}
+			if other != name && !errors.Is(err, edge.ErrInvalidCursor) {
+				t.Errorf("%s took a cursor of %s: %v, want ErrInvalidCursor", name, other, err)
+			}
+		}
 	}
 }

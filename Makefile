@@ -39,15 +39,17 @@ build/lethe: $(GO_SOURCES) $(shell find cmd -name '*.go' 2>/dev/null)
 validate: setup
 	asl-validator $(addprefix --json-path ,$(wildcard statemachines/*.asl.json))
 
-## test: vet, unit tests, tests against local servers (DynamoDB Local, stripe-mock, cognito-local), infra tests on the synthesized templates.
+## test: vet, unit tests, tests against local servers (DynamoDB Local, stripe-mock, cognito-local), the console's
+## browser tests (Debian's chromium, installed when missing), infra tests on the synthesized templates.
 test: setup build validate
 	go vet ./...
 	@set -euo pipefail; \
+	chromium=$$(scripts/chromium.sh); \
 	endpoint=$$($(DDB) start); \
 	trap '$(DDB) stop; $(STRIPE) stop; $(COGNITO) stop' EXIT; \
 	stripe=$$($(STRIPE) start); \
 	cognito=$$($(COGNITO) start); \
-	LETHE_DYNAMODB_ENDPOINT=$$endpoint LETHE_STRIPE_ENDPOINT=$$stripe LETHE_COGNITO_ENDPOINT=$$cognito go test -count=1 -timeout 20m ./...
+	LETHE_CHROMIUM=$$chromium LETHE_DYNAMODB_ENDPOINT=$$endpoint LETHE_STRIPE_ENDPOINT=$$stripe LETHE_COGNITO_ENDPOINT=$$cognito go test -count=1 -timeout 20m ./...
 
 ## synth: synthesize every stack (each region's, and Lethe-edge when cdk.json places the edge) into cdk.out.
 synth: setup build
@@ -61,7 +63,7 @@ deploy: setup build
 
 ## run: Lethe's main job on the embedded default (no AWS account): `lethe local` runs every region,
 ## files an erasure for alice in eu and shows it going through every subsystem, then keeps serving
-## (status page http://127.0.0.1:8080) until Ctrl-C. ARGS are passed to `lethe local`.
+## (console http://127.0.0.1:8080) until Ctrl-C. ARGS are passed to `lethe local`.
 run: build/lethe
 	@scripts/run-local.sh $(ARGS)
 

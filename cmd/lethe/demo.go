@@ -32,7 +32,7 @@ errorRate:<0..1>, latency:<duration>, finishAfter:<duration>, clear.
 e.g. lethe demo fault eu/orders=outage, later lethe demo fault eu/orders=clear.
 
 flags:
-  --url URL   lethe local's status page (default: its urls.json in
+  --url URL   lethe local's console port (default: its urls.json in
               $LETHE_DATA_DIR, else .lethe; else http://127.0.0.1:8080)`
 
 func demoCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {

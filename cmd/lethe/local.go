@@ -28,7 +28,7 @@ func init() {
 // ten minutes after a submission (config.DefaultDemoFinishAfterSeconds)
 // and are polled after 60 s, then 120, 240, 480 (the default back-off):
 // an erasure completes about 900 s of Lethe's time after it is filed, 3 s
-// of wall time at 300x, long enough to watch it on the status page or
+// of wall time at 300x, long enough to watch it in the console or
 // with lethe status --watch, short enough for a first try. A subsystem in
 // outage exhausts its retries (about an hour with jitter) in some 12 s;
 // a subsystem that never finishes reaches a one-month deadline in 2.4 h.
@@ -40,7 +40,7 @@ const localUsage = `usage:
 
 local runs every region of the configuration in this process on 127.0.0.1,
 with the handlers and state machine files that run on AWS: region i's API
-on --region-port+i, the status page on --port. With --demo (the default)
+on --region-port+i, the console on --port. With --demo (the default)
 every subsystem reached by HTTP is a demo subsystem holding the subjects
 alice, bob and carol (a built-in connector erases in the local server its
 endpoint names); --demo=false calls the configured baseUrls, with each token read
@@ -66,11 +66,13 @@ flags:
   --speed N         Lethe's clock runs N times faster than real time (default 300:
                     an erasure with async subsystems completes in about 3 s);
                     1 is real time
-  --port N          edge, status page and demo subsystems (default 8080; 0 = any free port)
+  --port N          console, edge and demo subsystems (default 8080; 0 = any free port)
   --region-port N   the first region's API; the next regions follow (default 8081)
   --demo            serve every subsystem with a demo subsystem (default true)
   --fsync           flush every commit to disk (default true); --fsync=false is faster
                     and still survives a killed process, but not a power cut
+  --operator NAME   who the console's actions (retry, attest, extend, release) are
+                    recorded as: local:NAME (default $USER)
   --fault SPEC      a demo subsystem's fault knobs, repeatable: ` + demo.FaultUsage
 
 // stringList is a repeatable flag.
@@ -89,6 +91,7 @@ func runLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	regionPort := fs.Int("region-port", config.LocalFirstRegionPort, "")
 	demoOn := fs.Bool("demo", true, "")
 	fsync := fs.Bool("fsync", true, "")
+	operator := fs.String("operator", os.Getenv("USER"), "")
 	var faults stringList
 	fs.Var(&faults, "fault", "")
 	err := fs.Parse(args)
@@ -129,7 +132,7 @@ func runLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	rt, err := local.Start(ctx, local.Options{
 		Config: cfg, DataDir: *dataDir, Speed: *speed, EdgePort: *port, FirstRegionPort: *regionPort,
-		Demo: *demoOn, Log: log, NoSync: !*fsync,
+		Demo: *demoOn, Log: log, NoSync: !*fsync, Operator: *operator,
 	})
 	if err != nil {
 		return exitCode(stderr, "lethe local", localUsage, err)
@@ -146,7 +149,7 @@ func runLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 func printBanner(w io.Writer, rt *local.Runtime, dataDir string, speed float64, demoOn bool) {
 	fmt.Fprintf(w, "lethe local: %d region(s), data in %s, clock at %gx\n", len(rt.Regions()), dataDir, max(speed, 1))
-	fmt.Fprintf(w, "  status page  %s\n", rt.StatusURL())
+	fmt.Fprintf(w, "  console      %s  (requests, executions, edge, health)\n", rt.StatusURL())
 	fmt.Fprintf(w, "  edge         %s  (POST /webhooks/{provider}, /t/{tenant}/..., /tenants, /quarantine, /erasures)\n", rt.EdgeURL())
 	for _, r := range rt.Regions() {
 		fmt.Fprintf(w, "  region %-5s %s  (%s)", r.Config.Name, r.URL, r.Config.AWSRegion)

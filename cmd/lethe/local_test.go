@@ -64,7 +64,7 @@ func TestLocalRunsAndStopsCleanly(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	out := stdout.String()
-	for _, want := range []string{"status page  http://127.0.0.1:", "demo subjects: alice, bob, carol", "try: curl -X DELETE " + urls["eu"] + "/api/user/alice"} {
+	for _, want := range []string{"console      http://127.0.0.1:", "demo subjects: alice, bob, carol", "try: curl -X DELETE " + urls["eu"] + "/api/user/alice"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the banner lacks %q:\n%s", want, out)
 		}

@@ -133,9 +133,9 @@ func TestDeadlineWatchOnLetheLocal(t *testing.T) {
 	if !strings.Contains(string(body), `AtRiskRequests{region="eu"} 1`) {
 		t.Errorf("/metrics lacks the request at risk:\n%s", body)
 	}
-	// The status page's Health panel shows the alarm the stack would fire.
-	_, page := do(t, "GET", rt.StatusURL(), nil, "")
-	if !strings.Contains(string(page), `requests/at-risk</td><td class="FAILED">ALARM`) || !strings.Contains(string(page), `requests/overdue</td><td class="SUCCEEDED">OK`) {
+	// The console's Health page shows the alarm the stack would fire.
+	_, page := do(t, "GET", rt.EdgeURL()+"/health", nil, "")
+	if !strings.Contains(string(page), `requests/at-risk</td><td><span class="chip s-failed">ALARM`) || !strings.Contains(string(page), `requests/overdue</td><td><span class="chip s-completed">OK`) {
 		t.Errorf("the Health panel does not show requests/at-risk firing:\n%s", page)
 	}
 }

@@ -91,6 +91,9 @@ type Options struct {
 	// (WebhookSecretsFromEnv: LETHE_LOCAL_SHOPIFY_SECRET,
 	// LETHE_LOCAL_ZENDESK_SECRET, else the development defaults).
 	WebhookSecrets map[string]string
+	// Operator is who the console's actions are recorded as
+	// (local:<Operator>; "operator" when empty or malformed).
+	Operator string
 }
 
 // CallbackRound is how often (wall time) the demo subsystems finish due
@@ -358,10 +361,13 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 			return nil, err
 		}
 	}
-	status := NewStatus(rt)
-	edgeMux.Handle("GET /{$}", status)
+	con, err := rt.newConsole(o.Operator)
+	if err != nil {
+		closeAll(edgeLn, regionLns)
+		return nil, err
+	}
+	con.Register(edgeMux)
 	edgeMux.Handle("GET /metrics", rt.metrics.Handler())
-	edgeMux.Handle("GET /executions/", status)
 	rt.edge.route(edgeMux)
 	rt.serve(edgeLn, edgeMux)
 	for i, reg := range rt.regions {

@@ -142,6 +142,9 @@ type Wired struct {
 	Main string
 	// OpsTopic is the ARN ${OpsTopicArn} was filled with.
 	OpsTopic string
+	// Definitions holds each registered machine's definition, its
+	// placeholders filled, by registered name: what the console draws.
+	Definitions map[string][]byte
 }
 
 // Wire does for one region's engine what the CDK app does for a regional
@@ -152,7 +155,7 @@ type Wired struct {
 // first. handlers is keyed by function folder (TaskHandlers); a placeholder
 // without a handler is an error, so nothing runs half-wired.
 func Wire(e *asl.Engine, region config.Region, handlers map[string]any) (Wired, error) {
-	w := Wired{Machines: map[string]string{}, OpsTopic: TopicArn(region, OpsTopicName(region.Name))}
+	w := Wired{Machines: map[string]string{}, Definitions: map[string][]byte{}, OpsTopic: TopicArn(region, OpsTopicName(region.Name))}
 	titles := map[string]registry.Machine{}
 	for _, m := range registry.Machines {
 		titles[m.Name] = m
@@ -204,6 +207,7 @@ func Wire(e *asl.Engine, region config.Region, handlers map[string]any) (Wired, 
 		name := MachineName(region.Name, m)
 		e.RegisterMachine(name, parsed)
 		w.Machines[m.Name] = name
+		w.Definitions[name] = []byte(def)
 		if m.Main {
 			w.Main = name
 		}

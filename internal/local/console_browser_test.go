@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -295,6 +296,16 @@ func TestConsoleInABrowser(t *testing.T) {
 		visit(t, ctx, base, "/health", shots, "health", 1280)
 		if n := count(t, ctx, "table.alarms tr"); n < 4 {
 			t.Errorf("the health page shows %d alarm rows", n)
+		}
+		// The page refreshes itself: a request filed now is counted
+		// without reloading it.
+		received := `document.querySelector('[data-region=us] [data-counter=ErasuresReceived] .num').textContent`
+		before, err := chromedp.Run(ctx, chromedp.Evaluate[string](received))
+		must(t, err)
+		n, _ := strconv.Atoi(before)
+		file(t, rt, "us", "alice")
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](received+` === "`+strconv.Itoa(n+1)+`"`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+			t.Errorf("the health page did not refresh itself to count the new request (%s before): %v", before, err)
 		}
 	})
 

@@ -14,43 +14,12 @@ const EdgeShown = 50
 
 // edgeBody is the edge's page.
 type edgeBody struct {
-	Tenants    []tenantRow
+	Tenants    []edge.TenantView
 	Held       []edge.HeldView
-	Globals    []globalRow
-	Receipts   []receiptRow
+	Globals    []edge.GlobalView
+	Receipts   []edge.ReceiptView
 	Errors     []string
 	TenantMore bool
-}
-
-// The edge API's listings, as the console reads them.
-type tenantRow struct {
-	Tenant       string `json:"tenant"`
-	Region       string `json:"region"`
-	RegisteredAt string `json:"registeredAt"`
-	UpdatedAt    string `json:"updatedAt"`
-}
-
-type globalRow struct {
-	GlobalID  string `json:"globalId"`
-	CreatedAt string `json:"createdAt"`
-	UpdatedAt string `json:"updatedAt"`
-	Regions   []struct {
-		Region    string `json:"region"`
-		RequestID string `json:"requestId"`
-		Status    string `json:"status"`
-	} `json:"regions"`
-}
-
-type receiptRow struct {
-	Provider    string   `json:"provider"`
-	DeliveryID  string   `json:"deliveryId"`
-	TenantHash  string   `json:"tenantHash"`
-	ReceivedIn  string   `json:"receivedIn"`
-	ForwardedTo []string `json:"forwardedTo"`
-	State       string   `json:"state"`
-	Outcome     string   `json:"outcome"`
-	ReceivedAt  string   `json:"receivedAt"`
-	Attempts    int      `json:"attempts"`
 }
 
 // edge is the edge's page: its four listings, read at once.
@@ -60,19 +29,12 @@ func (c *Console) edge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b edgeBody
-	var tenants struct {
-		Tenants []tenantRow `json:"tenants"`
-		Next    string      `json:"next"`
-	}
+	var tenants edge.TenantPage
 	var held struct {
 		Held []edge.HeldView `json:"held"`
 	}
-	var globals struct {
-		Erasures []globalRow `json:"erasures"`
-	}
-	var receipts struct {
-		Receipts []receiptRow `json:"receipts"`
-	}
+	var globals edge.GlobalPage
+	var receipts edge.ReceiptPage
 	limit := "?limit=" + strconv.Itoa(EdgeShown)
 	lists := []struct {
 		what, path string

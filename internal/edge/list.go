@@ -70,6 +70,25 @@ func pageErr(err error) error {
 	return err
 }
 
+// listPage runs one listing: the query's limit and cursor, the store's
+// page, and each item's view.
+func listPage[T, V any](ctx context.Context, c *call, route string, list func(context.Context, int, string) ([]T, string, error), view func(T) V) ([]V, string, error) {
+	limit, cursor, err := pageQuery(c, route)
+	if err != nil {
+		return nil, "", err
+	}
+	items, next, err := list(ctx, limit, cursor)
+	if err != nil {
+		return nil, "", pageErr(err)
+	}
+	out := make([]V, len(items))
+	for i, it := range items {
+		out[i] = view(it)
+	}
+	c.attrs = append(c.attrs, slog.Int("listed", len(items)))
+	return out, next, nil
+}
+
 // TenantPage answers GET /tenants: a page of the directory in tenant key
 // order and the cursor of the next page, omitted on the last.
 type TenantPage struct {
@@ -81,20 +100,11 @@ type TenantPage struct {
 // keys included: a tenant key is a shop domain, a help desk subdomain or a
 // Lethe tenant id, no personal data.
 func (a *API) listTenants(ctx context.Context, c *call) (reply, error) {
-	limit, cursor, err := pageQuery(c, "GET /tenants")
+	ts, next, err := listPage(ctx, c, "GET /tenants", a.directory.ListTenants, newTenantView)
 	if err != nil {
 		return reply{}, err
 	}
-	ts, next, err := a.directory.ListTenants(ctx, limit, cursor)
-	if err != nil {
-		return reply{}, pageErr(err)
-	}
-	out := TenantPage{Tenants: make([]TenantView, len(ts)), Next: next}
-	for i, t := range ts {
-		out.Tenants[i] = newTenantView(t)
-	}
-	c.attrs = append(c.attrs, slog.Int("listed", len(ts)))
-	return reply{status: http.StatusOK, body: out}, nil
+	return reply{status: http.StatusOK, body: TenantPage{Tenants: ts, Next: next}}, nil
 }
 
 // GlobalView is a global erasure in an answer: ids and states, never the
@@ -136,20 +146,11 @@ type GlobalPage struct {
 // /erasures/{globalId} asks the regions). It calls no region: a page is one
 // read of the edge's table, however many regions are down.
 func (a *API) listErasures(ctx context.Context, c *call) (reply, error) {
-	limit, cursor, err := pageQuery(c, "GET /erasures")
+	gs, next, err := listPage(ctx, c, "GET /erasures", a.globals.ListGlobals, newGlobalView)
 	if err != nil {
 		return reply{}, err
 	}
-	gs, next, err := a.globals.ListGlobals(ctx, limit, cursor)
-	if err != nil {
-		return reply{}, pageErr(err)
-	}
-	out := GlobalPage{Erasures: make([]GlobalView, len(gs)), Next: next}
-	for i, g := range gs {
-		out.Erasures[i] = newGlobalView(g)
-	}
-	c.attrs = append(c.attrs, slog.Int("listed", len(gs)))
-	return reply{status: http.StatusOK, body: out}, nil
+	return reply{status: http.StatusOK, body: GlobalPage{Erasures: gs, Next: next}}, nil
 }
 
 // ReceiptView is one residency receipt in GET /receipts: which delivery,
@@ -180,24 +181,19 @@ type ReceiptPage struct {
 // receipts the edge still keeps (DefaultReceiptTTL), newest first, the
 // hour alerts' throttle receipts left out by the store.
 func (a *API) listReceipts(ctx context.Context, c *call) (reply, error) {
-	limit, cursor, err := pageQuery(c, "GET /receipts")
+	rs, next, err := listPage(ctx, c, "GET /receipts", a.deliveries.ListReceipts, newReceiptView)
 	if err != nil {
 		return reply{}, err
 	}
-	rs, next, err := a.deliveries.ListReceipts(ctx, limit, cursor)
-	if err != nil {
-		return reply{}, pageErr(err)
+	return reply{status: http.StatusOK, body: ReceiptPage{Receipts: rs, Next: next}}, nil
+}
+
+func newReceiptView(r Receipt) ReceiptView {
+	to := r.ForwardedTo
+	if to == nil {
+		to = []string{}
 	}
-	out := ReceiptPage{Receipts: make([]ReceiptView, len(rs)), Next: next}
-	for i, r := range rs {
-		to := r.ForwardedTo
-		if to == nil {
-			to = []string{}
-		}
-		out.Receipts[i] = ReceiptView{Provider: r.Provider, DeliveryID: r.DeliveryID, TenantHash: r.TenantHash, ReceivedIn: r.ReceivedIn,
-			ForwardedTo: to, State: string(r.State), Outcome: r.Outcome, ReceivedAt: formatTime(r.ReceivedAt), UpdatedAt: formatTime(r.UpdatedAt),
-			Attempts: r.Attempts}
-	}
-	c.attrs = append(c.attrs, slog.Int("listed", len(rs)))
-	return reply{status: http.StatusOK, body: out}, nil
+	return ReceiptView{Provider: r.Provider, DeliveryID: r.DeliveryID, TenantHash: r.TenantHash, ReceivedIn: r.ReceivedIn,
+		ForwardedTo: to, State: string(r.State), Outcome: r.Outcome, ReceivedAt: formatTime(r.ReceivedAt), UpdatedAt: formatTime(r.UpdatedAt),
+		Attempts: r.Attempts}
 }

@@ -251,6 +251,9 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 		scan(t, ctx, "the state's panel")
 		shot(t, ctx, shots, "execution-state", 1280)
+		// And from the keyboard: a state takes the focus, Enter opens it.
+		must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(`[data-graph] [data-state="LoadSubsystems"]`)), chromedp.KeyEvent("\r"),
+			chromedp.WaitVisible(chromedp.CSS(`#state [data-state-detail="LoadSubsystems"]`))))
 		// The child executions link back to their parent.
 		child := ExecutionArn(reg.Engine, reg.Wired.Machines["sync-deletion"], failedID+"-r1-projects")
 		visit(t, ctx, base, "/executions/"+child, shots, "execution-child", 1280)

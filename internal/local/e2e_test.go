@@ -67,7 +67,7 @@ func start(t *testing.T, cfg *config.Config, dir string, clock asl.Clock, edgePo
 }
 
 // file files an erasure with DELETE /api/user/{id} and returns its id.
-func file(t *testing.T, rt *Runtime, region, subject string) string {
+func file(t testing.TB, rt *Runtime, region, subject string) string {
 	t.Helper()
 	reg, ok := rt.Region(region)
 	if !ok {
@@ -86,7 +86,7 @@ func file(t *testing.T, rt *Runtime, region, subject string) string {
 
 // wait polls GET /erasures/{id} until the request is closed, and its
 // latest run's execution has ended.
-func wait(t *testing.T, rt *Runtime, id string) erasure.Request {
+func wait(t testing.TB, rt *Runtime, id string) erasure.Request {
 	t.Helper()
 	region, err := erasure.ParseID(id)
 	if err != nil {
@@ -396,7 +396,7 @@ func TestRestartResumesWithoutRepeating(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool, what string) {
+func waitFor(t testing.TB, cond func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

@@ -141,7 +141,7 @@ type errorBody struct {
 	Error struct{ Code, Message, Field string }
 }
 
-func do(t *testing.T, method, url string, header http.Header, body string) (*http.Response, []byte) {
+func do(t testing.TB, method, url string, header http.Header, body string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {

@@ -1,6 +1,10 @@
 package console
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/lethe-erasure/lethe/internal/config"
+)
 
 // MailShown is how many messages the health page lists.
 const MailShown = 30
@@ -8,6 +12,8 @@ const MailShown = 30
 // healthBody is the health page: each region's counters and alarms, and
 // the last messages the topics sent.
 type healthBody struct {
+	// APIs are the regions' and the edge's API URLs the console reads.
+	APIs    []config.RegionEndpoint
 	Regions []regionHealth
 	Mail    []Message
 	HasMail bool
@@ -19,7 +25,7 @@ type regionHealth struct {
 }
 
 func (c *Console) health(w http.ResponseWriter, r *http.Request) {
-	var b healthBody
+	b := healthBody{APIs: append(c.o.Regions[:len(c.o.Regions):len(c.o.Regions)], c.o.Edge)}
 	if c.o.Health != nil {
 		for _, reg := range c.o.Regions {
 			b.Regions = append(b.Regions, regionHealth{Name: reg.Name, HealthView: c.o.Health.Region(reg.Name)})

@@ -215,7 +215,7 @@ func (c *Console) guard(next http.Handler) http.Handler {
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cache-Control", "no-store")
 		if r.Method == http.MethodPost && !c.sameOrigin(r) {
-			c.fail(w, r, http.StatusForbidden, "This form did not come from this console (or the console was restarted since the page was loaded): reload the page and try again.")
+			c.fail(w, http.StatusForbidden, "This form did not come from this console (or the console was restarted since the page was loaded): reload the page and try again.")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -248,7 +248,7 @@ type page struct {
 	Body    any
 }
 
-func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, live bool, body any) {
+func (c *Console) render(w http.ResponseWriter, status int, name, title, nav string, live bool, body any) {
 	var buf bytes.Buffer
 	p := page{Title: title, Site: c.o.Title, Nav: nav, Now: c.o.Now(), CSRF: c.csrf, Live: live, HasEdge: c.o.Edge.APIURL != "", Body: body}
 	if err := c.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
@@ -262,8 +262,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 }
 
 // fail renders an error page.
-func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	c.render(w, r, status, "error", http.StatusText(status), "", false, msg)
+func (c *Console) fail(w http.ResponseWriter, status int, msg string) {
+	c.render(w, status, "error", http.StatusText(status), "", false, msg)
 }
 
 // region finds a regional API by name.

@@ -25,7 +25,7 @@ type edgeBody struct {
 // edge is the edge's page: its four listings, read at once.
 func (c *Console) edge(w http.ResponseWriter, r *http.Request) {
 	if c.o.Edge.APIURL == "" {
-		c.fail(w, r, http.StatusNotFound, "This console knows no edge API.")
+		c.fail(w, http.StatusNotFound, "This console knows no edge API.")
 		return
 	}
 	var b edgeBody
@@ -57,7 +57,7 @@ func (c *Console) edge(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	b.Tenants, b.TenantMore, b.Held, b.Globals, b.Receipts = tenants.Tenants, tenants.Next != "", held.Held, globals.Erasures, receipts.Receipts
-	c.render(w, r, http.StatusOK, "edge", "Edge", "edge", false, b)
+	c.render(w, http.StatusOK, "edge", "Edge", "edge", false, b)
 }
 
 // quarantineIDRE is the form of a quarantine id, checked before it goes
@@ -68,12 +68,12 @@ var quarantineIDRE = regexp.MustCompile(`^q_[0-9a-f]{32}$`)
 // edge to forward the held delivery to its tenant's home region.
 func (c *Console) release(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil || c.o.Edge.APIURL == "" {
-		c.fail(w, r, http.StatusBadRequest, "The form could not be read.")
+		c.fail(w, http.StatusBadRequest, "The form could not be read.")
 		return
 	}
 	id := r.PathValue("id")
 	if !quarantineIDRE.MatchString(id) {
-		c.fail(w, r, http.StatusNotFound, "There is no such held delivery: a quarantine id is q_ and 32 hex digits.")
+		c.fail(w, http.StatusNotFound, "There is no such held delivery: a quarantine id is q_ and 32 hex digits.")
 		return
 	}
 	a := action{Verb: "Release", path: "/quarantine/" + id + "/release",

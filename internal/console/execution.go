@@ -57,16 +57,16 @@ type eventRow struct {
 
 func (c *Console) execution(w http.ResponseWriter, r *http.Request) {
 	if c.o.Executions == nil {
-		c.fail(w, r, http.StatusNotFound, "This console reads no executions.")
+		c.fail(w, http.StatusNotFound, "This console reads no executions.")
 		return
 	}
 	x, err := c.o.Executions.Execution(r.Context(), r.PathValue("arn"))
 	if errors.Is(err, ErrNoExecution) {
-		c.fail(w, r, http.StatusNotFound, "There is no such execution (closed executions are kept 90 days).")
+		c.fail(w, http.StatusNotFound, "There is no such execution (closed executions are kept 90 days).")
 		return
 	}
 	if err != nil {
-		c.fail(w, r, http.StatusBadGateway, err.Error())
+		c.fail(w, http.StatusBadGateway, err.Error())
 		return
 	}
 	_, req := RunOf(x.Name)
@@ -103,7 +103,7 @@ func (c *Console) execution(w http.ResponseWriter, r *http.Request) {
 		c.renderPart(w, "state", b.State)
 		return
 	}
-	c.render(w, r, http.StatusOK, "execution", x.Machine+": "+x.Name, "requests", x.Status == "RUNNING", b)
+	c.render(w, http.StatusOK, "execution", x.Machine+": "+x.Name, "requests", x.Status == "RUNNING", b)
 }
 
 // renderPart renders one named template of the execution page alone.

@@ -35,5 +35,5 @@ func (c *Console) health(w http.ResponseWriter, r *http.Request) {
 		b.HasMail = true
 		b.Mail = c.o.Mail.Recent(MailShown)
 	}
-	c.render(w, r, http.StatusOK, "health", "Health", "health", true, b)
+	c.render(w, http.StatusOK, "health", "Health", "health", true, b)
 }

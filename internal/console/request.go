@@ -49,13 +49,13 @@ func (c *Console) lookup(w http.ResponseWriter, r *http.Request) (config.RegionE
 	region, err := erasure.ParseID(id)
 	reg, known := c.region(region)
 	if err != nil || !known {
-		c.fail(w, r, http.StatusNotFound, "There is no such request: a request id is er_<region>_<uuid>, of a region this console knows.")
+		c.fail(w, http.StatusNotFound, "There is no such request: a request id is er_<region>_<uuid>, of a region this console knows.")
 		return reg, api.RequestView{}, false
 	}
 	var v api.RequestView
 	if err := c.api.getJSON(r.Context(), reg, "/erasures/"+url.PathEscape(id), &v); err != nil {
 		e := asAPIError(err)
-		c.fail(w, r, e.httpStatus(), fmt.Sprintf("region %s: %v", reg.Name, e))
+		c.fail(w, e.httpStatus(), fmt.Sprintf("region %s: %v", reg.Name, e))
 		return reg, v, false
 	}
 	return reg, v, true
@@ -91,7 +91,7 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request) {
 		}
 		b.Executions = xs
 	}
-	c.render(w, r, http.StatusOK, "request", v.RequestID, "requests", v.Status.Open(), b)
+	c.render(w, http.StatusOK, "request", v.RequestID, "requests", v.Status.Open(), b)
 }
 
 // verify fetches the certificate and the region's keys and checks one
@@ -132,7 +132,7 @@ func (c *Console) certificate(w http.ResponseWriter, r *http.Request) {
 	jws, err := c.fetchCertificate(r, reg, v.RequestID)
 	if err != nil {
 		e := asAPIError(err)
-		c.fail(w, r, e.httpStatus(), e.Error())
+		c.fail(w, e.httpStatus(), e.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/jose")
@@ -172,19 +172,19 @@ type answerBody struct {
 // calls the API and shows its answer. The API judges every field.
 func (c *Console) requestAction(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		c.fail(w, r, http.StatusBadRequest, "The form could not be read.")
+		c.fail(w, http.StatusBadRequest, "The form could not be read.")
 		return
 	}
 	id := r.PathValue("id")
 	region, err := erasure.ParseID(id)
 	reg, known := c.region(region)
 	if err != nil || !known {
-		c.fail(w, r, http.StatusNotFound, "There is no such request.")
+		c.fail(w, http.StatusNotFound, "There is no such request.")
 		return
 	}
 	a, err := formAction(r.PathValue("action"), id, r.PostForm)
 	if err != nil {
-		c.fail(w, r, http.StatusBadRequest, err.Error())
+		c.fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	back := "/requests/" + url.PathEscape(id)
@@ -204,7 +204,7 @@ func (c *Console) confirmOrCall(w http.ResponseWriter, r *http.Request, to confi
 			}
 		}
 		slices.SortFunc(fields, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
-		c.render(w, r, http.StatusOK, "confirm", "Confirm: "+a.Verb, "", false, confirmBody{Verb: a.Verb, Back: back, Post: r.URL.Path, Lines: a.Lines, Fields: fields})
+		c.render(w, http.StatusOK, "confirm", "Confirm: "+a.Verb, "", false, confirmBody{Verb: a.Verb, Back: back, Post: r.URL.Path, Lines: a.Lines, Fields: fields})
 		return
 	}
 	var body []byte
@@ -215,7 +215,7 @@ func (c *Console) confirmOrCall(w http.ResponseWriter, r *http.Request, to confi
 	out := answerBody{Verb: a.Verb, Back: back}
 	if err != nil {
 		out.Err = asAPIError(err)
-		c.render(w, r, http.StatusBadGateway, "answer", a.Verb, "", false, out)
+		c.render(w, http.StatusBadGateway, "answer", a.Verb, "", false, out)
 		return
 	}
 	out.Status, out.Err = ans.Status, ans.Err
@@ -227,7 +227,7 @@ func (c *Console) confirmOrCall(w http.ResponseWriter, r *http.Request, to confi
 	if ans.Err != nil {
 		status = ans.Err.httpStatus()
 	}
-	c.render(w, r, status, "answer", a.Verb, "", false, out)
+	c.render(w, status, "answer", a.Verb, "", false, out)
 }
 
 // formAction reads an action's form into the API's request. It refuses

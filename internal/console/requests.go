@@ -67,7 +67,7 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 	if form.Region != "" {
 		reg, ok := c.region(form.Region)
 		if !ok {
-			c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("There is no region %q.", form.Region))
+			c.fail(w, http.StatusBadRequest, fmt.Sprintf("There is no region %q.", form.Region))
 			return
 		}
 		regions = []config.RegionEndpoint{reg}
@@ -77,7 +77,7 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 	}
 	cursors, err := decodeCursors(q.Get("next"))
 	if err != nil {
-		c.fail(w, r, http.StatusBadRequest, "The page link is damaged: start from the first page.")
+		c.fail(w, http.StatusBadRequest, "The page link is damaged: start from the first page.")
 		return
 	}
 	pages := c.listPages(r.Context(), regions, q, cursors)
@@ -114,7 +114,7 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 		cq.Set("region", form.Region)
 	}
 	body.CSV = "/requests.csv?" + cq.Encode()
-	c.render(w, r, status, "requests", "Requests", "requests", false, body)
+	c.render(w, status, "requests", "Requests", "requests", false, body)
 }
 
 // search goes to the request an id names. What was typed is not shown
@@ -122,11 +122,11 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 func (c *Console) search(w http.ResponseWriter, r *http.Request, s string) {
 	region, err := erasure.ParseID(s)
 	if err != nil {
-		c.fail(w, r, http.StatusBadRequest, "That is not a request id: search takes a request id (er_<region>_...). The console never searches by subject.")
+		c.fail(w, http.StatusBadRequest, "That is not a request id: search takes a request id (er_<region>_...). The console never searches by subject.")
 		return
 	}
 	if _, ok := c.region(region); !ok {
-		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("That request id names region %q, which this console does not know.", region))
+		c.fail(w, http.StatusNotFound, fmt.Sprintf("That request id names region %q, which this console does not know.", region))
 		return
 	}
 	http.Redirect(w, r, "/requests/"+url.PathEscape(s), http.StatusSeeOther)
@@ -226,7 +226,7 @@ func (c *Console) requestsCSV(w http.ResponseWriter, r *http.Request) {
 	if name := q.Get("region"); name != "" {
 		reg, ok := c.region(name)
 		if !ok {
-			c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("There is no region %q.", name))
+			c.fail(w, http.StatusBadRequest, fmt.Sprintf("There is no region %q.", name))
 			return
 		}
 		regions = []config.RegionEndpoint{reg}
@@ -239,7 +239,7 @@ func (c *Console) requestsCSV(w http.ResponseWriter, r *http.Request) {
 		for range MaxCSVPages {
 			var page api.ListView
 			if err := c.api.getJSON(r.Context(), reg, "/erasures?"+aq.Encode(), &page); err != nil {
-				c.fail(w, r, asAPIError(err).httpStatus(), fmt.Sprintf("region %s: %v", reg.Name, err))
+				c.fail(w, asAPIError(err).httpStatus(), fmt.Sprintf("region %s: %v", reg.Name, err))
 				return
 			}
 			for _, v := range page.Erasures {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/lethe-erasure/lethe/internal/asl"
 	"github.com/lethe-erasure/lethe/internal/config"
@@ -25,7 +26,7 @@ import (
 
 // ConsoleRetry is the console's call policy: one attempt, so that an
 // operator's action is sent once and its answer shown as given.
-var ConsoleRetry = edge.RetryPolicy{Attempts: 1, Timeout: IntegrationTimeout + 5*1e9}
+var ConsoleRetry = edge.RetryPolicy{Attempts: 1, Timeout: IntegrationTimeout + 5*time.Second}
 
 // newConsole wires the console of rt. operator names the caller of the
 // operator routes (local:<operator>).

@@ -325,3 +325,43 @@ func TestConsoleInABrowser(t *testing.T) {
 	})
 	t.Logf("screenshots in %s", shots)
 }
+
+// TestConsoleRefreshKeepsWhatIsTyped: an open request's page refreshes
+// itself (an extension made elsewhere appears), but not while a form on it
+// holds something the reader typed.
+func TestConsoleRefreshKeepsWhatIsTyped(t *testing.T) {
+	ctx := chromium(t, 1280, 900)
+	cfg := loadConfig(t)
+	if err := demo.ApplyFaults(cfg, []string{"eu/orders=neverFinish"}); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Demo: true, Speed: 1, NoSync: true, Log: discard(), Operator: "dpo"})
+	must(t, err)
+	t.Cleanup(func() { rt.Close() })
+	id := file(t, rt, "eu", "alice")
+	reg := mustRegion(t, rt, "eu")
+	extend := func(reason string) {
+		t.Helper()
+		resp, body := do(t, "POST", reg.URL+"/erasures/"+id+"/extension", operatorJSON, `{"months":1,"reason":"`+reason+`"}`)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("extension = %d %s", resp.StatusCode, body)
+		}
+	}
+	must(t, chromedp.Do(ctx, chromedp.Navigate(rt.EdgeURL()+"/requests/"+id), chromedp.WaitVisible(chromedp.CSS(`main[data-live]`))))
+	extend("first")
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.body.textContent.includes("first")`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the running request's page did not refresh to show the extension: %v", err)
+	}
+	// A reason typed, and the focus elsewhere: the page waits.
+	must(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`form[action$="/extend"] textarea`), "half-written"),
+		chromedp.Focus(chromedp.CSS(`.crumbs a`))))
+	extend("second")
+	must(t, chromedp.Do(ctx, chromedp.Sleep(5*time.Second)))
+	typed, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`form[action$="/extend"] textarea`)))
+	must(t, err)
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.textContent.includes("second")`))
+	must(t, err)
+	if typed != "half-written" || shown {
+		t.Errorf("after a refresh's time the reason reads %q and the new extension is shown: %v; want the typed reason kept, the page not refreshed", typed, shown)
+	}
+}

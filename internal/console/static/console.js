@@ -6,12 +6,24 @@
   if (!main) return;
 
   // Live refresh: a page marked data-live is fetched again every few
-  // seconds and its main part replaced, unless the reader is typing in a
-  // form or has the page hidden.
+  // seconds and its main part replaced, unless the page is hidden, the
+  // reader is in a form, or a form holds something they changed (an
+  // attestation's note must not vanish under them).
   var every = parseInt(main.getAttribute("data-live") || "0", 10);
+  function changed(e) {
+    if (e.type === "hidden") return false;
+    if (e.type === "checkbox" || e.type === "radio") return e.checked !== e.defaultChecked;
+    if (e.tagName === "SELECT") {
+      var initial = 0; // a select without a selected option starts on its first
+      Array.prototype.forEach.call(e.options, function (o, i) { if (o.defaultSelected) initial = i; });
+      return e.selectedIndex !== initial;
+    }
+    return e.value !== e.defaultValue;
+  }
   function busy() {
     var a = document.activeElement;
-    return document.hidden || (a && a.closest && a.closest("form"));
+    if (document.hidden || (a && a.closest && a.closest("form"))) return true;
+    return Array.prototype.some.call(main.querySelectorAll("input, textarea, select"), changed);
   }
   function refresh() {
     if (busy()) return;

@@ -78,7 +78,7 @@ func requestsOf(region string, n int) []api.RequestView {
 	return out
 }
 
-func newTestConsole(t testing.TB, f *fakeAPI, x Executions) *httptest.Server {
+func newTestConsole(t testing.TB, f *fakeAPI, x Executions) (*Console, *httptest.Server) {
 	t.Helper()
 	c, err := New(Options{Title: "test", Caller: f, Executions: x, Now: func() time.Time { return t0 },
 		Regions: []config.RegionEndpoint{{Name: "eu", APIURL: "http://eu"}, {Name: "us", APIURL: "http://us"}}})
@@ -89,7 +89,7 @@ func newTestConsole(t testing.TB, f *fakeAPI, x Executions) *httptest.Server {
 	c.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv
+	return c, srv
 }
 
 func get(t testing.TB, u string) (int, string) {
@@ -108,7 +108,7 @@ func get(t testing.TB, u string) (int, string) {
 // region with fewer requests stops being asked once it has shown them.
 func TestListAcrossRegionsPagesEachOnce(t *testing.T) {
 	f := &fakeAPI{requests: map[string][]api.RequestView{"eu": requestsOf("eu", 7), "us": requestsOf("us", 3)}}
-	srv := newTestConsole(t, f, nil)
+	_, srv := newTestConsole(t, f, nil)
 	seen := map[string]int{}
 	path := "/?limit=2"
 	for pages := 0; path != ""; pages++ {
@@ -240,7 +240,7 @@ func loopExecution(t testing.TB, n int) Execution {
 // JavaScript) shows the state's last input and output.
 func TestExecutionPageAndStatePanel(t *testing.T) {
 	x := loopExecution(t, 3)
-	srv := newTestConsole(t, &fakeAPI{}, fakeExecutions{x})
+	_, srv := newTestConsole(t, &fakeAPI{}, fakeExecutions{x})
 	code, body := get(t, srv.URL+"/executions/"+url.PathEscape(x.Arn))
 	if code != 200 {
 		t.Fatalf("execution page: %d\n%s", code, body)
@@ -263,7 +263,7 @@ func TestExecutionPageAndStatePanel(t *testing.T) {
 // or from another origin is refused, and does not reach the API.
 func TestActionsNeedConfirmationAndTheToken(t *testing.T) {
 	f := &fakeAPI{}
-	srv := newTestConsole(t, f, nil)
+	_, srv := newTestConsole(t, f, nil)
 	id := "er_eu_0190b0a0-0000-7000-8000-000000000001"
 	for _, h := range []http.Header{{}, {"Origin": {"http://evil.example"}}, {"Sec-Fetch-Site": {"cross-site"}}} {
 		req, _ := http.NewRequest("POST", srv.URL+"/requests/"+id+"/retry", strings.NewReader("confirm=yes&csrf=nope"))
@@ -290,7 +290,7 @@ func TestActionsNeedConfirmationAndTheToken(t *testing.T) {
 // answer decoded included; BenchmarkRequestsCSV exports all 10,000.
 func BenchmarkRequestList(b *testing.B) {
 	f := &fakeAPI{requests: map[string][]api.RequestView{"eu": requestsOf("eu", 10000)}}
-	srv := newTestConsole(b, f, nil)
+	_, srv := newTestConsole(b, f, nil)
 	var size int
 	for b.Loop() {
 		code, body := get(b, srv.URL+"/?region=eu&limit=100")
@@ -304,7 +304,7 @@ func BenchmarkRequestList(b *testing.B) {
 
 func BenchmarkRequestsCSV(b *testing.B) {
 	f := &fakeAPI{requests: map[string][]api.RequestView{"eu": requestsOf("eu", 10000)}}
-	srv := newTestConsole(b, f, nil)
+	_, srv := newTestConsole(b, f, nil)
 	var size int
 	for b.Loop() {
 		code, body := get(b, srv.URL+"/requests.csv?region=eu")
@@ -323,7 +323,7 @@ func BenchmarkExecutionPage(b *testing.B) {
 	if n := len(x.Events); n < 1000 || n > 1010 {
 		b.Fatalf("%d events", n)
 	}
-	srv := newTestConsole(b, &fakeAPI{}, fakeExecutions{x})
+	_, srv := newTestConsole(b, &fakeAPI{}, fakeExecutions{x})
 	u := srv.URL + "/executions/" + url.PathEscape(x.Arn) + "?state=Loop"
 	var size int
 	for b.Loop() {

@@ -67,7 +67,7 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 	if form.Region != "" {
 		reg, ok := c.region(form.Region)
 		if !ok {
-			c.fail(w, http.StatusBadRequest, fmt.Sprintf("There is no region %q.", form.Region))
+			c.fail(w, http.StatusBadRequest, c.noRegion())
 			return
 		}
 		regions = []config.RegionEndpoint{reg}
@@ -115,6 +115,16 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 	}
 	body.CSV = "/requests.csv?" + cq.Encode()
 	c.render(w, status, "requests", "Requests", "requests", false, body)
+}
+
+// noRegion refuses a region parameter the console does not know, naming
+// the ones it does (not what was given: a mistyped URL may hold anything).
+func (c *Console) noRegion() string {
+	names := make([]string, len(c.o.Regions))
+	for i, r := range c.o.Regions {
+		names[i] = r.Name
+	}
+	return "The region parameter names no region of this console; its regions are " + strings.Join(names, ", ") + "."
 }
 
 // search goes to the request an id names. What was typed is not shown
@@ -226,7 +236,7 @@ func (c *Console) requestsCSV(w http.ResponseWriter, r *http.Request) {
 	if name := q.Get("region"); name != "" {
 		reg, ok := c.region(name)
 		if !ok {
-			c.fail(w, http.StatusBadRequest, fmt.Sprintf("There is no region %q.", name))
+			c.fail(w, http.StatusBadRequest, c.noRegion())
 			return
 		}
 		regions = []config.RegionEndpoint{reg}

@@ -35,5 +35,6 @@ echo "== filing an erasure for alice in eu: build/lethe erase --region eu --watc
 echo
 env=""
 [ "$LETHE_DATA_DIR" = .lethe ] || env="LETHE_DATA_DIR=$LETHE_DATA_DIR "
-echo "== lethe local keeps running (log: $log); file more with ${env}build/lethe erase --region us --watch carol; Ctrl-C to stop"
+console=$(sed -n 's/.*"edge": *"\([^"]*\)".*/\1/p' "$urls")
+echo "== lethe local keeps running (log: $log); open the console at $console/ ; file more with ${env}build/lethe erase --region us --watch carol; Ctrl-C to stop"
 wait "$pid"

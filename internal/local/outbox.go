@@ -24,7 +24,7 @@ import (
 // appended as one JSON line to <dir>/<topic name>.jsonl, where a developer
 // reads the failure mail a subsystem's admins or the ops team would get.
 // It is safe for concurrent publishers (the Map state's iterations publish
-// at once) and keeps the last messages in memory for the status page.
+// at once) and keeps the last messages in memory for the console.
 type Outbox struct {
 	dir string
 	now func() time.Time
@@ -48,11 +48,11 @@ type OutboxMessage struct {
 	MessageAttributes map[string]any `json:"messageAttributes,omitempty"`
 }
 
-// outboxKeep is how many messages the status page can show.
+// outboxKeep is how many messages the console can show.
 const outboxKeep = 50
 
 // NewOutbox opens the outbox in dir (created if missing) and reads back
-// the last messages already there, so that the status page shows them
+// the last messages already there, so that the console shows them
 // after a restart. now stamps messages (Lethe's clock).
 func NewOutbox(dir string, now func() time.Time) (*Outbox, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -67,7 +67,7 @@ type Options struct {
 	// Speed runs Lethe's clock this many times faster than the wall clock
 	// (<= 1: real time). Ignored when Clock is set.
 	Speed float64
-	// EdgePort serves the edge, the status page and the demo
+	// EdgePort serves the edge, the console and the demo
 	// subsystems; FirstRegionPort serves the first region's API, the next
 	// region the next port. 0 picks a free port (tests).
 	EdgePort        int
@@ -348,7 +348,7 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 	}
 
 	// The edge, on the status port: its routes are patterns of the same
-	// mux as the status page's and the demo subsystems', so that a pattern
+	// mux as the console's and the demo subsystems', so that a pattern
 	// that shadowed another would stop Start (ServeMux panics on
 	// conflicting patterns) rather than hide a route.
 	if rt.edge, err = rt.openEdge(o.DataDir, rt.secrets, o.NoSync); err != nil {
@@ -530,10 +530,10 @@ func (rt *Runtime) Region(name string) (*Region, bool) {
 	return nil, false
 }
 
-// StatusURL is the status page.
+// StatusURL is the console's first page (the requests).
 func (rt *Runtime) StatusURL() string { return rt.edgeURL + "/" }
 
-// EdgeURL is the base URL of the edge (and of the status page).
+// EdgeURL is the base URL of the edge (and of the console).
 func (rt *Runtime) EdgeURL() string { return rt.edgeURL }
 
 // Edge is the local edge.
@@ -598,7 +598,7 @@ wait:
 			break wait
 		}
 	}
-	// Then the status page and the demo subsystems, which the stopped
+	// Then the console and the demo subsystems, which the stopped
 	// executions no longer call.
 	rt.shutdown(rt.servers[:min(1, len(rt.servers))]...)
 	if rt.farm != nil {

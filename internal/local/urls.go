@@ -27,7 +27,7 @@ func DataDir() string {
 
 // URLs is what URLsFile holds.
 type URLs struct {
-	// Edge is the edge's base URL, also the status page's and the demo
+	// Edge is the edge's base URL, also the console's and the demo
 	// subsystems'.
 	Edge string `json:"edge"`
 	// Regions maps each region's short name to its API's base URL.

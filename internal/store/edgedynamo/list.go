@@ -204,6 +204,19 @@ func (s *Store) page(ctx context.Context, l listing, limit int, cursor string) (
 	return out, l.cursorAt(start), nil
 }
 
+// decodePage decodes a page's items and makes each what the edge reads.
+func decodePage[I, T any](op string, items []map[string]types.AttributeValue, conv func(I) T) ([]T, error) {
+	var its []I
+	if err := attributevalue.UnmarshalListOfMaps(items, &its); err != nil {
+		return nil, fmt.Errorf("%s: decode: %w", op, err)
+	}
+	out := make([]T, len(its))
+	for i, it := range its {
+		out[i] = conv(it)
+	}
+	return out, nil
+}
+
 // ListTenants implements edge.Directory: the tenants partition of the
 // listing index, in key order.
 func (s *Store) ListTenants(ctx context.Context, limit int, cursor string) ([]edge.Tenant, string, error) {
@@ -212,15 +225,8 @@ func (s *Store) ListTenants(ctx context.Context, limit int, cursor string) ([]ed
 	if err != nil {
 		return nil, "", err
 	}
-	var its []tenantItem
-	if err := attributevalue.UnmarshalListOfMaps(items, &its); err != nil {
-		return nil, "", fmt.Errorf("%s: decode: %w", op, err)
-	}
-	out := make([]edge.Tenant, len(its))
-	for i, it := range its {
-		out[i] = it.tenant()
-	}
-	return out, next, nil
+	out, err := decodePage(op, items, tenantItem.tenant)
+	return out, next, err
 }
 
 // ListReceipts implements edge.Deliveries: the deliveries partition of the
@@ -237,15 +243,8 @@ func (s *Store) ListReceipts(ctx context.Context, limit int, cursor string) ([]e
 	if err != nil {
 		return nil, "", err
 	}
-	var its []deliveryItem
-	if err := attributevalue.UnmarshalListOfMaps(items, &its); err != nil {
-		return nil, "", fmt.Errorf("%s: decode: %w", op, err)
-	}
-	out := make([]edge.Receipt, len(its))
-	for i, it := range its {
-		out[i] = it.receipt()
-	}
-	return out, next, nil
+	out, err := decodePage(op, items, deliveryItem.receipt)
+	return out, next, err
 }
 
 // ListGlobals implements edge.Globals: the global erasures' partition of
@@ -258,13 +257,6 @@ func (s *Store) ListGlobals(ctx context.Context, limit int, cursor string) ([]ed
 	if err != nil {
 		return nil, "", err
 	}
-	var its []globalItem
-	if err := attributevalue.UnmarshalListOfMaps(items, &its); err != nil {
-		return nil, "", fmt.Errorf("%s: decode: %w", op, err)
-	}
-	out := make([]edge.Global, len(its))
-	for i, it := range its {
-		out[i] = it.global()
-	}
-	return out, next, nil
+	out, err := decodePage(op, items, globalItem.global)
+	return out, next, err
 }

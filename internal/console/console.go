@@ -141,6 +141,47 @@ type Console struct {
 	csrf   string
 	pages  map[string]*template.Template
 	graphs sync.Map // definition text -> *graph.Graph
+	// confirmations are the one-time tokens of the confirmation pages shown.
+	confirmations confirmations
+}
+
+// ConfirmationTTL is how long a confirmation page can be sent.
+const ConfirmationTTL = time.Hour
+
+// confirmations are one-time tokens: issued with a confirmation page,
+// spent by its post.
+type confirmations struct {
+	mu     sync.Mutex
+	issued map[string]time.Time
+}
+
+func (s *confirmations) issue() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	token := hex.EncodeToString(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.issued == nil {
+		s.issued = map[string]time.Time{}
+	}
+	now := time.Now()
+	for t, at := range s.issued {
+		if now.Sub(at) > ConfirmationTTL {
+			delete(s.issued, t)
+		}
+	}
+	s.issued[token] = now
+	return token
+}
+
+// spend reports whether token was issued within ConfirmationTTL and not
+// spent yet, and spends it.
+func (s *confirmations) spend(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.issued[token]
+	delete(s.issued, token)
+	return ok && time.Since(at) <= ConfirmationTTL
 }
 
 //go:embed templates/*.html

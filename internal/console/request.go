@@ -155,8 +155,10 @@ type action struct {
 // that asks it.
 type confirmBody struct {
 	Verb, Back, Post string
-	Lines            []string
-	Fields           [][2]string
+	// Once is the confirmation's one-time token.
+	Once   string
+	Lines  []string
+	Fields [][2]string
 }
 
 // answerBody is the API's answer to an action.
@@ -192,8 +194,11 @@ func (c *Console) requestAction(w http.ResponseWriter, r *http.Request) {
 }
 
 // confirmOrCall shows the confirmation of a, or, confirmed, calls the API.
+// A confirmation is sent once: its form carries a one-time token, so that a
+// double click or a resent form does not extend a deadline twice.
 func (c *Console) confirmOrCall(w http.ResponseWriter, r *http.Request, to config.RegionEndpoint, a action, back string) {
-	if r.PostForm.Get("confirm") != "yes" {
+	once := r.PostForm.Get("confirm")
+	if once == "" {
 		var fields [][2]string
 		for k, vs := range r.PostForm {
 			if k == "csrf" {
@@ -204,7 +209,13 @@ func (c *Console) confirmOrCall(w http.ResponseWriter, r *http.Request, to confi
 			}
 		}
 		slices.SortFunc(fields, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
-		c.render(w, http.StatusOK, "confirm", "Confirm: "+a.Verb, "", false, confirmBody{Verb: a.Verb, Back: back, Post: r.URL.Path, Lines: a.Lines, Fields: fields})
+		c.render(w, http.StatusOK, "confirm", "Confirm: "+a.Verb, "", false,
+			confirmBody{Verb: a.Verb, Back: back, Post: r.URL.Path, Lines: a.Lines, Fields: fields, Once: c.confirmations.issue()})
+		return
+	}
+	if !c.confirmations.spend(once) {
+		c.render(w, http.StatusConflict, "answer", a.Verb, "", false, answerBody{Verb: a.Verb, Back: back, Err: &APIError{Status: http.StatusConflict,
+			Message: "this confirmation was sent already (or the console restarted since it was shown): look at the page before asking again"}})
 		return
 	}
 	var body []byte

@@ -36,6 +36,7 @@ var (
 	requestLinkRE = regexp.MustCompile(`href="/requests/(er_[a-z0-9]+_[0-9a-f-]{36})"`)
 	nextLinkRE    = regexp.MustCompile(`rel="next" href="([^"]+)"`)
 	csrfRE        = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+	onceRE        = regexp.MustCompile(`name="confirm" value="([0-9a-f]+)"`)
 )
 
 // TestConsoleListPagesAndFilters: the list shows every region's requests
@@ -174,19 +175,34 @@ func TestConsoleRetryFromTheRequestPage(t *testing.T) {
 	if code, _ := post(url.Values{"confirm": {"yes"}, "csrf": {string(token[1])}}, crossSite); code != 403 {
 		t.Errorf("a retry from another origin = %d, want 403", code)
 	}
-	code, confirm := post(url.Values{"csrf": {string(token[1])}}, form)
-	if code != 200 || !strings.Contains(confirm, "Confirm: Retry") || !strings.Contains(confirm, `name="confirm" value="yes"`) {
-		t.Fatalf("the first post does not ask to confirm: %d\n%s", code, confirm)
+	// confirmation asks to confirm a retry and returns the page's one-time
+	// token.
+	confirmation := func() string {
+		t.Helper()
+		code, confirm := post(url.Values{"csrf": {string(token[1])}}, form)
+		once := onceRE.FindStringSubmatch(confirm)
+		if code != 200 || !strings.Contains(confirm, "Confirm: Retry") || once == nil {
+			t.Fatalf("the first post does not ask to confirm: %d\n%s", code, confirm)
+		}
+		return once[1]
 	}
+	once := confirmation()
 	if r, _ := rt.Region("eu"); r != nil {
 		if got := auditActions(t, r, id); len(got) != 0 {
 			t.Fatalf("asking to confirm did something: %v", got)
 		}
 	}
 	rt.Farm().SetFaults("eu", "projects", config.DemoSubsystem{})
-	code, answer := post(url.Values{"csrf": {string(token[1])}, "confirm": {"yes"}}, form)
+	if code, _ := post(url.Values{"csrf": {string(token[1])}, "confirm": {"made-up"}}, form); code != 409 {
+		t.Errorf("a confirmation the console did not issue = %d, want 409", code)
+	}
+	code, answer := post(url.Values{"csrf": {string(token[1])}, "confirm": {once}}, form)
 	if code != 200 || !strings.Contains(answer, "HTTP 202") {
 		t.Fatalf("the confirmed retry: %d\n%s", code, answer)
+	}
+	// The same confirmation sent again (a double click) is not sent on.
+	if code, answer := post(url.Values{"csrf": {string(token[1])}, "confirm": {once}}, form); code != 409 || !strings.Contains(answer, "sent already") {
+		t.Errorf("the confirmation sent twice: %d\n%s", code, answer)
 	}
 	if r := wait(t, rt, id); r.Status != erasure.StatusCompleted {
 		t.Fatalf("after the retry: %s", r.Status)
@@ -202,8 +218,8 @@ func TestConsoleRetryFromTheRequestPage(t *testing.T) {
 	}
 	// Retrying a completed request is refused by the API, and the page
 	// says why.
-	code, answer = post(url.Values{"csrf": {string(token[1])}, "confirm": {"yes"}}, form)
-	if code != 409 || !strings.Contains(answer, "HTTP 409") {
+	code, answer = post(url.Values{"csrf": {string(token[1])}, "confirm": {confirmation()}}, form)
+	if code != 409 || !strings.Contains(answer, "HTTP 409") || !strings.Contains(answer, "request_completed") {
 		t.Errorf("a retry of a completed request: %d\n%s", code, answer)
 	}
 	resp, cert := do(t, "GET", page+"/certificate", nil, "")
